@@ -1,0 +1,482 @@
+"""The .vqc container, format 1.0: bytes <-> VqcFile (magic, header, CRC-checked sections, limits).
+
+Pure container code: no model, no onnxruntime, no wfdb. The byte layout is specified in docs/FORMAT.md;
+turning signals into code indices is `vqcodec.codec`'s job, packing the indices is `vqcodec.bitpack`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import zstandard
+
+from vqcodec import bitpack
+from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError, VersionError
+
+MAGIC = b"\x89VQC\r\n\x1a\n"
+VERSION = (1, 0)
+ZSTD_LEVEL = 19
+
+MAX_HEADER = 64 * 1024
+MAX_CHANNELS = 256
+MAX_SAMPLES = 2**33
+MAX_BLOCK_BYTES = 64 * 1024 * 1024  # decoded (packed) bytes of one block
+MAX_SECTION_BYTES = 2**31 - 1  # PNG's chunk cap
+MAX_NAN_RUNS = 2**20
+MAX_METRICS_BYTES = 1024 * 1024
+MAX_STAGES = 32
+MIN_CODEBOOK, MAX_CODEBOOK = 2, 65536
+MAX_FS = 1e5
+
+KINDS = {1: "ecg", 2: "midi"}
+_KIND_CODES = {v: k for k, v in KINDS.items()}
+TAG_BLKS, TAG_NORM, TAG_NANM, TAG_FPRT, TAG_MTRC, TAG_END = "BLKS", "NORM", "NANM", "fPRT", "mTRC", "END "
+KNOWN_TAGS = (TAG_NORM, TAG_NANM, TAG_BLKS, TAG_FPRT, TAG_MTRC)  # also the order dumps writes them in
+
+_PREAMBLE = struct.Struct("<HHI")  # major, minor, hdr_len
+_FIXED = struct.Struct("<BdHQQHIIBIB32s")  # the header's fixed part, then JSON
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_SECTION_HEAD = struct.Struct("<4sI")
+_BLOCK_HEAD = struct.Struct("<II")  # compressed length, CRC-32 of the compressed bytes
+_NORM_WIDTH, _FPRT_WIDTH, _RUN_WIDTH = 2, 3, 3  # (offset, scale); (mean, rms, max|x|); (channel, start, length)
+_SHA_RE = re.compile(r"[0-9a-f]{64}")
+_TAG_RE = re.compile(rb"[A-Za-z]{4}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on every length or count read from a file, checked before anything is allocated."""
+
+    max_header: int = MAX_HEADER
+    max_channels: int = MAX_CHANNELS
+    max_samples: int = MAX_SAMPLES
+    max_block_bytes: int = MAX_BLOCK_BYTES
+    max_section_bytes: int = MAX_SECTION_BYTES
+    max_nan_runs: int = MAX_NAN_RUNS
+    max_metrics_bytes: int = MAX_METRICS_BYTES
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass
+class Header:
+    """What a decoder needs before touching the payload: the record's shape, the code layout, the model."""
+
+    kind: str
+    fs: float
+    n_channels: int
+    n_samples: int
+    n_frames: int
+    hop: int
+    block_frames: int
+    n_stages: int
+    codebook_size: int
+    model_sha256: str
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_blocks(self) -> int:
+        """ceil(n_frames / block_frames); 0 for an empty record."""
+        return -(-self.n_frames // self.block_frames)
+
+    @property
+    def bits_per_index(self) -> int:
+        """ceil(log2(codebook_size)): the packed width of one index."""
+        return max(1, (self.codebook_size - 1).bit_length())
+
+    def block_length(self, b: int) -> int:
+        """Frames in block b (block_frames, except a shorter last block)."""
+        return min(self.block_frames, self.n_frames - b * self.block_frames)
+
+    def packed_block_size(self, frames: int) -> int:
+        """Bytes of one block's packed indices: ceil(C * S * frames * bits / 8)."""
+        return bitpack.packed_size(self.n_channels * self.n_stages * frames, self.bits_per_index)
+
+
+@dataclass(eq=False)
+class VqcFile:
+    """A decoded .vqc file. `==` is identity (it holds arrays): compare the fields instead."""
+
+    header: Header
+    blocks: list[np.ndarray]  # uint16 [C, S, F_b] per block
+    norm: np.ndarray  # float32 [n_blocks, C, 2]: (offset, scale), the model sees (x - offset) / scale
+    nan_runs: np.ndarray = field(default_factory=lambda: np.zeros((0, _RUN_WIDTH), np.int64))
+    fingerprint: np.ndarray | None = None  # float32 [n_blocks, C, 3]: (mean, rms, max|x|)
+    metrics: dict | None = None
+    extra: dict[str, bytes] = field(default_factory=dict)  # unknown ancillary sections, kept verbatim
+
+
+def _header_problem(h: Header, limits: Limits) -> tuple[type[Exception], str] | None:
+    """The first invalid header field as (error class, message), or None; shared by dumps and loads."""
+    if h.kind not in KINDS.values():
+        return FormatError, f"unknown kind {h.kind!r}"
+    if not (math.isfinite(h.fs) and 0 < h.fs <= MAX_FS):
+        return FormatError, f"fs {h.fs} outside (0, {MAX_FS:g}]"
+    if not 0 <= h.n_channels <= limits.max_channels:
+        return LimitError, f"{h.n_channels} channels exceed the limit {limits.max_channels}"
+    for what, n in (("n_samples", h.n_samples), ("n_frames", h.n_frames)):
+        if not 0 <= n <= limits.max_samples:
+            return LimitError, f"{what} {n} exceeds the limit {limits.max_samples}"
+    if h.hop < 1 or h.block_frames < 1:
+        return FormatError, f"hop {h.hop} and block_frames {h.block_frames} must be >= 1"
+    if not 1 <= h.n_stages <= MAX_STAGES:
+        return FormatError, f"n_stages {h.n_stages} outside [1, {MAX_STAGES}]"
+    if not MIN_CODEBOOK <= h.codebook_size <= MAX_CODEBOOK:
+        return FormatError, f"codebook_size {h.codebook_size} outside [{MIN_CODEBOOK}, {MAX_CODEBOOK}]"
+    if not (isinstance(h.model_sha256, str) and _SHA_RE.fullmatch(h.model_sha256)):
+        return FormatError, "model_sha256 must be 64 lowercase hex characters"
+    if not isinstance(h.meta, dict):
+        return FormatError, "header meta must be a JSON object"
+    largest = h.packed_block_size(min(h.block_frames, h.n_frames))
+    if largest > limits.max_block_bytes:
+        return LimitError, f"a block holds {largest} bytes of indices, over the limit {limits.max_block_bytes}"
+    return None
+
+
+def _runs_problem(runs: np.ndarray, h: Header) -> str | None:
+    """Why NaN runs are not canonical (in range, sorted by (channel, start), non-overlapping), or None."""
+    if runs.size == 0:
+        return None
+    ch, start, length = runs.T
+    if ch.min() < 0 or ch.max() >= h.n_channels:
+        return "NaN run channel out of range"
+    if start.min() < 0 or length.min() < 1 or np.any(start > h.n_samples - length):
+        return "NaN run outside [0, n_samples) or of length < 1"
+    same = ch[1:] == ch[:-1]
+    if np.any(ch[1:] < ch[:-1]) or np.any(same & (start[1:] < start[:-1] + length[:-1])):
+        return "NaN runs not sorted by (channel, start) or overlapping"
+    return None
+
+
+# ------------------------------------------------------------------ writing
+
+
+def _numpy_scalar(x: object) -> object:
+    """json.dumps hook: numpy scalars (np.float32, np.int64, ...) become their Python value."""
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"{type(x).__name__} is not JSON-serialisable")
+
+
+def _json_bytes(obj: dict, what: str, allow_nan: bool) -> bytes:
+    """Compact, key-sorted UTF-8 JSON, so that dumps is deterministic."""
+    try:
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan,
+                          default=_numpy_scalar)  # fmt: skip
+        return text.encode("utf-8")  # UnicodeEncodeError (lone surrogates) is a ValueError
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{what} is not JSON-serialisable: {e}") from None
+
+
+def _check_array(a: Any, what: str, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape:
+        got = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+        raise ValueError(f"{what} must be {np.dtype(dtype)} {shape}, got {got}")
+    return a
+
+
+def _section(tag: str, data: bytes) -> bytes:
+    head = _SECTION_HEAD.pack(tag.encode("ascii"), len(data))
+    return head + data + _U32.pack(zlib.crc32(data, zlib.crc32(head[:4])))
+
+
+def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
+    """Serialise `f` to .vqc bytes; deterministic. Raises ValueError when `f` is inconsistent."""
+    h = f.header
+    problem = _header_problem(h, DEFAULT_LIMITS)
+    if problem:
+        raise ValueError(problem[1])
+    if not 1 <= level <= 22:
+        raise ValueError(f"zstd level must be in [1, 22], got {level}")
+    C, S, nb = h.n_channels, h.n_stages, h.n_blocks
+    meta = _json_bytes(h.meta, "header meta", allow_nan=False)
+    if _FIXED.size + len(meta) > MAX_HEADER:
+        raise ValueError(f"header meta is {len(meta)} bytes; the header is capped at {MAX_HEADER}")
+    try:
+        fixed = _FIXED.pack(
+            _KIND_CODES[h.kind], h.fs, h.n_channels, h.n_samples, h.n_frames, h.hop,
+            h.block_frames, nb, h.n_stages, h.codebook_size, h.bits_per_index, bytes.fromhex(h.model_sha256),
+        )  # fmt: skip
+    except struct.error as e:
+        raise ValueError(f"header field has the wrong type: {e}") from None
+    header = _PREAMBLE.pack(*VERSION, len(fixed) + len(meta)) + fixed + meta
+    out = [MAGIC, header, _U32.pack(zlib.crc32(header))]
+
+    zc = zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
+    norm = _check_array(f.norm, "norm", np.float32, (nb, C, _NORM_WIDTH))
+    if not (np.isfinite(norm).all() and (norm[..., 1] > 0).all()):
+        raise ValueError("norm must be finite with scale > 0")
+    out.append(_section(TAG_NORM, norm.astype("<f4").tobytes()))
+
+    runs = _check_array(f.nan_runs, "nan_runs", np.int64, np.shape(f.nan_runs)[:1] + (_RUN_WIDTH,))
+    problem_runs = _runs_problem(runs, h)
+    if problem_runs:
+        raise ValueError(problem_runs)
+    if len(runs) > DEFAULT_LIMITS.max_nan_runs:
+        raise ValueError(f"{len(runs)} NaN runs exceed the limit {DEFAULT_LIMITS.max_nan_runs}")
+    if len(runs):
+        out.append(_section(TAG_NANM, zc.compress(runs.astype("<i8").tobytes())))
+
+    if len(f.blocks) != nb:
+        raise ValueError(f"{len(f.blocks)} blocks given, header implies {nb}")
+    blks = []
+    for b, codes in enumerate(f.blocks):
+        _check_array(codes, f"block {b}", np.uint16, (C, S, h.block_length(b)))
+        if codes.size and codes.max() >= h.codebook_size:
+            raise ValueError(f"block {b} holds index {codes.max()} >= codebook_size {h.codebook_size}")
+        frame = zc.compress(bitpack.pack(codes, h.bits_per_index))
+        blks += [_BLOCK_HEAD.pack(len(frame), zlib.crc32(frame)), frame]
+    out.append(_section(TAG_BLKS, b"".join(blks)))
+
+    if f.fingerprint is not None:
+        fp = _check_array(f.fingerprint, "fingerprint", np.float32, (nb, C, _FPRT_WIDTH))
+        out.append(_section(TAG_FPRT, fp.astype("<f4").tobytes()))
+    if f.metrics is not None:
+        if not isinstance(f.metrics, dict):
+            raise ValueError("metrics must be a dict")
+        out.append(_section(TAG_MTRC, _json_bytes(f.metrics, "metrics", allow_nan=True)))
+    for tag in sorted(f.extra):  # unknown ancillary sections read from another file, copied verbatim
+        if not (_TAG_RE.fullmatch(tag.encode("ascii", "replace")) and tag[0].islower()) or tag in KNOWN_TAGS:
+            raise ValueError(f"extra section tag {tag!r} must be 4 ASCII letters, lowercase first, not a known tag")
+        out.append(_section(tag, bytes(f.extra[tag])))
+
+    size = sum(map(len, out)) + _SECTION_HEAD.size + _U64.size + _U32.size  # END counts itself
+    out.append(_section(TAG_END, _U64.pack(size)))
+    return b"".join(out)
+
+
+# ------------------------------------------------------------------ reading
+
+
+class _Reader:
+    """A cursor over the file that raises named errors instead of IndexError/struct.error."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        # Slices of a memoryview share the buffer: walking a large file never copies its payloads.
+        self.view = memoryview(data).cast("B")
+        self.name = name
+        self.pos = 0
+
+    def error(self, cls: type[Exception], msg: str) -> Exception:
+        return cls(f"{self.name}: {msg}")
+
+    def take(self, n: int, where: str) -> memoryview:
+        if n > len(self.view) - self.pos:
+            raise self.error(TruncatedError, f"truncated in {where}")
+        self.pos += n
+        return self.view[self.pos - n : self.pos]
+
+
+def _read_header(r: _Reader, limits: Limits) -> Header:
+    if len(r.view) == 0:
+        raise r.error(FormatError, "empty file")
+    head = bytes(r.view[: len(MAGIC)])
+    if head != MAGIC:
+        if len(head) < len(MAGIC) and MAGIC.startswith(head):
+            raise r.error(TruncatedError, "truncated in magic")
+        raise r.error(FormatError, "not a .vqc file (bad magic)")
+    r.pos = len(MAGIC)
+    major, minor = struct.unpack("<HH", r.take(4, "version"))
+    # The major gate comes before anything else is parsed: a future major may change every later byte.
+    if major != VERSION[0]:
+        hint = "; upgrade vqcodec" if major > VERSION[0] else ""
+        raise r.error(VersionError, f"format version {major}.{minor}, this vqcodec reads {VERSION[0]}.x{hint}")
+    (hdr_len,) = _U32.unpack(r.take(4, "header"))
+    if hdr_len > limits.max_header:
+        raise r.error(LimitError, f"header length {hdr_len} exceeds the limit {limits.max_header}")
+    body = r.take(hdr_len, "header")
+    (crc,) = _U32.unpack(r.take(4, "header"))
+    # Check the CRC before interpreting any field, so random damage reads as damage, not as odd values.
+    if zlib.crc32(r.view[len(MAGIC) : r.pos - 4]) != crc:
+        raise r.error(ChecksumError, "header CRC mismatch")
+    if hdr_len < _FIXED.size:
+        raise r.error(FormatError, f"header is {hdr_len} bytes, shorter than its fixed part ({_FIXED.size})")
+    kind, fs, C, ns, nf, hop, bf, nb, S, K, bits, sha = _FIXED.unpack(body[: _FIXED.size])
+    try:
+        meta = json.loads(str(body[_FIXED.size :], "utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
+        raise r.error(FormatError, f"header JSON is invalid: {e}") from None
+    if kind not in KINDS:
+        raise r.error(FormatError, f"unknown kind {kind}")
+    h = Header(KINDS[kind], fs, C, ns, nf, hop, bf, S, K, sha.hex(), meta)
+    problem = _header_problem(h, limits)
+    if problem:
+        raise r.error(*problem)
+    if bits != h.bits_per_index:
+        raise r.error(FormatError, f"bits_per_index {bits} does not match codebook_size {K}")
+    if nb != h.n_blocks:
+        raise r.error(FormatError, f"n_blocks {nb} != ceil(n_frames / block_frames) = {h.n_blocks}")
+    return h
+
+
+def _section_cap(tag: str, h: Header, limits: Limits) -> int:
+    """The largest length a section may declare; NORM and fPRT must match it exactly."""
+    if tag == TAG_NORM:
+        return h.n_blocks * h.n_channels * _NORM_WIDTH * 4
+    if tag == TAG_FPRT:
+        return h.n_blocks * h.n_channels * _FPRT_WIDTH * 4
+    if tag == TAG_MTRC:
+        return limits.max_metrics_bytes
+    if tag == TAG_END:
+        return _U64.size
+    return limits.max_section_bytes
+
+
+def _read_sections(r: _Reader, h: Header, limits: Limits, crc_tags: set[str] | None) -> list[tuple[str, memoryview]]:
+    """Walk the sections up to END, checking lengths, the CRCs of `crc_tags` (None: all), END and EOF."""
+    sections: list[tuple[str, memoryview]] = []
+    while True:
+        tag_b, length = _SECTION_HEAD.unpack(r.take(_SECTION_HEAD.size, "section header"))
+        if not (_TAG_RE.fullmatch(tag_b) or tag_b == TAG_END.encode()):
+            raise r.error(FormatError, f"bad section tag {tag_b!r}")
+        tag = tag_b.decode("ascii")
+        cap = _section_cap(tag, h, limits)
+        if tag in (TAG_NORM, TAG_FPRT, TAG_END) and length != cap:
+            raise r.error(FormatError, f"section {tag} is {length} bytes, expected {cap}")
+        if length > cap:
+            raise r.error(LimitError, f"section {tag} length {length} exceeds the limit {cap}")
+        payload = r.take(length, f"section {tag}")  # the cap above came first, so no huge length reaches this
+        (crc,) = _U32.unpack(r.take(4, f"section {tag}"))
+        if (crc_tags is None or tag in crc_tags or tag == TAG_END) and zlib.crc32(payload, zlib.crc32(tag_b)) != crc:
+            raise r.error(ChecksumError, f"section {tag} CRC mismatch")
+        if tag == TAG_END:  # END's length and CRC are checked like any other section's
+            break
+        if any(t == tag for t, _ in sections):
+            raise r.error(FormatError, f"duplicate section {tag}")
+        sections.append((tag, payload))
+    (total,) = _U64.unpack(payload)
+    if total != r.pos:
+        raise r.error(FormatError, f"END records {total} bytes but ends at byte {r.pos}")
+    if r.pos != len(r.view):
+        raise r.error(FormatError, f"{len(r.view) - r.pos} trailing bytes after END")
+    return sections
+
+
+def _frame_size(r: _Reader, frame: memoryview, where: str, limit: int) -> int:
+    """The content size a zstd frame declares, checked against `limit` before anything is allocated."""
+    try:
+        declared = zstandard.frame_content_size(frame)
+    except zstandard.ZstdError as e:
+        raise r.error(FormatError, f"{where}: bad zstd frame header ({e})") from None
+    if declared < 0:
+        raise r.error(FormatError, f"{where}: zstd frame does not declare its content size")
+    if declared > limit:
+        raise r.error(LimitError, f"{where}: zstd frame declares {declared} bytes, over the limit {limit}")
+    return declared
+
+
+def _decompress(r: _Reader, frame: memoryview, size: int, where: str, dz: zstandard.ZstdDecompressor) -> bytes:
+    """Decompress a frame whose declared size was checked; zstd verifies its own content checksum."""
+    try:
+        return dz.decompress(frame, max_output_size=size, allow_extra_data=False)
+    except zstandard.ZstdError as e:
+        raise r.error(FormatError, f"{where}: zstd: {e}") from None
+
+
+def _read_blocks(
+    r: _Reader, data: memoryview, h: Header, limits: Limits, dz: zstandard.ZstdDecompressor
+) -> list[np.ndarray]:
+    """Each block: CRC, declared size (bomb guard), decompress, unpack, index range."""
+    sub = _Reader(data, f"{r.name}: section {TAG_BLKS}")
+    blocks = []
+    for b in range(h.n_blocks):
+        clen, crc = _BLOCK_HEAD.unpack(sub.take(_BLOCK_HEAD.size, f"block {b}"))
+        frame = sub.take(clen, f"block {b}")
+        if zlib.crc32(frame) != crc:
+            raise sub.error(ChecksumError, f"block {b} CRC mismatch")
+        frames = h.block_length(b)
+        size = h.packed_block_size(frames)
+        # zstd allocates what the frame declares (and ignores max_output_size then): compare it first.
+        declared = _frame_size(sub, frame, f"block {b}", limits.max_block_bytes)
+        if declared != size:
+            raise sub.error(FormatError, f"block {b}: zstd content size {declared}, the header implies {size}")
+        raw = _decompress(sub, frame, size, f"block {b}", dz)
+        count = h.n_channels * h.n_stages * frames
+        try:
+            codes = bitpack.unpack(raw, h.bits_per_index, count).reshape(h.n_channels, h.n_stages, frames)
+        except FormatError as e:
+            raise sub.error(FormatError, f"block {b}: {e}") from None
+        if codes.size and codes.max() >= h.codebook_size:
+            raise sub.error(FormatError, f"block {b}: index {codes.max()} >= codebook_size {h.codebook_size}")
+        blocks.append(codes)
+    if sub.pos != len(sub.view):
+        raise sub.error(FormatError, f"{len(sub.view) - sub.pos} bytes after the last block")
+    return blocks
+
+
+def _read_runs(
+    r: _Reader, data: memoryview, h: Header, limits: Limits, dz: zstandard.ZstdDecompressor
+) -> np.ndarray:
+    row, where = _RUN_WIDTH * 8, f"section {TAG_NANM}"
+    size = _frame_size(r, data, where, limits.max_nan_runs * row)
+    if size == 0 or size % row:
+        raise r.error(FormatError, f"{where}: content size {size} is not a positive multiple of {row}")
+    runs = np.frombuffer(_decompress(r, data, size, where, dz), "<i8").reshape(-1, _RUN_WIDTH).astype(np.int64)
+    problem = _runs_problem(runs, h)
+    if problem:
+        raise r.error(FormatError, f"{where}: {problem}")
+    return runs
+
+
+def _read_json(r: _Reader, data: memoryview, tag: str) -> dict:
+    try:
+        obj = json.loads(str(data, "utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise r.error(FormatError, f"section {tag}: invalid JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise r.error(FormatError, f"section {tag}: JSON is not an object")
+    return obj
+
+
+def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -> VqcFile:
+    """Parse and fully verify .vqc bytes. Raises a VqcError subclass whose message starts with `name`."""
+    r = _Reader(data, name)
+    h = _read_header(r, limits)
+    # Every section's CRC is checked before any payload is decompressed.
+    sections = dict(_read_sections(r, h, limits, crc_tags=None))
+    for tag in (TAG_NORM, TAG_BLKS):
+        if tag not in sections:
+            raise r.error(FormatError, f"missing section {tag}")
+    extra = {}
+    for tag, payload in sections.items():
+        if tag in KNOWN_TAGS:
+            continue
+        if tag[0].isupper():
+            raise r.error(FormatError, f"unsupported feature {tag}")
+        warnings.warn(f"{name}: skipping unknown ancillary section {tag}", stacklevel=2)
+        extra[tag] = bytes(payload)
+    C, nb = h.n_channels, h.n_blocks
+    norm = np.frombuffer(sections[TAG_NORM], "<f4").reshape(nb, C, _NORM_WIDTH).astype(np.float32)
+    if not (np.isfinite(norm).all() and (norm[..., 1] > 0).all()):
+        raise r.error(FormatError, f"section {TAG_NORM}: values must be finite with scale > 0")
+    dz = zstandard.ZstdDecompressor()
+    f = VqcFile(h, _read_blocks(r, sections[TAG_BLKS], h, limits, dz), norm, extra=extra)
+    if TAG_NANM in sections:
+        f.nan_runs = _read_runs(r, sections[TAG_NANM], h, limits, dz)
+    if TAG_FPRT in sections:
+        f.fingerprint = np.frombuffer(sections[TAG_FPRT], "<f4").reshape(nb, C, _FPRT_WIDTH).astype(np.float32)
+    if TAG_MTRC in sections:
+        f.metrics = _read_json(r, sections[TAG_MTRC], TAG_MTRC)
+    return f
+
+
+def read_header(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -> tuple[Header, dict | None, int]:
+    """Header, stored metrics and file size, for `vqcodec info`: walks the sections without decompressing.
+
+    Checks the header, mTRC and END CRCs and the structure; payloads are verified only by `loads`.
+    """
+    r = _Reader(data, name)
+    h = _read_header(r, limits)
+    sections = dict(_read_sections(r, h, limits, crc_tags={TAG_MTRC}))
+    metrics = _read_json(r, sections[TAG_MTRC], TAG_MTRC) if TAG_MTRC in sections else None
+    return h, metrics, r.pos
