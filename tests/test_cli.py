@@ -1,0 +1,114 @@
+"""The CLI end to end, as a user runs it (subprocess): outputs, one-line errors, exit codes, --force."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import make_signal
+from vqcodec.io import read, write
+
+EXIT_ERROR = 1
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vqcodec", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def assert_clean_failure(proc: subprocess.CompletedProcess, mentions: str | Path) -> None:
+    """Exit 1, exactly one stderr line that names the file, no traceback."""
+    assert proc.returncode == EXIT_ERROR, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert str(mentions) in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture
+def record(tmp_path) -> Path:
+    base = tmp_path / "rec"
+    write(base, make_signal(3000, channels=2))
+    return base
+
+
+def test_compress_info_decompress_round_trip(record, tiny_bundle, tmp_path):
+    out = tmp_path / "rec.vqc"
+    proc = run_cli("compress", f"{record}.hea", "-o", out, "--model", tiny_bundle)
+    assert proc.returncode == 0, proc.stderr
+    assert "CR" in proc.stderr and "PRDN" in proc.stderr and "max error" in proc.stderr
+    info = run_cli("info", out)
+    assert info.returncode == 0 and "tiny-test" in info.stdout and "PRDN" in info.stdout
+    dec = run_cli("decompress", out, "-o", tmp_path / "back" / "rec", "--model", tiny_bundle)
+    assert_clean_failure(dec, tmp_path / "back")  # the output folder does not exist
+    (tmp_path / "back").mkdir()
+    dec = run_cli("decompress", out, "-o", tmp_path / "back" / "rec", "--model", tiny_bundle)
+    assert dec.returncode == 0, dec.stderr
+    a, b = read(record), read(tmp_path / "back" / "rec")
+    assert b.samples.shape == a.samples.shape
+    assert [c.name for c in b.channels] == [c.name for c in a.channels]
+    assert [(c.fmt, c.gain, c.baseline, c.units) for c in b.channels] == [
+        (c.fmt, c.gain, c.baseline, c.units) for c in a.channels]
+
+
+def test_existing_output_is_untouched_without_force(record, tiny_bundle, tmp_path):
+    out = tmp_path / "rec.vqc"
+    out.write_bytes(b"precious")
+    mtime = out.stat().st_mtime_ns
+    proc = run_cli("compress", record, "-o", out, "--model", tiny_bundle)
+    assert_clean_failure(proc, out)
+    assert out.read_bytes() == b"precious" and out.stat().st_mtime_ns == mtime
+    proc = run_cli("compress", record, "-o", out, "--model", tiny_bundle, "--force")
+    assert proc.returncode == 0 and out.read_bytes()[:4] == b"\x89VQC"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_missing_input_is_one_line(tmp_path):
+    missing = tmp_path / "nothing.hea"
+    assert_clean_failure(run_cli("compress", missing, "-o", tmp_path / "x.vqc"), missing)
+    assert not (tmp_path / "x.vqc").exists()
+
+
+def test_a_non_vqc_file_is_one_line(record, tmp_path):
+    assert_clean_failure(run_cli("info", f"{record}.dat"), f"{record}.dat")
+    assert_clean_failure(run_cli("decompress", f"{record}.hea", "-o", tmp_path / "o"), f"{record}.hea")
+
+
+def test_unknown_model_lists_the_installed_ones(record, tmp_path):
+    proc = run_cli("compress", record, "-o", tmp_path / "x.vqc", "--model", "nope")
+    assert_clean_failure(proc, "nope")
+    assert "installed" in proc.stderr
+
+
+def test_npy_input_needs_fs_and_works_with_it(tiny_bundle, tmp_path):
+    arr = tmp_path / "sig.npy"
+    np.save(arr, make_signal(1000, channels=1).samples)
+    assert_clean_failure(run_cli("compress", arr, "-o", tmp_path / "a.vqc", "--model", tiny_bundle), arr)
+    proc = run_cli("compress", arr, "--fs", "360", "-o", tmp_path / "a.vqc", "--model", tiny_bundle)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("decompress", tmp_path / "a.vqc", "-o", tmp_path / "b.npy", "--model", tiny_bundle)
+    assert proc.returncode == 0, proc.stderr
+    assert np.load(tmp_path / "b.npy").shape == (1000, 1)
+
+
+def test_vqcodec_imports_and_runs_without_torch(record, tmp_path):
+    """The runtime must never need torch: block it and run the whole CLI."""
+    shipped = Path(__file__).resolve().parents[1] / "vqcodec" / "models" / "ecg-v1"
+    if not shipped.is_dir():
+        pytest.skip("no shipped model yet")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import vqcodec\n"
+        "from vqcodec.cli import main\n"
+        f"sys.argv = ['vqcodec', 'compress', {str(record)!r}, '-o', {str(tmp_path / 'r.vqc')!r}]\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "r.vqc").stat().st_size > 0

@@ -1,0 +1,154 @@
+"""Codec behaviour on a tiny real model: lengths, NaN runs, resampling, determinism, model binding."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from tests.conftest import make_signal
+from vqcodec import codec as codec_module
+from vqcodec.codec import Codec, nan_runs
+from vqcodec.errors import BundleError, ChecksumError, InputError, ModelMismatchError
+from vqcodec.signal import ChannelInfo, Signal
+
+
+@pytest.fixture(scope="module")
+def codec(tiny_bundle) -> Codec:
+    return Codec.load(tiny_bundle)
+
+
+def _lengths(codec: Codec) -> list[int]:
+    hop, block = codec.hop, codec.block_samples
+    return [1, hop - 1, hop, hop + 1, 5 * hop - 2, 5 * hop + 2, block - 2, block, block + 2, 3 * block + 1]
+
+
+def test_decoded_length_equals_input_length_at_every_boundary(codec):
+    for n in _lengths(codec):
+        sig = make_signal(n, channels=2)
+        out = codec.decompress(codec.compress(sig)[0])
+        assert out.samples.shape == (n, 2), n
+
+
+def test_empty_signal_round_trips_to_empty(codec):
+    sig = make_signal(0, channels=1)
+    out = codec.decompress(codec.compress(sig)[0])
+    assert out.samples.shape == (0, 1)
+
+
+def test_no_channels_is_refused(codec):
+    with pytest.raises(InputError, match="nothing to compress"):
+        codec.compress(Signal(np.zeros((10, 0)), 360.0, []))
+
+
+def test_nan_runs_come_back_at_exactly_the_same_positions(codec):
+    sig = make_signal(2000, channels=3)
+    sig.samples[:7, 0] = np.nan
+    sig.samples[500:640, 1] = np.nan
+    sig.samples[-3:, 1] = np.nan
+    sig.samples[:, 2] = np.nan
+    out = codec.decompress(codec.compress(sig)[0])
+    np.testing.assert_array_equal(np.isnan(out.samples), np.isnan(sig.samples))
+
+
+def test_nan_runs_lists_channel_start_length():
+    mask = np.zeros((10, 2), dtype=bool)
+    mask[2:5, 1] = True
+    mask[9, 0] = True
+    assert nan_runs(mask).tolist() == [[0, 9, 1], [1, 2, 3]]
+
+
+def test_per_channel_gain_baseline_and_grid_are_restored(codec):
+    sig = make_signal(1500, channels=2)
+    sig.channels[1] = ChannelInfo("V1", "uV", 1.0, -5, 16, 0, "16")
+    sig.samples[:, 1] = np.rint(sig.samples[:, 1] * 1000)
+    out = codec.decompress(codec.compress(sig)[0])
+    assert out.channels == sig.channels
+    digital = out.samples[:, 1] * 1.0 - 5
+    np.testing.assert_array_equal(digital, np.rint(digital))
+
+
+def test_other_sampling_rates_are_resampled_and_back(codec):
+    for fs in (250.0, 500.0, 1000.0):
+        sig = make_signal(int(fs * 3), channels=1, fs=fs)
+        out = codec.decompress(codec.compress(sig)[0])
+        assert out.fs == fs and out.samples.shape == sig.samples.shape
+
+
+def test_compress_is_deterministic(codec):
+    sig = make_signal(3000)
+    assert codec.compress(sig)[0] == codec.compress(sig)[0]
+
+
+def test_chunked_inference_matches_one_pass(codec, monkeypatch):
+    sig = make_signal(6000, channels=1)
+    whole = codec.encode(sig.samples, 3)
+    monkeypatch.setattr(codec_module, "ENCODE_CHUNK", 512)
+    monkeypatch.setattr(codec_module, "ENCODE_MARGIN", 256)
+    monkeypatch.setattr(codec_module, "DECODE_CHUNK", 64)
+    monkeypatch.setattr(codec_module, "DECODE_MARGIN", 64)
+    parts = codec.encode(sig.samples, 3)
+    assert np.mean(whole.indices == parts.indices) > 0.999
+    np.testing.assert_allclose(codec.decode(parts), codec.decode(parts), atol=0)
+    monkeypatch.undo()
+    one = codec.decode(parts)
+    monkeypatch.setattr(codec_module, "DECODE_CHUNK", 64)
+    monkeypatch.setattr(codec_module, "DECODE_MARGIN", 64)
+    np.testing.assert_allclose(codec.decode(parts), one, atol=1e-4)
+
+
+def test_quality_out_of_range_is_an_input_error(codec):
+    with pytest.raises(InputError, match="quality"):
+        codec.compress(make_signal(100), quality=codec.stages + 1)
+
+
+def test_more_stages_do_not_lose_more(codec):
+    sig = make_signal(4000, channels=1)
+    prdn = [codec.compress(sig, q)[1].prdn for q in range(1, codec.stages + 1)]
+    sizes = [len(codec.compress(sig, q)[0]) for q in range(1, codec.stages + 1)]
+    assert sizes == sorted(sizes)
+    assert prdn[-1] <= prdn[0] * 1.05
+
+
+def test_inf_is_refused(codec):
+    sig = make_signal(100)
+    sig.samples[3, 0] = np.inf
+    with pytest.raises(InputError, match="inf"):
+        codec.compress(sig)
+
+
+def test_a_file_from_another_model_fails_showing_both_hashes(codec, tiny_bundle, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(tiny_bundle, other)
+    manifest = (other / "manifest.json").read_text().replace('"tiny-test"', '"tiny-retrained"')
+    (other / "manifest.json").write_text(manifest)
+    data = codec.compress(make_signal(500))[0]
+    retrained = Codec.load(other)
+    with pytest.raises(ModelMismatchError) as e:
+        retrained.decompress(data)
+    assert codec.model_id in str(e.value) and retrained.model_id in str(e.value)
+
+
+def test_a_tampered_bundle_fails_at_load(tiny_bundle, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_bundle, bad)
+    raw = bytearray((bad / "decoder.onnx").read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    (bad / "decoder.onnx").write_bytes(bytes(raw))
+    with pytest.raises(BundleError, match="sha256"):
+        Codec.load(bad)
+
+
+def test_a_misbehaving_decoder_is_caught_by_the_fingerprint(tiny_bundle):
+    codec = Codec.load(tiny_bundle)
+    data = codec.compress(make_signal(2000))[0]
+    real = codec._decoder
+
+    class Skewed:  # the real decoder session, its output off by a gain and an offset
+        def run(self, names, feeds):
+            return [real.run(names, feeds)[0] * 1.1 + 0.1]
+
+    codec._decoder = Skewed()
+    with pytest.raises(ChecksumError, match="fingerprint"):
+        codec.decompress(data)

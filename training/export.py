@@ -1,0 +1,117 @@
+"""Export a trained checkpoint to a runtime model bundle and check torch/onnxruntime parity.
+
+`python -m training.export --checkpoint runs/ecg-v1/best.pt --out vqcodec/models/ecg-v1 --default-quality 2`
+writes encoder.onnx, decoder.onnx, codebooks.npy and manifest.json (sha256 of every file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.model import VQVAE
+from vqcodec.bundle import MANIFEST, load_bundle
+from vqcodec.runtime import session
+
+OPSET = 17
+FORMAT_VERSION = 1
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export_onnx(model: VQVAE, out: Path) -> None:
+    """Write encoder.onnx ([B,1,T] -> [B,D,T/hop]) and decoder.onnx ([B,D,F] -> [B,1,F*hop])."""
+    model.eval()
+    hop = model.hop
+    latent = model.quantizer.dim
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(
+            model.encoder, (torch.zeros(1, 1, 4 * hop),), str(out / "encoder.onnx"), dynamo=False,
+            input_names=["signal"], output_names=["latent"], opset_version=OPSET,
+            dynamic_axes={"signal": {0: "batch", 2: "samples"}, "latent": {0: "batch", 2: "frames"}},
+        )
+        torch.onnx.export(
+            model.decoder, (torch.zeros(1, latent, 4),), str(out / "decoder.onnx"), dynamo=False,
+            input_names=["latent"], output_names=["signal"], opset_version=OPSET,
+            dynamic_axes={"latent": {0: "batch", 2: "frames"}, "signal": {0: "batch", 2: "samples"}},
+        )
+
+
+def parity(model: VQVAE, out: Path, n: int = 8192, seed: int = 0) -> dict:
+    """Max |torch - onnxruntime| for the encoder latent and the decoder output on a random signal."""
+    x = np.random.default_rng(seed).standard_normal((1, 1, n)).astype(np.float32)
+    with torch.no_grad():
+        z_t = model.encoder(torch.from_numpy(x)).numpy()
+        y_t = model.decoder(torch.from_numpy(z_t)).numpy()
+    z_o = session(out / "encoder.onnx").run(None, {"signal": x})[0]
+    y_o = session(out / "decoder.onnx").run(None, {"latent": z_t})[0]
+    return {"encoder_max_abs": float(np.abs(z_t - z_o).max()), "decoder_max_abs": float(np.abs(y_t - y_o).max())}
+
+
+def export(checkpoint: Path, out: Path, default_quality: int, command: str, extra: dict | None = None) -> dict:
+    """Write the bundle for `checkpoint` into `out` and return its manifest."""
+    ck = torch.load(checkpoint, weights_only=False)
+    cfg = ck["config"]
+    model = VQVAE(cfg)
+    model.load_state_dict(ck["model"])
+    model.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    export_onnx(model, out)
+    np.save(out / "codebooks.npy", model.quantizer.codebooks.numpy().astype(np.float32), allow_pickle=False)
+    check = parity(model, out)
+    m, d = cfg["model"], cfg["data"]
+    manifest = {
+        "name": cfg["name"],
+        "kind": cfg["kind"],
+        "format_version": FORMAT_VERSION,
+        "fs": d["fs"],
+        "hop": model.hop,
+        "block_frames": d["block_frames"],
+        "latent": m["latent"],
+        "stages": m["stages"],
+        "codes": m["codes"],
+        "default_quality": default_quality,
+        "qualities": {str(q): {"stages": q} for q in range(1, m["stages"] + 1)},
+        "training": {
+            "command": command,
+            "config": cfg,
+            "data_split": {"train": d["train_split"], "val": d["val_split"]},
+            "steps": ck["step"],
+            "seconds": round(ck["elapsed"]),
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {platform.processor() or 'cpu'}",
+            "torch": torch.__version__,
+        },
+        "val_metrics": ck["val"],
+        "parity": check,
+        "files": {f: _sha256(out / f) for f in ("encoder.onnx", "decoder.onnx", "codebooks.npy")},
+    }
+    if extra:
+        manifest.update(extra)
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    load_bundle(out)  # verifies what was just written
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--checkpoint", required=True, type=Path)
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--default-quality", type=int, default=2)
+    ap.add_argument("--command", default="", help="the training command to record in the manifest")
+    args = ap.parse_args(argv)
+    man = export(args.checkpoint, args.out, args.default_quality, args.command)
+    print(json.dumps({"files": man["files"], "parity": man["parity"]}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Train a VQ-VAE from a TOML config: `python -m training.train --config training/configs/ecg-v1.toml`.
+
+Writes runs/<name>/{train.log, last.pt, best.pt}; `--resume` continues from last.pt. Model selection
+uses the `val` split only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from training.data import TileSampler, data_root, load_record_channels, mitdb_split, normalized_channels
+from training.model import VQVAE
+
+
+def load_config(path: str | Path) -> dict:
+    """Parse a TOML config and derive block_samples (a whole number of frames)."""
+    cfg = tomllib.loads(Path(path).read_text())
+    hop = math.prod(cfg["model"]["strides"])
+    d = cfg["data"]
+    d["block_frames"] = round(d["block_seconds"] * d["fs"] / hop)
+    d["block_samples"] = d["block_frames"] * hop
+    return cfg
+
+
+def lr_at(step: int, cfg: dict) -> float:
+    """Linear warm-up then cosine decay to lr_min."""
+    t = cfg["train"]
+    if step < t["warmup"]:
+        return t["lr"] * (step + 1) / t["warmup"]
+    p = min(1.0, (step - t["warmup"]) / max(1, t["steps"] - t["warmup"]))
+    return t["lr_min"] + 0.5 * (t["lr"] - t["lr_min"]) * (1 + math.cos(math.pi * p))
+
+
+@torch.no_grad()
+def evaluate(model: VQVAE, val: list[np.ndarray]) -> dict:
+    """PRDN (%) per number of stages on the val excerpts (normalised domain), and code usage per stage."""
+    model.eval()
+    stages = model.quantizer.stages
+    err = np.zeros(stages)
+    used = [set() for _ in range(stages)]
+    for x in val:
+        xt = torch.from_numpy(x)[None, None]
+        _, idx, _ = model.quantizer(model.encoder(xt))
+        for s in range(stages):
+            used[s].update(idx[0, s].tolist())
+        ref = float(np.sum((x - x.mean()) ** 2))
+        for q in range(1, stages + 1):
+            y = model.decoder(model.quantizer.decode(idx[:, :q]))[0, 0].numpy()
+            err[q - 1] += 100 * math.sqrt(float(np.sum((y - x) ** 2)) / ref)
+    model.train()
+    prdn = err / len(val)
+    return {
+        "prdn": [round(float(p), 3) for p in prdn],
+        "usage": [len(u) for u in used],
+        "score": float(np.mean(np.log(prdn))),
+    }
+
+
+def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run: Path,
+          resume: bool = False) -> Path:
+    """Train on normalised 1-D arrays, select on `val`; returns the best checkpoint's path."""
+    t, d = cfg["train"], cfg["data"]
+    torch.manual_seed(t["seed"])
+    torch.set_num_threads(t.get("threads", 2))
+    run.mkdir(parents=True, exist_ok=True)
+    log = open(run / "train.log", "a")
+
+    def say(msg: str) -> None:
+        print(msg, file=log, flush=True)
+
+    sampler = TileSampler(train_arrays, d["tile"], t["seed"])
+    say(f"{len(train_arrays)} train channels, {len(val)} val excerpts, hop {math.prod(cfg['model']['strides'])}")
+    model = VQVAE(cfg, seed=t["seed"])
+    opt = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t.get("weight_decay", 0.0))
+    step, best, elapsed0 = 0, math.inf, 0.0
+    if resume and (run / "last.pt").exists():
+        ck = torch.load(run / "last.pt", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, best, elapsed0 = ck["step"], ck["best"], ck["elapsed"]
+        sampler.rng = np.random.default_rng([t["seed"], step])
+        say(f"resumed at step {step}")
+    say(f"{sum(p.numel() for p in model.parameters())} parameters")
+
+    stages = cfg["model"]["stages"]
+    gen = torch.Generator().manual_seed(t["seed"] + step)
+    start = time.time()
+    bar = tqdm(total=t["steps"], initial=step, file=sys.stderr, mininterval=30, desc=cfg["name"])
+    while step < t["steps"]:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        x = torch.from_numpy(sampler.batch(t["batch"]))
+        n_active = torch.randint(1, stages + 1, (t["batch"],), generator=gen)
+        y, _, commit = model(x, n_active)
+        rec = torch.mean((y - x) ** 2)
+        loss = rec + t["commit_weight"] * commit
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), t["clip"])
+        opt.step()
+        step += 1
+        bar.update(1)
+        if step % t["log_every"] == 0:
+            say(f"step {step} loss {loss.item():.4f} rec {rec.item():.4f} commit {commit.item():.4f} "
+                f"lr {lr_at(step, cfg):.2e} restarts {model.quantizer.restarts.tolist()} "
+                f"t {elapsed0 + time.time() - start:.0f}s")
+        if step % t["eval_every"] == 0 or step == t["steps"]:
+            ev = evaluate(model, val)
+            elapsed = elapsed0 + time.time() - start
+            ck = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                  "elapsed": elapsed, "config": cfg, "val": ev}
+            if ev["score"] < best:
+                best = ev["score"]
+                ck["best"] = best
+                torch.save(ck, run / "best.pt")
+            torch.save(ck, run / "last.pt")
+            say(f"eval step {step}: val PRDN% by stages {ev['prdn']} usage {ev['usage']} "
+                f"score {ev['score']:.4f} best {best:.4f} elapsed {elapsed:.0f}s")
+    bar.close()
+    say("done")
+    log.close()
+    return run / "best.pt"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--data", default=None, help="data folder (default: $VQCODEC_DATA)")
+    ap.add_argument("--out", default="runs")
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args(argv)
+    cfg = load_config(args.config)
+    d = cfg["data"]
+    root = data_root(args.data)
+    train_arrays = normalized_channels(load_record_channels(root, mitdb_split(root, d["train_split"])),
+                                       d["block_samples"])
+    val = normalized_channels(load_record_channels(root, mitdb_split(root, d["val_split"]), d["val_samples"]),
+                              d["block_samples"])
+    train(cfg, train_arrays, val, Path(args.out) / cfg["name"], args.resume)
+
+
+if __name__ == "__main__":
+    main()

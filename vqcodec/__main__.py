@@ -1,0 +1,5 @@
+"""`python -m vqcodec` runs the CLI."""
+
+from vqcodec.cli import main
+
+main()

@@ -1,0 +1,126 @@
+"""The public functions: compress/decompress (bytes), info (header only) and safe file writing."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vqcodec import format as vqc
+from vqcodec.codec import Codec, codec_for
+from vqcodec.errors import InputError, OutputExistsError, VqcError
+from vqcodec.metrics import Report
+from vqcodec.signal import Signal
+
+DEFAULT_MODEL = "ecg"
+
+
+def compress(signal: Signal, model: str | Path | Codec = DEFAULT_MODEL, quality: int | None = None) -> bytes:
+    """Signal -> .vqc bytes (use Codec.compress to also get the distortion Report)."""
+    codec = model if isinstance(model, Codec) else Codec.load(model)
+    return codec.compress(signal, quality)[0]
+
+
+def decompress(data: bytes, model: str | Path | Codec | None = None, name: str = "<bytes>") -> Signal:
+    """.vqc bytes -> Signal; the model is found from the file's model id unless given."""
+    header, _, _ = vqc.read_header(data, name)
+    return codec_for(header, model, name).decompress(data, name)
+
+
+@dataclass
+class VqcInfo:
+    """What a .vqc header says, without running the model."""
+
+    path: str
+    kind: str
+    model: str
+    model_sha256: str
+    quality: int
+    fs: float
+    n_samples: int
+    channels: list[str]
+    n_bytes: int
+    adc_bits: int
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return self.n_samples / self.fs if self.fs else math.nan
+
+    @property
+    def bits_per_sample(self) -> float:
+        total = self.n_samples * len(self.channels)
+        return 8 * self.n_bytes / total if total else math.nan
+
+    @property
+    def cr(self) -> float:
+        bps = self.bits_per_sample
+        return self.adc_bits / bps if bps and not math.isnan(bps) else math.nan
+
+    def lines(self) -> list[str]:
+        """Human-readable lines for `vqcodec info`."""
+        out = [
+            f"file:        {self.path} ({self.n_bytes} bytes)",
+            f"kind:        {self.kind}",
+            f"model:       {self.model} sha256 {self.model_sha256}",
+            f"quality:     {self.quality}",
+            f"signal:      {len(self.channels)} channel(s) {', '.join(self.channels)}; {self.fs:g} Hz; "
+            f"{self.n_samples} samples ({self.duration:.1f} s)",
+            f"rate:        {self.bits_per_sample:.3f} bits/sample, "
+            f"{8 * self.n_bytes / self.duration if self.duration else math.nan:.1f} bits/s, "
+            f"CR {self.cr:.2f} vs {self.adc_bits}-bit",
+        ]
+        for ch in self.metrics.get("channels", []):
+            out.append(
+                f"  {ch['name']:>8}: PRD {ch['prd']:.2f} %  PRDN {ch['prdn']:.2f} %  SNR {ch['snr']:.1f} dB  "
+                f"max error {ch['max_err']:.4g}"
+            )
+        return out
+
+
+def info(path: str | Path) -> VqcInfo:
+    """Read only the header (and stored metrics) of a .vqc file."""
+    path = Path(path)
+    data = read_file(path)
+    header, metrics, size = vqc.read_header(data, str(path))
+    channels = header.meta.get("channels", [])
+    return VqcInfo(
+        str(path), header.kind, str(header.meta.get("model", "?")), header.model_sha256,
+        header.n_stages, header.fs, header.n_samples, [str(c.get("name", "?")) for c in channels], size,
+        max((int(c.get("adc_res", 16)) for c in channels), default=16), metrics or {},
+    )
+
+
+def read_file(path: Path) -> bytes:
+    """Bytes of an input file, with one-line errors for a missing path or a directory."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as e:
+        raise InputError(f"{path}: no such file") from e
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from e
+
+
+def write_bytes(path: Path, data: bytes, force: bool = False) -> None:
+    """Write via a temporary file in the same folder and rename, so no partial output ever exists."""
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists (use --force to overwrite)")
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: output folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise VqcError(f"{path}: cannot write ({e.strerror})") from e
+        raise
+
+
+__all__ = ["compress", "decompress", "info", "VqcInfo", "Report", "write_bytes", "read_file"]

@@ -1,0 +1,109 @@
+"""Command line: `vqcodec compress | decompress | info`.
+
+Every VqcError becomes one stderr line "<file>: <problem>" and exit status 1; Ctrl-C exits 130.
+Outputs are written to a temporary file and renamed, and never overwrite without --force.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import click
+
+from vqcodec import io
+from vqcodec.api import DEFAULT_MODEL, info as read_info, read_file, write_bytes
+from vqcodec.codec import Codec, codec_for
+from vqcodec.errors import VqcError
+from vqcodec import format as vqc
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str) -> None:
+    click.echo(f"vqcodec: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _default_output(path: Path, suffix: str) -> Path:
+    return Path(path.stem if path.suffix else path.name).with_suffix(suffix) if suffix else Path(path.stem)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vqcodec")
+def cli() -> None:
+    """Compress ECG records (WFDB, .npy) with a VQ-VAE into .vqc files, and back."""
+
+
+@cli.command()
+@click.argument("record", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="output .vqc (default: <record>.vqc here)")
+@click.option("-q", "--quality", type=int, default=None, help="residual stages used (default: the model's)")
+@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="model name or bundle folder")
+@click.option("--fs", type=float, default=None, help="sampling rate of .npy input (Hz)")
+@click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
+def compress(record: Path, output: Path | None, quality: int | None, model: str, fs: float | None, force: bool) -> None:
+    """Compress a WFDB record (NNN, NNN.hea, NNN.dat) or a .npy array into a .vqc file."""
+    output = output or _default_output(record, ".vqc")
+    if output.exists() and not force:
+        _fail(f"{output}: already exists (use --force to overwrite)")
+    signal = io.read(record, fs)
+    original_bytes = sum(p.stat().st_size for p in io.record_paths(record))
+    codec = Codec.load(model)
+    data, report = codec.compress(signal, quality, original_bytes)
+    write_bytes(output, data, force)
+    click.echo(f"{output}: {report.summary()}", err=True)
+
+
+@cli.command()
+@click.argument("vqc_file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="output record (out/100 -> out/100.hea + .dat; .npy for an array)")
+@click.option("-m", "--model", default=None, help="model bundle folder (default: the one the file names)")
+@click.option("-f", "--force", is_flag=True, help="overwrite existing outputs")
+def decompress(vqc_file: Path, output: Path | None, model: str | None, force: bool) -> None:
+    """Decode a .vqc file back to a WFDB record (or .npy)."""
+    data = read_file(vqc_file)
+    header, _, _ = vqc.read_header(data, str(vqc_file))
+    output = output or Path(str(header.meta.get("record", vqc_file.stem)))
+    signal = codec_for(header, model, str(vqc_file)).decompress(data, str(vqc_file))
+    written = io.write(output, signal, force)
+    click.echo(f"{vqc_file}: wrote {', '.join(str(p) for p in written)}", err=True)
+
+
+@cli.command()
+@click.argument("vqc_file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
+def info(vqc_file: Path, as_json: bool) -> None:
+    """Show a .vqc file's header: model, rate, duration, channels, size, stored metrics."""
+    i = read_info(vqc_file)
+    if as_json:
+        d = dict(vars(i), duration=i.duration, bits_per_sample=i.bits_per_sample, cr=i.cr)
+        click.echo(json.dumps(d, indent=1))
+    else:
+        click.echo("\n".join(i.lines()))
+
+
+def main() -> None:
+    """Entry point: run the CLI with one-line errors."""
+    warnings.filterwarnings("ignore", module="wfdb")
+    warnings.formatwarning = lambda msg, *a, **k: f"vqcodec: warning: {msg}\n"
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("vqcodec: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except VqcError as e:
+        _fail(str(e))
+    except MemoryError:
+        _fail("out of memory")
+
+

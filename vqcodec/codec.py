@@ -1,0 +1,349 @@
+"""Codec: a verified model bundle run with onnxruntime, between Signals and .vqc bytes.
+
+This is the only module that knows both the model (ONNX sessions, codebooks) and the container
+(vqcodec.format). Pipeline per channel: fill invalid samples -> resample to the model rate -> normalise
+per block -> encoder -> residual VQ (numpy) -> indices; and back: codebook sums -> decoder ->
+denormalise -> resample to the record rate -> round to the record's ADC grid -> restore NaN runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from vqcodec import format as vqc
+from vqcodec.bundle import Bundle, find_by_id, load_bundle
+from vqcodec.errors import ChecksumError, InputError, ModelMismatchError, ModelNotFoundError
+from vqcodec.framing import chunked, denormalize_blocks, n_blocks, normalize_blocks
+from vqcodec.metrics import Report, compare
+from vqcodec.runtime import session
+from vqcodec.signal import ChannelInfo, Signal
+
+ENCODE_CHUNK = 1 << 17
+"""Samples per encoder call: bounds memory on long records."""
+ENCODE_MARGIN = 4096
+"""Context samples on each side of an encoder chunk (covers the receptive field)."""
+DECODE_CHUNK = 4096
+"""Frames per decoder call."""
+DECODE_MARGIN = 128
+"""Context frames on each side of a decoder chunk."""
+FINGERPRINT_TOL = 1e-2
+"""Allowed |difference| of the decode fingerprint (normalised units; onnxruntime is not bit-exact)."""
+MAX_RESAMPLE_DENOMINATOR = 1000
+FALLBACK_RANGE = (-32768, 32767)
+SAMPLE_VALUE_RANGE = {
+    "80": (-128, 127), "508": (-128, 127), "310": (-512, 511), "311": (-512, 511), "212": (-2048, 2047),
+    "16": (-32768, 32767), "61": (-32768, 32767), "160": (-32768, 32767), "516": (-32768, 32767),
+    "24": (-8388608, 8388607), "524": (-8388608, 8388607), "32": (-2147483648, 2147483647),
+}
+"""Digital range of each WFDB format (as in wfdb.io._signal); the minimum is the invalid-sample marker."""
+
+
+@dataclass
+class Codes:
+    """The discrete code of a signal at the model rate.
+
+    indices: [C, q, F] uint16; stats: [n_blocks, C, 2] float32 (offset, scale) per block and channel;
+    n_model: samples per channel at the model rate.
+    """
+
+    indices: np.ndarray
+    stats: np.ndarray
+    n_model: int
+
+    @property
+    def quality(self) -> int:
+        return int(self.indices.shape[1])
+
+
+def nan_runs(mask: np.ndarray) -> np.ndarray:
+    """Runs of True in mask [T, C] as int64 [R, 3] = (channel, start, length)."""
+    runs = []
+    for c in range(mask.shape[1]):
+        m = np.concatenate([[False], mask[:, c], [False]]).astype(np.int8)
+        edges = np.flatnonzero(np.diff(m))
+        for start, stop in zip(edges[::2], edges[1::2]):
+            runs.append((c, start, stop - start))
+    return np.array(runs, dtype=np.int64).reshape(-1, 3)
+
+
+def fill_invalid(x: np.ndarray) -> np.ndarray:
+    """Replace NaN in a 1-D array by linear interpolation (edges held); an all-NaN array becomes zeros."""
+    bad = np.isnan(x)
+    if not bad.any():
+        return x
+    if bad.all():
+        return np.zeros_like(x)
+    idx = np.arange(len(x))
+    out = x.copy()
+    out[bad] = np.interp(idx[bad], idx[~bad], x[~bad])
+    return out
+
+
+def resample(x: np.ndarray, fs_from: float, fs_to: float, length: int | None = None) -> np.ndarray:
+    """Polyphase resampling of x [T, C] (exact rational ratio), trimmed or edge-padded to `length`."""
+    if fs_from != fs_to and len(x):
+        ratio = Fraction(fs_to / fs_from).limit_denominator(MAX_RESAMPLE_DENOMINATOR)
+        x = resample_poly(x, ratio.numerator, ratio.denominator, axis=0, padtype="line")
+    if length is not None:
+        if len(x) >= length:
+            x = x[:length]
+        else:
+            x = np.concatenate([x, np.repeat(x[-1:], length - len(x), axis=0)])
+    return x
+
+
+def model_length(n: int, fs_from: float, fs_to: float) -> int:
+    """Samples a record of n samples has at the model rate (as resample() makes them)."""
+    if fs_from == fs_to:
+        return n
+    ratio = Fraction(fs_to / fs_from).limit_denominator(MAX_RESAMPLE_DENOMINATOR)
+    return -(-n * ratio.numerator // ratio.denominator)
+
+
+def quantize_to_grid(y: np.ndarray, channels: list[ChannelInfo]) -> tuple[np.ndarray, int]:
+    """Round y [T, C] (physical) to each channel's ADC grid inside its format's valid range.
+
+    Returns the physical values the written record will hold and the number of clipped samples.
+    """
+    out = np.empty_like(y)
+    clipped = 0
+    for c, ch in enumerate(channels):
+        lo, hi = SAMPLE_VALUE_RANGE.get(ch.fmt, FALLBACK_RANGE)
+        d = np.rint(y[:, c] * ch.gain + ch.baseline)
+        clipped += int(np.count_nonzero((d <= lo) | (d > hi)))
+        out[:, c] = (np.clip(d, lo + 1, hi) - ch.baseline) / ch.gain
+    return out, clipped
+
+
+class Codec:
+    """A loaded model: encode/decode arrays, compress/decompress Signals to .vqc bytes."""
+
+    def __init__(self, bundle: Bundle, threads: int | None = None) -> None:
+        self.bundle = bundle
+        m = bundle.manifest
+        self.fs = float(m["fs"])
+        self.hop = int(m["hop"])
+        self.stages = int(m["stages"])
+        self.codes = int(m["codes"])
+        self.block_frames = int(m["block_frames"])
+        self.default_quality = int(m["default_quality"])
+        self.kind = str(m["kind"])
+        self._encoder = session(bundle.path / "encoder.onnx", threads)
+        self._decoder = session(bundle.path / "decoder.onnx", threads)
+        self._cb = bundle.codebooks
+        self._cb_norm = np.sum(self._cb**2, axis=2)  # [S, K]
+
+    @classmethod
+    def load(cls, model: str | Path = "ecg", threads: int | None = None) -> Codec:
+        """Load a bundle by name, alias or path (hashes verified) and start its sessions."""
+        return cls(load_bundle(model), threads)
+
+    @property
+    def name(self) -> str:
+        return self.bundle.name
+
+    @property
+    def model_id(self) -> str:
+        return self.bundle.model_id
+
+    @property
+    def block_samples(self) -> int:
+        return self.block_frames * self.hop
+
+    def check_quality(self, quality: int | None) -> int:
+        """The quality to use (default when None); InputError when out of range."""
+        q = self.default_quality if quality is None else int(quality)
+        if not 1 <= q <= self.stages:
+            raise InputError(f"--quality must be between 1 and {self.stages}, got {q}")
+        return q
+
+    # -- arrays at the model rate -------------------------------------------------------------
+    def _latent(self, xn: np.ndarray) -> np.ndarray:
+        """xn [C, N] normalised, N a multiple of hop -> latent [C, D, N / hop]."""
+        run = lambda a: self._encoder.run(None, {"signal": np.ascontiguousarray(a)})[0]  # noqa: E731
+        return chunked(run, xn[:, None, :].astype(np.float32), ENCODE_CHUNK, ENCODE_MARGIN, 1 / self.hop)
+
+    def _quantize(self, z: np.ndarray, q: int) -> np.ndarray:
+        """Residual VQ of z [D, F] with the first q stages -> indices [q, F] uint16."""
+        r = np.ascontiguousarray(z.T, dtype=np.float32)  # [F, D]
+        out = np.empty((q, r.shape[0]), dtype=np.uint16)
+        for s in range(q):
+            dist = self._cb_norm[s][None, :] - 2.0 * (r @ self._cb[s].T)
+            idx = np.argmin(dist, axis=1)
+            out[s] = idx
+            r -= self._cb[s][idx]
+        return out
+
+    def _synthesize(self, indices: np.ndarray) -> np.ndarray:
+        """indices [C, q, F] -> normalised signal [C, F * hop] float32."""
+        c, q, f = indices.shape
+        z = np.zeros((c, f, self._cb.shape[2]), dtype=np.float32)
+        for s in range(q):
+            z += self._cb[s][indices[:, s].astype(np.int64)]
+        run = lambda a: self._decoder.run(None, {"latent": np.ascontiguousarray(a)})[0]  # noqa: E731
+        return chunked(run, z.transpose(0, 2, 1), DECODE_CHUNK, DECODE_MARGIN, self.hop)[:, 0, :]
+
+    def encode(self, x: np.ndarray, quality: int | None = None) -> Codes:
+        """x [N, C] physical units at the model rate, no NaN -> Codes."""
+        q = self.check_quality(quality)
+        n, c = x.shape
+        frames = -(-n // self.hop)
+        nb = n_blocks(frames, self.block_frames)
+        stats = np.zeros((nb, c, 2), dtype=np.float32)
+        xn = np.zeros((c, frames * self.hop), dtype=np.float32)
+        for ch in range(c):
+            xn[ch, :n], stats[:, ch, :] = normalize_blocks(x[:, ch], self.block_samples)
+            if n < frames * self.hop:
+                xn[ch, n:] = xn[ch, n - 1]
+        if frames == 0:
+            return Codes(np.zeros((c, q, 0), dtype=np.uint16), stats, n)
+        z = self._latent(xn)
+        indices = np.stack([self._quantize(z[ch], q) for ch in range(c)])
+        return Codes(indices, stats, n)
+
+    def decode_normalized(self, codes: Codes) -> np.ndarray:
+        """Codes -> normalised reconstruction [C, n_model] float32 (what the fingerprint describes)."""
+        c = codes.indices.shape[0]
+        if codes.n_model == 0:
+            return np.zeros((c, 0), dtype=np.float32)
+        return self._synthesize(codes.indices)[:, : codes.n_model]
+
+    def decode(self, codes: Codes) -> np.ndarray:
+        """Codes -> [N, C] physical units at the model rate."""
+        yn = self.decode_normalized(codes)
+        out = np.empty((codes.n_model, yn.shape[0]))
+        for ch in range(yn.shape[0]):
+            out[:, ch] = denormalize_blocks(yn[ch], codes.stats[:, ch, :], self.block_samples)
+        return out
+
+    # -- Signals and files ---------------------------------------------------------------------
+    def _fingerprint(self, yn: np.ndarray) -> np.ndarray:
+        """(mean, rms, max|y|) of the normalised reconstruction per block and channel, [B, C, 3]."""
+        c, n = yn.shape
+        nb = n_blocks(-(-n // self.hop), self.block_frames)
+        fp = np.zeros((nb, c, 3), dtype=np.float32)
+        for b in range(nb):
+            seg = yn[:, b * self.block_samples : (b + 1) * self.block_samples].astype(np.float64)
+            if seg.shape[1]:
+                fp[b] = np.stack([seg.mean(1), np.sqrt((seg**2).mean(1)), np.abs(seg).max(1)], axis=1)
+        return fp
+
+    def _to_signal(self, yn: np.ndarray, codes: Codes, template: Signal, runs: np.ndarray) -> tuple[Signal, int]:
+        """Normalised model-rate reconstruction -> Signal on the record's grid, with NaN runs restored."""
+        y = np.empty((codes.n_model, yn.shape[0]))
+        for ch in range(yn.shape[0]):
+            y[:, ch] = denormalize_blocks(yn[ch], codes.stats[:, ch, :], self.block_samples)
+        y = resample(y, self.fs, template.fs, template.n_samples)
+        y, clipped = quantize_to_grid(y, template.channels)
+        for ch, start, length in runs:
+            y[start : start + length, ch] = np.nan
+        out = Signal(y, template.fs, template.channels, template.record_name, list(template.comments),
+                     template.base_time, template.base_date)
+        return out, clipped
+
+    def compress(
+        self, signal: Signal, quality: int | None = None, original_bytes: int | None = None, level: int = 19
+    ) -> tuple[bytes, Report]:
+        """Signal -> (.vqc bytes, Report of what the round trip lost, measured by decoding)."""
+        q = self.check_quality(quality)
+        if signal.n_channels == 0:
+            raise InputError(f"{signal.record_name}: nothing to compress (no channels)")
+        if np.isinf(signal.samples).any():
+            raise InputError(f"{signal.record_name}: samples contain inf")
+        mask = np.isnan(signal.samples)
+        runs = nan_runs(mask)
+        filled = np.stack([fill_invalid(signal.samples[:, c]) for c in range(signal.n_channels)], axis=1)
+        x = resample(filled, signal.fs, self.fs)
+        codes = self.encode(x, q)
+        yn = self.decode_normalized(codes)
+        decoded, clipped = self._to_signal(yn, codes, signal, runs)
+        fingerprint = self._fingerprint(yn)
+        # the report's n_bytes is set once the file exists; distortion does not depend on it
+        report = compare(signal, decoded, 0, original_bytes)
+        header = vqc.Header(
+            kind=self.kind, fs=float(signal.fs), n_channels=signal.n_channels, n_samples=signal.n_samples,
+            n_frames=int(codes.indices.shape[2]), hop=self.hop, block_frames=self.block_frames, n_stages=q,
+            codebook_size=self.codes, model_sha256=self.model_id,
+            meta={
+                "model": self.name, "model_fs": self.fs, "quality": q, "n_model": codes.n_model,
+                "record": signal.record_name, "comments": signal.comments,
+                "base_time": signal.base_time, "base_date": signal.base_date,
+                "channels": [vars(ch) for ch in signal.channels], "original_bytes": original_bytes,
+            },
+        )
+        bf = self.block_frames
+        blocks = [codes.indices[:, :, b * bf : (b + 1) * bf] for b in range(codes.stats.shape[0])]
+        metrics = {
+            "clipped": clipped,
+            "channels": [vars(c) for c in report.channels],
+        }
+        f = vqc.VqcFile(header, blocks, codes.stats, runs, fingerprint, metrics, {})
+        data = vqc.dumps(f, level=level)
+        report.n_bytes = len(data)
+        return data, report
+
+    def decompress(self, data: bytes, name: str = "<bytes>", check: bool = True) -> Signal:
+        """.vqc bytes -> Signal; the file must name this exact model (sha256)."""
+        f = vqc.loads(data, name)
+        h = f.header
+        if h.model_sha256 != self.model_id or h.kind != self.kind:
+            raise ModelMismatchError(
+                f"{name}: written by model {h.meta.get('model')} ({h.kind}) sha256 {h.model_sha256}, "
+                f"but the model given is {self.name} ({self.kind}) sha256 {self.model_id}"
+            )
+        if h.n_stages > self.stages or h.codebook_size != self.codes or h.hop != self.hop:
+            raise ModelMismatchError(f"{name}: code layout does not fit model {self.name}")
+        indices = (np.concatenate(f.blocks, axis=2) if f.blocks
+                   else np.zeros((h.n_channels, h.n_stages, 0), dtype=np.uint16))
+        codes = Codes(indices, f.norm, int(h.meta.get("n_model", 0)))
+        if -(-codes.n_model // self.hop) != h.n_frames:
+            raise vqc.FormatError(f"{name}: n_model disagrees with n_frames")
+        yn = self.decode_normalized(codes)
+        if check and f.fingerprint is not None:
+            got = self._fingerprint(yn)
+            if got.shape != f.fingerprint.shape or not np.allclose(got, f.fingerprint, atol=FINGERPRINT_TOL,
+                                                                     rtol=FINGERPRINT_TOL):
+                raise ChecksumError(f"{name}: reconstruction does not match the encoder's fingerprint "
+                                    "(wrong or damaged model, or a misbehaving runtime)")
+        template = signal_template(h)
+        decoded, _ = self._to_signal(yn, codes, template, f.nan_runs)
+        return decoded
+
+
+def signal_template(h: vqc.Header) -> Signal:
+    """An empty-sample Signal carrying the record metadata stored in a header."""
+    meta = h.meta
+    channels = [ChannelInfo(**ch) for ch in meta.get("channels", [])]
+    if len(channels) != h.n_channels:
+        raise vqc.FormatError("header channel list disagrees with n_channels")
+    return Signal(np.zeros((h.n_samples, h.n_channels)), h.fs, channels, meta.get("record", "record"),
+                  list(meta.get("comments", [])), meta.get("base_time"), meta.get("base_date"))
+
+
+def codec_for(header: vqc.Header, model: str | Path | Codec | None, name: str) -> Codec:
+    """The Codec to decode a file with: the given one, or the installed bundle whose id the file names."""
+    if isinstance(model, Codec):
+        return model
+    if model is not None:
+        return Codec.load(model)
+    bundle = find_by_id(header.model_sha256)
+    if bundle is None:
+        wanted = header.meta.get("model", "?")
+        raise ModelNotFoundError(
+            f"{name}: model {wanted} sha256 {header.model_sha256} is not installed; pass --model PATH"
+        )
+    return Codec(bundle)
+
+
+def duration_text(seconds: float) -> str:
+    """'30 min 05.6 s' style duration for reports."""
+    if not math.isfinite(seconds):
+        return "?"
+    m, s = divmod(seconds, 60)
+    return f"{int(m)} min {s:04.1f} s" if m else f"{s:.1f} s"
