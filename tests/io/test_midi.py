@@ -1,0 +1,310 @@
+"""MIDI read/write: tempo maps, the edge-case rules of RELIABILITY §4, bad files (§5 rows 28–30), atomic writes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from vqcodec.errors import InputError, LimitError, OutputExistsError, VqcError
+from vqcodec.io.midi import MIN_DURATION, TICKS_PER_SECOND, onset_quantisation_error, read_midi, write_midi
+from vqcodec.notes import SOFT, SUSTAIN, Pedal, Performance
+
+HALF_TICK = 0.5 / TICKS_PER_SECOND + 1e-12
+
+
+def hexbytes(text: str) -> bytes:
+    """Bytes from a commented hexdump, mido style: `4d 54 68 64  # MThd`."""
+    return bytes(int(b, 16) for line in text.splitlines() for b in line.split("#")[0].split())
+
+
+HEADER = """
+4d 54 68 64  # MThd
+00 00 00 06  # header length 6
+00 00        # type 0
+00 01        # 1 track
+00 60        # 96 ticks per beat
+"""
+
+RUNNING_STATUS_TRACK = """
+4d 54 72 6b  # MTrk
+00 00 00 0b  # 11 bytes
+00 90 3c 40  # t=0 note_on C4 velocity 64
+60 3c 00     # t=96 running status: note_on C4 velocity 0 = note-off
+00 ff 2f 00  # end of track
+"""
+
+UNKNOWN_CHUNK = """
+58 46 49 48  # XFIH, a vendor chunk
+00 00 00 02  # 2 bytes
+12 34
+"""
+
+BAD_FILES = {
+    "type 2": ("4d 54 68 64 00 00 00 06  00 02  # type 2\n 00 01 00 60" + RUNNING_STATUS_TRACK,
+               "type-2 MIDI not supported"),
+    "SMPTE": ("4d 54 68 64 00 00 00 06 00 00 00 01  e7 28  # -25 fps, 40 ticks a frame" + RUNNING_STATUS_TRACK,
+              "SMPTE time division not supported"),
+    "truncated chunk": (HEADER + "4d 54 72 6b 00 00 00 0b  00 90 3c 40 60 3c  # 6 of 11 bytes",
+                        "not a valid MIDI file: chunk b'MTrk' truncated"),
+    "message cut by the track end": (HEADER + "4d 54 72 6b 00 00 00 03  00 90 3c  # note_on missing its velocity",
+                                     "not a valid MIDI file: unexpected end of data"),
+    "missing track": (HEADER.replace("00 01        # 1 track", "00 02  # 2 tracks") + RUNNING_STATUS_TRACK,
+                      "not a valid MIDI file: header declares 2 tracks, found 1"),
+    "data byte > 127": (HEADER + "4d 54 72 6b 00 00 00 08  00 90 3c c0  # velocity 0xc0\n 00 ff 2f 00",
+                        "not a valid MIDI file: data byte must be in range 0..127"),
+    "not MIDI": ("68 65 6c 6c 6f 20 77 6f 72 6c 64 0a 00 00  # 'hello world'", "not a valid MIDI file: MThd not found"),
+    "RIFF": ("52 49 46 46 00 00 00 04 52 4d 49 44  # RIFF RMID", "not a valid MIDI file: RIFF-wrapped"),
+    "header only, truncated": ("4d 54 68 64 00 00 00 06 00 00", "not a valid MIDI file: header truncated"),
+    "empty": ("", "empty file"),
+}
+
+
+def write_bytes(tmp_path: Path, data: bytes, name: str = "t.mid") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def save(tmp_path: Path, tracks: list[list[mido.Message | mido.MetaMessage]], type: int = 1, tpb: int = 480,
+         name: str = "t.mid") -> Path:
+    """A MIDI file written by mido itself (message times are delta ticks)."""
+    path = tmp_path / name
+    mido.MidiFile(type=type, ticks_per_beat=tpb, tracks=[mido.MidiTrack(t) for t in tracks]).save(path)
+    return path
+
+
+def on(note: int, t: int = 0, velocity: int = 64, channel: int = 0) -> mido.Message:
+    return mido.Message("note_on", note=note, velocity=velocity, time=t, channel=channel)
+
+
+def off(note: int, t: int = 0, channel: int = 0) -> mido.Message:
+    return mido.Message("note_off", note=note, time=t, channel=channel)
+
+
+def notes(perf: Performance) -> list[tuple[int, float, float, int]]:
+    return [(int(p), round(a, 9), round(b, 9), int(v)) for p, a, b, v in
+            zip(perf.pitch, perf.onset, perf.offset, perf.velocity)]
+
+
+# --- bytes-level fixtures ---------------------------------------------------------------------------------------
+
+def test_running_status_hexdump(tmp_path: Path) -> None:
+    perf = read_midi(write_bytes(tmp_path, hexbytes(HEADER + RUNNING_STATUS_TRACK)))
+    assert notes(perf) == [(60, 0.0, 0.5, 64)]
+    assert perf.source is not None and (perf.source.type, perf.source.ticks_per_beat) == (0, 96)
+    assert perf.counts.applied() == {}
+
+
+def test_unknown_chunk_skipped_and_counted(tmp_path: Path) -> None:
+    data = hexbytes(HEADER + UNKNOWN_CHUNK + RUNNING_STATUS_TRACK)
+    perf = read_midi(write_bytes(tmp_path, data))
+    assert notes(perf) == [(60, 0.0, 0.5, 64)] and perf.counts.unknown_chunks == 1
+
+
+def test_header_without_tracks_is_an_empty_performance(tmp_path: Path) -> None:
+    perf = read_midi(write_bytes(tmp_path, hexbytes(HEADER.replace("00 01        # 1 track", "00 00"))))
+    assert len(perf) == 0 and perf.pedals == {}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_bad_files_are_one_line_input_errors(tmp_path: Path, case: str) -> None:
+    dump, reason = BAD_FILES[case]
+    path = write_bytes(tmp_path, hexbytes(dump))
+    with pytest.raises(InputError) as info:
+        read_midi(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and reason in message and "\n" not in message
+
+
+def test_huge_delta_time_is_a_limit_error(tmp_path: Path) -> None:
+    track = """
+    4d 54 72 6b 00 00 00 0b
+    ff ff ff 7f  # delta 2**28 - 1 ticks: 388 h at 96 ticks per beat, 120 bpm
+    90 3c 40     # note_on
+    00 ff 2f 00  # end of track
+    """
+    path = write_bytes(tmp_path, hexbytes(HEADER + track))
+    with pytest.raises(LimitError, match=f"^{path}: lasts over 24 h"):
+        read_midi(path)
+
+
+def test_every_prefix_and_bit_flip_reads_or_raises_one_line_errors(tmp_path: Path) -> None:
+    source = save(tmp_path, [[mido.MetaMessage("set_tempo", tempo=400000), mido.MetaMessage("key_signature", key="C")],
+                             [on(60), mido.Message("control_change", control=SUSTAIN, value=100, time=10),
+                              mido.Message("sysex", data=[1, 2, 3]), off(60, 50)]], tpb=96, name="base.mid")
+    base, path = source.read_bytes(), tmp_path / "bad.mid"
+    variants = [base[:cut] for cut in range(len(base))]
+    variants += [bytes(b ^ (1 << bit) if i == at else b for i, b in enumerate(base))
+                 for at in range(len(base)) for bit in range(8)]
+    for data in variants:
+        path.write_bytes(data)
+        try:
+            read_midi(path)
+        except (InputError, LimitError) as e:
+            assert str(e).startswith(f"{path}: ") and "\n" not in str(e)
+        else:
+            assert len(data) == len(base), "a proper prefix must not read"
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        read_midi(tmp_path / "absent.mid")
+    with pytest.raises(InputError, match="is a directory"):
+        read_midi(tmp_path)
+
+
+# --- note semantics (files built with mido) -------------------------------------------------------------------
+
+TEMPO_UP = [mido.MetaMessage("set_tempo", tempo=500000), mido.MetaMessage("set_tempo", tempo=250000, time=960)]
+TEMPO_NOTES = [on(60, 480), off(60, 240), on(62, 720), off(62, 480)]  # ticks 480, 720, 1440, 1920
+TEMPO_EXPECTED = [(60, 0.5, 0.75, 64), (62, 1.25, 1.5, 64)]  # 1 s at 120 bpm, then 240 bpm
+
+
+@pytest.mark.parametrize(
+    "layout, tracks, type",
+    [
+        ("type 0", [[TEMPO_UP[0], on(60, 480), off(60, 240), TEMPO_UP[1].copy(time=240), on(62, 480), off(62, 480)]],
+         0),
+        ("type 1", [TEMPO_UP, TEMPO_NOTES], 1),
+        ("tempo in track 2", [[], TEMPO_NOTES, TEMPO_UP], 1),
+    ],
+)
+def test_tempo_change_mid_piece(tmp_path: Path, layout: str, tracks: list, type: int) -> None:
+    perf = read_midi(save(tmp_path, tracks, type=type))
+    assert notes(perf) == TEMPO_EXPECTED, layout
+    assert perf.source is not None and perf.source.tempo_events == 2
+
+
+def test_velocity_zero_is_note_off(tmp_path: Path) -> None:
+    perf = read_midi(save(tmp_path, [[on(60), on(60, 480, velocity=0), on(64, 0, 30), off(64, 480)]]))
+    assert notes(perf) == [(60, 0.0, 0.5, 64), (64, 0.5, 1.0, 30)]
+    assert perf.counts.applied() == {}
+
+
+def test_restrike_ends_the_earlier_note_and_offs_release_in_order(tmp_path: Path) -> None:
+    perf = read_midi(save(tmp_path, [[on(60, 0, 50), on(60, 480, 70), off(60, 96), off(60, 384)]]))
+    assert notes(perf) == [(60, 0.0, 0.5, 50), (60, 0.5, 1.0, 70)]
+    assert perf.counts.applied() == {"restrikes": 1}
+
+
+def test_hanging_note_closed_at_the_end_of_the_file(tmp_path: Path) -> None:
+    end = mido.MetaMessage("end_of_track", time=960)
+    perf = read_midi(save(tmp_path, [[on(60), on(62, 480), off(62, 480), end]]))
+    assert notes(perf) == [(60, 0.0, 2.0, 64), (62, 0.5, 1.0, 64)]
+    assert perf.counts.applied() == {"hanging_notes": 1}
+    assert perf.source is not None and perf.source.duration == 2.0
+
+
+def test_orphan_note_off_ignored(tmp_path: Path) -> None:
+    perf = read_midi(save(tmp_path, [[off(61), on(60, 480), off(60, 480), off(60, 0)]]))
+    assert notes(perf) == [(60, 0.5, 1.0, 64)]
+    assert perf.counts.applied() == {"orphan_note_offs": 2}
+
+
+def test_zero_length_note_gets_the_minimum_duration(tmp_path: Path) -> None:
+    perf = read_midi(save(tmp_path, [[on(60, 480), off(60, 0)]]))
+    assert notes(perf) == [(60, 0.5, round(0.5 + MIN_DURATION, 9), 64)]
+    assert perf.counts.applied() == {"zero_length_notes": 1}
+
+
+def test_drum_and_non_piano_notes_dropped_and_counted(tmp_path: Path) -> None:
+    track = [
+        on(36, channel=9), on(60), mido.Message("control_change", channel=9, control=SUSTAIN, value=127),
+        mido.Message("program_change", channel=1, program=40), on(72, channel=1),
+        on(10, 0), off(36, 480, channel=9), off(60), off(72, channel=1), off(10),
+    ]
+    perf = read_midi(save(tmp_path, [track]))
+    assert notes(perf) == [(10, 0.0, 0.5, 64), (60, 0.0, 0.5, 64)]
+    assert perf.pedals == {}
+    assert perf.counts.applied() == {"drum_notes": 1, "non_piano_notes": 1, "outside_piano_range": 1,
+                                     "ignored_messages": 1}
+
+
+# --- writing --------------------------------------------------------------------------------------------------
+
+def spread_performance(n: int = 200, seed: int = 0) -> Performance:
+    """Notes with off-grid times and no same-pitch overlap (pitch i % 88 recurs every 88 notes, ~4.4 s)."""
+    rng = np.random.default_rng(seed)
+    onset = np.arange(n) * 0.05 + rng.uniform(0, 0.01, n)
+    pedal = Pedal(np.sort(rng.uniform(0, n * 0.05, 40)), rng.integers(0, 128, 40))
+    return Performance(21 + np.arange(n) % 88, onset, onset + rng.uniform(0.001, 2, n), rng.integers(1, 128, n),
+                       {SUSTAIN: pedal})
+
+
+def test_write_read_round_trip_within_the_tick_grid(tmp_path: Path) -> None:
+    perf = spread_performance()
+    assert write_midi(tmp_path / "out.mid", perf) == [tmp_path / "out.mid"]
+    back = read_midi(tmp_path / "out.mid")
+    assert back.counts.applied() == {}
+    assert back.source is not None and (back.source.type, back.source.tempo_events) == (1, 1)
+    np.testing.assert_array_equal(back.pitch, perf.pitch)
+    np.testing.assert_array_equal(back.velocity, perf.velocity)
+    error = np.max(np.abs(back.onset - perf.onset))
+    assert error <= onset_quantisation_error(perf) + 1e-12 and error <= HALF_TICK
+    assert np.max(np.abs(back.offset - perf.offset)) <= HALF_TICK
+
+
+def test_pedal_spans_round_trip(tmp_path: Path) -> None:
+    pedals = {SUSTAIN: Pedal([0.1, 0.5, 0.5, 0.6, 1.0], [127, 30, 0, 64, 0]), SOFT: Pedal([0.2, 0.9], [100, 0])}
+    perf = Performance([60], [0.0], [1.2], [80], pedals)
+    write_midi(tmp_path / "p.mid", perf)
+    back = read_midi(tmp_path / "p.mid")
+    assert sorted(back.pedals) == [SUSTAIN, SOFT]
+    for number, pedal in pedals.items():
+        np.testing.assert_array_equal(back.pedals[number].value, pedal.value)
+        np.testing.assert_allclose(back.pedals[number].time, pedal.time, rtol=0, atol=HALF_TICK)
+
+
+def test_write_ends_an_overlapped_note_at_the_restrike(tmp_path: Path) -> None:
+    perf = Performance([60, 60, 62], [0.0, 1.0, 1.0], [2.0, 1.5, 1.0], [50, 70, 90])
+    write_midi(tmp_path / "r.mid", perf)
+    back = read_midi(tmp_path / "r.mid")
+    assert notes(back) == [(60, 0.0, 1.0, 50), (60, 1.0, 1.5, 70), (62, 1.0, 1.0 + MIN_DURATION, 90)]
+    assert back.counts.applied() == {"zero_length_notes": 1}
+
+
+def test_write_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = write_bytes(tmp_path, b"precious")
+    before = os.stat(path).st_mtime_ns
+    with pytest.raises(OutputExistsError, match=f"^{path}: already exists"):
+        write_midi(path, spread_performance(5))
+    assert path.read_bytes() == b"precious" and os.stat(path).st_mtime_ns == before
+    write_midi(path, spread_performance(5), force=True)
+    assert len(read_midi(path)) == 5
+
+
+def test_write_into_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        write_midi(tmp_path / "no" / "x.mid", spread_performance(5))
+
+
+@pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()])
+def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
+    def fail(self: mido.MidiFile, filename: str | None = None, file: object = None) -> None:
+        file.write(b"MThd partial")
+        raise error
+
+    monkeypatch.setattr(mido.MidiFile, "save", fail)
+    with pytest.raises(VqcError if isinstance(error, Exception) else KeyboardInterrupt):
+        write_midi(tmp_path / "x.mid", spread_performance(5))
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- real data ------------------------------------------------------------------------------------------------
+
+def test_reads_an_asap_test_piece(data_dir: Path) -> None:
+    folder = data_dir / "midi" / "asap"
+    name = json.loads((folder / "SPLITS.json").read_text())["test"][0]
+    row = next(r for r in csv.DictReader((folder / "index.csv").open()) if r["file"] == name)
+    perf = read_midi(folder / name)
+    assert len(perf) == int(row["note_on"])
+    assert len(perf.pedals[SUSTAIN]) == int(row["cc64"])
+    assert perf.source is not None and perf.source.ticks_per_beat == int(row["tpb"])
+    assert abs(perf.source.duration - float(row["seconds"])) < 1.0
+    assert 21 <= perf.pitch.min() and perf.pitch.max() <= 108
