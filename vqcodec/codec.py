@@ -14,7 +14,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from vqcodec import format as vqc
 from vqcodec.bundle import Bundle, find_by_id, load_bundle
@@ -88,6 +87,8 @@ def fill_invalid(x: np.ndarray) -> np.ndarray:
 def resample(x: np.ndarray, fs_from: float, fs_to: float, length: int | None = None) -> np.ndarray:
     """Polyphase resampling of x [T, C] (exact rational ratio), trimmed or edge-padded to `length`."""
     if fs_from != fs_to and len(x):
+        from scipy.signal import resample_poly  # imported here: scipy.signal alone costs ~0.8 s of start-up
+
         ratio = Fraction(fs_to / fs_from).limit_denominator(MAX_RESAMPLE_DENOMINATOR)
         x = resample_poly(x, ratio.numerator, ratio.denominator, axis=0, padtype="line")
     if length is not None:
