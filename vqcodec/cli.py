@@ -1,4 +1,4 @@
-"""Command line: `vqcodec compress | decompress | info`.
+"""Command line: `vqcodec compress | decompress | info | bench`.
 
 Every VqcError becomes one stderr line "<file>: <problem>" and exit status 1; Ctrl-C exits 130.
 Outputs are written to a temporary file and renamed, and never overwrite without --force.
@@ -107,3 +107,53 @@ def main() -> None:
         _fail("out of memory")
 
 
+@cli.command()
+@click.argument("records", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--split-file", type=click.Path(path_type=Path), help="JSON {split: [record names]}, e.g. SPLITS.json")
+@click.option("--split", help="bench only the records of this split (with --split-file)")
+@click.option("--methods", default="all", show_default=True,
+              help="comma-separated: vqcodec, zstd, flac, sz3, wavelet")
+@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="model name or bundle folder")
+@click.option("-q", "--quality", "qualities", type=int, multiple=True, help="vqcodec quality (repeat; default: all)")
+@click.option("--seconds", type=float, default=None, help="bench only the first SECONDS of each record")
+@click.option("--beats/--no-beats", default=True, show_default=True,
+              help="score QRS detection on reconstructions against .atr beat annotations")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="also write every number as JSON")
+@click.option("--plot", "plot_dir", type=click.Path(path_type=Path),
+              help="write the rate/distortion figure and an ECG overlay (PNG) into this folder")
+@click.option("--overlay-record", default=None, help="record shown in the overlay (default: the first)")
+@click.option("--overlay-method", default=None,
+              help="method shown in the overlay, e.g. 'SZ3 eb=4' (default: vqcodec at the model's quality)")
+@click.option("--overlay-window", type=(float, float), default=None,
+              help="overlay start and length in seconds (default: the record's first seconds)")
+def bench(records: tuple[Path, ...], split_file: Path | None, split: str | None, methods: str, model: str,
+          qualities: tuple[int, ...], seconds: float | None, beats: bool, json_path: Path | None,
+          plot_dir: Path | None, overlay_record: str | None, overlay_method: str | None,
+          overlay_window: tuple[float, float] | None) -> None:
+    """Rate, distortion, speed and beat fidelity of vqcodec and the baselines on WFDB records or folders.
+
+    Prints Markdown tables on stdout; never writes into a folder that holds the records.
+    """
+    import shlex
+
+    from vqcodec import bench as vb
+
+    paths = vb.find_records(records, split_file, split)
+    for out in (json_path, plot_dir):
+        if out is not None:
+            vb.check_output(out, paths)
+    families = vb.FAMILIES if methods == "all" else tuple(m.strip().lower() for m in methods.split(",") if m.strip())
+    codec = Codec.load(model) if vb.VQCODEC in families else None
+    chosen, missing = vb.build_methods(families, codec, qualities)
+    for why in missing.values():
+        click.echo(f"vqcodec bench: skipped {why}", err=True)
+    keep = vb.overlay_target(chosen, paths, codec, overlay_record, overlay_method) if plot_dir else None
+    say = lambda msg: click.echo(f"vqcodec bench: {msg}", err=True)  # noqa: E731
+    model_name = f"{codec.name} (sha256 {codec.model_id})" if codec else None
+    result = vb.run(paths, chosen, seconds, beats, keep, model_name, missing, say)
+    click.echo(vb.markdown(result), nl=False)
+    if json_path is not None:
+        write_bytes(json_path, vb.to_json(result, shlex.join(["vqcodec", *sys.argv[1:]])).encode(), force=True)
+    if plot_dir is not None:
+        for path in vb.write_plots(result, plot_dir, window=overlay_window or vb.OVERLAY_WINDOW):
+            say(f"wrote {path}")

@@ -1,0 +1,46 @@
+"""Bench figures: PNG files of the right size, and a one-line message when matplotlib is missing."""
+
+from __future__ import annotations
+
+import struct
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import synthetic_ecg
+from vqcodec import plot
+
+FS = 360.0
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PNG_SIZE = struct.Struct(">II")
+"""Width and height in the IHDR chunk, right after the 8-byte magic and 8 bytes of chunk length + type."""
+IHDR_OFFSET = 16
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(PNG_MAGIC)
+    return PNG_SIZE.unpack_from(data, IHDR_OFFSET)
+
+
+def test_rate_distortion_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "rd.png"
+    curves = {"FLAC -8": [(0.0, 4.0)], "SZ3": [(5.0, 1.5), (1.8, 3.2), (12.0, 0.6)], "wavelet": [(2.0, 3.0)]}
+    plot.rate_distortion(curves, path, "test")
+    assert png_size(path.read_bytes()) == tuple(round(v * plot.DPI) for v in plot.RD_SIZE)
+
+
+def test_overlay_figure_clamps_its_window_to_the_signal(tmp_path):
+    pytest.importorskip("matplotlib")
+    x = synthetic_ecg(int(3 * FS))
+    path = tmp_path / "overlay.png"
+    plot.overlay(x, x + 0.01 * np.sin(np.arange(len(x))), FS, (2.0, 8.0), "rec: CR 10, PRDN 3 %", path)
+    assert png_size(path.read_bytes()) == tuple(round(v * plot.DPI) for v in plot.OVERLAY_SIZE)
+
+
+def test_missing_matplotlib_names_the_extra(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(plot.MissingPlotting, match=r"vqcodec\[plot\]"):
+        plot.rate_distortion({"a": [(1.0, 1.0)]}, tmp_path / "x.png", "t")
+    assert not (tmp_path / "x.png").exists()
