@@ -52,7 +52,7 @@ def main() -> None:
     records = [str(r) for r in json.loads((mitdb / "SPLITS.json").read_text())[args.split]]
     codec = vqcodec.Codec.load(args.model)
     qualities = ([int(q) for q in args.qualities.split(",")] if args.qualities
-                 else list(range(1, codec.stages + 1)))
+                 else codec.qualities)
     rows, results = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for q in qualities:

@@ -180,10 +180,10 @@ def test_unknown_method_is_refused():
 def test_vqcodec_rows_count_real_vqc_bytes(tiny_bundle, data):
     codec = Codec.load(tiny_bundle)
     methods, _ = bench.build_methods(["vqcodec"], codec)
-    assert [m.name for m in methods] == [f"vqcodec q={q}" for q in range(1, codec.stages + 1)]
+    assert [m.name for m in methods] == [f"vqcodec q={q}" for q in codec.qualities]
     result = bench.run(bench.find_records([data / "a"]), methods, seconds=4, beats=False)
     signal = bench.load(data / "a", 4)
-    for row, q in zip(result.rows, range(1, codec.stages + 1)):
+    for row, q in zip(result.rows, codec.qualities):
         assert row.n_bytes == len(codec.compress(signal, q)[0])
         assert row.prdn > 0 and row.cr > 0
     assert bench.overlay_target(methods, [data / "a"], codec) == ("a", f"vqcodec q={codec.default_quality}")

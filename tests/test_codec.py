@@ -20,8 +20,9 @@ def codec(tiny_bundle) -> Codec:
 
 
 def _lengths(codec: Codec) -> list[int]:
-    hop, block = codec.hop, codec.block_samples
-    return [1, hop - 1, hop, hop + 1, 5 * hop - 2, 5 * hop + 2, block - 2, block, block + 2, 3 * block + 1]
+    hop, norm, block = codec.hop, codec.norm_samples, codec.block_samples
+    return [1, hop - 1, hop, hop + 1, 5 * hop - 2, 5 * hop + 2, norm - 2, norm + 2, block - 2, block, block + 2,
+            2 * block + 1]
 
 
 def test_decoded_length_equals_input_length_at_every_boundary(codec):
@@ -100,13 +101,13 @@ def test_chunked_inference_matches_one_pass(codec, monkeypatch):
 
 def test_quality_out_of_range_is_an_input_error(codec):
     with pytest.raises(InputError, match="quality"):
-        codec.compress(make_signal(100), quality=codec.stages + 1)
+        codec.compress(make_signal(100), quality=max(codec.qualities) + 1)
 
 
 def test_more_stages_do_not_lose_more(codec):
     sig = make_signal(4000, channels=1)
-    prdn = [codec.compress(sig, q)[1].prdn for q in range(1, codec.stages + 1)]
-    sizes = [len(codec.compress(sig, q)[0]) for q in range(1, codec.stages + 1)]
+    prdn = [codec.compress(sig, q)[1].prdn for q in codec.qualities]
+    sizes = [len(codec.compress(sig, q)[0]) for q in codec.qualities]
     assert sizes == sorted(sizes)
     assert prdn[-1] <= prdn[0] * 1.05
 

@@ -1,7 +1,8 @@
 """Export a trained checkpoint to a runtime model bundle and check torch/onnxruntime parity.
 
-`python -m training.export --checkpoint runs/ecg-v1/best.pt --out vqcodec/models/ecg-v1 --default-quality 2`
-writes encoder.onnx, decoder.onnx, codebooks.npy and manifest.json (sha256 of every file).
+`python -m training.export --checkpoint runs/ecg-v1/best.pt --out vqcodec/models/ecg-v1`
+writes encoder.onnx, decoder.onnx, codebooks.npy, code_bits.npy (each code's -log2 frequency on the
+train split, for entropy-constrained quantisation) and manifest.json (sha256 of every file).
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from training.data import data_root, load_record_channels, mitdb_split, normalized_channels
 from training.model import VQVAE
-from vqcodec.bundle import MANIFEST, load_bundle
+from vqcodec.bundle import MANIFEST, REQUIRED_FILES, load_bundle
 from vqcodec.runtime import session
 
 OPSET = 17
 FORMAT_VERSION = 1
+BITS_SAMPLES = 5 * 60 * 360
+"""Samples of each train record (5 minutes at 360 Hz) used to count code frequencies."""
 
 
 def _sha256(path: Path) -> str:
@@ -58,8 +62,26 @@ def parity(model: VQVAE, out: Path, n: int = 8192, seed: int = 0) -> dict:
     return {"encoder_max_abs": float(np.abs(z_t - z_o).max()), "decoder_max_abs": float(np.abs(y_t - y_o).max())}
 
 
-def export(checkpoint: Path, out: Path, default_quality: int, command: str, extra: dict | None = None) -> dict:
-    """Write the bundle for `checkpoint` into `out` and return its manifest."""
+@torch.no_grad()
+def code_bits(model: VQVAE, arrays: list[np.ndarray] | None) -> np.ndarray:
+    """-log2 of each code's frequency per stage on normalised arrays (add-one smoothed); uniform if None."""
+    q = model.quantizer
+    counts = np.ones((q.stages, q.codes))
+    for x in arrays or []:
+        _, idx, _ = q(model.encoder(torch.from_numpy(x)[None, None]))
+        for s in range(q.stages):
+            counts[s] += np.bincount(idx[0, s].numpy(), minlength=q.codes)
+    return (-np.log2(counts / counts.sum(1, keepdims=True))).astype(np.float32)
+
+
+def export(
+    checkpoint: Path, out: Path, default_quality: int, command: str, bits_from: list[np.ndarray] | None = None,
+    extra: dict | None = None,
+) -> dict:
+    """Write the bundle for `checkpoint` into `out` and return its manifest.
+
+    The quality ladder is one level per number of stages; training.calibrate refines it on `val`.
+    """
     ck = torch.load(checkpoint, weights_only=False)
     cfg = ck["config"]
     model = VQVAE(cfg)
@@ -68,6 +90,7 @@ def export(checkpoint: Path, out: Path, default_quality: int, command: str, extr
     out.mkdir(parents=True, exist_ok=True)
     export_onnx(model, out)
     np.save(out / "codebooks.npy", model.quantizer.codebooks.numpy().astype(np.float32), allow_pickle=False)
+    np.save(out / "code_bits.npy", code_bits(model, bits_from), allow_pickle=False)
     check = parity(model, out)
     m, d = cfg["model"], cfg["data"]
     manifest = {
@@ -81,7 +104,7 @@ def export(checkpoint: Path, out: Path, default_quality: int, command: str, extr
         "stages": m["stages"],
         "codes": m["codes"],
         "default_quality": default_quality,
-        "qualities": {str(q): {"stages": q} for q in range(1, m["stages"] + 1)},
+        "qualities": {str(q): {"stages": q, "lambda": 0.0} for q in range(1, m["stages"] + 1)},
         "training": {
             "command": command,
             "config": cfg,
@@ -93,7 +116,7 @@ def export(checkpoint: Path, out: Path, default_quality: int, command: str, extr
         },
         "val_metrics": ck["val"],
         "parity": check,
-        "files": {f: _sha256(out / f) for f in ("encoder.onnx", "decoder.onnx", "codebooks.npy")},
+        "files": {f: _sha256(out / f) for f in REQUIRED_FILES},
     }
     if extra:
         manifest.update(extra)
@@ -106,10 +129,17 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--checkpoint", required=True, type=Path)
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--default-quality", type=int, default=2)
+    ap.add_argument("--default-quality", type=int, default=1)
     ap.add_argument("--command", default="", help="the training command to record in the manifest")
+    ap.add_argument("--data", default=None, help="data folder for the code frequencies (default: $VQCODEC_DATA)")
+    ap.add_argument("--bits-samples", type=int, default=BITS_SAMPLES, help="samples per train record used")
     args = ap.parse_args(argv)
-    man = export(args.checkpoint, args.out, args.default_quality, args.command)
+    cfg = torch.load(args.checkpoint, weights_only=False)["config"]
+    root = data_root(args.data)
+    d = cfg["data"]
+    arrays = normalized_channels(
+        load_record_channels(root, mitdb_split(root, d["train_split"]), args.bits_samples), d["block_samples"])
+    man = export(args.checkpoint, args.out, args.default_quality, args.command, arrays)
     print(json.dumps({"files": man["files"], "parity": man["parity"]}, indent=1))
 
 

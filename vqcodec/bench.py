@@ -184,7 +184,7 @@ def baseline_method(b: Baseline) -> Method:
 
 def vqcodec_methods(codec: Codec, qualities: Sequence[int] | None = None) -> list[Method]:
     """vqcodec at each quality level (all of the model's when None), through real .vqc bytes."""
-    qs = [codec.check_quality(q) for q in qualities] if qualities else range(1, codec.stages + 1)
+    qs = [codec.check_quality(q) for q in qualities] if qualities else codec.qualities
     return [
         Method(VQCODEC, f"q={q}", False, lambda s, q=q: codec.compress(s, q)[0],
                lambda data, s: codec.decompress(data, s.record_name))

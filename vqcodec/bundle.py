@@ -1,4 +1,4 @@
-"""Model bundles: manifest.json + encoder.onnx + decoder.onnx + codebooks.npy, verified by sha256.
+"""Model bundles: manifest.json + encoder.onnx + decoder.onnx + codebooks.npy + code_bits.npy, verified by sha256.
 
 The model id written into every .vqc file is the sha256 of manifest.json, which itself lists the sha256
 of every other file, so the id names the exact bytes of the whole bundle.
@@ -17,7 +17,7 @@ import numpy as np
 from vqcodec.errors import BundleError, ModelNotFoundError
 
 MANIFEST = "manifest.json"
-REQUIRED_FILES = ("encoder.onnx", "decoder.onnx", "codebooks.npy")
+REQUIRED_FILES = ("encoder.onnx", "decoder.onnx", "codebooks.npy", "code_bits.npy")
 ALIASES = {"ecg": "ecg-v1"}
 """Short names users type; each maps to the shipped bundle it stands for."""
 
@@ -30,6 +30,7 @@ class Bundle:
     manifest: dict
     model_id: str
     codebooks: np.ndarray  # [stages, codes, latent] float32
+    code_bits: np.ndarray  # [stages, codes] float32: -log2 of each code's frequency on the training data
 
     @property
     def name(self) -> str:
@@ -74,13 +75,21 @@ def load_bundle(model: str | Path) -> Bundle:
             raise BundleError(f"{path}: bundle is missing {f}")
         if _sha256(path / f) != files[f]:
             raise BundleError(f"{path / f}: sha256 does not match the manifest (file damaged or edited)")
+    stages, codes = manifest["stages"], manifest["codes"]
+    codebooks = _array(path / "codebooks.npy", (stages, codes, manifest["latent"]))
+    code_bits = _array(path / "code_bits.npy", (stages, codes))
+    return Bundle(path, manifest, hashlib.sha256(raw).hexdigest(), codebooks, code_bits)
+
+
+def _array(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A float32 array file of the expected shape, or BundleError."""
     try:
-        codebooks = np.load(path / "codebooks.npy", allow_pickle=False)
+        a = np.load(path, allow_pickle=False)
     except ValueError as e:
-        raise BundleError(f"{path / 'codebooks.npy'}: unreadable ({e})") from e
-    if codebooks.shape != (manifest["stages"], manifest["codes"], manifest["latent"]):
-        raise BundleError(f"{path / 'codebooks.npy'}: shape {codebooks.shape} disagrees with the manifest")
-    return Bundle(path, manifest, hashlib.sha256(raw).hexdigest(), codebooks.astype(np.float32))
+        raise BundleError(f"{path}: unreadable ({e})") from e
+    if a.shape != shape or not np.all(np.isfinite(a)):
+        raise BundleError(f"{path}: shape {a.shape} or values disagree with the manifest")
+    return a.astype(np.float32)
 
 
 def find_by_id(model_id: str) -> Bundle | None:

@@ -47,6 +47,8 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _SECTION_HEAD = struct.Struct("<4sI")
 _BLOCK_HEAD = struct.Struct("<II")  # compressed length, CRC-32 of the compressed bytes
+NORM_FRAMES_KEY = "norm_frames"
+"""Header meta key: frames per normalisation block, when smaller than a storage block."""
 _NORM_WIDTH, _FPRT_WIDTH, _RUN_WIDTH = 2, 3, 3  # (offset, scale); (mean, rms, max|x|); (channel, start, length)
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _TAG_RE = re.compile(rb"[A-Za-z]{4}")
@@ -90,6 +92,16 @@ class Header:
         return -(-self.n_frames // self.block_frames)
 
     @property
+    def norm_frames(self) -> int:
+        """Frames per normalisation block: meta["norm_frames"] when given, else block_frames."""
+        return self.meta.get(NORM_FRAMES_KEY, self.block_frames)
+
+    @property
+    def n_norm_blocks(self) -> int:
+        """Rows of NORM: ceil(n_frames / norm_frames); 0 for an empty record."""
+        return -(-self.n_frames // self.norm_frames)
+
+    @property
     def bits_per_index(self) -> int:
         """ceil(log2(codebook_size)): the packed width of one index."""
         return max(1, (self.codebook_size - 1).bit_length())
@@ -109,7 +121,7 @@ class VqcFile:
 
     header: Header
     blocks: list[np.ndarray]  # uint16 [C, S, F_b] per block
-    norm: np.ndarray  # float32 [n_blocks, C, 2]: (offset, scale), the model sees (x - offset) / scale
+    norm: np.ndarray  # float32 [n_norm_blocks, C, 2]: (offset, scale), the model sees (x - offset) / scale
     nan_runs: np.ndarray = field(default_factory=lambda: np.zeros((0, _RUN_WIDTH), np.int64))
     fingerprint: np.ndarray | None = None  # float32 [n_blocks, C, 3]: (mean, rms, max|x|)
     metrics: dict | None = None
@@ -137,6 +149,9 @@ def _header_problem(h: Header, limits: Limits) -> tuple[type[Exception], str] | 
         return FormatError, "model_sha256 must be 64 lowercase hex characters"
     if not isinstance(h.meta, dict):
         return FormatError, "header meta must be a JSON object"
+    nf = h.meta.get(NORM_FRAMES_KEY, h.block_frames)
+    if not (type(nf) is int and 1 <= nf <= h.block_frames):
+        return FormatError, f"meta {NORM_FRAMES_KEY} {nf!r} must be an integer in [1, block_frames]"
     largest = h.packed_block_size(min(h.block_frames, h.n_frames))
     if largest > limits.max_block_bytes:
         return LimitError, f"a block holds {largest} bytes of indices, over the limit {limits.max_block_bytes}"
@@ -213,7 +228,7 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
     out = [MAGIC, header, _U32.pack(zlib.crc32(header))]
 
     zc = zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
-    norm = _check_array(f.norm, "norm", np.float32, (nb, C, _NORM_WIDTH))
+    norm = _check_array(f.norm, "norm", np.float32, (h.n_norm_blocks, C, _NORM_WIDTH))
     if not (np.isfinite(norm).all() and (norm[..., 1] > 0).all()):
         raise ValueError("norm must be finite with scale > 0")
     out.append(_section(TAG_NORM, norm.astype("<f4").tobytes()))
@@ -277,6 +292,11 @@ class _Reader:
         return self.view[self.pos - n : self.pos]
 
 
+def _no_constant(token: str) -> None:
+    """json.loads hook: the header meta is strict JSON, so NaN/Infinity (which dumps never writes) are invalid."""
+    raise ValueError(f"{token} is not allowed in strict JSON")
+
+
 def _read_header(r: _Reader, limits: Limits) -> Header:
     if len(r.view) == 0:
         raise r.error(FormatError, "empty file")
@@ -303,7 +323,7 @@ def _read_header(r: _Reader, limits: Limits) -> Header:
         raise r.error(FormatError, f"header is {hdr_len} bytes, shorter than its fixed part ({_FIXED.size})")
     kind, fs, C, ns, nf, hop, bf, nb, S, K, bits, sha = _FIXED.unpack(body[: _FIXED.size])
     try:
-        meta = json.loads(str(body[_FIXED.size :], "utf-8"))
+        meta = json.loads(str(body[_FIXED.size :], "utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
         raise r.error(FormatError, f"header JSON is invalid: {e}") from None
     if kind not in KINDS:
@@ -322,7 +342,7 @@ def _read_header(r: _Reader, limits: Limits) -> Header:
 def _section_cap(tag: str, h: Header, limits: Limits) -> int:
     """The largest length a section may declare; NORM and fPRT must match it exactly."""
     if tag == TAG_NORM:
-        return h.n_blocks * h.n_channels * _NORM_WIDTH * 4
+        return h.n_norm_blocks * h.n_channels * _NORM_WIDTH * 4
     if tag == TAG_FPRT:
         return h.n_blocks * h.n_channels * _FPRT_WIDTH * 4
     if tag == TAG_MTRC:
@@ -456,7 +476,7 @@ def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -
         warnings.warn(f"{name}: skipping unknown ancillary section {tag}", stacklevel=2)
         extra[tag] = bytes(payload)
     C, nb = h.n_channels, h.n_blocks
-    norm = np.frombuffer(sections[TAG_NORM], "<f4").reshape(nb, C, _NORM_WIDTH).astype(np.float32)
+    norm = np.frombuffer(sections[TAG_NORM], "<f4").reshape(h.n_norm_blocks, C, _NORM_WIDTH).astype(np.float32)
     if not (np.isfinite(norm).all() and (norm[..., 1] > 0).all()):
         raise r.error(FormatError, f"section {TAG_NORM}: values must be finite with scale > 0")
     dz = zstandard.ZstdDecompressor()
