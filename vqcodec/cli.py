@@ -32,6 +32,18 @@ def _default_output(path: Path, suffix: str) -> Path:
     return Path(path.stem if path.suffix else path.name).with_suffix(suffix) if suffix else Path(path.stem)
 
 
+def _record_output(stored: object, vqc_file: Path) -> Path:
+    """Default decompress output: the record name stored in the file, as a bare name in the current folder.
+
+    The name comes from the file, so it may never pick a folder ("../x", "/etc/x") or hold control
+    characters; anything that is not a plain name falls back to the .vqc file's stem.
+    """
+    name = Path(str(stored)).name if isinstance(stored, str) else ""
+    if not name or name in (".", "..") or not name.isprintable():
+        name = vqc_file.stem
+    return Path(name)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vqcodec")
 def cli() -> None:
@@ -67,8 +79,10 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str,
 def decompress(vqc_file: Path, output: Path | None, model: str | None, force: bool) -> None:
     """Decode a .vqc file back to a WFDB record (or .npy)."""
     data = read_file(vqc_file)
-    header, _, _ = vqc.read_header(data, str(vqc_file))
-    output = output or Path(str(header.meta.get("record", vqc_file.stem)))
+    with warnings.catch_warnings():  # the decode below parses again and gives the warnings once
+        warnings.simplefilter("ignore")
+        header = vqc.loads(data, str(vqc_file)).header  # a damaged file says so before any model lookup
+    output = output or _record_output(header.meta.get("record"), vqc_file)
     signal = codec_for(header, model, str(vqc_file)).decompress(data, str(vqc_file))
     written = io.write(output, signal, force)
     click.echo(f"{vqc_file}: wrote {', '.join(str(p) for p in written)}", err=True)
@@ -93,14 +107,12 @@ def main() -> None:
     warnings.formatwarning = lambda msg, *a, **k: f"vqcodec: warning: {msg}\n"
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort, silently
+        click.echo("vqcodec: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        click.echo("vqcodec: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
     except VqcError as e:
         _fail(str(e))
     except MemoryError:

@@ -50,7 +50,8 @@ SAMPLE_VALUE_RANGE = {
 class Codes:
     """The discrete code of a signal at the model rate.
 
-    indices: [C, q, F] uint16; stats: [n_blocks, C, 2] float32 (offset, scale) per block and channel;
+    indices: [C, q, F] uint16; stats: [n_norm_blocks, C, 2] float32 (offset, scale) per normalisation
+    block and channel;
     n_model: samples per channel at the model rate.
     """
 
@@ -248,13 +249,14 @@ class Codec:
         return out
 
     # -- Signals and files ---------------------------------------------------------------------
-    def _fingerprint(self, yn: np.ndarray) -> np.ndarray:
-        """(mean, rms, max|y|) of the normalised reconstruction per block and channel, [B, C, 3]."""
+    def _fingerprint(self, yn: np.ndarray, block_frames: int) -> np.ndarray:
+        """(mean, rms, max|y|) of the normalised reconstruction per storage block and channel, [B, C, 3]."""
         c, n = yn.shape
-        nb = n_blocks(-(-n // self.hop), self.block_frames)
+        nb = n_blocks(-(-n // self.hop), block_frames)
+        step = block_frames * self.hop
         fp = np.zeros((nb, c, 3), dtype=np.float32)
         for b in range(nb):
-            seg = yn[:, b * self.block_samples : (b + 1) * self.block_samples].astype(np.float64)
+            seg = yn[:, b * step : (b + 1) * step].astype(np.float64)
             if seg.shape[1]:
                 fp[b] = np.stack([seg.mean(1), np.sqrt((seg**2).mean(1)), np.abs(seg).max(1)], axis=1)
         return fp
@@ -288,7 +290,7 @@ class Codec:
         codes = self.encode(x, q)
         yn = self.decode_normalized(codes)
         decoded, clipped = self._to_signal(yn, codes, signal, runs)
-        fingerprint = self._fingerprint(yn)
+        fingerprint = self._fingerprint(yn, self.block_frames)
         # the report's n_bytes is set once the file exists; distortion does not depend on it
         report = compare(signal, decoded, 0, original_bytes)
         header = vqc.Header(
@@ -325,7 +327,7 @@ class Codec:
                 f"but the model given is {self.name} ({self.kind}) sha256 {self.model_id}"
             )
         if (h.n_stages > self.stages or h.codebook_size != self.codes or h.hop != self.hop
-                or h.norm_frames != self.norm_frames or h.block_frames != self.block_frames):
+                or h.norm_frames != self.norm_frames):
             raise ModelMismatchError(f"{name}: code layout does not fit model {self.name}")
         indices = (np.concatenate(f.blocks, axis=2) if f.blocks
                    else np.zeros((h.n_channels, h.n_stages, 0), dtype=np.uint16))
@@ -336,7 +338,7 @@ class Codec:
         template = signal_template(h, name)  # checked before the model runs
         yn = self.decode_normalized(codes)
         if check and f.fingerprint is not None:
-            got = self._fingerprint(yn)
+            got = self._fingerprint(yn, h.block_frames)
             if got.shape != f.fingerprint.shape or not np.allclose(got, f.fingerprint, atol=FINGERPRINT_TOL,
                                                                      rtol=FINGERPRINT_TOL):
                 raise ChecksumError(f"{name}: reconstruction does not match the encoder's fingerprint "

@@ -110,7 +110,7 @@ def channel_distortion(name: str, x: np.ndarray, y: np.ndarray) -> ChannelReport
     rmse = math.sqrt(e2 / len(x))
     max_err = float(np.max(np.abs(err)))
     energy = float(np.sum(x**2))
-    var = float(np.sum((x - x.mean()) ** 2))
+    var = float(np.sum((x - x.mean()) ** 2)) if np.ptp(x) > 0 else 0.0  # exact: float rounding leaves ~1e-30
     prd = 100 * math.sqrt(e2 / energy) if energy > 0 else math.nan
     if var > 0:
         prdn = 100 * math.sqrt(e2 / var)

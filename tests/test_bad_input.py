@@ -1,0 +1,675 @@
+"""The bad-input catalog (RELIABILITY.md §5) end to end: every failure is clean, every corruption is caught.
+
+Each CLI failure goes through ONE helper, `assert_fails_cleanly`: exit 1 (130 for Ctrl-C), exactly one stderr
+line naming the file, no traceback, and the watched folder byte-for-byte and mtime-for-mtime unchanged (so no
+output, no temporary file, and any existing output untouched). The CLI runs in-process (`vqcodec.cli.main`
+with sys.argv patched) unless the real process adds something: printed warnings, a real SIGINT.
+Container-level cases already proven exhaustively in tests/test_format.py are not repeated; here they are
+driven through the codec and the CLI on files a real model wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tracemalloc
+import warnings
+import wave
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pytest
+import zstandard
+
+from tests.conftest import make_signal
+from tests.fuzz.fuzz_format import check as fuzz_check
+from tests.test_format import block_frames, join, patch_header, split, with_block, with_section
+from vqcodec import api, codec as codec_module, format as vf
+from vqcodec.cli import EXIT_ERROR, EXIT_INTERRUPTED, main as cli_main
+from vqcodec.codec import Codec
+from vqcodec.errors import FormatError, LimitError, ModelMismatchError, TruncatedError, VersionError
+from vqcodec.io import write
+from vqcodec.signal import ChannelInfo, Signal
+
+DATA = Path(__file__).parent / "data"
+GOLDEN_FILE = DATA / "golden" / "v1" / "ecg_short.vqc"
+CRASHES = DATA / "crashes"
+SEEDS = Path(__file__).parent / "fuzz" / "corpus"
+MAX_PEAK = 16 * 1024 * 1024
+OFF_MINOR, OFF_HDR_LEN, OFF_CHANNELS, OFF_SAMPLES = 10, 12, 25, 27
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+# ------------------------------------------------------------------ running the CLI and the one failure check
+
+
+@dataclass
+class CliResult:
+    """What a CLI run left behind: exit status and the two output streams."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+Runner = Callable[..., CliResult]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
+    """Run `vqcodec ARGS` in-process through the real entry point (main), returning a CliResult."""
+
+    def run(*args: object) -> CliResult:
+        monkeypatch.setattr(sys, "argv", ["vqcodec", *map(str, args)])
+        monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # main() replaces it; restore after
+        capsys.readouterr()
+        code = 0
+        try:
+            cli_main()
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else int(e.code is not None)
+        out = capsys.readouterr()
+        return CliResult(code, out.out, out.err)
+
+    return run
+
+
+def run_process(*args: object, cwd: Path | None = None) -> CliResult:
+    """Run `python -m vqcodec ARGS` as a user would (costs ~1 s: keep these few)."""
+    proc = subprocess.run([sys.executable, "-m", "vqcodec", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under `folder` (hidden temporaries included) with its bytes and mtime."""
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_fails_cleanly(run: Callable[[], CliResult], names: str | Path, watch: Path,
+                         code: int = EXIT_ERROR) -> str:
+    """Run a failing CLI call and check the §5 contract; returns its one stderr line for further checks.
+
+    Exit `code`; one stderr line that names `names`; no traceback; nothing under `watch` created, changed or
+    left behind (no output, no temp file, existing outputs byte- and mtime-identical).
+    """
+    before = snapshot(watch)
+    result = run()
+    assert result.code == code, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(names) in lines[0], lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert snapshot(watch) == before
+    return lines[0]
+
+
+# ------------------------------------------------------------------ fixtures: a real model and real files
+
+
+@pytest.fixture(scope="module")
+def codec(tiny_bundle: Path) -> Codec:
+    return Codec.load(tiny_bundle, threads=1)
+
+
+@pytest.fixture(scope="module")
+def good_vqc(codec: Codec) -> bytes:
+    """A real compressed file: 2 channels, 1200 samples, one NaN run, written by the tiny model."""
+    sig = make_signal(1200, channels=2)
+    sig.record_name = "rec"
+    sig.samples[100:120, 1] = np.nan
+    return codec.compress(sig)[0]
+
+
+@pytest.fixture
+def vqc_path(tmp_path: Path, good_vqc: bytes) -> Path:
+    path = tmp_path / "rec.vqc"
+    path.write_bytes(good_vqc)
+    return path
+
+
+@pytest.fixture
+def record(tmp_path: Path) -> Path:
+    """A WFDB record rec.hea + rec.dat in tmp_path."""
+    base = tmp_path / "rec"
+    write(base, make_signal(1000, channels=2))
+    return base
+
+
+def put(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def edited_bundle(src: Path, dst: Path, **manifest_changes: object) -> Path:
+    """A copy of a bundle with manifest fields changed: a consistent bundle whose id (sha256) differs."""
+    shutil.copytree(src, dst)
+    manifest = json.loads((dst / "manifest.json").read_text())
+    manifest.update(manifest_changes)
+    (dst / "manifest.json").write_text(json.dumps(manifest))
+    return dst
+
+
+def with_meta(data: bytes, **changes: object) -> bytes:
+    """`data` with header meta keys replaced, every CRC and length fixed: a well-formed file, odd content."""
+    (hdr_len,) = struct.unpack_from("<I", data, OFF_HDR_LEN)
+    fixed_end = 16 + vf._FIXED.size
+    meta = json.loads(data[fixed_end : 16 + hdr_len])
+    meta.update(changes)
+    raw = json.dumps(meta, allow_nan=True).encode()
+    head = data[:8] + data[8:12] + struct.pack("<I", vf._FIXED.size + len(raw)) + data[16:fixed_end] + raw
+    _, sections = split(data)
+    return join(head + struct.pack("<I", zlib.crc32(head[8:])), sections)
+
+
+# ------------------------------------------------------------------ 1-2: empty and foreign files
+
+
+def test_an_empty_file_is_refused_as_empty(cli: Runner, tmp_path: Path) -> None:
+    empty = put(tmp_path / "empty.vqc", b"")
+    for command in ("decompress", "info"):
+        line = assert_fails_cleanly(lambda: cli(command, empty, "-o", tmp_path / "o.npy")
+                                    if command == "decompress" else cli(command, empty), empty, tmp_path)
+        assert "empty file" in line
+
+
+@pytest.mark.parametrize("kind", ["dat", "wav", "zst"])
+def test_a_real_foreign_file_renamed_to_vqc_is_not_a_vqc_file(cli: Runner, tmp_path: Path, kind: str,
+                                                               good_vqc: bytes) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    if kind == "dat":
+        write(src / "r", make_signal(500, channels=1))
+        data = (src / "r.dat").read_bytes()
+    elif kind == "wav":
+        with wave.open(str(src / "a.wav"), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(np.arange(400, dtype="<i2").tobytes())
+        data = (src / "a.wav").read_bytes()
+    else:
+        data = zstandard.ZstdCompressor().compress(good_vqc)
+    bad = put(tmp_path / f"{kind}.vqc", data)
+    line = assert_fails_cleanly(lambda: cli("decompress", bad, "-o", tmp_path / "o.npy"), bad, tmp_path)
+    assert "not a .vqc file" in line
+
+
+# ------------------------------------------------------------------ 3-5: truncation, bit flips, trailing bytes
+
+
+def test_every_proper_prefix_of_a_golden_file_is_a_truncation() -> None:
+    data = GOLDEN_FILE.read_bytes()
+    assert 1024 <= len(data) <= 2048
+    for n in range(1, len(data)):
+        for parse in (vf.loads, vf.read_header):
+            with pytest.raises(TruncatedError):
+                parse(data[:n], "g.vqc")
+
+
+def test_a_truncated_file_fails_cleanly_from_the_cli(cli: Runner, tmp_path: Path, good_vqc: bytes) -> None:
+    cut = put(tmp_path / "cut.vqc", good_vqc[: len(good_vqc) // 2])
+    line = assert_fails_cleanly(lambda: cli("decompress", cut, "-o", tmp_path / "o.npy"), cut, tmp_path)
+    assert "truncated" in line
+
+
+def test_no_single_bit_flip_in_a_real_compressed_file_decodes_silently(codec: Codec, good_vqc: bytes) -> None:
+    """Exhaustive over every bit of a file the model wrote, decoded through the codec (not just the parser)."""
+    caught: dict[str, int] = {}
+    for bit in range(len(good_vqc) * 8):
+        flipped = bytearray(good_vqc)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises((FormatError, LimitError)) as info:
+            api.decompress(bytes(flipped), codec, "flip.vqc")
+        caught[type(info.value).__name__] = caught.get(type(info.value).__name__, 0) + 1
+    assert sum(caught.values()) == len(good_vqc) * 8
+    assert caught.get("ChecksumError", 0) > 0.9 * len(good_vqc) * 8  # the CRCs, not luck, catch damage
+
+
+def test_a_bit_flipped_file_fails_cleanly_from_a_real_process(tmp_path: Path, good_vqc: bytes,
+                                                              tiny_bundle: Path) -> None:
+    flipped = bytearray(good_vqc)
+    flipped[len(flipped) // 2] ^= 0x10
+    bad = put(tmp_path / "flip.vqc", bytes(flipped))
+    line = assert_fails_cleanly(
+        lambda: run_process("decompress", bad, "-o", tmp_path / "o.npy", "--model", tiny_bundle), bad, tmp_path)
+    assert "CRC mismatch" in line
+
+
+@pytest.mark.parametrize("extra", [1, 1000])
+def test_trailing_bytes_after_end_fail_cleanly(cli: Runner, tmp_path: Path, good_vqc: bytes, extra: int) -> None:
+    bad = put(tmp_path / "tail.vqc", good_vqc + b"\0" * extra)
+    line = assert_fails_cleanly(lambda: cli("decompress", bad, "-o", tmp_path / "o.npy"), bad, tmp_path)
+    assert f"{extra} trailing bytes after END" in line
+
+
+# ------------------------------------------------------------------ 6-8: versions and sections
+
+
+def test_a_newer_major_version_names_both_versions_and_says_upgrade(cli: Runner, tmp_path: Path,
+                                                                    good_vqc: bytes) -> None:
+    bad = put(tmp_path / "v2.vqc", good_vqc[:8] + struct.pack("<H", 2) + good_vqc[10:])
+    line = assert_fails_cleanly(lambda: cli("info", bad), bad, tmp_path)
+    assert "version 2.0" in line and "1.x" in line and "upgrade vqcodec" in line
+    with pytest.raises(VersionError):
+        vf.loads(bad.read_bytes())
+
+
+def test_a_newer_minor_version_with_an_unknown_ancillary_section_decodes_with_a_warning(
+        tmp_path: Path, good_vqc: bytes, tiny_bundle: Path) -> None:
+    """A real process, so the warning is seen as the user sees it (pytest would capture it in-process)."""
+    newer = with_section(patch_header(good_vqc, OFF_MINOR, "H", 7), b"zNEW", b"from the future")
+    src = put(tmp_path / "minor.vqc", newer)
+    result = run_process("decompress", src, "-o", tmp_path / "out.npy", "--model", tiny_bundle)
+    assert result.code == 0, result.stderr
+    assert "warning" in result.stderr and "unknown ancillary section zNEW" in result.stderr
+    assert np.load(tmp_path / "out.npy").shape == (1200, 2)
+
+
+def test_an_unknown_critical_section_is_an_unsupported_feature(cli: Runner, tmp_path: Path, good_vqc: bytes,
+                                                                tiny_bundle: Path) -> None:
+    bad = put(tmp_path / "crit.vqc", with_section(good_vqc, b"ZNEW", b"must understand"))
+    line = assert_fails_cleanly(lambda: cli("decompress", bad, "-o", tmp_path / "o.npy", "--model", tiny_bundle),
+                                bad, tmp_path)
+    assert "unsupported feature ZNEW" in line
+
+
+# ------------------------------------------------------------------ 9-12: limits and bombs, memory-bounded
+
+
+def _peak(run: Callable[[], CliResult]) -> Callable[[], CliResult]:
+    """Wrap a CLI call so that its tracemalloc peak is asserted below MAX_PEAK."""
+
+    def measured() -> CliResult:
+        tracemalloc.start()
+        try:
+            result = run()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < MAX_PEAK, f"peak {peak} bytes"
+        return result
+
+    return measured
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("header length 2^31", "header length 2147483648 exceeds the limit"),
+    ("n_samples 2^40", "n_samples 1099511627776 exceeds the limit"),
+    ("65535 channels", "65535 channels exceed the limit"),
+    ("section longer than the file", "truncated in section"),
+])
+def test_huge_lengths_and_counts_fail_cleanly_before_allocating(cli: Runner, tmp_path: Path, good_vqc: bytes,
+                                                                case: str, expected: str) -> None:
+    if case == "header length 2^31":
+        data = good_vqc[:OFF_HDR_LEN] + struct.pack("<I", 2**31) + good_vqc[OFF_HDR_LEN + 4 :]
+    elif case == "n_samples 2^40":
+        data = patch_header(good_vqc, OFF_SAMPLES, "Q", 2**40)
+    elif case == "65535 channels":
+        data = patch_header(good_vqc, OFF_CHANNELS, "H", 65535)
+    else:
+        head, _ = split(good_vqc)
+        data = head + b"BLKS" + struct.pack("<I", 2**31 - 1) + b"\0" * 64
+    bad = put(tmp_path / "big.vqc", data)
+    line = assert_fails_cleanly(_peak(lambda: cli("decompress", bad, "-o", tmp_path / "o.npy")), bad, tmp_path)
+    assert expected in line
+
+
+def test_a_block_whose_zstd_size_differs_from_the_header_fails_cleanly(cli: Runner, tmp_path: Path,
+                                                                        good_vqc: bytes) -> None:
+    _, sections = split(good_vqc)
+    frame = block_frames(dict(sections)[b"BLKS"])[0]
+    raw = zstandard.ZstdDecompressor().decompress(frame)
+    bad = put(tmp_path / "size.vqc", with_block(good_vqc, 0, zstandard.ZstdCompressor().compress(raw + b"\0")))
+    line = assert_fails_cleanly(lambda: cli("decompress", bad, "-o", tmp_path / "o.npy"), bad, tmp_path)
+    assert "zstd content size" in line and "the header implies" in line
+
+
+def test_a_decompression_bomb_in_a_real_file_is_refused_unexpanded(cli: Runner, tmp_path: Path,
+                                                                    good_vqc: bytes) -> None:
+    """128 MiB of zeros in a KB-sized frame, spliced into block 0: refused on its declared size."""
+    size = 128 * 1024 * 1024
+    cobj = zstandard.ZstdCompressor(level=1).compressobj(size=size)
+    chunk = bytes(1024 * 1024)
+    bomb = b"".join(cobj.compress(chunk) for _ in range(size // len(chunk))) + cobj.flush()
+    assert len(bomb) < 64 * 1024
+    bad = put(tmp_path / "bomb.vqc", with_block(good_vqc, 0, bomb))
+    line = assert_fails_cleanly(_peak(lambda: cli("decompress", bad, "-o", tmp_path / "o.npy")), bad, tmp_path)
+    assert f"declares {size} bytes, over the limit" in line
+
+
+def test_header_meta_with_nan_is_invalid_strict_json(good_vqc: bytes) -> None:
+    """FORMAT.md: meta is strict JSON. Python's json.loads accepts NaN unless told not to (fixed in format.py)."""
+    with pytest.raises(FormatError, match="header JSON is invalid: NaN"):
+        vf.loads(with_meta(good_vqc, model_fs=float("nan")), "nan.vqc")
+
+
+@pytest.mark.parametrize("meta", [
+    {"channels": [{"name": "a", "surprise": 1}, {"name": "b"}]},
+    {"channels": ["not a mapping", "x"]},
+    {"channels": [{"name": "a", "gain": "x"}, {"name": "b"}]},
+    {"channels": [{"name": "a", "gain": 0}, {"name": "b"}]},
+    {"comments": 5},
+    {"n_model": "many"},
+    {"n_model": 10**12},
+])
+def test_well_formed_files_with_impossible_metadata_fail_with_a_vqc_error(codec: Codec, good_vqc: bytes,
+                                                                          meta: dict) -> None:
+    """CRCs prove integrity, not sense: a crafted header must still fail as a FormatError, not a TypeError."""
+    with pytest.raises(FormatError):
+        codec.decompress(with_meta(good_vqc, **meta), "meta.vqc")
+
+
+# ------------------------------------------------------------------ 14-18: model binding
+
+
+def test_a_file_naming_an_uninstalled_model_lists_the_installed_ones(cli: Runner, vqc_path: Path,
+                                                                     codec: Codec) -> None:
+    line = assert_fails_cleanly(lambda: cli("decompress", vqc_path), vqc_path, vqc_path.parent)
+    assert codec.model_id in line and "is not installed" in line and "installed:" in line
+
+
+def test_a_file_decoded_with_a_retrained_model_shows_both_hashes(cli: Runner, vqc_path: Path, codec: Codec,
+                                                                 tiny_bundle: Path, tmp_path_factory) -> None:
+    other = edited_bundle(tiny_bundle, tmp_path_factory.mktemp("b") / "retrained", name="tiny-retrained")
+    retrained = Codec.load(other)
+    out = vqc_path.parent / "o.npy"
+    line = assert_fails_cleanly(lambda: cli("decompress", vqc_path, "--model", other, "-o", out), vqc_path,
+                                vqc_path.parent)
+    assert codec.model_id in line and retrained.model_id in line and codec.model_id != retrained.model_id
+
+
+def test_an_ecg_file_decoded_with_a_midi_model_is_a_kind_mismatch(good_vqc: bytes, tiny_bundle: Path,
+                                                                  tmp_path: Path) -> None:
+    midi = Codec.load(edited_bundle(tiny_bundle, tmp_path / "midi", kind="midi"))
+    with pytest.raises(ModelMismatchError, match=r"\(ecg\).*\(midi\)"):
+        midi.decompress(good_vqc, "rec.vqc")
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "truncated"])
+def test_a_tampered_encoder_fails_at_load_before_onnxruntime_sees_it(
+        cli: Runner, record: Path, tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        damage: str) -> None:
+    bad = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, bad)
+    onnx = bad / "encoder.onnx"
+    raw = bytearray(onnx.read_bytes())
+    if damage == "flipped byte":
+        raw[len(raw) // 2] ^= 0x01
+    else:
+        del raw[len(raw) // 2 :]
+    onnx.write_bytes(bytes(raw))
+    sessions: list[object] = []
+    monkeypatch.setattr(codec_module, "session", lambda *a: sessions.append(a))  # records any session start
+    line = assert_fails_cleanly(lambda: cli("compress", record, "-o", tmp_path / "r.vqc", "--model", bad), onnx,
+                                tmp_path)
+    assert "sha256 does not match" in line and sessions == []
+
+
+def test_a_cut_manifest_fails_at_load_as_a_bundle_error(cli: Runner, record: Path, tiny_bundle: Path,
+                                                        tmp_path: Path) -> None:
+    bad = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, bad)
+    manifest = bad / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes()[:100])
+    line = assert_fails_cleanly(lambda: cli("compress", record, "-o", tmp_path / "r.vqc", "--model", bad), manifest,
+                                tmp_path)
+    assert "malformed manifest" in line
+
+
+# ------------------------------------------------------------------ 19-24: inputs
+
+
+def test_a_missing_or_directory_input_fails_cleanly(cli: Runner, tmp_path: Path) -> None:
+    missing, folder = tmp_path / "nope.vqc", tmp_path / "dir.vqc"
+    folder.mkdir()
+    for args, name in [(("compress", tmp_path / "nope", "-o", tmp_path / "x.vqc"), tmp_path / "nope"),
+                       (("compress", folder, "-o", tmp_path / "x.vqc"), folder),
+                       (("decompress", missing, "-o", tmp_path / "o.npy"), missing),
+                       (("decompress", folder, "-o", tmp_path / "o.npy"), folder),
+                       (("info", missing), missing)]:
+        assert_fails_cleanly(lambda: cli(*args), name, tmp_path)
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root reads files whatever their mode")
+def test_an_unreadable_input_fails_cleanly(cli: Runner, vqc_path: Path) -> None:
+    vqc_path.chmod(0)
+    try:
+        line = assert_fails_cleanly(lambda: cli("info", vqc_path), vqc_path, vqc_path.parent)
+    finally:
+        vqc_path.chmod(0o644)
+    assert "cannot read" in line
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("missing dat", "rec.dat not found"),
+    ("short dat", "shorter than the header says"),
+    ("multi-segment", "multi-segment"),
+    ("multi-rate", "multi-rate"),
+    ("zero samples", "empty record"),
+    ("zero channels", "no signals"),
+])
+def test_a_bad_wfdb_record_fails_cleanly_naming_the_record(cli: Runner, record: Path, tiny_bundle: Path,
+                                                           case: str, expected: str) -> None:
+    dat, hea = record.with_suffix(".dat"), record.with_suffix(".hea")
+    if case == "missing dat":
+        dat.unlink()
+    elif case == "short dat":
+        os.truncate(dat, dat.stat().st_size - 7)
+    elif case == "multi-segment":
+        hea.write_text("rec/2 3 360 80\nrec 40\nrec 40\n")
+    elif case == "multi-rate":
+        hea.write_text("rec 1 360 20\nrec.dat 212x2 200 12 0 0 0 0 x\n")
+    elif case == "zero samples":
+        hea.write_text("rec 1 360 0\nrec.dat 16 200 16 0\n")
+    else:
+        hea.write_text("rec 0 360 40\n")
+    out = record.parent / "out.vqc"
+    line = assert_fails_cleanly(lambda: cli("compress", hea, "-o", out, "--model", tiny_bundle), hea, record.parent)
+    assert expected in line
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 2), (5, 0)])
+def test_an_empty_array_input_is_refused(cli: Runner, tmp_path: Path, tiny_bundle: Path,
+                                                         shape: tuple[int, ...]) -> None:
+    """Catalog 24, the choice made: files refuse empty input; the API keeps a valid empty .vqc (test_codec)."""
+    arr = tmp_path / "e.npy"
+    np.save(arr, np.zeros(shape))
+    line = assert_fails_cleanly(lambda: cli("compress", arr, "--fs", 360, "-o", tmp_path / "e.vqc", "--model",
+                                            tiny_bundle), arr, tmp_path)
+    assert "empty array" in line
+
+
+@pytest.mark.parametrize("fs", [128.0, 360.0, 1000.0])
+def test_a_one_sample_array_round_trips_through_the_cli_at_any_rate(cli: Runner, tmp_path: Path, tiny_bundle: Path,
+                                                                     fs: float) -> None:
+    """Catalog 27 at length 1: resampling one sample used to give NaN and a ValueError traceback (fixed)."""
+    np.save(tmp_path / "one.npy", np.array([[0.5]]))
+    one = tmp_path / "one.vqc"
+    assert cli("compress", tmp_path / "one.npy", "--fs", fs, "-o", one, "--model", tiny_bundle).code == 0
+    assert cli("decompress", one, "-o", tmp_path / "back.npy", "--model", tiny_bundle).code == 0
+    back = np.load(tmp_path / "back.npy")
+    assert back.shape == (1, 1) and np.isfinite(back).all()
+
+
+def test_a_3d_or_mislabelled_api_signal_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r"\[T, C\]"):
+        Signal(np.zeros((4, 2, 1)), 360.0, [ChannelInfo("a"), ChannelInfo("b")])
+    with pytest.raises(ValueError, match="2 channels but 1 ChannelInfo"):
+        Signal(np.zeros((4, 2)), 360.0, [ChannelInfo("a")])
+
+
+def test_an_integer_api_signal_compresses_like_its_float_values(codec: Codec) -> None:
+    sig = make_signal(800, channels=1)
+    digital = np.rint(sig.samples * 200).astype(np.int64)
+    as_int = Signal(digital, 360.0, [ChannelInfo("a", gain=1.0)], "i")
+    as_float = Signal(digital.astype(np.float64), 360.0, [ChannelInfo("a", gain=1.0)], "i")
+    assert codec.compress(as_int)[0] == codec.compress(as_float)[0]
+
+
+def test_a_midi_file_is_refused_by_the_ecg_cli(cli: Runner, tmp_path: Path) -> None:
+    midi = put(tmp_path / "song.mid", b"MThd\0\0\0\x06\0\0\0\x01\x01\xe0")
+    line = assert_fails_cleanly(lambda: cli("compress", midi, "-o", tmp_path / "s.vqc"), midi, tmp_path)
+    assert "MIDI not supported yet" in line
+
+
+# ------------------------------------------------------------------ 31-34: outputs
+
+
+@pytest.mark.parametrize("target", ["rec.vqc", "back.npy", "back"])
+def test_an_existing_output_is_untouched_without_force(cli: Runner, tmp_path: Path, record: Path, vqc_path: Path,
+                                                       tiny_bundle: Path, target: str) -> None:
+    if target == "rec.vqc":
+        args, existing = ("compress", record, "-o", vqc_path, "--model", tiny_bundle), vqc_path
+    elif target == "back.npy":
+        existing = put(tmp_path / target, b"precious")
+        args = ("decompress", vqc_path, "-o", existing, "--model", tiny_bundle)
+    else:
+        existing = put(tmp_path / "back.hea", b"precious")
+        args = ("decompress", vqc_path, "-o", tmp_path / target, "--model", tiny_bundle)
+    line = assert_fails_cleanly(lambda: cli(*args), existing, tmp_path)
+    assert "already exists (use --force" in line
+    assert cli(*args, "--force").code == 0 and existing.read_bytes() != b"precious"
+
+
+@pytest.mark.parametrize("command", ["compress", "decompress"])
+def test_a_missing_output_folder_fails_cleanly(cli: Runner, tmp_path: Path, record: Path, vqc_path: Path,
+                                               tiny_bundle: Path, command: str) -> None:
+    src, out = (record, tmp_path / "no" / "r.vqc") if command == "compress" else (vqc_path, tmp_path / "no" / "r")
+    line = assert_fails_cleanly(lambda: cli(command, src, "-o", out, "--model", tiny_bundle), out, tmp_path)
+    assert "does not exist" in line
+
+
+@pytest.mark.parametrize("name", ["a.b", "rec.v2"])
+def test_a_wfdb_output_name_with_a_dot_is_refused(cli: Runner, vqc_path: Path, tiny_bundle: Path, name: str) -> None:
+    out = vqc_path.parent / name
+    line = assert_fails_cleanly(lambda: cli("decompress", vqc_path, "-o", out, "--model", tiny_bundle), name,
+                                vqc_path.parent)
+    assert "contain no '.'" in line
+
+
+@pytest.mark.parametrize("stored", ["../escape", "/tmp/vqcodec-escape", "sub/escape", "bad\x00name", ".."])
+def test_the_default_output_name_from_a_file_never_leaves_the_current_folder(
+        cli: Runner, codec: Codec, tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        stored: str) -> None:
+    """The record name inside a .vqc is untrusted: decompress without -o writes a bare name here (fixed in cli.py)."""
+    sig = make_signal(300, channels=1)
+    sig.record_name = stored
+    here = tmp_path / "here"
+    (here / "sub").mkdir(parents=True)
+    src = put(here / "in.vqc", codec.compress(sig)[0])
+    monkeypatch.chdir(here)
+    outside = snapshot(tmp_path)
+    result = cli("decompress", src, "--model", tiny_bundle)
+    assert result.code == 0, result.stderr
+    written = set(snapshot(tmp_path)) - set(outside)
+    plain = {"../escape": "escape", "/tmp/vqcodec-escape": "vqcodec-escape", "sub/escape": "escape"}
+    expected = plain.get(stored, "in")  # not a plain name: the .vqc file's stem
+    assert written == {f"here/{expected}.hea", f"here/{expected}.dat"}
+    assert not Path("/tmp/vqcodec-escape.hea").exists()
+
+
+# ------------------------------------------------------------------ 32 / issue item 9: interrupted writes
+
+
+class _HalfWriter:
+    """A file object that writes half of what it is given, then raises `error` (a write cut short)."""
+
+    def __init__(self, fh: BinaryIO, error: BaseException) -> None:
+        self.fh, self.error = fh, error
+
+    def __enter__(self) -> _HalfWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.fh.close()
+
+    def write(self, data: bytes) -> int:
+        self.fh.write(bytes(data)[: len(data) // 2])
+        self.fh.flush()
+        raise self.error
+
+
+@pytest.mark.parametrize("error, code, says", [(OSError(28, "No space left on device"), EXIT_ERROR, "cannot write"),
+                                               (KeyboardInterrupt(), EXIT_INTERRUPTED, "interrupted")])
+def test_a_compress_cut_off_mid_write_leaves_no_partial_output(cli: Runner, tmp_path: Path, record: Path,
+                                                               tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               error: BaseException, code: int, says: str) -> None:
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(api.os, "fdopen", lambda fd, mode: _HalfWriter(real_fdopen(fd, mode), error))
+    out = tmp_path / "r.vqc"
+    line = assert_fails_cleanly(lambda: cli("compress", record, "-o", out, "--model", tiny_bundle),
+                                out if code == EXIT_ERROR else "interrupted", tmp_path, code)
+    assert says in line
+
+
+@pytest.mark.parametrize("target", ["back", "back.npy"])
+def test_a_decompress_interrupted_while_moving_outputs_into_place_leaves_nothing(
+        cli: Runner, vqc_path: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    assert_fails_cleanly(lambda: cli("decompress", vqc_path, "-o", vqc_path.parent / target, "--model", tiny_bundle),
+                         "interrupted", vqc_path.parent, EXIT_INTERRUPTED)
+
+
+def test_ctrl_c_while_the_model_runs_exits_130_with_no_output(
+        cli: Runner, tmp_path: Path, record: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Codec, "compress", interrupted)
+    assert_fails_cleanly(lambda: cli("compress", record, "-o", tmp_path / "r.vqc", "--model", tiny_bundle),
+                         "interrupted", tmp_path, EXIT_INTERRUPTED)
+
+
+def test_a_real_sigint_mid_write_exits_130_and_leaves_nothing(tmp_path: Path, record: Path,
+                                                              tiny_bundle: Path) -> None:
+    """A real process gets a real SIGINT after half the output is written to its temporary file."""
+    code = (
+        "import os, signal, sys, time\n"
+        "import vqcodec.api as api\n"
+        "real = os.fdopen\n"
+        "class Half:\n"
+        "    def __init__(self, fh): self.fh = fh\n"
+        "    def __enter__(self): return self\n"
+        "    def __exit__(self, *a): self.fh.close()\n"
+        "    def write(self, b):\n"
+        "        self.fh.write(bytes(b)[: len(b) // 2]); self.fh.flush()\n"
+        "        os.kill(os.getpid(), signal.SIGINT); time.sleep(30)\n"
+        "api.os.fdopen = lambda fd, mode: Half(real(fd, mode))\n"
+        "from vqcodec.cli import main\n"
+        f"sys.argv = ['vqcodec', 'compress', {str(record)!r}, '-o', {str(tmp_path / 'r.vqc')!r},"
+        f" '--model', {str(tiny_bundle)!r}]\n"
+        "main()\n"
+    )
+
+    def run() -> CliResult:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    line = assert_fails_cleanly(run, "interrupted", tmp_path, EXIT_INTERRUPTED)
+    assert line == "vqcodec: interrupted"
+
+
+# ------------------------------------------------------------------ fuzz findings, replayed in CI
+
+
+@pytest.mark.filterwarnings("ignore:.*unknown ancillary section")
+@pytest.mark.parametrize("path", sorted(CRASHES.glob("crash-*")) + sorted(SEEDS.glob("*.vqc")), ids=lambda p: p.name)
+def test_saved_fuzz_inputs_parse_or_raise_only_vqc_errors(path: Path) -> None:
+    """Every crash atheris ever found (tests/data/crashes/) and every seed replays through the harness check."""
+    data = path.read_bytes()
+    fuzz_check(data)
+    if path.parent == SEEDS:
+        assert vf.loads(data, path.name).header.n_channels >= 1

@@ -1,0 +1,72 @@
+"""Golden files: .vqc files written by format 1.0 and a frozen tiny model still decode to what they did.
+
+The files under tests/data/golden/v1/ are never regenerated (a new format version adds v2/ and keeps v1/);
+tests/data/golden/make_golden.py is how they were made, and this test never runs it. The packed indices are
+compared exactly (sha256); the decoded samples within a stated tolerance, because onnxruntime does not
+promise bitwise-identical floats across machines (microsoft/onnxruntime#5667, #9704).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vqcodec import bitpack
+from vqcodec import format as vf
+from vqcodec.codec import Codec
+
+GOLDEN = Path(__file__).parent / "data" / "golden" / "v1"
+EXPECTED = json.loads((GOLDEN / "expected.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def golden_codec() -> Codec:
+    """The frozen model that wrote the golden files, loaded (and sha256-verified) as any bundle is."""
+    return Codec.load(GOLDEN / "model", threads=1)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_golden_file_parses_to_the_same_exact_indices(name: str) -> None:
+    """The container and the packed indices are exact: byte-level compatibility of format 1.0."""
+    data = (GOLDEN / f"{name}.vqc").read_bytes()
+    want = EXPECTED[name]
+    f = vf.loads(data, name)
+    digests = [hashlib.sha256(bitpack.pack(b, f.header.bits_per_index)).hexdigest() for b in f.blocks]
+    assert digests == want["block_index_sha256"]
+    assert (f.header.n_samples, f.header.n_channels, f.header.fs) == (want["n_samples"], want["n_channels"],
+                                                                       want["fs"])
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_golden_file_decodes_to_the_stored_reconstruction(name: str, golden_codec: Codec) -> None:
+    """Decoding with today's code and runtime agrees with the stored result within the stated ADC steps."""
+    data = (GOLDEN / f"{name}.vqc").read_bytes()
+    assert vf.read_header(data)[0].model_sha256 == golden_codec.model_id
+    expected = np.load(GOLDEN / f"{name}.expected.npy", allow_pickle=False)
+    decoded = golden_codec.decompress(data, name)
+    assert decoded.samples.shape == expected.shape
+    np.testing.assert_array_equal(np.isnan(decoded.samples), np.isnan(expected))
+    steps = EXPECTED[name]["tolerance_adc_steps"]
+    for c, ch in enumerate(decoded.channels):
+        np.testing.assert_allclose(decoded.samples[:, c], expected[:, c], rtol=0, atol=steps / ch.gain,
+                                   equal_nan=True, err_msg=f"{name} channel {ch.name}")
+
+
+def test_the_golden_files_are_small_and_not_regenerated() -> None:
+    """The frozen set stays a few KB, and the generating script refuses to overwrite it."""
+    sizes = [p.stat().st_size for p in GOLDEN.glob("*.vqc")]
+    assert len(sizes) == len(EXPECTED) and max(sizes) < 2048
+    assert sum(p.stat().st_size for p in (GOLDEN / "model").iterdir()) < 64 * 1024
+    spec = importlib.util.spec_from_file_location("make_golden", GOLDEN.parent / "make_golden.py")
+    assert spec and spec.loader
+    make_golden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_golden)
+    before = {p.name: p.read_bytes() for p in GOLDEN.glob("*.vqc")}
+    with pytest.raises(SystemExit, match="never regenerated"):
+        make_golden.main()
+    assert {p.name: p.read_bytes() for p in GOLDEN.glob("*.vqc")} == before
