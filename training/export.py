@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import platform
+import sys
 import warnings
 from pathlib import Path
 
@@ -139,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     d = cfg["data"]
     arrays = normalized_channels(
         load_record_channels(root, mitdb_split(root, d["train_split"]), args.bits_samples), d["block_samples"])
-    man = export(args.checkpoint, args.out, args.default_quality, args.command, arrays)
+    this = "python -m training.export " + " ".join(argv if argv is not None else sys.argv[1:])
+    man = export(args.checkpoint, args.out, args.default_quality, args.command, arrays, {"export_command": this})
     print(json.dumps({"files": man["files"], "parity": man["parity"]}, indent=1))
 
 
