@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vqcodec.signal import ChannelInfo, Signal
+
 DATA_ENV = "VQCODEC_DATA"
 
 
@@ -45,10 +47,8 @@ def synthetic_ecg(n: int, fs: float = 360.0, seed: int = 0, amplitude: float = 1
     return amplitude * x
 
 
-def make_signal(n: int, channels: int = 2, fs: float = 360.0, seed: int = 0) -> "Signal":
+def make_signal(n: int, channels: int = 2, fs: float = 360.0, seed: int = 0) -> Signal:
     """A WFDB-like Signal (fmt 212, gain 200, baseline 1024) on the ADC grid."""
-    from vqcodec.signal import ChannelInfo, Signal
-
     cols = [synthetic_ecg(n, fs, seed + c, 1.0 / (c + 1)) for c in range(channels)]
     x = np.stack(cols, axis=1) if channels else np.zeros((n, 0))
     infos = [ChannelInfo(f"ch{c}", "mV", 200.0, 1024, 11, 1024, "212") for c in range(channels)]

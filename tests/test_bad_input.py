@@ -32,7 +32,7 @@ import zstandard
 from tests.conftest import make_signal
 from tests.fuzz.fuzz_format import check as fuzz_check
 from tests.test_format import block_frames, join, patch_header, split, with_block, with_section
-from vqcodec import api, codec as codec_module, format as vf
+from vqcodec import api, atomic, codec as codec_module, format as vf
 from vqcodec.cli import EXIT_ERROR, EXIT_INTERRUPTED, main as cli_main
 from vqcodec.codec import Codec
 from vqcodec.errors import FormatError, LimitError, ModelMismatchError, TruncatedError, VersionError
@@ -605,7 +605,7 @@ def test_a_compress_cut_off_mid_write_leaves_no_partial_output(cli: Runner, tmp_
                                                                tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch,
                                                                error: BaseException, code: int, says: str) -> None:
     real_fdopen = os.fdopen
-    monkeypatch.setattr(api.os, "fdopen", lambda fd, mode: _HalfWriter(real_fdopen(fd, mode), error))
+    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: _HalfWriter(real_fdopen(fd, mode), error))
     out = tmp_path / "r.vqc"
     line = assert_fails_cleanly(lambda: cli("compress", record, "-o", out, "--model", tiny_bundle),
                                 out if code == EXIT_ERROR else "interrupted", tmp_path, code)
@@ -638,7 +638,7 @@ def test_a_real_sigint_mid_write_exits_130_and_leaves_nothing(tmp_path: Path, re
     """A real process gets a real SIGINT after half the output is written to its temporary file."""
     code = (
         "import os, signal, sys, time\n"
-        "import vqcodec.api as api\n"
+        "import vqcodec.atomic as atomic\n"
         "real = os.fdopen\n"
         "class Half:\n"
         "    def __init__(self, fh): self.fh = fh\n"
@@ -647,7 +647,7 @@ def test_a_real_sigint_mid_write_exits_130_and_leaves_nothing(tmp_path: Path, re
         "    def write(self, b):\n"
         "        self.fh.write(bytes(b)[: len(b) // 2]); self.fh.flush()\n"
         "        os.kill(os.getpid(), signal.SIGINT); time.sleep(30)\n"
-        "api.os.fdopen = lambda fd, mode: Half(real(fd, mode))\n"
+        "atomic.os.fdopen = lambda fd, mode: Half(real(fd, mode))\n"
         "from vqcodec.cli import main\n"
         f"sys.argv = ['vqcodec', 'compress', {str(record)!r}, '-o', {str(tmp_path / 'r.vqc')!r},"
         f" '--model', {str(tiny_bundle)!r}]\n"

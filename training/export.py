@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--command", default="", help="the training command to record in the manifest")
     ap.add_argument("--data", default=None, help="data folder for the code frequencies (default: $VQCODEC_DATA)")
     ap.add_argument("--bits-samples", type=int, default=BITS_SAMPLES, help="samples per train record used")
+    ap.add_argument("--note", default="", help="free text about the run (e.g. resumes), kept in the manifest")
     args = ap.parse_args(argv)
     cfg = torch.load(args.checkpoint, weights_only=False)["config"]
     root = data_root(args.data)
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     arrays = normalized_channels(
         load_record_channels(root, mitdb_split(root, d["train_split"]), args.bits_samples), d["block_samples"])
     this = "python -m training.export " + " ".join(argv if argv is not None else sys.argv[1:])
-    man = export(args.checkpoint, args.out, args.default_quality, args.command, arrays, {"export_command": this})
+    man = export(args.checkpoint, args.out, args.default_quality, args.command, arrays, {"export_command": this, "note": args.note})
     print(json.dumps({"files": man["files"], "parity": man["parity"]}, indent=1))
 
 

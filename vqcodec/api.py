@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vqcodec import format as vqc
 from vqcodec.codec import Codec, codec_for
-from vqcodec.errors import InputError, OutputExistsError, VqcError
+from vqcodec.atomic import write_atomic
+from vqcodec.errors import InputError
 from vqcodec.metrics import Report
 from vqcodec.signal import Signal
 
@@ -106,21 +105,8 @@ def read_file(path: Path) -> bytes:
 
 
 def write_bytes(path: Path, data: bytes, force: bool = False) -> None:
-    """Write via a temporary file in the same folder and rename, so no partial output ever exists."""
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists (use --force to overwrite)")
-    if not path.parent.is_dir():
-        raise InputError(f"{path}: output folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise VqcError(f"{path}: cannot write ({e.strerror})") from e
-        raise
+    """Write bytes atomically (temporary file + rename); never overwrite without force."""
+    write_atomic(path, lambda fh: fh.write(data), force)
 
 
 __all__ = ["compress", "decompress", "info", "VqcInfo", "Report", "write_bytes", "read_file"]

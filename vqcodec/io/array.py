@@ -7,14 +7,13 @@ quantises them to 1 µV if the signal is later written as WFDB.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from vqcodec.errors import InputError, OutputExistsError, VqcError
+from vqcodec.atomic import write_atomic
+from vqcodec.errors import InputError
 from vqcodec.signal import ChannelInfo, Signal
 
 NPY_UNITS = "mV"
@@ -66,20 +65,6 @@ def read_array(path: str | Path, fs: float | None) -> Signal:
 
 
 def write_array(path: str | Path, signal: Signal, force: bool = False) -> list[Path]:
-    """Save the [T, C] float64 physical values as .npy via a temp file and os.replace (never partial)."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InputError(f"{path}: output directory {path.parent} does not exist")
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists (use --force to overwrite)")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.asarray(signal.samples, dtype=np.float64), allow_pickle=False)
-        os.replace(tmp_name, path)
-    except BaseException as e:
-        Path(tmp_name).unlink(missing_ok=True)
-        if isinstance(e, Exception):
-            raise VqcError(f"{path}: cannot write array: {e}") from e
-        raise
-    return [path]
+    """Save the [T, C] float64 physical values as .npy, atomically (never partial, never overwriting)."""
+    samples = np.asarray(signal.samples, dtype=np.float64)
+    return [write_atomic(path, lambda fh: np.save(fh, samples, allow_pickle=False), force)]

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import struct
-import tempfile
 from collections import deque
 from pathlib import Path
 
@@ -25,7 +23,8 @@ import numpy as np
 from mido.midifiles.meta import KeySignatureError
 from mido.midifiles.midifiles import DEFAULT_TEMPO
 
-from vqcodec.errors import InputError, LimitError, OutputExistsError, VqcError
+from vqcodec.atomic import write_atomic
+from vqcodec.errors import InputError, LimitError
 from vqcodec.notes import PEDAL_CONTROLLERS, MidiSource, Pedal, Performance, RuleCounts
 
 MAX_DURATION_S = 24 * 3600.0  # longer files are refused (huge delta times), as pretty_midi's MAX_TICK guards
@@ -266,22 +265,7 @@ def _track(perf: Performance) -> mido.MidiTrack:
 
 
 def write_midi(path: str | Path, perf: Performance, force: bool = False) -> list[Path]:
-    """Write a type-1 .mid (tempo track + one note/pedal track at WRITE_TEMPO, WRITE_PPQ) via a temp file."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InputError(f"{path}: output directory {path.parent} does not exist")
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists (use --force to overwrite)")
+    """Write a type-1 .mid (tempo track + one note/pedal track at WRITE_TEMPO, WRITE_PPQ), atomically."""
     tempo_track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=WRITE_TEMPO)])
     mid = mido.MidiFile(type=1, ticks_per_beat=WRITE_PPQ, tracks=[tempo_track, _track(perf)])
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            mid.save(file=f)
-        os.replace(tmp_name, path)
-    except BaseException as e:
-        Path(tmp_name).unlink(missing_ok=True)
-        if isinstance(e, Exception):
-            raise VqcError(f"{path}: cannot write MIDI: {e}") from e
-        raise
-    return [path]
+    return [write_atomic(path, lambda fh: mid.save(file=fh), force)]

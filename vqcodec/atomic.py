@@ -1,0 +1,41 @@
+"""Safe output files: refuse to overwrite without force, write a temporary file beside the target, rename.
+
+So an error or Ctrl-C mid-write never leaves a partial output, and an existing output stays untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from vqcodec.errors import InputError, OutputExistsError, VqcError
+
+
+def check_output(path: Path, force: bool) -> None:
+    """InputError if the folder is missing; OutputExistsError if the file exists and force is off."""
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: output folder {path.parent} does not exist")
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists (use --force to overwrite)")
+
+
+def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], force: bool = False) -> Path:
+    """Call write(fh) on a temporary file in path's folder, then rename it over path."""
+    path = Path(path)
+    check_output(path, force)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise VqcError(f"{path}: cannot write ({e.strerror or e})") from e
+        if isinstance(e, Exception):
+            raise VqcError(f"{path}: cannot write: {e}") from e
+        raise
+    return path
