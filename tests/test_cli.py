@@ -112,3 +112,27 @@ def test_vqcodec_imports_and_runs_without_torch(record, tmp_path):
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "r.vqc").stat().st_size > 0
+
+
+def test_compress_to_stdout_writes_the_vqc_bytes(record, tiny_bundle, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "vqcodec", "compress", str(record), "-o", "-", "--model",
+                           str(tiny_bundle)], capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout[:4] == b"\x89VQC"
+    (tmp_path / "piped.vqc").write_bytes(proc.stdout)
+    assert run_cli("info", tmp_path / "piped.vqc").returncode == 0
+    assert not (tmp_path / "-").exists()
+
+
+def test_compress_refuses_to_write_binary_to_a_terminal(record, tiny_bundle):
+    import pty
+
+    main_fd, tty_fd = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "vqcodec", "compress", str(record), "-o", "-", "--model",
+                               str(tiny_bundle)], stdout=tty_fd, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(tty_fd)
+        os.close(main_fd)
+    assert proc.returncode == EXIT_ERROR
+    assert "terminal" in proc.stderr and "Traceback" not in proc.stderr

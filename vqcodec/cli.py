@@ -21,6 +21,7 @@ from vqcodec import format as vqc
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+STDOUT = "-"
 
 
 def _fail(message: str) -> None:
@@ -52,22 +53,30 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("record", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="output .vqc (default: <record>.vqc here)")
-@click.option("-q", "--quality", type=int, default=None, help="residual stages used (default: the model's)")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="output .vqc (default: <record>.vqc here; - for stdout)")
+@click.option("-q", "--quality", type=int, default=None, help="level of the model's quality ladder (default: its default)")
 @click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="model name or bundle folder")
 @click.option("--fs", type=float, default=None, help="sampling rate of .npy input (Hz)")
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
 def compress(record: Path, output: Path | None, quality: int | None, model: str, fs: float | None, force: bool) -> None:
     """Compress a WFDB record (NNN, NNN.hea, NNN.dat) or a .npy array into a .vqc file."""
     output = output or _default_output(record, ".vqc")
-    if output.exists() and not force:
+    to_stdout = str(output) == STDOUT
+    if to_stdout and sys.stdout.isatty() and not force:
+        _fail(f"{record}: refusing to write binary .vqc data to a terminal (redirect it, or use --force)")
+    if not to_stdout and output.exists() and not force:
         _fail(f"{output}: already exists (use --force to overwrite)")
     signal = io.read(record, fs)
     original_bytes = sum(p.stat().st_size for p in io.record_paths(record))
     codec = Codec.load(model)
     data, report = codec.compress(signal, quality, original_bytes)
-    write_bytes(output, data, force)
-    click.echo(f"{output}: {report.summary()}", err=True)
+    if to_stdout:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_bytes(output, data, force)
+    click.echo(f"{output if not to_stdout else record}: {report.summary()}", err=True)
 
 
 @cli.command()
