@@ -49,7 +49,7 @@ def main() -> None:
     q = args.quality or codec.default_quality
     print(f"LUDB: {len(prdn)}/{len(names)} records round-tripped at quality {q}; {len(failures)} failures")
     print(f"mean PRDN {np.mean(prdn):.2f} % (median {np.median(prdn):.2f}, worst {np.max(prdn):.2f}); "
-          f"mean CR {np.mean(cr):.2f} vs 16-bit ADC")
+          f"mean CR {np.mean(cr):.2f} against the ADC resolution (adc_res, or the fmt width when 0)")
     for f in failures:
         print(f, file=sys.stderr)
 

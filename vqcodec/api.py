@@ -11,7 +11,7 @@ from vqcodec.codec import Codec, codec_for
 from vqcodec.atomic import write_atomic
 from vqcodec.errors import InputError
 from vqcodec.metrics import Report
-from vqcodec.signal import Signal
+from vqcodec.signal import FMT_BITS, Signal
 
 DEFAULT_MODEL = "ecg"
 
@@ -88,8 +88,18 @@ def info(path: str | Path) -> VqcInfo:
     return VqcInfo(
         str(path), header.kind, str(header.meta.get("model", "?")), header.model_sha256,
         header.n_stages, header.fs, header.n_samples, [str(c.get("name", "?")) for c in channels], size,
-        max((int(c.get("adc_res", 16)) for c in channels), default=16), metrics or {},
+        max((_resolution(c) for c in channels), default=16), metrics or {},
     )
+
+
+def _resolution(channel: object) -> int:
+    """ADC bits of a channel entry stored in a header (tolerant: the header is untrusted input)."""
+    if not isinstance(channel, dict):
+        return 16
+    res = channel.get("adc_res")
+    if isinstance(res, int) and res > 0:
+        return res
+    return FMT_BITS.get(str(channel.get("fmt")), 16)
 
 
 def read_file(path: Path) -> bytes:

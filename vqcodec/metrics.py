@@ -125,7 +125,7 @@ def compare(original: Signal, decoded: Signal, n_bytes: int, original_bytes: int
     """Rate and distortion of `decoded` against `original` for a file of n_bytes."""
     if original.samples.shape != decoded.samples.shape:
         raise ValueError(f"shape mismatch: {original.samples.shape} vs {decoded.samples.shape}")
-    adc_bits = max((c.adc_res for c in original.channels), default=16)
+    adc_bits = max((c.resolution for c in original.channels), default=16)
     report = Report(n_bytes, original.n_samples, original.n_channels, original.fs, adc_bits, original_bytes)
     for c, info in enumerate(original.channels):
         report.channels.append(channel_distortion(info.name, original.samples[:, c], decoded.samples[:, c]))

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+FMT_BITS = {"8": 8, "80": 8, "508": 8, "310": 10, "311": 10, "212": 12, "16": 16, "61": 16, "160": 16,
+            "516": 16, "24": 24, "524": 24, "32": 32}
+"""Stored bits per sample of each WFDB format: the resolution assumed when a header gives adc_res 0."""
+
+
 @dataclass
 class ChannelInfo:
     """Per-channel metadata kept for a lossless write-back (WFDB semantics).
@@ -21,6 +26,11 @@ class ChannelInfo:
     adc_res: int = 16
     adc_zero: int = 0
     fmt: str = "16"
+
+    @property
+    def resolution(self) -> int:
+        """ADC bits: adc_res, or the format's width when the header leaves it 0 (unspecified)."""
+        return self.adc_res if self.adc_res > 0 else FMT_BITS.get(self.fmt, 16)
 
 
 @dataclass
