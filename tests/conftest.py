@@ -56,10 +56,8 @@ def make_signal(n: int, channels: int = 2, fs: float = 360.0, seed: int = 0) -> 
     return Signal(x, fs, infos, "synth")
 
 
-@pytest.fixture(scope="session")
-def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Train TINY_CONFIG for a few steps on synthetic ECG and export it: the real train -> export path."""
-    pytest.importorskip("torch")
+def train_tiny(root: Path, command: str) -> Path:
+    """Train TINY_CONFIG for a few steps on synthetic ECG and export it into root/bundle (the real path)."""
     import copy
     import math
 
@@ -72,8 +70,13 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg["data"]["block_samples"] = cfg["data"]["block_frames"] * hop
     arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(3)]
     val = [synthetic_ecg(1024, seed=9).astype(np.float32)]
-    root = tmp_path_factory.mktemp("tiny")
     best = train(cfg, arrays, val, root / "run")
-    out = root / "bundle"
-    export(best, out, default_quality=2, command="tests/conftest.py::tiny_bundle")
-    return out
+    export(best, root / "bundle", default_quality=2, command=command)
+    return root / "bundle"
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model trained and exported through the real train -> export path."""
+    pytest.importorskip("torch")
+    return train_tiny(tmp_path_factory.mktemp("tiny"), "tests/conftest.py::tiny_bundle")

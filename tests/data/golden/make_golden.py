@@ -16,10 +16,8 @@ What it writes into v1/:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-import math
 import shutil
 import sys
 import tempfile
@@ -30,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import TINY_CONFIG, make_signal, synthetic_ecg  # noqa: E402
+from tests.conftest import make_signal, train_tiny  # noqa: E402
 from vqcodec import bitpack  # noqa: E402
 from vqcodec import format as vf  # noqa: E402
 from vqcodec.codec import Codec  # noqa: E402
@@ -39,22 +37,6 @@ from vqcodec.signal import Signal  # noqa: E402
 OUT = Path(__file__).parent / "v1"
 TOLERANCE_ADC_STEPS = 2
 """Allowed |decoded - expected| in ADC steps of each channel (onnxruntime is not bit-exact across CPUs)."""
-
-
-def train_tiny(root: Path) -> Path:
-    """The same few-step training and export as the tiny_bundle fixture of tests/conftest.py."""
-    from training.export import export
-    from training.train import train
-
-    cfg = copy.deepcopy(TINY_CONFIG)
-    hop = math.prod(cfg["model"]["strides"])
-    cfg["data"]["block_frames"] = round(cfg["data"]["block_seconds"] * cfg["data"]["fs"] / hop)
-    cfg["data"]["block_samples"] = cfg["data"]["block_frames"] * hop
-    arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(3)]
-    val = [synthetic_ecg(1024, seed=9).astype(np.float32)]
-    best = train(cfg, arrays, val, root / "run")
-    export(best, root / "bundle", default_quality=2, command="tests/data/golden/make_golden.py")
-    return root / "bundle"
 
 
 def index_digests(data: bytes) -> list[str]:
@@ -78,7 +60,7 @@ def main() -> None:
         sys.exit(f"{OUT} already holds golden files; they are never regenerated (add v2/ instead)")
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copytree(train_tiny(Path(tmp)), OUT / "model")
+        shutil.copytree(train_tiny(Path(tmp), "tests/data/golden/make_golden.py"), OUT / "model")
     codec = Codec.load(OUT / "model", threads=1)
     expected = {}
     for name, sig in signals().items():
