@@ -24,8 +24,8 @@ def compress(signal: Signal, model: str | Path | Codec = DEFAULT_MODEL, quality:
 
 def decompress(data: bytes, model: str | Path | Codec | None = None, name: str = "<bytes>") -> Signal:
     """.vqc bytes -> Signal; the model is found from the file's model id unless given."""
-    header, _, _ = vqc.read_header(data, name)
-    return codec_for(header, model, name).decompress(data, name)
+    parsed = vqc.loads(data, name)
+    return codec_for(parsed.header, model, name).decode_file(parsed, name)
 
 
 @dataclass

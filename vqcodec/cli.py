@@ -88,11 +88,9 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str,
 def decompress(vqc_file: Path, output: Path | None, model: str | None, force: bool) -> None:
     """Decode a .vqc file back to a WFDB record (or .npy)."""
     data = read_file(vqc_file)
-    with warnings.catch_warnings():  # the decode below parses again and gives the warnings once
-        warnings.simplefilter("ignore")
-        header = vqc.loads(data, str(vqc_file)).header  # a damaged file says so before any model lookup
-    output = output or _record_output(header.meta.get("record"), vqc_file)
-    signal = codec_for(header, model, str(vqc_file)).decompress(data, str(vqc_file))
+    parsed = vqc.loads(data, str(vqc_file))  # a damaged file says so before any model lookup
+    output = output or _record_output(parsed.header.meta.get("record"), vqc_file)
+    signal = codec_for(parsed.header, model, str(vqc_file)).decode_file(parsed, str(vqc_file))
     written = io.write(output, signal, force)
     click.echo(f"{vqc_file}: wrote {', '.join(str(p) for p in written)}", err=True)
 

@@ -319,7 +319,10 @@ class Codec:
 
     def decompress(self, data: bytes, name: str = "<bytes>", check: bool = True) -> Signal:
         """.vqc bytes -> Signal; the file must name this exact model (sha256)."""
-        f = vqc.loads(data, name)
+        return self.decode_file(vqc.loads(data, name), name, check)
+
+    def decode_file(self, f: vqc.VqcFile, name: str = "<bytes>", check: bool = True) -> Signal:
+        """A parsed .vqc file -> Signal (for callers that already parsed it to find the model)."""
         h = f.header
         if h.model_sha256 != self.model_id or h.kind != self.kind:
             raise ModelMismatchError(
