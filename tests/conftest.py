@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vqcodec.codec import Codec
 from vqcodec.signal import ChannelInfo, Signal
 
 DATA_ENV = "VQCODEC_DATA"
@@ -80,3 +81,9 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained and exported through the real train -> export path."""
     pytest.importorskip("torch")
     return train_tiny(tmp_path_factory.mktemp("tiny"), "tests/conftest.py::tiny_bundle")
+
+
+@pytest.fixture(scope="module")
+def codec(tiny_bundle: Path) -> Codec:
+    """The tiny model loaded once per test module, on one thread (deterministic and light on CPU)."""
+    return Codec.load(tiny_bundle, threads=1)

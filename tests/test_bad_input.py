@@ -117,11 +117,6 @@ def assert_fails_cleanly(run: Callable[[], CliResult], names: str | Path, watch:
 
 
 @pytest.fixture(scope="module")
-def codec(tiny_bundle: Path) -> Codec:
-    return Codec.load(tiny_bundle, threads=1)
-
-
-@pytest.fixture(scope="module")
 def good_vqc(codec: Codec) -> bytes:
     """A real compressed file: 2 channels, 1200 samples, one NaN run, written by the tiny model."""
     sig = make_signal(1200, channels=2)

@@ -14,11 +14,6 @@ from vqcodec.errors import BundleError, ChecksumError, InputError, ModelMismatch
 from vqcodec.signal import ChannelInfo, Signal
 
 
-@pytest.fixture(scope="module")
-def codec(tiny_bundle) -> Codec:
-    return Codec.load(tiny_bundle)
-
-
 def _lengths(codec: Codec) -> list[int]:
     hop, norm, block = codec.hop, codec.norm_samples, codec.block_samples
     return [1, hop - 1, hop, hop + 1, 5 * hop - 2, 5 * hop + 2, norm - 2, norm + 2, block - 2, block, block + 2,

@@ -49,11 +49,6 @@ json_values = st.recursive(
 
 
 @pytest.fixture(scope="module")
-def codec(tiny_bundle: Path) -> Codec:
-    return Codec.load(tiny_bundle, threads=1)
-
-
-@pytest.fixture(scope="module")
 def real_file(codec: Codec) -> bytes:
     sig = make_signal(900, channels=2)
     sig.samples[10:40, 0] = np.nan
