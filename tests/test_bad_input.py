@@ -450,6 +450,7 @@ def test_an_unreadable_input_fails_cleanly(cli: Runner, vqc_path: Path) -> None:
     ("short dat", "shorter than the header says"),
     ("multi-segment", "multi-segment"),
     ("multi-rate", "multi-rate"),
+    ("skewed", "skewed records are not supported (signal 1 skew 2)"),
     ("zero samples", "empty record"),
     ("zero channels", "no signals"),
 ])
@@ -464,6 +465,9 @@ def test_a_bad_wfdb_record_fails_cleanly_naming_the_record(cli: Runner, record: 
         hea.write_text("rec/2 3 360 80\nrec 40\nrec 40\n")
     elif case == "multi-rate":
         hea.write_text("rec 1 360 20\nrec.dat 212x2 200 12 0 0 0 0 x\n")
+    elif case == "skewed":
+        lines = hea.read_text().splitlines()
+        hea.write_text("\n".join([*lines[:2], lines[2].replace(" 212 ", " 212:2 ", 1), *lines[3:]]) + "\n")
     elif case == "zero samples":
         hea.write_text("rec 1 360 0\nrec.dat 16 200 16 0\n")
     else:

@@ -158,6 +158,11 @@ def _corrupt(directory: Path, case: str) -> None:
         (directory / "rec.hea").write_text("rec/2 3 360 80\nrec 40\nrec 40\n")
     elif case == "multi-rate":
         (directory / "rec.hea").write_text("rec 1 360 20\nrec.dat 212x2 200 12 0 0 0 0 x\n")
+    elif case == "skewed":  # a hand-edited header: signal 1 stored 2 samples ahead of the others
+        hea = directory / "rec.hea"
+        lines = hea.read_text().splitlines()
+        lines[2] = lines[2].replace("rec.dat 212 ", "rec.dat 212:2 ", 1)
+        hea.write_text("\n".join(lines) + "\n")
 
 
 @pytest.mark.parametrize("case, message", [
@@ -168,6 +173,7 @@ def _corrupt(directory: Path, case: str) -> None:
     ("zero samples", "empty record"),
     ("multi-segment", "multi-segment"),
     ("multi-rate", "multi-rate"),
+    ("skewed", r"skewed records are not supported \(signal 1 skew 2\)"),
 ])
 def test_bad_records_raise_one_line_input_error(tmp_path: Path, case: str, message: str) -> None:
     make_record(tmp_path)
@@ -175,6 +181,39 @@ def test_bad_records_raise_one_line_input_error(tmp_path: Path, case: str, messa
     with pytest.raises(InputError, match=message) as info:
         read_wfdb(tmp_path / "rec")
     assert str(info.value).startswith(f"{tmp_path / 'rec'}: ") and "\n" not in str(info.value)
+
+
+def _skewed_record(directory: Path, skew: list[int]) -> np.ndarray:
+    """A 2-signal fmt-16 record written by wfdb's own writer with per-signal skew; returns what it stored."""
+    d = np.stack([np.arange(10), 100 + np.arange(10)], axis=1)
+    record = wfdb.Record(record_name="skew", n_sig=2, fs=360, sig_len=10, file_name=["skew.dat"] * 2, fmt=["16"] * 2,
+                         adc_gain=[200.0] * 2, baseline=[0, 0], units=["mV"] * 2, sig_name=["a", "b"], d_signal=d,
+                         skew=skew, adc_res=[16, 16], adc_zero=[0, 0])
+    record.set_d_features()
+    record.set_defaults()
+    record.wrsamp(write_dir=str(directory))
+    return d
+
+
+def test_wfdb_itself_loses_samples_of_a_skewed_signal(tmp_path: Path) -> None:
+    """Why skew is refused: wfdb writes the samples as given, but reads a skewed signal shifted, its first `skew`
+    samples dropped and its last ones replaced by the invalid marker (it never reads past sig_len frames)."""
+    d = _skewed_record(tmp_path, [0, 3])
+    assert "skew.dat 16:3 " in (tmp_path / "skew.hea").read_text()
+    read = wfdb.rdrecord(str(tmp_path / "skew"), physical=False, return_res=64).d_signal
+    np.testing.assert_array_equal(read[:, 0], d[:, 0])
+    np.testing.assert_array_equal(read[:7, 1], d[3:, 1])
+    assert (read[7:, 1] == INVALID_SAMPLE_VALUE["16"]).all()
+
+
+def test_a_skewed_record_is_refused_and_zero_skew_is_read(tmp_path: Path) -> None:
+    _skewed_record(tmp_path, [0, 3])
+    with pytest.raises(InputError, match=r"skewed records are not supported \(signal 1 skew 3\)") as info:
+        vqcodec.io.read(tmp_path / "skew.hea")
+    assert str(info.value).startswith(f"{tmp_path / 'skew.hea'}: ") and "\n" not in str(info.value)
+    d = _skewed_record(tmp_path, [0, 0])  # written as "16:0": an explicit skew of 0 is no skew
+    assert "skew.dat 16:0 " in (tmp_path / "skew.hea").read_text()
+    np.testing.assert_array_equal(read_wfdb(tmp_path / "skew").digital(), d)
 
 
 def test_missing_record_and_directory(tmp_path: Path) -> None:

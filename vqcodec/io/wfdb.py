@@ -86,6 +86,11 @@ def _read_header(path: Path, base: Path) -> wfdb.Record:
         raise InputError(
             f"{path}: multi-rate records (samples per frame {header.samps_per_frame}) are not supported"
         )
+    skewed = [(c, s) for c, s in enumerate(header.skew or []) if s]
+    if skewed:
+        text = ", ".join(f"signal {c} skew {s}" for c, s in skewed)
+        raise InputError(f"{path}: skewed records are not supported ({text}): wfdb reads them by dropping the "
+                         "first samples of a skewed signal and marking its last ones invalid")
     return header
 
 
