@@ -507,6 +507,21 @@ def test_a_3d_or_mislabelled_api_signal_is_a_value_error() -> None:
         Signal(np.zeros((4, 2)), 360.0, [ChannelInfo("a")])
 
 
+def test_an_api_signal_with_fewer_samples_than_channels_warns_that_it_may_be_transposed(codec: Codec) -> None:
+    """Catalog 26: 3 leads of 12 samples passed as [C, T] read as 12 channels of 3 samples: compressed, with a warning."""
+    leads = make_signal(12, channels=3).samples.T  # [C, T] by mistake
+    wide = Signal(leads, 360.0, [ChannelInfo(f"c{i}") for i in range(12)], "wide")
+    with pytest.warns(UserWarning, match=r"^wide: 3 samples < 12 channels; are the samples \[C, T\] instead of "
+                                         r"\[T, C\]\?$"):
+        data = api.compress(wide, codec)
+    assert vf.loads(data).header.n_channels == 12
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        api.compress(Signal(leads.T, 360.0, [ChannelInfo(f"c{i}") for i in range(3)], "tall"), codec)
+        api.compress(Signal(np.zeros((12, 12)), 360.0, wide.channels, "square"), codec)
+        api.compress(Signal(np.zeros((0, 12)), 360.0, wide.channels, "empty"), codec)  # empty: nothing to warn about
+
+
 def test_an_integer_api_signal_compresses_like_its_float_values(codec: Codec) -> None:
     sig = make_signal(800, channels=1)
     digital = np.rint(sig.samples * 200).astype(np.int64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,13 @@ DEFAULT_MODEL = "ecg"
 
 
 def compress(signal: Signal, model: str | Path | Codec = DEFAULT_MODEL, quality: int | None = None) -> bytes:
-    """Signal -> .vqc bytes (use Codec.compress to also get the distortion Report)."""
+    """Signal -> .vqc bytes (use Codec.compress to also get the distortion Report).
+
+    Warns when the samples have fewer rows than columns: an array passed as [C, T] instead of [T, C].
+    """
+    if 0 < signal.n_samples < signal.n_channels:
+        warnings.warn(f"{signal.record_name}: {signal.n_samples} samples < {signal.n_channels} channels; "
+                      "are the samples [C, T] instead of [T, C]?", stacklevel=2)
     codec = model if isinstance(model, Codec) else Codec.load(model)
     return codec.compress(signal, quality)[0]
 
