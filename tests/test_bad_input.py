@@ -10,6 +10,9 @@ driven through the codec and the CLI on files a real model wrote.
 
 from __future__ import annotations
 
+import builtins
+import errno
+import io
 import json
 import os
 import shutil
@@ -433,6 +436,45 @@ def test_a_missing_or_directory_input_fails_cleanly(cli: Runner, tmp_path: Path)
                        (("decompress", folder, "-o", tmp_path / "o.npy"), folder),
                        (("info", missing), missing)]:
         assert_fails_cleanly(lambda: cli(*args), name, tmp_path)
+
+
+def unreadable(run: Callable[[], CliResult], *paths: Path) -> Callable[[], CliResult]:
+    """`run` with opening `paths` for reading refused (EACCES), as for a mode-000 file read by a non-root user.
+
+    Tests run as root here, which reads files whatever their mode, so the refusal is simulated at `open`
+    (builtins.open, and io.open which pathlib uses); it applies only while `run` runs.
+    """
+    denied = {os.path.abspath(p) for p in paths}
+    real_open = io.open
+
+    def guarded_open(file: object, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if isinstance(file, (str, os.PathLike)) and os.path.abspath(file) in denied and "r" in mode:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    def denied_run() -> CliResult:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(io, "open", guarded_open)
+            mp.setattr(builtins, "open", guarded_open)
+            return run()
+
+    return denied_run
+
+
+@pytest.mark.parametrize("denied", ["rec.vqc (info)", "rec.vqc (decompress)", "rec.hea", "rec.dat", "a.npy"])
+def test_an_input_the_user_may_not_read_fails_cleanly(cli: Runner, vqc_path: Path, record: Path, tiny_bundle: Path,
+                                                      denied: str) -> None:
+    """Catalog 19, unreadable input, for every kind of input file (the permission error is simulated: root)."""
+    folder = vqc_path.parent
+    np.save(folder / "a.npy", make_signal(500, channels=1).samples)
+    name = denied.split()[0]
+    args = {"rec.vqc (info)": ("info", vqc_path),
+            "rec.vqc (decompress)": ("decompress", vqc_path, "-o", folder / "o.npy", "--model", tiny_bundle),
+            "rec.hea": ("compress", record, "-o", folder / "x.vqc", "--model", tiny_bundle),
+            "rec.dat": ("compress", record, "-o", folder / "x.vqc", "--model", tiny_bundle),
+            "a.npy": ("compress", folder / "a.npy", "--fs", 360, "-o", folder / "x.vqc", "--model", tiny_bundle)}
+    line = assert_fails_cleanly(unreadable(lambda: cli(*args[denied]), folder / name), name, folder)
+    assert "cannot read" in line and line.endswith("(Permission denied)"), line
 
 
 @pytest.mark.skipif(IS_ROOT, reason="root reads files whatever their mode")

@@ -45,6 +45,8 @@ def read_array(path: str | Path, fs: float | None) -> Signal:
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
+        if isinstance(e, OSError) and e.strerror:  # the file itself cannot be read (e.g. permission denied)
+            raise InputError(f"{path}: cannot read ({e.strerror})") from e
         raise InputError(f"{path}: not a readable .npy array ({e})") from e
     if not isinstance(data, np.ndarray) or not (
         np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)

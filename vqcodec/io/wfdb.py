@@ -74,6 +74,8 @@ def _read_header(path: Path, base: Path) -> wfdb.Record:
         raise InputError(f"{path}: no such record ({hea} not found)")
     try:
         header = wfdb.rdheader(str(base))
+    except OSError as e:
+        raise InputError(f"{path}: cannot read {hea.name} ({e.strerror or _one_line(e)})") from e
     except Exception as e:
         raise InputError(f"{path}: cannot parse header {hea.name}: {_one_line(e)}") from e
     if isinstance(header, wfdb.MultiRecord):
@@ -137,6 +139,9 @@ def read_wfdb(path: str | Path, fs: float | None = None) -> Signal:
     try:
         record = wfdb.rdrecord(str(base), physical=False, return_res=64, smooth_frames=True)
         header_has_fs = _header_has_fs(header_path(base))
+    except OSError as e:
+        what = Path(e.filename).name if e.filename else "record"
+        raise InputError(f"{path}: cannot read {what} ({e.strerror or _one_line(e)})") from e
     except Exception as e:
         raise InputError(f"{path}: cannot read record: {_one_line(e)}") from e
     digital = np.asarray(record.d_signal, dtype=np.int64)
