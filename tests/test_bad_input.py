@@ -634,6 +634,74 @@ def test_the_default_output_name_from_a_file_never_leaves_the_current_folder(
     assert not Path("/tmp/vqcodec-escape.hea").exists()
 
 
+def read_only(run: Callable[[], CliResult], folder: Path, only_rename: bool = False) -> Callable[[], CliResult]:
+    """`run` with `folder` read-only for this process: creating, renaming or removing an entry in it fails with EACCES.
+
+    Tests run as root here, which writes whatever the folder's mode, so the refusal is simulated at the calls that
+    add entries to a folder (os.open with O_CREAT, os.mkdir, os.replace/rename, open for writing). With
+    `only_rename`, only the final rename is refused (a temporary file exists and must be cleaned up).
+    """
+    folder = Path(os.path.abspath(folder))
+    real = {name: getattr(os, name) for name in ("open", "mkdir", "replace", "rename")}
+    real_open = io.open
+
+    def inside(path: object) -> bool:
+        return Path(os.path.abspath(os.fspath(path))).parent == folder  # type: ignore[arg-type]
+
+    def refuse(path: object) -> PermissionError:
+        return PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))  # type: ignore[arg-type]
+
+    def os_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        if not only_rename and flags & os.O_CREAT and inside(path):
+            raise refuse(path)
+        return real["open"](path, flags, *args, **kwargs)
+
+    def mkdir(path: object, *args: object, **kwargs: object) -> None:
+        if not only_rename and inside(path):
+            raise refuse(path)
+        return real["mkdir"](path, *args, **kwargs)
+
+    def move(name: str) -> Callable[..., None]:
+        def moved(src: object, dst: object, *args: object, **kwargs: object) -> None:
+            if inside(src) or inside(dst):
+                raise refuse(dst)
+            return real[name](src, dst, *args, **kwargs)
+        return moved
+
+    def open_(file: object, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if not only_rename and isinstance(file, (str, os.PathLike)) and set(mode) & set("wxa+") and inside(file):
+            raise refuse(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    def denied_run() -> CliResult:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(os, "open", os_open)
+            mp.setattr(os, "mkdir", mkdir)
+            mp.setattr(os, "replace", move("replace"))
+            mp.setattr(os, "rename", move("rename"))
+            mp.setattr(io, "open", open_)
+            mp.setattr(builtins, "open", open_)
+            return run()
+
+    return denied_run
+
+
+@pytest.mark.parametrize("refused", ["read-only folder", "rename refused"])
+@pytest.mark.parametrize("output", ["r.vqc", "back.npy", "back"])
+def test_an_output_folder_that_cannot_be_written_fails_cleanly(cli: Runner, tmp_path: Path, record: Path,
+                                                               vqc_path: Path, tiny_bundle: Path, output: str,
+                                                               refused: str) -> None:
+    """Catalog 32: the folder refuses the temporary file, or the final rename: exit 1, one line, nothing left."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    src = record if output.endswith(".vqc") else vqc_path
+    command = "compress" if output.endswith(".vqc") else "decompress"
+    run = read_only(lambda: cli(command, src, "-o", out_dir / output, "--model", tiny_bundle), out_dir,
+                    only_rename=refused == "rename refused")
+    line = assert_fails_cleanly(run, out_dir / output, tmp_path)
+    assert "cannot write" in line and line.endswith("(Permission denied)"), line
+
+
 # ------------------------------------------------------------------ 32 / issue item 9: interrupted writes
 
 

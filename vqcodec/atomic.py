@@ -26,7 +26,10 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], force: boo
     """Call write(fh) on a temporary file in path's folder, then rename it over path."""
     path = Path(path)
     check_output(path, force)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # a read-only folder refuses the temporary file
+        raise VqcError(f"{path}: cannot write ({e.strerror or e})") from e
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)

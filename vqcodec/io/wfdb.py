@@ -297,7 +297,10 @@ def write_wfdb(path: str | Path, signal: Signal, force: bool = False) -> list[Pa
         raise OutputExistsError(f"{existing[0]}: already exists (use --force to overwrite)")
     record, clipped = _to_record(name, signal, str(path))
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=directory))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=directory))
+    except OSError as e:  # a read-only folder refuses the temporary folder
+        raise VqcError(f"{path}: cannot write record ({e.strerror or e})") from e
     moved: list[Path] = []
     try:
         record.wrsamp(write_dir=str(tmp))
@@ -308,6 +311,8 @@ def write_wfdb(path: str | Path, signal: Signal, force: bool = False) -> list[Pa
         for target in moved:
             if target not in existing:
                 target.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.strerror:
+            raise VqcError(f"{path}: cannot write record ({e.strerror})") from e
         if isinstance(e, Exception):
             raise VqcError(f"{path}: cannot write record: {_one_line(e)}") from e
         raise
