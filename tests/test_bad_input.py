@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import hashlib
 import io
 import json
 import os
@@ -37,8 +38,9 @@ from tests.fuzz.fuzz_format import check as fuzz_check
 from tests.test_format import block_frames, join, patch_header, split, with_block, with_section
 from vqcodec import api, atomic, codec as codec_module, format as vf
 from vqcodec.cli import EXIT_ERROR, EXIT_INTERRUPTED, main as cli_main
+from vqcodec.bundle import load_bundle
 from vqcodec.codec import Codec
-from vqcodec.errors import FormatError, LimitError, ModelMismatchError, TruncatedError, VersionError
+from vqcodec.errors import ChecksumError, FormatError, LimitError, ModelMismatchError, TruncatedError, VersionError
 from vqcodec.io import write
 from vqcodec.signal import ChannelInfo, Signal
 
@@ -47,7 +49,7 @@ GOLDEN_FILE = DATA / "golden" / "v1" / "ecg_short.vqc"
 CRASHES = DATA / "crashes"
 SEEDS = Path(__file__).parent / "fuzz" / "corpus"
 MAX_PEAK = 16 * 1024 * 1024
-OFF_MINOR, OFF_HDR_LEN, OFF_CHANNELS, OFF_SAMPLES = 10, 12, 25, 27
+OFF_MINOR, OFF_HDR_LEN, OFF_CHANNELS, OFF_SAMPLES, OFF_MODEL_SHA = 10, 12, 25, 27, 59
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
@@ -411,6 +413,48 @@ def test_a_tampered_encoder_fails_at_load_before_onnxruntime_sees_it(
     line = assert_fails_cleanly(lambda: cli("compress", record, "-o", tmp_path / "r.vqc", "--model", bad), onnx,
                                 tmp_path)
     assert "sha256 does not match" in line and sessions == []
+
+
+def rehashed_bundle(src: Path, dst: Path, decoder_gain: float) -> Path:
+    """A copy of a bundle whose decoder's output layer is scaled by `decoder_gain`, with the manifest re-hashed.
+
+    The bundle is consistent (it loads, every sha256 matches), so its model id is new: a real edit of the weights.
+    """
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    shutil.copytree(src, dst)
+    model = onnx.load(dst / "decoder.onnx")
+    last = [init for init in model.graph.initializer if len(init.dims) == 3][-1]  # the output convolution
+    last.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(last) * np.float32(decoder_gain), last.name))
+    onnx.save(model, dst / "decoder.onnx")
+    manifest = json.loads((dst / "manifest.json").read_text())
+    manifest["files"]["decoder.onnx"] = hashlib.sha256((dst / "decoder.onnx").read_bytes()).hexdigest()
+    (dst / "manifest.json").write_text(json.dumps(manifest))
+    return dst
+
+
+@pytest.mark.parametrize("gain", [1.0, 1.05])
+def test_a_decoder_with_perturbed_weights_fails_the_fingerprint(cli: Runner, tmp_path: Path, gain: float) -> None:
+    """Catalog 18, with the shipped model. Edited weights change the model id, so case 15 catches them first; the
+    fingerprint is the check behind that. Here a file the real model wrote is relabelled with the edited bundle's id
+    (header CRC fixed), as a forged or mislabelled file would be: a 5 % gain error in the decoder's output layer
+    is caught by the fingerprint, while the same relabelling with the weights unchanged (gain 1.0) decodes.
+    (The tiny test model's output is nearly constant, so a gain error barely moves it.)"""
+    shipped = load_bundle("ecg").path
+    written = Codec.load(shipped, threads=1).compress(make_signal(3000, channels=2))[0]
+    bundle = rehashed_bundle(shipped, tmp_path / "bundle", gain)
+    edited = Codec.load(bundle, threads=1)
+    relabelled = patch_header(written, OFF_MODEL_SHA, "32s", bytes.fromhex(edited.model_id))
+    if gain == 1.0:
+        assert api.decompress(relabelled, edited, "rel.vqc").n_samples == 3000
+        return
+    with pytest.raises(ChecksumError, match=r"^rel\.vqc: reconstruction does not match the encoder's fingerprint"):
+        api.decompress(relabelled, edited, "rel.vqc")
+    src = put(tmp_path / "rel.vqc", relabelled)
+    line = assert_fails_cleanly(lambda: cli("decompress", src, "-o", tmp_path / "o.npy", "--model", bundle), src,
+                                tmp_path)
+    assert "does not match the encoder's fingerprint" in line
 
 
 def test_a_cut_manifest_fails_at_load_as_a_bundle_error(cli: Runner, record: Path, tiny_bundle: Path,
