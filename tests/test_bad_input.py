@@ -35,7 +35,7 @@ import zstandard
 
 from tests.conftest import make_signal
 from tests.fuzz.fuzz_format import check as fuzz_check
-from tests.test_format import block_frames, join, patch_header, split, with_block, with_section
+from tests.test_format import block_frames, flip_in_block, join, patch_header, split, with_block, with_section
 from vqcodec import api, atomic, codec as codec_module, format as vf
 from vqcodec.cli import EXIT_ERROR, EXIT_INTERRUPTED, main as cli_main
 from vqcodec.bundle import load_bundle
@@ -250,6 +250,96 @@ def test_trailing_bytes_after_end_fail_cleanly(cli: Runner, tmp_path: Path, good
     bad = put(tmp_path / "tail.vqc", good_vqc + b"\0" * extra)
     line = assert_fails_cleanly(lambda: cli("decompress", bad, "-o", tmp_path / "o.npy"), bad, tmp_path)
     assert f"{extra} trailing bytes after END" in line
+
+
+@pytest.fixture(scope="module")
+def three_block_vqc(codec: Codec) -> bytes:
+    """A real file of 3 storage blocks (2 channels, 18 000 samples: 7200 + 7200 + 3600) with a NaN run."""
+    sig = make_signal(18000, channels=2)
+    sig.record_name = "long"
+    sig.samples[500:520, 0] = np.nan
+    data = codec.compress(sig)[0]
+    assert vf.loads(data).header.n_blocks == 3
+    return data
+
+
+@pytest.mark.parametrize("fs", [360.0, 500.0])
+def test_salvage_recovers_every_sample_the_damage_cannot_reach(codec: Codec, three_block_vqc: bytes,
+                                                               fs: float) -> None:
+    """Catalog 5, --salvage: one byte of block 1 damaged on disk (no CRC fixed). Strict decoding refuses it; salvage
+    returns block 1's samples, widened by the decoder's context, as NaN, and every other sample exactly as the
+    undamaged file decodes, with a warning and a comment naming the lost span. At 500 Hz the span also goes
+    through the resampling to the model's 360 Hz and back."""
+    data = three_block_vqc
+    if fs != 360.0:
+        sig = make_signal(25000, channels=2, fs=fs)
+        sig.record_name = "long"
+        data = codec.compress(sig)[0]
+    h = vf.loads(data).header
+    assert h.n_blocks == 3
+    bad = flip_in_block(data, 1, 40)
+    with pytest.raises(ChecksumError, match="section BLKS CRC mismatch"):
+        api.decompress(bad, codec, "long.vqc")
+    clean = api.decompress(data, codec, "long.vqc")
+    with pytest.warns(UserWarning) as caught:
+        salvaged = api.decompress(bad, codec, "long.vqc", salvage=True)
+    start, stop = api.lost_samples(h, 1, codec.fs)
+    lost = np.zeros(h.n_samples, bool)
+    lost[start:stop] = True
+    assert np.isnan(salvaged.samples[lost]).all()
+    np.testing.assert_array_equal(salvaged.samples[~lost], clean.samples[~lost])  # the NaN run included
+    if fs == 360.0:
+        assert (start, stop) == (7200 - 512, 14400 + 512)  # block 1, plus DECODE_MARGIN (128) frames of hop 4 a side
+        span = f"samples {start}..{stop - 1} (18.6 s to 41.4 s)"
+        assert [str(w.message) for w in caught] == [
+            "long.vqc: salvage: section BLKS CRC mismatch (each block is checked by its own CRC)",
+            f"long.vqc: salvage: block 1 lost (block 1 CRC mismatch); {span} of every channel are invalid (NaN)"]
+        assert salvaged.comments[-1] == f"vqcodec salvage: {span} lost (block 1 damaged), stored as invalid"
+
+
+def test_salvage_still_refuses_damage_outside_the_blocks(cli: Runner, tmp_path: Path, three_block_vqc: bytes,
+                                                          tiny_bundle: Path) -> None:
+    """Without an intact header, NORM, NANM or fPRT the surviving blocks cannot be decoded or verified."""
+    for tag in (b"NORM", b"NANM", b"fPRT"):
+        at = three_block_vqc.index(tag) + 9
+        bad = put(tmp_path / "bad.vqc", three_block_vqc[:at] + bytes([three_block_vqc[at] ^ 1]) + three_block_vqc[at + 1 :])
+        line = assert_fails_cleanly(lambda: cli("decompress", bad, "--salvage", "-o", tmp_path / "o.npy", "--model",
+                                                tiny_bundle), bad, tmp_path)
+        assert f"section {tag.decode()} CRC mismatch" in line and "--salvage can" not in line
+
+
+def test_salvage_from_the_cli_writes_what_survives_and_warns_about_each_loss(tmp_path: Path, three_block_vqc: bytes,
+                                                                            tiny_bundle: Path, codec: Codec) -> None:
+    """Real processes, so the warnings reach stderr as the user sees them: strict refuses with a hint, --salvage
+    writes the record with one warning line per problem and a SALVAGED summary."""
+    bad = put(tmp_path / "long.vqc", flip_in_block(three_block_vqc, 2, 30) + b"\0" * 1000)
+    line = assert_fails_cleanly(
+        lambda: run_process("decompress", bad, "-o", tmp_path / "o.npy", "--model", tiny_bundle), bad, tmp_path)
+    assert "section BLKS CRC mismatch (decompress --salvage can recover the undamaged blocks)" in line
+    result = run_process("decompress", bad, "--salvage", "-o", tmp_path / "o.npy", "--model", tiny_bundle)
+    assert result.code == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[:3] == [
+        f"vqcodec: warning: {bad}: salvage: section BLKS CRC mismatch (each block is checked by its own CRC)",
+        f"vqcodec: warning: {bad}: salvage: ignored 1000 trailing bytes after END",
+        f"vqcodec: warning: {bad}: salvage: block 2 lost (block 2 CRC mismatch); samples 13888..17999 (38.6 s to "
+        "50.0 s) of every channel are invalid (NaN)"]
+    assert lines[3] == (f"{bad}: wrote {tmp_path / 'o.npy'}; SALVAGED from a damaged file: 1 of 3 blocks lost and "
+                        "written as invalid samples, 2 other problem(s) skipped (see the warnings)")
+    assert len(lines) == 4 and "Traceback" not in result.stderr
+    back, clean = np.load(tmp_path / "o.npy"), api.decompress(three_block_vqc, codec).samples
+    assert np.isnan(back[13888:]).all()
+    np.testing.assert_array_equal(back[:13888], clean[:13888])
+
+
+@pytest.mark.parametrize("extra", [1, 1000])
+def test_salvage_decodes_a_file_with_trailing_bytes_like_the_clean_file(cli: Runner, tmp_path: Path, good_vqc: bytes,
+                                                                        tiny_bundle: Path, codec: Codec,
+                                                                        extra: int) -> None:
+    src = put(tmp_path / "tail.vqc", good_vqc + b"\xaa" * extra)
+    result = cli("decompress", src, "--salvage", "-o", tmp_path / "o.npy", "--model", tiny_bundle)
+    assert result.code == 0 and "SALVAGED from a damaged file: 0 of 1 blocks lost" in result.stderr, result
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), api.decompress(good_vqc, codec).samples)
 
 
 # ------------------------------------------------------------------ 6-8: versions and sections

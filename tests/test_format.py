@@ -295,6 +295,65 @@ def test_trailing_bytes(blob: bytes, extra: int) -> None:
         vf.loads(blob + b"\0" * extra, NAME)
 
 
+# ------------------------------------------------------------------ salvage (catalog 5): damage confined to blocks
+
+
+def flip_in_block(data: bytes, b: int, offset: int) -> bytes:
+    """`data` with one byte of block b flipped in place, no CRC fixed: damage as a disk would do it.
+
+    offset >= 0 is into the block's zstd frame; -8..-1 into its 8-byte head (length, CRC)."""
+    frame = block_frames(split(data)[1][[t for t, _ in split(data)[1]].index(b"BLKS")][1])[b]
+    at = data.index(frame) + offset
+    return data[:at] + bytes([data[at] ^ 0x40]) + data[at + 1 :]
+
+
+@pytest.mark.parametrize("extra", [1, 1000])
+def test_salvage_ignores_trailing_bytes_and_says_so(blob: bytes, extra: int) -> None:
+    f = vf.loads(blob + b"\xff" * extra, NAME, salvage=True)
+    assert_same(f, vf.loads(blob, NAME))
+    assert f.damage == [f"ignored {extra} trailing bytes after END"] and f.lost_blocks == {}
+    clean = vf.loads(blob, NAME, salvage=True)
+    assert clean.damage == [] and clean.lost_blocks == {}
+
+
+def test_salvage_loses_only_the_damaged_block(blob: bytes) -> None:
+    bad = flip_in_block(blob, 1, 10)
+    with pytest.raises(ChecksumError, match="section BLKS CRC mismatch"):
+        vf.loads(bad, NAME)
+    f, good = vf.loads(bad, NAME, salvage=True), vf.loads(blob, NAME)
+    assert f.lost_blocks == {1: "block 1 CRC mismatch"}
+    assert f.damage == ["section BLKS CRC mismatch (each block is checked by its own CRC)"]
+    for b in (0, 2):
+        np.testing.assert_array_equal(f.blocks[b], good.blocks[b])
+    assert f.blocks[1].shape == good.blocks[1].shape and not f.blocks[1].any()
+    np.testing.assert_array_equal(f.norm, good.norm)
+    np.testing.assert_array_equal(f.fingerprint, good.fingerprint)
+
+
+def test_salvage_of_a_damaged_block_length_loses_the_blocks_after_it(blob: bytes) -> None:
+    f = vf.loads(flip_in_block(blob, 1, -7), NAME, salvage=True)  # the length's second byte: +16 KiB
+    assert set(f.lost_blocks) == {1, 2} and f.lost_blocks[1] == "truncated in block 1"
+    np.testing.assert_array_equal(f.blocks[0], vf.loads(blob, NAME).blocks[0])
+
+
+def test_salvage_never_hides_a_single_bit_flip(blob: bytes) -> None:
+    """Exhaustive: with salvage, every flip is still refused or is reported (a lost block or a skipped problem).
+
+    Flips outside BLKS are all refused: salvage does not rescue a damaged header, NORM, NANM, fPRT, mTRC or END."""
+    start = blob.index(b"BLKS")
+    end = start + 12 + struct.unpack_from("<I", blob, start + 4)[0]
+    for i in range(len(blob)):
+        for bit in range(8):
+            bad = bytearray(blob)
+            bad[i] ^= 1 << bit
+            try:
+                f = vf.loads(bytes(bad), NAME, salvage=True)
+            except VqcError:
+                continue
+            assert start + 8 <= i < end, f"byte {i} outside the block data salvaged"
+            assert f.lost_blocks or f.damage, f"bit {bit} of byte {i}: salvaged silently"
+
+
 def test_newer_major_version() -> None:
     data = patch_header(vf.dumps(make_file()), OFF_MAJOR, "HH", 2, 3)
     expected = r"^100\.vqc: format version 2\.3, this vqcodec reads 1\.x; upgrade vqcodec$"

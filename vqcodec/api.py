@@ -7,8 +7,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from vqcodec import format as vqc
-from vqcodec.codec import Codec, codec_for
+from vqcodec.codec import DECODE_MARGIN, Codec, codec_for
 from vqcodec.atomic import write_atomic
 from vqcodec.errors import InputError
 from vqcodec.metrics import Report
@@ -29,10 +31,44 @@ def compress(signal: Signal, model: str | Path | Codec = DEFAULT_MODEL, quality:
     return codec.compress(signal, quality)[0]
 
 
-def decompress(data: bytes, model: str | Path | Codec | None = None, name: str = "<bytes>") -> Signal:
-    """.vqc bytes -> Signal; the model is found from the file's model id unless given."""
-    parsed = vqc.loads(data, name)
-    return codec_for(parsed.header, model, name).decode_file(parsed, name)
+def decompress(data: bytes, model: str | Path | Codec | None = None, name: str = "<bytes>",
+               salvage: bool = False) -> Signal:
+    """.vqc bytes -> Signal; the model is found from the file's model id unless given.
+
+    salvage=True decodes a file whose damage is confined to its index blocks (see `vqcodec.format.loads`):
+    trailing bytes are ignored and every block that fails its CRC comes back as invalid (NaN) samples, each
+    with a warning.
+    """
+    return decode(vqc.loads(data, name, salvage=salvage), model, name)
+
+
+def decode(parsed: vqc.VqcFile, model: str | Path | Codec | None = None, name: str = "<bytes>") -> Signal:
+    """A parsed .vqc file -> Signal. What a salvage parse skipped is warned about, and the samples of each lost
+    block, widened by the decoder's context (DECODE_MARGIN frames a side), become invalid (NaN); the samples
+    kept are those a decode of the undamaged file gives. The lost spans are also noted in the Signal's comments.
+    """
+    codec = codec_for(parsed.header, model, name)
+    signal = codec.decode_file(parsed, name)
+    for note in parsed.damage:
+        warnings.warn(f"{name}: salvage: {note}", stacklevel=2)
+    for b, why in sorted(parsed.lost_blocks.items()):
+        start, stop = lost_samples(parsed.header, b, codec.fs)
+        signal.samples[start:stop] = np.nan
+        span = f"samples {start}..{stop - 1} ({start / signal.fs:.1f} s to {stop / signal.fs:.1f} s)"
+        signal.comments.append(f"vqcodec salvage: {span} lost (block {b} damaged), stored as invalid")
+        warnings.warn(f"{name}: salvage: block {b} lost ({why}); {span} of every channel are invalid (NaN)",
+                      stacklevel=2)
+    return signal
+
+
+def lost_samples(h: vqc.Header, block: int, model_fs: float) -> tuple[int, int]:
+    """[start, stop) at the record's rate of the samples a lost block can affect: its own frames plus the
+    decoder's context on each side, mapped through the resampling ratio (rounded outwards)."""
+    margin = DECODE_MARGIN * h.hop
+    first = max(0, block * h.block_frames * h.hop - margin)
+    last = (block + 1) * h.block_frames * h.hop + margin
+    ratio = h.fs / model_fs
+    return min(h.n_samples, math.floor(first * ratio)), min(h.n_samples, math.ceil(last * ratio))
 
 
 @dataclass
@@ -126,4 +162,4 @@ def write_bytes(path: Path, data: bytes, force: bool = False) -> None:
     write_atomic(path, lambda fh: fh.write(data), force)
 
 
-__all__ = ["compress", "decompress", "info", "VqcInfo", "Report", "write_bytes", "read_file"]
+__all__ = ["compress", "decompress", "decode", "info", "VqcInfo", "Report", "write_bytes", "read_file"]

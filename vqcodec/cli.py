@@ -14,9 +14,9 @@ from pathlib import Path
 import click
 
 from vqcodec import io
-from vqcodec.api import DEFAULT_MODEL, info as read_info, read_file, write_bytes
-from vqcodec.codec import Codec, codec_for
-from vqcodec.errors import VqcError
+from vqcodec.api import DEFAULT_MODEL, decode, info as read_info, read_file, write_bytes
+from vqcodec.codec import Codec
+from vqcodec.errors import FormatError, VqcError
 from vqcodec import format as vqc
 
 EXIT_ERROR = 1
@@ -85,14 +85,38 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str,
               help="output record (out/100 -> out/100.hea + .dat; .npy for an array)")
 @click.option("-m", "--model", default=None, help="model bundle folder (default: the one the file names)")
 @click.option("-f", "--force", is_flag=True, help="overwrite existing outputs")
-def decompress(vqc_file: Path, output: Path | None, model: str | None, force: bool) -> None:
+@click.option("--salvage", is_flag=True,
+              help="decode a damaged file: ignore bytes after END, write the samples of blocks that fail their "
+                   "CRC as invalid, and warn about each")
+def decompress(vqc_file: Path, output: Path | None, model: str | None, force: bool, salvage: bool) -> None:
     """Decode a .vqc file back to a WFDB record (or .npy)."""
     data = read_file(vqc_file)
-    parsed = vqc.loads(data, str(vqc_file))  # a damaged file says so before any model lookup
+    try:
+        parsed = vqc.loads(data, str(vqc_file), salvage=salvage)  # a damaged file says so before any model lookup
+    except FormatError as e:
+        if not salvage and _salvageable(data):
+            raise type(e)(f"{e} (decompress --salvage can recover the undamaged blocks)") from e
+        raise
     output = output or _record_output(parsed.header.meta.get("record"), vqc_file)
-    signal = codec_for(parsed.header, model, str(vqc_file)).decode_file(parsed, str(vqc_file))
+    signal = decode(parsed, model, str(vqc_file))
     written = io.write(output, signal, force)
-    click.echo(f"{vqc_file}: wrote {', '.join(str(p) for p in written)}", err=True)
+    summary = f"{vqc_file}: wrote {', '.join(str(p) for p in written)}"
+    if parsed.lost_blocks or parsed.damage:
+        summary += (f"; SALVAGED from a damaged file: {len(parsed.lost_blocks)} of {parsed.header.n_blocks} blocks "
+                    f"lost and written as invalid samples, {len(parsed.damage)} other problem(s) skipped (see the "
+                    "warnings)")
+    click.echo(summary, err=True)
+
+
+def _salvageable(data: bytes) -> bool:
+    """Whether a file that failed to parse would parse with --salvage (its damage is confined to the blocks)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            vqc.loads(data, salvage=True)
+    except VqcError:
+        return False
+    return True
 
 
 @cli.command()

@@ -126,6 +126,8 @@ class VqcFile:
     fingerprint: np.ndarray | None = None  # float32 [n_blocks, C, 3]: (mean, rms, max|x|)
     metrics: dict | None = None
     extra: dict[str, bytes] = field(default_factory=dict)  # unknown ancillary sections, kept verbatim
+    lost_blocks: dict[int, str] = field(default_factory=dict)  # salvage only: block -> why it was unreadable
+    damage: list[str] = field(default_factory=list)  # salvage only: other damage that was skipped
 
 
 def _header_problem(h: Header, limits: Limits) -> tuple[type[Exception], str] | None:
@@ -352,8 +354,13 @@ def _section_cap(tag: str, h: Header, limits: Limits) -> int:
     return limits.max_section_bytes
 
 
-def _read_sections(r: _Reader, h: Header, limits: Limits, crc_tags: set[str] | None) -> list[tuple[str, memoryview]]:
-    """Walk the sections up to END, checking lengths, the CRCs of `crc_tags` (None: all), END and EOF."""
+def _read_sections(r: _Reader, h: Header, limits: Limits, crc_tags: set[str] | None,
+                   damage: list[str] | None = None) -> list[tuple[str, memoryview]]:
+    """Walk the sections up to END, checking lengths, the CRCs of `crc_tags` (None: all), END and EOF.
+
+    With `damage` (salvage), a BLKS CRC mismatch (each block has its own CRC) and bytes after END are noted
+    there instead of raised.
+    """
     sections: list[tuple[str, memoryview]] = []
     while True:
         tag_b, length = _SECTION_HEAD.unpack(r.take(_SECTION_HEAD.size, "section header"))
@@ -368,7 +375,9 @@ def _read_sections(r: _Reader, h: Header, limits: Limits, crc_tags: set[str] | N
         payload = r.take(length, f"section {tag}")  # the cap above came first, so no huge length reaches this
         (crc,) = _U32.unpack(r.take(4, f"section {tag}"))
         if (crc_tags is None or tag in crc_tags or tag == TAG_END) and zlib.crc32(payload, zlib.crc32(tag_b)) != crc:
-            raise r.error(ChecksumError, f"section {tag} CRC mismatch")
+            if damage is None or tag != TAG_BLKS:
+                raise r.error(ChecksumError, f"section {tag} CRC mismatch")
+            damage.append(f"section {TAG_BLKS} CRC mismatch (each block is checked by its own CRC)")
         if tag == TAG_END:  # END's length and CRC are checked like any other section's
             break
         if any(t == tag for t, _ in sections):
@@ -378,7 +387,9 @@ def _read_sections(r: _Reader, h: Header, limits: Limits, crc_tags: set[str] | N
     if total != r.pos:
         raise r.error(FormatError, f"END records {total} bytes but ends at byte {r.pos}")
     if r.pos != len(r.view):
-        raise r.error(FormatError, f"{len(r.view) - r.pos} trailing bytes after END")
+        if damage is None:
+            raise r.error(FormatError, f"{len(r.view) - r.pos} trailing bytes after END")
+        damage.append(f"ignored {len(r.view) - r.pos} trailing bytes after END")
     return sections
 
 
@@ -404,34 +415,51 @@ def _decompress(r: _Reader, frame: memoryview, size: int, where: str, dz: zstand
 
 
 def _read_blocks(
-    r: _Reader, data: memoryview, h: Header, limits: Limits, dz: zstandard.ZstdDecompressor
+    r: _Reader, data: memoryview, h: Header, limits: Limits, dz: zstandard.ZstdDecompressor,
+    lost: dict[int, str] | None = None,
 ) -> list[np.ndarray]:
-    """Each block: CRC, declared size (bomb guard), decompress, unpack, index range."""
+    """Every block of BLKS, in order.
+
+    With `lost` (salvage), a block that fails a check is recorded there (block -> why) and replaced by zero
+    indices, and the walk goes on: each block has its own length and CRC, so one bad block loses only itself
+    unless its length field is what was damaged.
+    """
     sub = _Reader(data, f"{r.name}: section {TAG_BLKS}")
     blocks = []
     for b in range(h.n_blocks):
-        clen, crc = _BLOCK_HEAD.unpack(sub.take(_BLOCK_HEAD.size, f"block {b}"))
-        frame = sub.take(clen, f"block {b}")
-        if zlib.crc32(frame) != crc:
-            raise sub.error(ChecksumError, f"block {b} CRC mismatch")
-        frames = h.block_length(b)
-        size = h.packed_block_size(frames)
-        # zstd allocates what the frame declares (and ignores max_output_size then): compare it first.
-        declared = _frame_size(sub, frame, f"block {b}", limits.max_block_bytes)
-        if declared != size:
-            raise sub.error(FormatError, f"block {b}: zstd content size {declared}, the header implies {size}")
-        raw = _decompress(sub, frame, size, f"block {b}", dz)
-        count = h.n_channels * h.n_stages * frames
         try:
-            codes = bitpack.unpack(raw, h.bits_per_index, count).reshape(h.n_channels, h.n_stages, frames)
-        except FormatError as e:
-            raise sub.error(FormatError, f"block {b}: {e}") from None
-        if codes.size and codes.max() >= h.codebook_size:
-            raise sub.error(FormatError, f"block {b}: index {codes.max()} >= codebook_size {h.codebook_size}")
-        blocks.append(codes)
-    if sub.pos != len(sub.view):
+            blocks.append(_read_block(sub, b, h, limits, dz))
+        except (FormatError, LimitError) as e:
+            if lost is None:
+                raise
+            lost[b] = str(e).removeprefix(f"{sub.name}: ")
+            blocks.append(np.zeros((h.n_channels, h.n_stages, h.block_length(b)), np.uint16))
+    if sub.pos != len(sub.view) and not lost:  # with a lost block, its bad length explains the rest
         raise sub.error(FormatError, f"{len(sub.view) - sub.pos} bytes after the last block")
     return blocks
+
+
+def _read_block(sub: _Reader, b: int, h: Header, limits: Limits, dz: zstandard.ZstdDecompressor) -> np.ndarray:
+    """Block b at the cursor: CRC, declared size (bomb guard), decompress, unpack, index range."""
+    clen, crc = _BLOCK_HEAD.unpack(sub.take(_BLOCK_HEAD.size, f"block {b}"))
+    frame = sub.take(clen, f"block {b}")
+    if zlib.crc32(frame) != crc:
+        raise sub.error(ChecksumError, f"block {b} CRC mismatch")
+    frames = h.block_length(b)
+    size = h.packed_block_size(frames)
+    # zstd allocates what the frame declares (and ignores max_output_size then): compare it first.
+    declared = _frame_size(sub, frame, f"block {b}", limits.max_block_bytes)
+    if declared != size:
+        raise sub.error(FormatError, f"block {b}: zstd content size {declared}, the header implies {size}")
+    raw = _decompress(sub, frame, size, f"block {b}", dz)
+    count = h.n_channels * h.n_stages * frames
+    try:
+        codes = bitpack.unpack(raw, h.bits_per_index, count).reshape(h.n_channels, h.n_stages, frames)
+    except FormatError as e:
+        raise sub.error(FormatError, f"block {b}: {e}") from None
+    if codes.size and codes.max() >= h.codebook_size:
+        raise sub.error(FormatError, f"block {b}: index {codes.max()} >= codebook_size {h.codebook_size}")
+    return codes
 
 
 def _read_runs(
@@ -458,12 +486,19 @@ def _read_json(r: _Reader, data: memoryview, tag: str) -> dict:
     return obj
 
 
-def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -> VqcFile:
-    """Parse and fully verify .vqc bytes. Raises a VqcError subclass whose message starts with `name`."""
+def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS, salvage: bool = False) -> VqcFile:
+    """Parse and fully verify .vqc bytes. Raises a VqcError subclass whose message starts with `name`.
+
+    salvage=True tolerates damage confined to the index blocks: bytes after END are ignored, and a block that
+    fails its CRC (or any other check) becomes zero indices listed in `lost_blocks` with the reason; `damage`
+    lists what else was skipped. Damage anywhere else still raises: without an intact header, NORM, NANM,
+    fPRT and END, the surviving blocks could not be decoded or verified.
+    """
     r = _Reader(data, name)
     h = _read_header(r, limits)
     # Every section's CRC is checked before any payload is decompressed.
-    sections = dict(_read_sections(r, h, limits, crc_tags=None))
+    damage: list[str] | None = [] if salvage else None
+    sections = dict(_read_sections(r, h, limits, crc_tags=None, damage=damage))
     for tag in (TAG_NORM, TAG_BLKS):
         if tag not in sections:
             raise r.error(FormatError, f"missing section {tag}")
@@ -480,7 +515,9 @@ def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -
     if not (np.isfinite(norm).all() and (norm[..., 1] > 0).all()):
         raise r.error(FormatError, f"section {TAG_NORM}: values must be finite with scale > 0")
     dz = zstandard.ZstdDecompressor()
-    f = VqcFile(h, _read_blocks(r, sections[TAG_BLKS], h, limits, dz), norm, extra=extra)
+    lost: dict[int, str] | None = {} if salvage else None
+    f = VqcFile(h, _read_blocks(r, sections[TAG_BLKS], h, limits, dz, lost), norm, extra=extra,
+                lost_blocks=lost or {}, damage=damage or [])
     if TAG_NANM in sections:
         f.nan_runs = _read_runs(r, sections[TAG_NANM], h, limits, dz)
     if TAG_FPRT in sections:
