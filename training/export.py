@@ -85,6 +85,8 @@ def export(
     """
     ck = torch.load(checkpoint, weights_only=False)
     cfg = ck["config"]
+    if cfg["model"].get("quantizer", "rvq") != "rvq":
+        raise SystemExit("export writes residual-VQ bundles only (the runtime searches explicit codebooks)")
     model = VQVAE(cfg)
     model.load_state_dict(ck["model"])
     model.eval()

@@ -1,4 +1,4 @@
-"""The VQ-VAE: encoder, residual VQ and decoder built from a config dict."""
+"""The VQ-VAE: encoder, quantiser (residual VQ by default, FSQ with `model.quantizer = "fsq"`) and decoder."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from training.nets import Decoder, Encoder
-from training.quantizer import ResidualVQ
+from training.quantizer import FSQ, ResidualVQ
 
 
 class VQVAE(nn.Module):
@@ -19,8 +19,15 @@ class VQVAE(nn.Module):
         for s in m["strides"]:
             self.hop *= s
         self.encoder = Encoder(m["channels"], m["strides"], m["latent"], m["dilations"])
-        self.quantizer = ResidualVQ(m["stages"], m["codes"], m["latent"], decay=m.get("ema_decay", 0.99),
-                                    dead_threshold=m.get("dead_threshold", 1.0), seed=seed)
+        kind = m.get("quantizer", "rvq")
+        self.quantizer: ResidualVQ | FSQ
+        if kind == "rvq":
+            self.quantizer = ResidualVQ(m["stages"], m["codes"], m["latent"], decay=m.get("ema_decay", 0.99),
+                                        dead_threshold=m.get("dead_threshold", 1.0), seed=seed)
+        elif kind == "fsq":
+            self.quantizer = FSQ(m["fsq_levels"], m["latent"])
+        else:
+            raise ValueError(f"model.quantizer must be 'rvq' or 'fsq', got {kind!r}")
         self.decoder = Decoder(m["channels"], m["strides"], m["latent"], m["dilations"])
 
     def forward(

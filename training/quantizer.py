@@ -1,4 +1,5 @@
-"""Residual vector quantiser with EMA codebooks, k-means init, dead-code restarts and quantiser dropout.
+"""Residual vector quantiser with EMA codebooks, k-means init, dead-code restarts and quantiser dropout;
+and finite scalar quantisation (FSQ) as the alternative chosen by `model.quantizer = "fsq"`.
 
 After SoundStream (Zeghidour et al. 2021, arXiv 2107.03312: RVQ + structured quantiser dropout, k-means
 init, restart of unused codes) and VQ-VAE-2's EMA codebook updates (Razavi et al. 2019). Stage s
@@ -6,6 +7,8 @@ quantises the residual left by stages < s, so truncating to the first q stages i
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -107,3 +110,67 @@ class ResidualVQ(nn.Module):
         """indices [B, q, F] (q <= stages) -> latent [B, D, F], the sum of the first q stages' codes."""
         z = sum(self.codebooks[s][indices[:, s]] for s in range(indices.shape[1]))
         return z.permute(0, 2, 1)
+
+
+class FSQ(nn.Module):
+    """Finite scalar quantisation (Mentzer et al. 2023, arXiv 2309.15505) over [B, D, F] latents.
+
+    Each frame's latent is projected to len(levels) dims, bounded with tanh so that dim i rounds to
+    exactly levels[i] values, rounded with a straight-through gradient, scaled to [-1, 1] and projected
+    back to D dims. The implicit codebook is the product grid, prod(levels) codes (log2 of it bits per
+    frame); there is no codebook to learn, hence no commitment loss, EMA, k-means or restarts.
+    The interface matches ResidualVQ with a single stage: indices are [B, 1, F] mixed-radix grid indices.
+    """
+
+    def __init__(self, levels: list[int], dim: int, eps: float = 1e-3) -> None:
+        super().__init__()
+        if not levels or min(levels) < 2:
+            raise ValueError(f"FSQ levels must be >= 2 each, got {levels}")
+        self.levels_list = [int(v) for v in levels]
+        self.stages, self.dim, self.eps = 1, dim, eps
+        self.codes = math.prod(self.levels_list)
+        self.bits = math.log2(self.codes)
+        self.project_in = nn.Linear(dim, len(levels))
+        self.project_out = nn.Linear(len(levels), dim)
+        lv = torch.tensor(self.levels_list, dtype=torch.long)
+        self.register_buffer("levels", lv, persistent=False)
+        self.register_buffer("basis", torch.cumprod(torch.cat([lv.new_ones(1), lv[:-1]]), 0), persistent=False)
+        self.restarts = torch.zeros(1, dtype=torch.long)  # nothing to restart; kept for the training log
+
+    def bound(self, h: torch.Tensor) -> torch.Tensor:
+        """Squash h [..., d] so that rounding gives levels[i] integers in dim i (offset by 1/2 for even L)."""
+        lv = self.levels.to(h.dtype)
+        half_l = (lv - 1) * (1 + self.eps) / 2
+        offset = torch.where(self.levels % 2 == 0, 0.5, 0.0).to(h.dtype)
+        shift = torch.atanh(offset / half_l)
+        return torch.tanh(h + shift) * half_l - offset
+
+    def quantize(self, h: torch.Tensor) -> torch.Tensor:
+        """h [..., d] -> grid points in [-1, 1] (straight-through gradient through the rounding)."""
+        b = self.bound(h)
+        q = b + (torch.round(b) - b).detach()
+        return q / (self.levels // 2).to(h.dtype)
+
+    def codes_to_indices(self, q: torch.Tensor) -> torch.Tensor:
+        """Grid points [..., d] -> long indices [...] in [0, codes)."""
+        half = (self.levels // 2).to(q.dtype)
+        digits = torch.round(q * half + half).long()
+        return (digits * self.basis).sum(-1)
+
+    def indices_to_codes(self, idx: torch.Tensor) -> torch.Tensor:
+        """Long indices [...] -> grid points [..., d] in [-1, 1]."""
+        digits = (idx[..., None] // self.basis) % self.levels
+        half = (self.levels // 2).to(torch.float32)
+        return (digits.to(torch.float32) - half) / half
+
+    def forward(
+        self, z: torch.Tensor, n_active: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """z [B, D, F] -> (z_q [B, D, F], indices [B, 1, F], zero loss); n_active is ignored (one stage)."""
+        q = self.quantize(self.project_in(z.permute(0, 2, 1)))  # [B, F, d]
+        idx = self.codes_to_indices(q.detach())
+        return self.project_out(q).permute(0, 2, 1), idx[:, None, :], z.new_zeros(())
+
+    def decode(self, indices: torch.Tensor) -> torch.Tensor:
+        """indices [B, 1, F] -> latent [B, D, F]."""
+        return self.project_out(self.indices_to_codes(indices[:, 0])).permute(0, 2, 1)

@@ -91,7 +91,7 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
         say(f"resumed at step {step}")
     say(f"{sum(p.numel() for p in model.parameters())} parameters")
 
-    stages = cfg["model"]["stages"]
+    stages = model.quantizer.stages  # 1 for FSQ, whose n_active is then always 1
     gen = torch.Generator().manual_seed(t["seed"] + step)
     start = time.time()
     bar = tqdm(total=t["steps"], initial=step, file=sys.stderr, mininterval=30, desc=cfg["name"])
