@@ -297,15 +297,15 @@ def test_salvage_recovers_every_sample_the_damage_cannot_reach(codec: Codec, thr
         assert salvaged.comments[-1] == f"vqcodec salvage: {span} lost (block 1 damaged), stored as invalid"
 
 
+@pytest.mark.parametrize("tag", [b"NORM", b"NANM", b"fPRT"])
 def test_salvage_still_refuses_damage_outside_the_blocks(cli: Runner, tmp_path: Path, three_block_vqc: bytes,
-                                                          tiny_bundle: Path) -> None:
-    """Without an intact header, NORM, NANM or fPRT the surviving blocks cannot be decoded or verified."""
-    for tag in (b"NORM", b"NANM", b"fPRT"):
-        at = three_block_vqc.index(tag) + 9
-        bad = put(tmp_path / "bad.vqc", three_block_vqc[:at] + bytes([three_block_vqc[at] ^ 1]) + three_block_vqc[at + 1 :])
-        line = assert_fails_cleanly(lambda: cli("decompress", bad, "--salvage", "-o", tmp_path / "o.npy", "--model",
-                                                tiny_bundle), bad, tmp_path)
-        assert f"section {tag.decode()} CRC mismatch" in line and "--salvage can" not in line
+                                                          tiny_bundle: Path, tag: bytes) -> None:
+    """Without an intact NORM, NANM or fPRT the surviving blocks cannot be decoded or verified."""
+    at = three_block_vqc.index(tag) + 9
+    bad = put(tmp_path / "bad.vqc", three_block_vqc[:at] + bytes([three_block_vqc[at] ^ 1]) + three_block_vqc[at + 1 :])
+    line = assert_fails_cleanly(lambda: cli("decompress", bad, "--salvage", "-o", tmp_path / "o.npy", "--model",
+                                            tiny_bundle), bad, tmp_path)
+    assert f"section {tag.decode()} CRC mismatch" in line and "--salvage can" not in line
 
 
 def test_salvage_from_the_cli_writes_what_survives_and_warns_about_each_loss(tmp_path: Path, three_block_vqc: bytes,
@@ -322,8 +322,8 @@ def test_salvage_from_the_cli_writes_what_survives_and_warns_about_each_loss(tmp
     assert lines[:3] == [
         f"vqcodec: warning: {bad}: salvage: section BLKS CRC mismatch (each block is checked by its own CRC)",
         f"vqcodec: warning: {bad}: salvage: ignored 1000 trailing bytes after END",
-        f"vqcodec: warning: {bad}: salvage: block 2 lost (block 2 CRC mismatch); samples 13888..17999 (38.6 s to "
-        "50.0 s) of every channel are invalid (NaN)"]
+        (f"vqcodec: warning: {bad}: salvage: block 2 lost (block 2 CRC mismatch); samples 13888..17999 (38.6 s to "
+         "50.0 s) of every channel are invalid (NaN)")]
     assert lines[3] == (f"{bad}: wrote {tmp_path / 'o.npy'}; SALVAGED from a damaged file: 1 of 3 blocks lost and "
                         "written as invalid samples, 2 other problem(s) skipped (see the warnings)")
     assert len(lines) == 4 and "Traceback" not in result.stderr
