@@ -19,8 +19,11 @@ from vqcodec.signal import FMT_BITS, Signal
 DEFAULT_MODEL = "ecg"
 
 
-def compress(signal: Signal, model: str | Path | Codec = DEFAULT_MODEL, quality: int | None = None) -> bytes:
+def compress(signal: Signal, model: str | Path | Codec = DEFAULT_MODEL, quality: int | None = None,
+             max_error: int | None = None) -> bytes:
     """Signal -> .vqc bytes (use Codec.compress to also get the distortion Report).
+
+    max_error: every sample within this many ADC units of the input's (0: lossless), by a residual layer.
 
     Warns when the samples have fewer rows than columns: an array passed as [C, T] instead of [T, C].
     """
@@ -28,7 +31,7 @@ def compress(signal: Signal, model: str | Path | Codec = DEFAULT_MODEL, quality:
         warnings.warn(f"{signal.record_name}: {signal.n_samples} samples < {signal.n_channels} channels; "
                       "are the samples [C, T] instead of [T, C]?", stacklevel=2)
     codec = model if isinstance(model, Codec) else Codec.load(model)
-    return codec.compress(signal, quality)[0]
+    return codec.compress(signal, quality, max_error=max_error)[0]
 
 
 def decompress(data: bytes, model: str | Path | Codec | None = None, name: str = "<bytes>",
@@ -86,6 +89,7 @@ class VqcInfo:
     n_bytes: int
     adc_bits: int
     metrics: dict = field(default_factory=dict)
+    max_error: int | None = None  # the residual layer's bound in ADC units (0: lossless); None: no layer
 
     @property
     def duration(self) -> float:
@@ -107,13 +111,16 @@ class VqcInfo:
             f"file:        {self.path} ({self.n_bytes} bytes)",
             f"kind:        {self.kind}",
             f"model:       {self.model} sha256 {self.model_sha256}",
-            f"quality:     {self.quality}",
+            f"quality:     {self.quality or 'none (no model layer: the residual layer holds every sample)'}",
             f"signal:      {len(self.channels)} channel(s) {', '.join(self.channels)}; {self.fs:g} Hz; "
             f"{self.n_samples} samples ({self.duration:.1f} s)",
             f"rate:        {self.bits_per_sample:.3f} bits/sample, "
             f"{8 * self.n_bytes / self.duration if self.duration else math.nan:.1f} bits/s, "
             f"CR {self.cr:.2f} vs {self.adc_bits}-bit",
         ]
+        if self.max_error is not None:
+            out.append("bound:       " + ("lossless: every ADC sample exact" if self.max_error == 0 else
+                                      f"|error| <= {self.max_error} ADC units on every sample") + " (residual layer)")
         for ch in self.metrics.get("channels", []):
             out.append(
                 f"  {ch['name']:>8}: PRD {ch['prd']:.2f} %  PRDN {ch['prdn']:.2f} %  SNR {ch['snr']:.1f} dB  "
@@ -130,8 +137,9 @@ def info(path: str | Path) -> VqcInfo:
     channels = header.meta.get("channels", [])
     return VqcInfo(
         str(path), header.kind, str(header.meta.get("model", "?")), header.model_sha256,
-        header.n_stages, header.fs, header.n_samples, [str(c.get("name", "?")) for c in channels], size,
+        q if isinstance(q := header.meta.get("quality"), int) and not isinstance(q, bool) else header.n_stages, header.fs, header.n_samples, [str(c.get("name", "?")) for c in channels], size,
         max((_resolution(c) for c in channels), default=16), metrics or {},
+        bound if isinstance(bound := header.meta.get("max_error"), int) and not isinstance(bound, bool) else None,
     )
 
 

@@ -57,10 +57,17 @@ def cli() -> None:
               help="output .vqc (default: <record>.vqc here; - for stdout)")
 @click.option("-q", "--quality", type=int, default=None, help="level of the model's quality ladder (default: its default)")
 @click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="model name or bundle folder")
+@click.option("-e", "--max-error", type=click.IntRange(min=0), default=None,
+              help="guarantee |error| <= E ADC units on every sample (adds a residual layer)")
+@click.option("--lossless", is_flag=True, help="bit-exact ADC samples (the same as --max-error 0)")
 @click.option("--fs", type=float, default=None, help="sampling rate of .npy input (Hz)")
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
-def compress(record: Path, output: Path | None, quality: int | None, model: str, fs: float | None, force: bool) -> None:
+def compress(record: Path, output: Path | None, quality: int | None, model: str, max_error: int | None,
+             lossless: bool, fs: float | None, force: bool) -> None:
     """Compress a WFDB record (NNN, NNN.hea, NNN.dat) or a .npy array into a .vqc file."""
+    if lossless and max_error not in (None, 0):
+        raise click.UsageError("--lossless and --max-error E > 0 contradict each other")
+    max_error = 0 if lossless else max_error
     output = output or _default_output(record, ".vqc")
     to_stdout = str(output) == STDOUT
     if to_stdout and sys.stdout.isatty() and not force:
@@ -70,7 +77,7 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str,
     signal = io.read(record, fs)
     original_bytes = sum(p.stat().st_size for p in io.record_paths(record))
     codec = Codec.load(model)
-    data, report = codec.compress(signal, quality, original_bytes)
+    data, report = codec.compress(signal, quality, original_bytes, max_error=max_error)
     if to_stdout:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

@@ -18,11 +18,13 @@ from typing import Any
 import numpy as np
 import zstandard
 
-from vqcodec import bitpack
+from vqcodec import bitpack, residual
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError, VersionError
 
 MAGIC = b"\x89VQC\r\n\x1a\n"
 VERSION = (1, 0)
+RESIDUAL_MINOR = 1
+"""Files with an error-bounded residual layer (section RESD) are written as 1.1; all others as 1.0."""
 ZSTD_LEVEL = 19
 
 MAX_HEADER = 64 * 1024
@@ -39,7 +41,8 @@ MAX_FS = 1e5
 KINDS = {1: "ecg", 2: "midi"}
 _KIND_CODES = {v: k for k, v in KINDS.items()}
 TAG_BLKS, TAG_NORM, TAG_NANM, TAG_FPRT, TAG_MTRC, TAG_END = "BLKS", "NORM", "NANM", "fPRT", "mTRC", "END "
-KNOWN_TAGS = (TAG_NORM, TAG_NANM, TAG_BLKS, TAG_FPRT, TAG_MTRC)  # also the order dumps writes them in
+TAG_RESD = "RESD"
+KNOWN_TAGS = (TAG_NORM, TAG_NANM, TAG_BLKS, TAG_RESD, TAG_FPRT, TAG_MTRC)  # also the order dumps writes them in
 
 _PREAMBLE = struct.Struct("<HHI")  # major, minor, hdr_len
 _FIXED = struct.Struct("<BdHQQHIIBIB32s")  # the header's fixed part, then JSON
@@ -128,6 +131,7 @@ class VqcFile:
     extra: dict[str, bytes] = field(default_factory=dict)  # unknown ancillary sections, kept verbatim
     lost_blocks: dict[int, str] = field(default_factory=dict)  # salvage only: block -> why it was unreadable
     damage: list[str] = field(default_factory=list)  # salvage only: other damage that was skipped
+    residual: bytes | None = None  # RESD payload (vqcodec.residual), decoded with the model's prediction
 
 
 def _header_problem(h: Header, limits: Limits) -> tuple[type[Exception], str] | None:
@@ -143,8 +147,8 @@ def _header_problem(h: Header, limits: Limits) -> tuple[type[Exception], str] | 
             return LimitError, f"{what} {n} exceeds the limit {limits.max_samples}"
     if h.hop < 1 or h.block_frames < 1:
         return FormatError, f"hop {h.hop} and block_frames {h.block_frames} must be >= 1"
-    if not 1 <= h.n_stages <= MAX_STAGES:
-        return FormatError, f"n_stages {h.n_stages} outside [1, {MAX_STAGES}]"
+    if not 0 <= h.n_stages <= MAX_STAGES:  # 0: no model layer, the residual layer (RESD) holds every sample
+        return FormatError, f"n_stages {h.n_stages} outside [0, {MAX_STAGES}]"
     if not MIN_CODEBOOK <= h.codebook_size <= MAX_CODEBOOK:
         return FormatError, f"codebook_size {h.codebook_size} outside [{MIN_CODEBOOK}, {MAX_CODEBOOK}]"
     if not (isinstance(h.model_sha256, str) and _SHA_RE.fullmatch(h.model_sha256)):
@@ -226,7 +230,8 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
         )  # fmt: skip
     except struct.error as e:
         raise ValueError(f"header field has the wrong type: {e}") from None
-    header = _PREAMBLE.pack(*VERSION, len(fixed) + len(meta)) + fixed + meta
+    version = (VERSION[0], RESIDUAL_MINOR) if f.residual is not None else VERSION
+    header = _PREAMBLE.pack(*version, len(fixed) + len(meta)) + fixed + meta
     out = [MAGIC, header, _U32.pack(zlib.crc32(header))]
 
     zc = zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
@@ -254,6 +259,8 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
         frame = zc.compress(bitpack.pack(codes, h.bits_per_index))
         blks += [_BLOCK_HEAD.pack(len(frame), zlib.crc32(frame)), frame]
     out.append(_section(TAG_BLKS, b"".join(blks)))
+    if f.residual is not None:
+        out.append(_section(TAG_RESD, bytes(f.residual)))
 
     if f.fingerprint is not None:
         fp = _check_array(f.fingerprint, "fingerprint", np.float32, (nb, C, _FPRT_WIDTH))
@@ -520,6 +527,16 @@ def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS, s
                 lost_blocks=lost or {}, damage=damage or [])
     if TAG_NANM in sections:
         f.nan_runs = _read_runs(r, sections[TAG_NANM], h, limits, dz)
+    if TAG_RESD in sections:
+        _, uses_model, t, c = residual.header(sections[TAG_RESD], name)
+        if (t, c) != (h.n_samples, h.n_channels):
+            raise r.error(FormatError, f"section {TAG_RESD} is for {t} x {c} samples, the header says "
+                                       f"{h.n_samples} x {h.n_channels}")
+        if uses_model != (h.n_stages > 0):
+            raise r.error(FormatError, f"section {TAG_RESD} and n_stages {h.n_stages} disagree on the model layer")
+        f.residual = bytes(sections[TAG_RESD])
+    elif h.n_stages == 0:
+        raise r.error(FormatError, f"n_stages 0 (no model layer) needs section {TAG_RESD}")
     if TAG_FPRT in sections:
         f.fingerprint = np.frombuffer(sections[TAG_FPRT], "<f4").reshape(nb, C, _FPRT_WIDTH).astype(np.float32)
     if TAG_MTRC in sections:

@@ -1,0 +1,372 @@
+"""Error-bounded residual layer: |d - d~| <= E on every ADC sample d, lossless when E = 0.
+
+Closed-loop predictive coding in integers (near-lossless DPCM, as in JPEG-LS): each sample is predicted
+from the previous ORDER reconstructed samples and, when the model is used, from the model's own
+reconstruction around it; the prediction error is quantised with step 2E + 1 and coded with rANS
+(`constriction`) under two-sided geometric tables chosen per sample by the recent error size. The
+recursion runs over many independent lanes at once (each a run of LANE samples of one channel), so
+numpy does the sequential work for all lanes in one step.
+
+Every table and every prediction is integer arithmetic, so the decoder repeats the encoder exactly on
+any machine. The model's reconstruction is a float from onnxruntime, which is not bit-exact across
+machines: it is rounded to integers, and the samples within ROUND_GUARD of a half-integer are listed
+with the rounding the encoder used. A CRC-32 of the decoded samples per channel catches anything
+beyond that: decoding fails loudly rather than break the bound. Layout: docs/FORMAT.md, section RESD.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from collections.abc import Callable
+from functools import lru_cache
+
+import numpy as np
+import zstandard
+
+from vqcodec.errors import ChecksumError, FormatError
+
+LANE = 2048
+"""Samples per lane: lanes run in parallel; each starts from its first sample, stored whole."""
+ORDER = 16
+"""Past reconstructed samples in the prediction (an LPC of order 16: 3 % fewer bits than order 8 on val)."""
+MODEL_TAPS = (-1, 0, 1)
+"""Offsets of the model's reconstruction samples in the prediction, when the model is used."""
+COEF_BITS = 12
+"""Prediction coefficients are integers in units of 2**-COEF_BITS."""
+MAX_COEF = 1 << 20
+RADIX = 127
+"""Quantised errors in [-RADIX, RADIX] are coded directly; others are escaped and stored as int64."""
+ESCAPE = 2 * RADIX + 1
+ALPHABET = 2 * RADIX + 2
+N_CLASSES = 48
+MEAN_LO = 0.01
+"""Mean |q| of the first class; each next class's mean is CLASS_RATIO times larger (up to ~120)."""
+CLASS_RATIO = 1.22
+TABLE_BITS = 24
+"""Frequencies are integers below 2**TABLE_BITS: exact in float64, so constriction sees the same table everywhere."""
+ESCAPE_FREQ = 1 << 4
+ACTIVITY_SHIFT = 3
+"""The context is an integer moving average of |q| (x16) with weight 2**-ACTIVITY_SHIFT per sample."""
+ACTIVITY_START = 4 * 16
+GRADIENT_SHIFT = 3
+ROUND_GUARD = 2e-3
+"""Model predictions within this distance (ADC units) of a half-integer are listed with their rounding.
+
+onnxruntime differs across CPUs by ~1e-6 of the normalised signal (~1e-4 ADC units on MIT-BIH)."""
+MAX_ERROR_LIMIT = 1 << 20
+_HEAD = struct.Struct("<IIHHBII")  # max_error, lane, order, n_classes, uses_model, n_samples, n_channels
+_PART = struct.Struct("<I")
+_N_PARTS = 7
+ZSTD_LEVEL = 19
+
+
+def _geometric_table(mean: float) -> list[int]:
+    """Integer frequencies of a two-sided geometric law with the given mean |q|, plus the escape symbol."""
+    theta = (math.sqrt(1.0 + mean * mean) - 1.0) / mean  # mean |q| = 2 theta / (1 - theta^2)
+    ratio = max(1, min((1 << 16) - 1, round(theta * (1 << 16))))
+    half = [1 << (TABLE_BITS - 2)]
+    for _ in range(RADIX):
+        half.append(max(1, half[-1] * ratio >> 16))
+    return half[:0:-1] + half + [ESCAPE_FREQ]
+
+
+@lru_cache(maxsize=1)
+def tables() -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies [N_CLASSES, ALPHABET] float64 holding integers, activity thresholds [N_CLASSES - 1] int64).
+
+    Only correctly rounded float operations (*, /, sqrt) feed integer rounding here, so every machine
+    builds the same tables. Class j is chosen when the activity (16 x mean |q|) is nearest its mean.
+    """
+    means = [MEAN_LO]
+    for _ in range(N_CLASSES - 1):
+        means.append(means[-1] * CLASS_RATIO)
+    freq = np.array([_geometric_table(m) for m in means], dtype=np.float64)
+    mid = math.sqrt(CLASS_RATIO)
+    thresholds = np.array([round(16 * m * mid) for m in means[:-1]], dtype=np.int64)
+    return freq, thresholds
+
+
+def _models() -> list:
+    import constriction
+
+    return [constriction.stream.model.Categorical(f, perfect=False) for f in tables()[0]]
+
+
+def round_prediction(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Model prediction p [T, C] float -> (rounded int64, flat positions within ROUND_GUARD of a half-integer)."""
+    return np.floor(p + 0.5).astype(np.int64), np.flatnonzero(np.abs(p - np.floor(p) - 0.5) < ROUND_GUARD)
+
+
+def _regressors(d: np.ndarray, x: np.ndarray | None) -> np.ndarray:
+    """Columns of the prediction for one channel: d[n-1..n-ORDER], then x[n+k] for k in MODEL_TAPS."""
+    n = len(d)
+    cols = [np.concatenate([np.zeros(i), d[: n - i]]) for i in range(1, ORDER + 1)]
+    if x is not None:
+        cols += [np.concatenate([x[k:], np.repeat(x[-1:], k)]) if k >= 0 else np.concatenate([np.repeat(x[:1], -k), x[:k]])
+                 for k in MODEL_TAPS]
+    return np.stack(cols, axis=1).astype(np.float64)
+
+
+def fit(d: np.ndarray, x: np.ndarray | None, max_error: int, seed: int = 0) -> np.ndarray:
+    """Least-squares prediction coefficients of one channel, as integers (units of 2**-COEF_BITS).
+
+    The past is what the decoder will have: d plus the quantisation error, so the fit adds uniform noise
+    of that size (encoder only; the coefficients are stored).
+    """
+    k = ORDER + (0 if x is None else len(MODEL_TAPS))
+    w = np.zeros(k)
+    if len(d) <= 4 * k:
+        w[0] = 1.0  # too short to fit: repeat the previous sample
+    else:
+        noisy = d + np.random.default_rng(seed).integers(-max_error, max_error + 1, len(d)) if max_error else d
+        a = _regressors(noisy.astype(np.float64), None if x is None else x.astype(np.float64))
+        w = np.linalg.lstsq(a[ORDER:], d[ORDER:].astype(np.float64), rcond=None)[0]
+    return np.clip(np.rint(w * (1 << COEF_BITS)), -MAX_COEF, MAX_COEF).astype(np.int64)
+
+
+class _Lanes:
+    """The lane layout: channel c's samples [l * LANE, (l + 1) * LANE) form lane c * per_channel + l."""
+
+    def __init__(self, t: int, c: int) -> None:
+        self.t, self.c = t, c
+        self.per_channel = -(-t // LANE)
+        self.n = c * self.per_channel
+        self.channel = np.repeat(np.arange(c), self.per_channel)
+        self.length = np.tile(np.minimum(LANE, t - np.arange(self.per_channel) * LANE), c) if t else np.zeros(0, int)
+
+    def split(self, a: np.ndarray, fill: int = 0) -> np.ndarray:
+        """[T, C] -> [lanes, LANE] (the last lane of each channel padded with `fill`)."""
+        out = np.full((self.c, self.per_channel * LANE), fill, dtype=a.dtype)
+        out[:, : self.t] = a.T
+        return out.reshape(self.n, LANE)
+
+    def join(self, a: np.ndarray) -> np.ndarray:
+        """[lanes, LANE] -> [T, C]."""
+        return a.reshape(self.c, self.per_channel * LANE)[:, : self.t].T.copy()
+
+
+def _run(lanes: _Lanes, coef: np.ndarray, first: np.ndarray, xs: np.ndarray | None, max_error: int,
+         step_q: Callable[[int, np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The closed loop, shared by encoder and decoder: (reconstruction [lanes, LANE], classes [lanes, LANE]).
+
+    step_q(t, ...) returns the quantised errors of column t given the prediction and the classes.
+    """
+    _, thresholds = tables()
+    step = 2 * max_error + 1
+    w = coef[lanes.channel]  # [lanes, K]
+    recon = np.zeros((lanes.n, ORDER + LANE), dtype=np.int64)
+    recon[:, :ORDER] = first[:, None]  # history before a lane: its first sample, repeated
+    classes = np.zeros((lanes.n, LANE), dtype=np.int64)
+    activity = np.full(lanes.n, ACTIVITY_START, dtype=np.int64)
+    taps = None
+    if xs is not None:  # the model terms do not depend on the loop: add them up front
+        pad = np.pad(xs, ((0, 0), (1, 1)), mode="edge")
+        taps = sum(w[:, ORDER + i, None] * pad[:, 1 + k : 1 + k + LANE] for i, k in enumerate(MODEL_TAPS))
+    half = 1 << (COEF_BITS - 1)
+    wr = w[:, ORDER - 1 :: -1]  # reversed: recon[:, t:t+ORDER] is oldest first
+    for t in range(LANE):
+        acc = np.einsum("ij,ij->i", recon[:, t : t + ORDER], wr)
+        if taps is not None:
+            acc = acc + taps[:, t]
+        pred = (acc + half) >> COEF_BITS
+        grad = np.abs(recon[:, t + ORDER - 1] - recon[:, t + ORDER - 2])
+        cls = np.searchsorted(thresholds, activity + (((np.minimum(grad, 1 << 30) << 4) // step) >> GRADIENT_SHIFT),
+                              side="right")
+        classes[:, t] = cls
+        q = step_q(t, pred, cls)
+        recon[:, ORDER + t] = pred + q * step
+        activity += ((np.minimum(np.abs(q), RADIX + 1) << 4) - activity) >> ACTIVITY_SHIFT
+    return recon[:, ORDER:], classes
+
+
+def _zpack(a: np.ndarray) -> bytes:
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True).compress(a.tobytes())
+
+
+def _parts(*chunks: bytes) -> bytes:
+    return b"".join(_PART.pack(len(c)) + c for c in chunks)
+
+
+def _channel_crcs(recon: np.ndarray) -> np.ndarray:
+    return np.array([zlib.crc32(np.ascontiguousarray(recon[:, ch]).astype("<i8").tobytes())
+                     for ch in range(recon.shape[1])], dtype="<u4")
+
+
+def encode(d: np.ndarray, p: np.ndarray | None, max_error: int) -> tuple[bytes, np.ndarray]:
+    """ADC samples d [T, C] int64, the model's prediction p [T, C] float (None: not used) ->
+    (RESD payload, reconstruction d~ [T, C] int64 with |d - d~| <= max_error)."""
+    import constriction
+
+    if not 0 <= max_error <= MAX_ERROR_LIMIT:
+        raise ValueError(f"max_error must be in [0, {MAX_ERROR_LIMIT}], got {max_error}")
+    t, c = d.shape
+    step = 2 * max_error + 1
+    lanes = _Lanes(t, c)
+    if p is not None:
+        xr, guarded = round_prediction(p)
+        guard_values = xr.ravel()[guarded]
+    else:
+        xr, guarded, guard_values = None, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    coef = np.stack([fit(d[:, ch], None if xr is None else xr[:, ch], max_error, ch) for ch in range(c)]) if c \
+        else np.zeros((0, ORDER + (len(MODEL_TAPS) if p is not None else 0)), np.int64)
+    dl = lanes.split(d)
+    first = dl[:, 0].copy()
+    xs = lanes.split(xr) if xr is not None else None
+    symbols = np.full((lanes.n, LANE), RADIX, dtype=np.int64)
+    escapes: list[np.ndarray] = []
+
+    def step_q(i: int, pred: np.ndarray, cls: np.ndarray) -> np.ndarray:
+        q = np.floor_divide(dl[:, i] - pred + max_error, step)
+        q[lanes.length <= i] = 0  # padding after a channel's end
+        esc = np.abs(q) > RADIX
+        symbols[:, i] = np.where(esc, ESCAPE, q + RADIX)
+        if esc.any():
+            escapes.append(q[esc])
+        return q
+
+    recon, classes = _run(lanes, coef, first, xs, max_error, step_q)
+    live = np.arange(LANE)[None, :] < lanes.length[:, None]
+    streams = []
+    models = _models()
+    order = classes.T.ravel()  # decode order: column by column
+    sym_order = symbols.T.ravel()
+    live_order = live.T.ravel()
+    for j in range(N_CLASSES):
+        sel = sym_order[(order == j) & live_order]
+        coder = constriction.stream.stack.AnsCoder()
+        if sel.size:
+            coder.encode_reverse(sel.astype(np.int32), models[j])
+        streams.append(coder.get_compressed().astype("<u4"))
+    out = lanes.join(recon)
+    head = _HEAD.pack(max_error, LANE, ORDER, N_CLASSES, int(p is not None), t, c)
+    payload = head + _parts(
+        coef.astype("<i8").tobytes(), _zpack(first.astype("<i8")),
+        np.array([len(s) for s in streams], dtype="<u4").tobytes() + b"".join(s.tobytes() for s in streams),
+        _zpack(np.concatenate(escapes).astype("<i8") if escapes else np.zeros(0, "<i8")),
+        _zpack(np.diff(guarded, prepend=0).astype("<u8")), _zpack(guard_values.astype("<i8")),
+        _channel_crcs(out).tobytes(),
+    )
+    return payload, out
+
+
+def _split(payload: memoryview, name: str) -> list[memoryview]:
+    out, pos = [], _HEAD.size
+    while pos < len(payload):
+        if pos + _PART.size > len(payload):
+            raise FormatError(f"{name}: residual section truncated")
+        (n,) = _PART.unpack(payload[pos : pos + _PART.size])
+        pos += _PART.size
+        if pos + n > len(payload):
+            raise FormatError(f"{name}: residual section truncated")
+        out.append(payload[pos : pos + n])
+        pos += n
+    if len(out) != _N_PARTS:
+        raise FormatError(f"{name}: residual section has {len(out)} parts, expected {_N_PARTS}")
+    return out
+
+
+def _zunpack(part: memoryview, dtype: str, count: int | None, limit: int, name: str, what: str) -> np.ndarray:
+    """Decompress a part holding `count` items (any count up to `limit` when None), size checked first."""
+    item = np.dtype(dtype).itemsize
+    try:
+        declared = zstandard.frame_content_size(part)
+        if declared < 0 or declared % item or (count is not None and declared != count * item) \
+                or declared > limit * item:
+            raise FormatError(f"{name}: residual {what}: {declared} bytes do not fit the record")
+        raw = zstandard.ZstdDecompressor().decompress(part, max_output_size=max(declared, 1))
+    except zstandard.ZstdError as e:
+        raise FormatError(f"{name}: residual {what}: zstd: {e}") from None
+    return np.frombuffer(raw, dtype)
+
+
+def header(payload: bytes | memoryview, name: str) -> tuple[int, bool, int, int]:
+    """(max_error, uses_model, n_samples, n_channels) of a RESD payload; FormatError when malformed."""
+    if len(payload) < _HEAD.size:
+        raise FormatError(f"{name}: residual section truncated")
+    max_error, lane, order, n_classes, uses_model, t, c = _HEAD.unpack(bytes(payload[: _HEAD.size]))
+    if (lane, order, n_classes) != (LANE, ORDER, N_CLASSES) or uses_model > 1 or max_error > MAX_ERROR_LIMIT:
+        raise FormatError(f"{name}: residual layer layout (lane {lane}, order {order}, {n_classes} classes) "
+                          "is not supported")
+    return max_error, bool(uses_model), t, c
+
+
+def decode(payload: bytes | memoryview, p: np.ndarray | None, shape: tuple[int, int], name: str,
+           verify: bool = True) -> np.ndarray:
+    """RESD payload and this machine's model prediction p [T, C] (None when the layer does not use it)
+    -> the integer reconstruction d~ [T, C]. verify=False skips the per-channel CRC (salvage)."""
+    import constriction
+
+    view = memoryview(payload)
+    max_error, uses_model, t, c = header(view, name)
+    if (t, c) != shape:
+        raise FormatError(f"{name}: residual layer is for {t} x {c} samples, the record has {shape[0]} x {shape[1]}")
+    if uses_model != (p is not None):
+        raise FormatError(f"{name}: residual layer and model prediction disagree")
+    parts = _split(view, name)
+    lanes = _Lanes(t, c)
+    k = ORDER + (len(MODEL_TAPS) if uses_model else 0)
+    if len(parts[0]) != 8 * c * k:
+        raise FormatError(f"{name}: residual coefficients have the wrong length")
+    coef = np.frombuffer(parts[0], "<i8").reshape(c, k).astype(np.int64)
+    if (np.abs(coef) > MAX_COEF).any():
+        raise FormatError(f"{name}: residual coefficient out of range")
+    first = _zunpack(parts[1], "<i8", lanes.n, lanes.n, name, "lane starts").astype(np.int64)
+    if (np.abs(first) > 1 << 40).any():
+        raise FormatError(f"{name}: residual lane start out of range")
+    if len(parts[2]) < 4 * N_CLASSES:
+        raise FormatError(f"{name}: residual streams truncated")
+    sizes = np.frombuffer(parts[2][: 4 * N_CLASSES], "<u4").astype(np.int64)
+    if 4 * (N_CLASSES + sizes.sum()) != len(parts[2]):
+        raise FormatError(f"{name}: residual stream sizes do not add up")
+    ends = N_CLASSES * 4 + 4 * np.cumsum(sizes)
+    coders = [constriction.stream.stack.AnsCoder(np.frombuffer(parts[2][e - 4 * s : e], "<u4").astype(np.uint32))
+              for s, e in zip(sizes, ends)]
+    escapes = _zunpack(parts[3], "<i8", None, t * c, name, "escapes").astype(np.int64)
+    xs = None
+    if uses_model:
+        gaps = _zunpack(parts[4], "<u8", None, t * c, name, "guard positions")
+        values = _zunpack(parts[5], "<i8", len(gaps), t * c, name, "guard values").astype(np.int64)
+        positions = np.cumsum(gaps.astype(np.uint64)).astype(np.int64)
+        if len(gaps) and (positions[-1] >= t * c or (np.diff(positions) <= 0).any()):
+            raise FormatError(f"{name}: residual guard positions out of range")
+        xr = np.floor(p + 0.5).astype(np.int64)
+        xr.ravel()[positions] = values
+        xs = lanes.split(xr)
+    models = _models()
+    n_escape = 0
+
+    def step_q(i: int, pred: np.ndarray, cls: np.ndarray) -> np.ndarray:
+        nonlocal n_escape
+        live = lanes.length > i
+        sym = np.full(lanes.n, RADIX, dtype=np.int64)
+        for j in np.unique(cls[live]):
+            sel = live & (cls == j)
+            try:
+                sym[sel] = coders[j].decode(models[j], int(sel.sum()))
+            except (ValueError, AssertionError, RuntimeError) as e:
+                raise ChecksumError(f"{name}: residual stream damaged ({e})") from None
+        q = sym - RADIX
+        esc = sym == ESCAPE
+        m = int(esc.sum())
+        if m:
+            if n_escape + m > len(escapes):
+                raise FormatError(f"{name}: residual escapes run out")
+            q[esc] = escapes[n_escape : n_escape + m]
+            n_escape += m
+        return q
+
+    recon, _ = _run(lanes, coef, first, xs, max_error, step_q)
+    out = lanes.join(recon)
+    if n_escape != len(escapes) or not all(cd.is_empty() for cd in coders):
+        raise ChecksumError(f"{name}: residual streams have data left over (damaged or desynchronised)")
+    crcs = np.frombuffer(parts[6], "<u4") if len(parts[6]) == 4 * c else None
+    if crcs is None:
+        raise FormatError(f"{name}: residual CRC list has the wrong length")
+    if verify and not np.array_equal(_channel_crcs(out), crcs):
+        raise ChecksumError(
+            f"{name}: the decoded samples do not match the encoder's (CRC); the model's prediction differs on this "
+            "machine beyond the rounding guard, so the error bound cannot be guaranteed"
+        )
+    return out
