@@ -136,3 +136,23 @@ def test_compress_refuses_to_write_binary_to_a_terminal(record, tiny_bundle):
         os.close(main_fd)
     assert proc.returncode == EXIT_ERROR
     assert "terminal" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("flags, bound", [(("--lossless",), 0), (("--max-error", "4"), 4)])
+def test_an_error_bound_holds_through_the_cli_and_info_shows_it(record, tiny_bundle, tmp_path, flags, bound):
+    out = tmp_path / "rec.vqc"
+    proc = run_cli("compress", record, "-o", out, "--model", tiny_bundle, *flags)
+    assert proc.returncode == 0, proc.stderr
+    info = run_cli("info", out)
+    assert ("lossless" if bound == 0 else f"|error| <= {bound}") in info.stdout
+    (tmp_path / "back").mkdir()
+    dec = run_cli("decompress", out, "-o", tmp_path / "back" / "rec", "--model", tiny_bundle)
+    assert dec.returncode == 0, dec.stderr
+    a, b = read(record), read(tmp_path / "back" / "rec")
+    assert np.abs(a.digital() - b.digital()).max() <= bound
+
+
+def test_lossless_and_a_positive_max_error_contradict(record, tmp_path):
+    proc = run_cli("compress", record, "-o", tmp_path / "x.vqc", "--lossless", "--max-error", "3")
+    assert proc.returncode == 2 and "contradict" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.vqc").exists()

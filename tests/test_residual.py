@@ -1,0 +1,153 @@
+"""The error-bounded residual layer: the bound on every sample, exact decoding, loud failure on damage."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import make_signal, synthetic_ecg
+from vqcodec import format as vqc
+from vqcodec import residual
+from vqcodec.codec import MODEL_MIN_ERROR
+from vqcodec.errors import ChecksumError, FormatError, InputError
+
+TABLES_SHA256 = "da996e8e749c6293d1340594fa9827e0a438f7fb8e41534829c326afe184f916"
+"""sha256 of the frequency tables and activity thresholds as written by format 1.1 files."""
+
+
+def ecg_adc(n: int, channels: int = 2, seed: int = 0) -> np.ndarray:
+    """[n, channels] int64 ADC samples of a synthetic ECG (gain 200, baseline 1024)."""
+    cols = [np.rint(synthetic_ecg(n, seed=seed + c) * 200) + 1024 for c in range(channels)]
+    return np.stack(cols, axis=1).astype(np.int64) if channels else np.zeros((n, 0), np.int64)
+
+
+def prediction(d: np.ndarray, seed: int = 1) -> np.ndarray:
+    """A float prediction near d, like a model's reconstruction in ADC units."""
+    return d + np.random.default_rng(seed).normal(0, 6, d.shape)
+
+
+@pytest.mark.parametrize("max_error", [0, 1, 2, 5, 40])
+@pytest.mark.parametrize("with_model", [False, True])
+def test_every_sample_is_within_the_bound_and_the_decoder_repeats_the_encoder(max_error, with_model):
+    d = ecg_adc(5000)
+    p = prediction(d) if with_model else None
+    payload, recon = residual.encode(d, p, max_error)
+    assert np.abs(recon - d).max() <= max_error
+    if max_error == 0:
+        assert np.array_equal(recon, d)
+    assert np.array_equal(residual.decode(payload, p, d.shape, "x.vqc"), recon)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(0, 2 * residual.LANE + 3), channels=st.integers(1, 3), max_error=st.integers(0, 7),
+       scale=st.sampled_from([1, 50, 30000]), seed=st.integers(0, 2**16))
+def test_any_length_and_amplitude_round_trips(n, channels, max_error, scale, seed):
+    """Lane edges, short channels, huge steps and escapes: the bound holds and decoding is exact."""
+    d = np.random.default_rng(seed).integers(-scale, scale + 1, (n, channels)).astype(np.int64)
+    payload, recon = residual.encode(d, None, max_error)
+    assert recon.shape == d.shape
+    assert n == 0 or np.abs(recon - d).max() <= max_error
+    assert np.array_equal(residual.decode(payload, None, d.shape, "x"), recon)
+
+
+def test_a_prediction_that_moves_less_than_the_guard_decodes_exactly():
+    """onnxruntime is not bit-exact across machines: a slightly different prediction must not matter."""
+    d = ecg_adc(6000)
+    p = prediction(d)
+    p[::50] = np.floor(p[::50]) + 0.5  # exactly on rounding boundaries
+    payload, recon = residual.encode(d, p, 5)
+    moved = p + np.random.default_rng(3).uniform(-0.9, 0.9, p.shape) * residual.ROUND_GUARD
+    assert np.array_equal(residual.decode(payload, moved, d.shape, "x"), recon)
+
+
+def test_a_prediction_that_moves_beyond_the_guard_fails_loudly():
+    d = ecg_adc(6000)
+    p = prediction(d)
+    payload, _ = residual.encode(d, p, 5)
+    with pytest.raises(ChecksumError, match="cannot be guaranteed"):
+        residual.decode(payload, p + 0.7, d.shape, "x.vqc")
+
+
+def test_damage_anywhere_in_the_payload_never_decodes_silently():
+    d = ecg_adc(3000)
+    p = prediction(d)
+    payload, recon = residual.encode(d, p, 3)
+    rng = np.random.default_rng(0)
+    for pos in rng.choice(len(payload), 200, replace=False):
+        bad = bytearray(payload)
+        bad[pos] ^= 1 << int(rng.integers(8))
+        try:
+            out = residual.decode(bytes(bad), p, d.shape, "x.vqc")
+        except (FormatError, ChecksumError) as e:
+            assert str(e).startswith("x.vqc: ")
+        else:  # a flip that changes nothing decoded (e.g. in an unused stream bit) is harmless
+            assert np.array_equal(out, recon)
+
+
+@pytest.mark.parametrize("cut", [0, 5, 30, -1])
+def test_a_truncated_payload_is_a_format_error(cut):
+    d = ecg_adc(3000)
+    payload, _ = residual.encode(d, None, 1)
+    with pytest.raises(FormatError):
+        residual.decode(payload[: cut if cut >= 0 else len(payload) - 1], None, d.shape, "x")
+
+
+def test_tables_are_integers_and_frozen():
+    """Encoder and decoder build the same tables on every machine; a change would break old files."""
+    freq, thresholds = residual.tables()
+    assert np.array_equal(freq, np.rint(freq)) and freq.max() < 2**residual.TABLE_BITS and freq.min() >= 1
+    digest = hashlib.sha256(freq.astype("<i8").tobytes() + thresholds.astype("<i8").tobytes()).hexdigest()
+    assert digest == TABLES_SHA256
+    assert np.all(np.diff(thresholds) >= 0)
+
+
+def test_the_model_layer_is_skipped_below_its_threshold(codec):
+    """E < MODEL_MIN_ERROR: no code indices at all, and decoding does not need them."""
+    sig = make_signal(4000)
+    data, report = codec.compress(sig, max_error=MODEL_MIN_ERROR - 1)
+    f = vqc.loads(data)
+    assert f.header.n_stages == 0 and f.residual is not None and f.fingerprint is None
+    out = codec.decompress(data)
+    assert np.abs(out.digital() - sig.digital()).max() <= MODEL_MIN_ERROR - 1
+    assert report.n_bytes == len(data)
+
+
+@pytest.mark.parametrize("max_error", [0, 1, MODEL_MIN_ERROR, 8])
+def test_codec_round_trip_keeps_the_bound_and_the_nan_runs(codec, max_error):
+    sig = make_signal(5000)
+    sig.samples[100:140, 0] = np.nan
+    data, report = codec.compress(sig, max_error=max_error)
+    assert data[8:12] == np.array([1, 1], "<u2").tobytes()  # format 1.1: a file with a residual layer
+    out = codec.decompress(data)
+    valid = ~np.isnan(sig.samples)
+    assert np.array_equal(np.isnan(out.samples), ~valid)
+    err = np.abs(out.digital() - sig.digital())[valid]
+    assert err.max() <= max_error
+    assert max(ch.max_err for ch in report.channels) <= max_error / 200 + 1e-12
+    assert vqc.loads(data).header.meta["max_error"] == max_error
+
+
+def test_codec_rejects_a_bound_it_cannot_keep(codec):
+    sig = make_signal(100)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InputError):
+            codec.compress(sig, max_error=bad)
+    sig.channels[0].gain = 0.0
+    with pytest.raises(InputError, match="gain"):
+        codec.compress(sig, max_error=1)
+
+
+def test_a_file_without_a_model_layer_needs_its_residual_section(codec):
+    data, _ = codec.compress(make_signal(2000), max_error=0)
+    f = vqc.loads(data)
+    f.residual = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        broken = vqc.dumps(f)
+    with pytest.raises(FormatError, match="needs section RESD"):
+        vqc.loads(broken, "b.vqc")
