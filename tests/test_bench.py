@@ -179,13 +179,18 @@ def test_unknown_method_is_refused():
 
 def test_vqcodec_rows_count_real_vqc_bytes(tiny_bundle, data):
     codec = Codec.load(tiny_bundle)
-    methods, _ = bench.build_methods(["vqcodec"], codec)
-    assert [m.name for m in methods] == [f"vqcodec q={q}" for q in codec.qualities]
+    methods, _ = bench.build_methods(["vqcodec"], codec, max_errors=(0, 3))
+    assert [m.name for m in methods] == [f"vqcodec q={q}" for q in codec.qualities] + [
+        "vqcodec --max-error E=0", "vqcodec --max-error E=3"]
     result = bench.run(bench.find_records([data / "a"]), methods, seconds=4, beats=False)
     signal = bench.load(data / "a", 4)
     for row, q in zip(result.rows, codec.qualities):
         assert row.n_bytes == len(codec.compress(signal, q)[0])
         assert row.prdn > 0 and row.cr > 0
+    lossless, bounded = result.rows[-2:]
+    assert lossless.lossless and lossless.max_err == 0 and lossless.n_bytes == len(codec.compress(signal, max_error=0)[0])
+    gain = min(c.gain for c in signal.channels)
+    assert not bounded.lossless and 0 < bounded.max_err <= 3 / gain + 1e-12
     assert bench.overlay_target(methods, [data / "a"], codec) == ("a", f"vqcodec q={codec.default_quality}")
 
 

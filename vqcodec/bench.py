@@ -29,6 +29,10 @@ from vqcodec.metrics import compare
 from vqcodec.signal import Signal
 
 VQCODEC = "vqcodec"
+BOUNDED = "vqcodec --max-error"
+"""vqcodec with the error-bounded residual layer: its own curve in the matched-quality table."""
+MAX_ERRORS = (0, 1, 2, 5)
+"""Max errors (ADC units) benched by default; 0 is --lossless."""
 FAMILIES = (VQCODEC,) + baselines.FAMILIES
 """What `--methods` takes, in table order."""
 MATCHED_PRDN = (2.0, 4.0, 8.0)
@@ -182,18 +186,22 @@ def baseline_method(b: Baseline) -> Method:
                   lambda data, s: on_grid(b.decode(data), s))
 
 
-def vqcodec_methods(codec: Codec, qualities: Sequence[int] | None = None) -> list[Method]:
-    """vqcodec at each quality level (all of the model's when None), through real .vqc bytes."""
+def vqcodec_methods(codec: Codec, qualities: Sequence[int] | None = None,
+                    max_errors: Sequence[int] = MAX_ERRORS) -> list[Method]:
+    """vqcodec at each quality level (all of the model's when None), then with each max error (residual
+    layer, at the model's residual quality), through real .vqc bytes."""
     qs = [codec.check_quality(q) for q in qualities] if qualities else codec.qualities
+    decode = lambda data, s: codec.decompress(data, s.record_name)  # noqa: E731
     return [
-        Method(VQCODEC, f"q={q}", False, lambda s, q=q: codec.compress(s, q)[0],
-               lambda data, s: codec.decompress(data, s.record_name))
-        for q in qs
+        Method(VQCODEC, f"q={q}", False, lambda s, q=q: codec.compress(s, q)[0], decode) for q in qs
+    ] + [
+        Method(BOUNDED, f"E={e}", e == 0, lambda s, e=e: codec.compress(s, max_error=e)[0], decode)
+        for e in max_errors
     ]
 
 
-def build_methods(families: Sequence[str], codec: Codec | None = None,
-                  qualities: Sequence[int] | None = None) -> tuple[list[Method], dict[str, str]]:
+def build_methods(families: Sequence[str], codec: Codec | None = None, qualities: Sequence[int] | None = None,
+                  max_errors: Sequence[int] = MAX_ERRORS) -> tuple[list[Method], dict[str, str]]:
     """The methods of the chosen families, and {family: why skipped} for baselines not installed."""
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
@@ -204,7 +212,7 @@ def build_methods(families: Sequence[str], codec: Codec | None = None,
         if family == VQCODEC:
             if codec is None:
                 raise InputError("--methods vqcodec needs a model")
-            methods += vqcodec_methods(codec, qualities)
+            methods += vqcodec_methods(codec, qualities, max_errors)
             continue
         try:
             methods += [baseline_method(b) for b in baselines.make(family)]

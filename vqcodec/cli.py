@@ -165,6 +165,8 @@ def main() -> None:
               help="comma-separated: vqcodec, zstd, flac, sz3, wavelet")
 @click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="model name or bundle folder")
 @click.option("-q", "--quality", "qualities", type=int, multiple=True, help="vqcodec quality (repeat; default: all)")
+@click.option("-e", "--max-error", "max_errors", type=click.IntRange(min=0), multiple=True,
+              help="vqcodec with a residual layer at this max error in ADC units (repeat; default: 0 1 2 5)")
 @click.option("--seconds", type=float, default=None, help="bench only the first SECONDS of each record")
 @click.option("--beats/--no-beats", default=True, show_default=True,
               help="score QRS detection on reconstructions against .atr beat annotations")
@@ -177,7 +179,7 @@ def main() -> None:
 @click.option("--overlay-window", type=(float, float), default=None,
               help="overlay start and length in seconds (default: the record's first seconds)")
 def bench(records: tuple[Path, ...], split_file: Path | None, split: str | None, methods: str, model: str,
-          qualities: tuple[int, ...], seconds: float | None, beats: bool, json_path: Path | None,
+          qualities: tuple[int, ...], max_errors: tuple[int, ...], seconds: float | None, beats: bool, json_path: Path | None,
           plot_dir: Path | None, overlay_record: str | None, overlay_method: str | None,
           overlay_window: tuple[float, float] | None) -> None:
     """Rate, distortion, speed and beat fidelity of vqcodec and the baselines on WFDB records or folders.
@@ -194,7 +196,7 @@ def bench(records: tuple[Path, ...], split_file: Path | None, split: str | None,
             vb.check_output(out, paths)
     families = vb.FAMILIES if methods == "all" else tuple(m.strip().lower() for m in methods.split(",") if m.strip())
     codec = Codec.load(model) if vb.VQCODEC in families else None
-    chosen, missing = vb.build_methods(families, codec, qualities)
+    chosen, missing = vb.build_methods(families, codec, qualities, max_errors or vb.MAX_ERRORS)
     for why in missing.values():
         click.echo(f"vqcodec bench: skipped {why}", err=True)
     keep = vb.overlay_target(chosen, paths, codec, overlay_record, overlay_method) if plot_dir else None
