@@ -70,3 +70,31 @@ def test_the_golden_files_are_small_and_not_regenerated() -> None:
     with pytest.raises(SystemExit, match="never regenerated"):
         make_golden.main()
     assert {p.name: p.read_bytes() for p in GOLDEN.glob("*.vqc")} == before
+
+
+GOLDEN_1_1 = GOLDEN.parent / "v1.1"
+EXPECTED_1_1 = json.loads((GOLDEN_1_1 / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_1_1))
+def test_a_format_1_1_golden_file_decodes_to_exactly_the_stored_samples(name: str, golden_codec: Codec) -> None:
+    """The residual layer is exact integer arithmetic: today's decoder must give the very same ADC samples."""
+    data = (GOLDEN_1_1 / f"{name}.vqc").read_bytes()
+    assert data[8:12] == bytes([1, 0, 1, 0])  # version 1.1
+    decoded = golden_codec.decompress(data, name)
+    expected = np.load(GOLDEN_1_1 / f"{name}.expected.npy", allow_pickle=False)
+    original = np.load(GOLDEN_1_1 / "input.npy", allow_pickle=False)
+    np.testing.assert_array_equal(decoded.digital(), expected)
+    valid = ~np.isnan(decoded.samples)
+    assert np.abs(expected - original)[valid].max() <= EXPECTED_1_1[name]["max_error"]
+
+
+def test_the_format_1_1_golden_files_are_not_regenerated() -> None:
+    spec = importlib.util.spec_from_file_location("make_golden_v1_1", GOLDEN.parent / "make_golden_v1_1.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    before = {p.name: p.read_bytes() for p in GOLDEN_1_1.iterdir()}
+    with pytest.raises(SystemExit, match="never regenerated"):
+        module.main()
+    assert {p.name: p.read_bytes() for p in GOLDEN_1_1.iterdir()} == before
