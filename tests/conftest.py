@@ -78,9 +78,15 @@ def train_tiny(root: Path, command: str) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny model trained and exported through the real train -> export path."""
+    """A tiny model trained and exported through the real train -> export path, with an index prior counted
+    on synthetic ECG by training/priors.py (as the shipped model has)."""
     pytest.importorskip("torch")
-    return train_tiny(tmp_path_factory.mktemp("tiny"), "tests/conftest.py::tiny_bundle")
+    from training.priors import add_priors, count_bigrams
+
+    bundle = train_tiny(tmp_path_factory.mktemp("tiny"), "tests/conftest.py::tiny_bundle")
+    signals = [make_signal(6000, channels=2, seed=s) for s in (11, 12)]
+    add_priors(bundle, count_bigrams(Codec.load(bundle, threads=1), signals), "tests/conftest.py::tiny_bundle")
+    return bundle
 
 
 @pytest.fixture(scope="module")

@@ -122,7 +122,7 @@ def test_codec_round_trip_keeps_the_bound_and_the_nan_runs(codec, max_error):
     sig = make_signal(5000)
     sig.samples[100:140, 0] = np.nan
     data, report = codec.compress(sig, max_error=max_error)
-    assert data[8:12] == np.array([1, 1], "<u2").tobytes()  # format 1.1: a file with a residual layer
+    assert data[8:10] == b"\x01\x00" and data[10] >= 1  # format 1.1 (1.2 when the indices are entropy-coded)
     out = codec.decompress(data)
     valid = ~np.isnan(sig.samples)
     assert np.array_equal(np.isnan(out.samples), ~valid)

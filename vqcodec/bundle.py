@@ -1,7 +1,10 @@
-"""Model bundles: manifest.json + encoder.onnx + decoder.onnx + codebooks.npy + code_bits.npy, verified by sha256.
+"""Model bundles: manifest.json + encoder.onnx + decoder.onnx + codebooks.npy + code_bits.npy (+ priors.npy),
+verified by sha256.
 
 The model id written into every .vqc file is the sha256 of manifest.json, which itself lists the sha256
-of every other file, so the id names the exact bytes of the whole bundle.
+of every other file, so the id names the exact bytes of the whole bundle. A bundle whose decoding path is
+unchanged from an earlier one (same decoder, codebooks and layout; e.g. a new quality ladder or index prior)
+lists the earlier ids in manifest["compatible_ids"], and decodes their files.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from vqcodec.errors import BundleError, ModelNotFoundError
 
 MANIFEST = "manifest.json"
 REQUIRED_FILES = ("encoder.onnx", "decoder.onnx", "codebooks.npy", "code_bits.npy")
+PRIORS = "priors.npy"
+"""Optional: bigram counts of the code indices on the training split, [stages, codes + 1, codes] uint32."""
 ALIASES = {"ecg": "ecg-v1"}
 """Short names users type; each maps to the shipped bundle it stands for."""
 
@@ -31,6 +36,13 @@ class Bundle:
     model_id: str
     codebooks: np.ndarray  # [stages, codes, latent] float32
     code_bits: np.ndarray  # [stages, codes] float32: -log2 of each code's frequency on the training data
+    priors: np.ndarray | None = None  # [stages, codes + 1, codes] int64 bigram counts (vqcodec.entropy), if shipped
+
+    @property
+    def compatible_ids(self) -> frozenset[str]:
+        """This bundle's id and the ids of earlier bundles whose files it decodes."""
+        ids = self.manifest.get("compatible_ids", [])
+        return frozenset([self.model_id, *(i for i in ids if isinstance(i, str))])
 
     @property
     def name(self) -> str:
@@ -78,7 +90,12 @@ def load_bundle(model: str | Path) -> Bundle:
     stages, codes = manifest["stages"], manifest["codes"]
     codebooks = _array(path / "codebooks.npy", (stages, codes, manifest["latent"]))
     code_bits = _array(path / "code_bits.npy", (stages, codes))
-    return Bundle(path, manifest, hashlib.sha256(raw).hexdigest(), codebooks, code_bits)
+    priors = None
+    if PRIORS in files:
+        if not (path / PRIORS).is_file() or _sha256(path / PRIORS) != files[PRIORS]:
+            raise BundleError(f"{path / PRIORS}: missing, or its sha256 does not match the manifest")
+        priors = _counts(path / PRIORS, (stages, codes + 1, codes))
+    return Bundle(path, manifest, hashlib.sha256(raw).hexdigest(), codebooks, code_bits, priors)
 
 
 def _array(path: Path, shape: tuple[int, ...]) -> np.ndarray:
@@ -92,10 +109,19 @@ def _array(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     return a.astype(np.float32)
 
 
+def _counts(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A non-negative integer array file of the expected shape, as int64, or BundleError."""
+    try:
+        a = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise BundleError(f"{path}: unreadable ({e})") from e
+    if a.shape != shape or a.dtype.kind not in "ui" or (a < 0).any():
+        raise BundleError(f"{path}: shape {a.shape} or dtype {a.dtype} disagree with the manifest")
+    return a.astype(np.int64)
+
+
 def find_by_id(model_id: str) -> Bundle | None:
-    """The installed bundle whose id is model_id, if any."""
-    for name in installed_models():
-        b = load_bundle(shipped_root() / name)
-        if b.model_id == model_id:
-            return b
-    return None
+    """The installed bundle whose id is model_id (or that lists it as compatible), if any."""
+    bundles = [load_bundle(shipped_root() / name) for name in installed_models()]
+    return next((b for b in bundles if b.model_id == model_id), None) or next(
+        (b for b in bundles if model_id in b.compatible_ids), None)

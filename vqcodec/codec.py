@@ -9,7 +9,9 @@ denormalise -> resample to the record rate -> round to the record's ADC grid -> 
 from __future__ import annotations
 
 import math
+import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vqcodec import format as vqc
-from vqcodec import residual
+from vqcodec import entropy, residual
 from vqcodec.bundle import Bundle, find_by_id, installed_models, load_bundle
 from vqcodec.errors import ChecksumError, InputError, ModelMismatchError, ModelNotFoundError
 from vqcodec.framing import chunked, denormalize_blocks, n_blocks, normalize_blocks
@@ -36,6 +38,7 @@ DECODE_MARGIN = 128
 NORM_BLOCKS_PER_BLOCK = 10
 """Normalisation blocks per storage block: one zstd frame per 10 minutes at 360 Hz, since per-minute
 frames cost 13 % more bytes (measured on val), while normalising per minute keeps PRDN low."""
+_U32 = struct.Struct("<I")
 MODEL_MIN_ERROR = 3
 """Smallest max error at which the residual layer codes around the model: below it, coding the samples alone
 is smaller (measured on val, 10 min of each record: at E = 2 2.09 b/s alone vs 2.13 with the q5 model; at
@@ -154,6 +157,7 @@ class Codec:
         self._cb = bundle.codebooks
         self._cb_norm = np.sum(self._cb**2, axis=2)  # [S, K]
         self._bits = bundle.code_bits
+        self._prior = None if bundle.priors is None else entropy.prior_weights(bundle.priors)
 
     @classmethod
     def load(cls, model: str | Path = "ecg", threads: int | None = None) -> Codec:
@@ -349,14 +353,44 @@ class Codec:
         )
         bf = self.block_frames
         blocks = [codes.indices[:, :, b * bf : (b + 1) * bf] for b in range(n_blocks(codes.indices.shape[2], bf))]
+        coding = entropy.CODING if self._prior is not None and codes.stages else None
+        if coding:
+            blocks = [self._code_block(np.ascontiguousarray(b)) for b in blocks]
         metrics = {
             "clipped": clipped,
             "channels": [vars(c) for c in report.channels],
         }
-        f = vqc.VqcFile(header, blocks, codes.stats, runs, fingerprint, metrics, residual=resd)
+        f = vqc.VqcFile(header, blocks, codes.stats, runs, fingerprint, metrics, residual=resd, index_coding=coding)
         data = vqc.dumps(f, level=level)
         report.n_bytes = len(data)
         return data, report
+
+    def file_indices(self, f: vqc.VqcFile, name: str = "<bytes>") -> np.ndarray:
+        """All code indices of a parsed file [C, S, n_frames], entropy-decoded when the file codes them
+        (a block lost to salvage gives zeros)."""
+        h = f.header
+        blocks = f.blocks
+        if f.index_coding is not None:
+            if f.index_coding != entropy.CODING or self._prior is None:
+                raise ModelMismatchError(f"{name}: indices coded with {f.index_coding!r}, which model {self.name} "
+                                         "cannot decode")
+            blocks = [np.zeros((h.n_channels, h.n_stages, h.block_length(b)), np.uint16) if b in f.lost_blocks
+                      else self._decode_block(data, (h.n_channels, h.n_stages, h.block_length(b)), b, name)
+                      for b, data in enumerate(f.blocks)]
+        return np.concatenate(blocks, axis=2) if blocks else np.zeros((h.n_channels, h.n_stages, 0), np.uint16)
+
+    def _code_block(self, codes: np.ndarray) -> bytes:
+        """One block's indices [C, S, F] -> CRC-32 of the indices, then their rANS words (vqcodec.entropy)."""
+        return _U32.pack(zlib.crc32(codes.astype("<u2").tobytes())) + entropy.encode(codes, self._prior)
+
+    def _decode_block(self, data: bytes, shape: tuple[int, int, int], b: int, name: str) -> np.ndarray:
+        """The inverse of _code_block; ChecksumError unless the stream ends exactly and the CRC matches."""
+        codes, ended = entropy.decode(data[_U32.size :], self._prior, shape) if len(data) >= _U32.size \
+            else (None, False)
+        if not ended or _U32.unpack(data[: _U32.size])[0] != zlib.crc32(codes.astype("<u2").tobytes()):
+            raise ChecksumError(f"{name}: block {b}: coded indices do not decode to what was encoded (damaged file "
+                                "or a different index prior)")
+        return codes
 
     def decompress(self, data: bytes, name: str = "<bytes>", check: bool = True) -> Signal:
         """.vqc bytes -> Signal; the file must name this exact model (sha256)."""
@@ -365,7 +399,7 @@ class Codec:
     def decode_file(self, f: vqc.VqcFile, name: str = "<bytes>", check: bool = True) -> Signal:
         """A parsed .vqc file -> Signal (for callers that already parsed it to find the model)."""
         h = f.header
-        if h.model_sha256 != self.model_id or h.kind != self.kind:
+        if h.model_sha256 not in self.bundle.compatible_ids or h.kind != self.kind:
             raise ModelMismatchError(
                 f"{name}: written by model {h.meta.get('model')} ({h.kind}) sha256 {h.model_sha256}, "
                 f"but the model given is {self.name} ({self.kind}) sha256 {self.model_id}"
@@ -373,8 +407,7 @@ class Codec:
         if (h.n_stages > self.stages or h.codebook_size != self.codes or h.hop != self.hop
                 or h.norm_frames != self.norm_frames):
             raise ModelMismatchError(f"{name}: code layout does not fit model {self.name}")
-        indices = (np.concatenate(f.blocks, axis=2) if f.blocks
-                   else np.zeros((h.n_channels, h.n_stages, 0), dtype=np.uint16))
+        indices = self.file_indices(f, name)
         n_model = h.meta.get("n_model", 0)
         if not isinstance(n_model, int) or isinstance(n_model, bool) or -(-n_model // self.hop) != h.n_frames:
             raise vqc.FormatError(f"{name}: n_model disagrees with n_frames")

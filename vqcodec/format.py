@@ -24,7 +24,10 @@ from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedErro
 MAGIC = b"\x89VQC\r\n\x1a\n"
 VERSION = (1, 0)
 RESIDUAL_MINOR = 1
-"""Files with an error-bounded residual layer (section RESD) are written as 1.1; all others as 1.0."""
+"""Files with an error-bounded residual layer (section RESD) are written as 1.1 (unless IDXC makes them 1.2)."""
+CODED_MINOR = 2
+"""Files whose blocks hold entropy-coded indices (section IDXC) are written as 1.2; all others as 1.0 or 1.1."""
+MAX_CODING_NAME = 64
 ZSTD_LEVEL = 19
 
 MAX_HEADER = 64 * 1024
@@ -41,8 +44,8 @@ MAX_FS = 1e5
 KINDS = {1: "ecg", 2: "midi"}
 _KIND_CODES = {v: k for k, v in KINDS.items()}
 TAG_BLKS, TAG_NORM, TAG_NANM, TAG_FPRT, TAG_MTRC, TAG_END = "BLKS", "NORM", "NANM", "fPRT", "mTRC", "END "
-TAG_RESD = "RESD"
-KNOWN_TAGS = (TAG_NORM, TAG_NANM, TAG_BLKS, TAG_RESD, TAG_FPRT, TAG_MTRC)  # also the order dumps writes them in
+TAG_RESD, TAG_IDXC = "RESD", "IDXC"
+KNOWN_TAGS = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_FPRT, TAG_MTRC)  # the order dumps writes them in
 
 _PREAMBLE = struct.Struct("<HHI")  # major, minor, hdr_len
 _FIXED = struct.Struct("<BdHQQHIIBIB32s")  # the header's fixed part, then JSON
@@ -132,6 +135,7 @@ class VqcFile:
     lost_blocks: dict[int, str] = field(default_factory=dict)  # salvage only: block -> why it was unreadable
     damage: list[str] = field(default_factory=list)  # salvage only: other damage that was skipped
     residual: bytes | None = None  # RESD payload (vqcodec.residual), decoded with the model's prediction
+    index_coding: str | None = None  # IDXC: blocks are then the coded bytes of each block, decoded by the codec
 
 
 def _header_problem(h: Header, limits: Limits) -> tuple[type[Exception], str] | None:
@@ -230,7 +234,8 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
         )  # fmt: skip
     except struct.error as e:
         raise ValueError(f"header field has the wrong type: {e}") from None
-    version = (VERSION[0], RESIDUAL_MINOR) if f.residual is not None else VERSION
+    minor = CODED_MINOR if f.index_coding else RESIDUAL_MINOR if f.residual is not None else VERSION[1]
+    version = (VERSION[0], minor)
     header = _PREAMBLE.pack(*version, len(fixed) + len(meta)) + fixed + meta
     out = [MAGIC, header, _U32.pack(zlib.crc32(header))]
 
@@ -251,12 +256,22 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
 
     if len(f.blocks) != nb:
         raise ValueError(f"{len(f.blocks)} blocks given, header implies {nb}")
+    if f.index_coding is not None:
+        name = f.index_coding.encode("ascii", "replace")
+        if not (0 < len(name) <= MAX_CODING_NAME and name.isascii() and name.decode().isprintable()):
+            raise ValueError(f"index coding name {f.index_coding!r} must be 1..{MAX_CODING_NAME} printable ASCII")
+        out.append(_section(TAG_IDXC, name))
     blks = []
     for b, codes in enumerate(f.blocks):
-        _check_array(codes, f"block {b}", np.uint16, (C, S, h.block_length(b)))
-        if codes.size and codes.max() >= h.codebook_size:
-            raise ValueError(f"block {b} holds index {codes.max()} >= codebook_size {h.codebook_size}")
-        frame = zc.compress(bitpack.pack(codes, h.bits_per_index))
+        if f.index_coding is not None:
+            if not isinstance(codes, bytes) or len(codes) > DEFAULT_LIMITS.max_block_bytes:
+                raise ValueError(f"block {b}: coded blocks are bytes of at most {DEFAULT_LIMITS.max_block_bytes}")
+            frame = codes
+        else:
+            _check_array(codes, f"block {b}", np.uint16, (C, S, h.block_length(b)))
+            if codes.size and codes.max() >= h.codebook_size:
+                raise ValueError(f"block {b} holds index {codes.max()} >= codebook_size {h.codebook_size}")
+            frame = zc.compress(bitpack.pack(codes, h.bits_per_index))
         blks += [_BLOCK_HEAD.pack(len(frame), zlib.crc32(frame)), frame]
     out.append(_section(TAG_BLKS, b"".join(blks)))
     if f.residual is not None:
@@ -423,27 +438,38 @@ def _decompress(r: _Reader, frame: memoryview, size: int, where: str, dz: zstand
 
 def _read_blocks(
     r: _Reader, data: memoryview, h: Header, limits: Limits, dz: zstandard.ZstdDecompressor,
-    lost: dict[int, str] | None = None,
-) -> list[np.ndarray]:
-    """Every block of BLKS, in order.
+    lost: dict[int, str] | None = None, coded: bool = False,
+) -> list:
+    """Every block of BLKS, in order: index arrays, or each block's coded bytes when `coded` (IDXC).
 
     With `lost` (salvage), a block that fails a check is recorded there (block -> why) and replaced by zero
     indices, and the walk goes on: each block has its own length and CRC, so one bad block loses only itself
     unless its length field is what was damaged.
     """
     sub = _Reader(data, f"{r.name}: section {TAG_BLKS}")
-    blocks = []
+    blocks: list = []
     for b in range(h.n_blocks):
         try:
-            blocks.append(_read_block(sub, b, h, limits, dz))
+            blocks.append(_read_coded_block(sub, b, limits) if coded else _read_block(sub, b, h, limits, dz))
         except (FormatError, LimitError) as e:
             if lost is None:
                 raise
             lost[b] = str(e).removeprefix(f"{sub.name}: ")
-            blocks.append(np.zeros((h.n_channels, h.n_stages, h.block_length(b)), np.uint16))
+            blocks.append(b"" if coded else np.zeros((h.n_channels, h.n_stages, h.block_length(b)), np.uint16))
     if sub.pos != len(sub.view) and not lost:  # with a lost block, its bad length explains the rest
         raise sub.error(FormatError, f"{len(sub.view) - sub.pos} bytes after the last block")
     return blocks
+
+
+def _read_coded_block(sub: _Reader, b: int, limits: Limits) -> bytes:
+    """Block b of an IDXC file at the cursor: length limit and CRC; the codec decodes the bytes."""
+    clen, crc = _BLOCK_HEAD.unpack(sub.take(_BLOCK_HEAD.size, f"block {b}"))
+    if clen > limits.max_block_bytes:
+        raise sub.error(LimitError, f"block {b} is {clen} bytes, over the limit {limits.max_block_bytes}")
+    frame = sub.take(clen, f"block {b}")
+    if zlib.crc32(frame) != crc:
+        raise sub.error(ChecksumError, f"block {b} CRC mismatch")
+    return bytes(frame)
 
 
 def _read_block(sub: _Reader, b: int, h: Header, limits: Limits, dz: zstandard.ZstdDecompressor) -> np.ndarray:
@@ -523,8 +549,14 @@ def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS, s
         raise r.error(FormatError, f"section {TAG_NORM}: values must be finite with scale > 0")
     dz = zstandard.ZstdDecompressor()
     lost: dict[int, str] | None = {} if salvage else None
-    f = VqcFile(h, _read_blocks(r, sections[TAG_BLKS], h, limits, dz, lost), norm, extra=extra,
-                lost_blocks=lost or {}, damage=damage or [])
+    coding = None
+    if TAG_IDXC in sections:
+        raw_name = bytes(sections[TAG_IDXC])
+        if not (0 < len(raw_name) <= MAX_CODING_NAME and raw_name.isascii() and raw_name.decode().isprintable()):
+            raise r.error(FormatError, f"section {TAG_IDXC}: not an index coding name")
+        coding = raw_name.decode()
+    blocks = _read_blocks(r, sections[TAG_BLKS], h, limits, dz, lost, coded=coding is not None)
+    f = VqcFile(h, blocks, norm, extra=extra, lost_blocks=lost or {}, damage=damage or [], index_coding=coding)
     if TAG_NANM in sections:
         f.nan_runs = _read_runs(r, sections[TAG_NANM], h, limits, dz)
     if TAG_RESD in sections:

@@ -360,7 +360,8 @@ def decode(payload: bytes | memoryview, p: np.ndarray | None, shape: tuple[int, 
     recon, _ = _run(lanes, coef, first, xs, max_error, step_q)
     out = lanes.join(recon)
     if n_escape != len(escapes) or not all(cd.is_empty() for cd in coders):
-        raise ChecksumError(f"{name}: residual streams have data left over (damaged or desynchronised)")
+        raise ChecksumError(f"{name}: residual streams do not end where they should: the section is damaged or the "
+                            "model's prediction differs on this machine, so the error bound cannot be guaranteed")
     crcs = np.frombuffer(parts[6], "<u4") if len(parts[6]) == 4 * c else None
     if crcs is None:
         raise FormatError(f"{name}: residual CRC list has the wrong length")

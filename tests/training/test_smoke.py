@@ -12,7 +12,9 @@ from vqcodec.codec import Codec
 
 def test_tiny_model_exports_a_bundle_with_hashes_and_parity(tiny_bundle):
     manifest = json.loads((tiny_bundle / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"encoder.onnx", "decoder.onnx", "codebooks.npy", "code_bits.npy"}
+    # export writes the first four; the fixture then adds the index prior with training/priors.py
+    assert set(manifest["files"]) == {"encoder.onnx", "decoder.onnx", "codebooks.npy", "code_bits.npy", "priors.npy"}
+    assert manifest["priors"]["indices_counted"] > 0 and len(manifest["compatible_ids"]) == 1
     assert manifest["training"]["command"]
     assert manifest["parity"]["encoder_max_abs"] < 1e-4
     assert manifest["parity"]["decoder_max_abs"] < 1e-4

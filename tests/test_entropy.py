@@ -1,0 +1,123 @@
+"""Index entropy coding: exact round trips, fewer bits than zstd, loud failure on damage, old files still decode."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import zstandard
+
+from tests.conftest import make_signal
+from vqcodec import bitpack, entropy
+from vqcodec import format as vqc
+from vqcodec.bundle import MANIFEST, PRIORS
+from vqcodec.codec import Codec
+from vqcodec.errors import ChecksumError, FormatError, ModelMismatchError
+
+K = 16
+
+
+def skewed_codes(shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
+    """Stage 1 follows a sticky chain in time; each later stage depends on the stage above it: the two
+    contexts vqcodec.entropy models (real codes have both, measured in benchmarks/results/)."""
+    rng = np.random.default_rng(seed)
+    c, s, f = shape
+    out = np.zeros(shape, np.uint16)
+    for ch in range(c):
+        x = rng.integers(K)
+        for t in range(f):
+            x = x if rng.random() < 0.6 else (x + rng.integers(1, 3)) % K
+            out[ch, 0, t] = x
+    for st in range(1, s):
+        out[:, st] = (out[:, st - 1] * 5 + (rng.random(out[:, st].shape) < 0.2)) % K
+    return out
+
+
+def prior_from(codes: np.ndarray) -> np.ndarray:
+    counts = np.zeros((codes.shape[1], K + 1, K), np.int64)
+    for st in range(codes.shape[1]):
+        ctx = np.full(codes[:, st].shape, K) if st == 0 else codes[:, st - 1].astype(np.int64)
+        if st == 0:
+            ctx[:, 1:] = codes[:, 0, :-1]
+        np.add.at(counts[st], (ctx.ravel(), codes[:, st].ravel().astype(np.int64)), 1)
+    return entropy.prior_weights(counts)
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 1000), (1, 3, 257), (3, 2, 1), (2, 2, 0), (1, 1, entropy.LANE)])
+def test_round_trip_is_exact_for_any_shape(shape):
+    codes = skewed_codes(shape)
+    q = prior_from(skewed_codes((2, 3, 2000), seed=1))
+    out, ended = entropy.decode(entropy.encode(codes, q), q, shape)
+    assert ended and np.array_equal(out, codes)
+
+
+def test_it_beats_zstd_on_the_packed_indices():
+    codes = skewed_codes((2, 2, 3000))
+    q = prior_from(skewed_codes((2, 2, 3000), seed=5))
+    coded = len(entropy.encode(codes, q))
+    packed = len(zstandard.ZstdCompressor(level=19).compress(bitpack.pack(codes, 4)))
+    assert coded < 0.9 * packed
+
+
+def test_the_prior_is_integer_and_positive():
+    q = entropy.prior_weights(np.zeros((2, K + 1, K), np.int64))
+    assert q.dtype == np.int64 and q.min() >= 1 and np.all(q.sum(axis=2) <= entropy.PRIOR_MASS + K)
+
+
+def test_codec_codes_indices_when_its_bundle_has_a_prior(codec):
+    sig = make_signal(9000)
+    data, _ = codec.compress(sig)
+    f = vqc.loads(data)
+    assert f.index_coding == entropy.CODING and all(isinstance(b, bytes) for b in f.blocks)
+    assert data[8:12] == bytes([1, 0, 2, 0])  # format 1.2
+    out = codec.decompress(data)
+    assert out.samples.shape == sig.samples.shape
+
+
+def test_a_damaged_coded_block_fails_loudly(codec):
+    data, _ = codec.compress(make_signal(9000))
+    f = vqc.loads(data)
+    bad = bytearray(f.blocks[0])
+    bad[len(bad) // 2] ^= 0x10
+    f.blocks[0] = bytes(bad)
+    with pytest.raises(ChecksumError, match="block 0"):
+        codec.decompress(vqc.dumps(f), "x.vqc")
+
+
+def test_a_bundle_without_a_prior_writes_plain_blocks_and_the_new_bundle_still_reads_them(codec, tmp_path):
+    """Adding a prior changes the model id; files of the bundle before it still decode (compatible_ids)."""
+    plain = tmp_path / "plain"
+    shutil.copytree(codec.bundle.path, plain)
+    manifest = json.loads((plain / MANIFEST).read_text())
+    del manifest["files"][PRIORS], manifest["compatible_ids"], manifest["priors"]
+    (plain / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    (plain / PRIORS).unlink()
+    old = Codec.load(plain, threads=1)
+    assert old.model_id in codec.bundle.compatible_ids
+    sig = make_signal(3000)
+    data, _ = old.compress(sig)
+    assert vqc.loads(data).index_coding is None and data[8:12] == bytes([1, 0, 0, 0])
+    np.testing.assert_array_equal(codec.decompress(data).samples, old.decompress(data).samples)
+    coded, _ = codec.compress(sig)
+    with pytest.raises(ModelMismatchError):
+        old.decompress(coded)
+
+
+def test_an_unknown_index_coding_is_refused(codec):
+    data, _ = codec.compress(make_signal(2000))
+    f = vqc.loads(data)
+    f.index_coding = "something-else"
+    with pytest.raises(ModelMismatchError, match="something-else"):
+        codec.decompress(vqc.dumps(f))
+    with pytest.raises(ValueError):
+        f.index_coding = "\x00bad"
+        vqc.dumps(f)
+
+
+def test_an_old_reader_would_refuse_a_coded_file_cleanly():
+    """IDXC is critical: a reader that does not know it must fail with 'unsupported feature'."""
+    assert vqc.TAG_IDXC[0].isupper()
+    with pytest.raises(FormatError):
+        vqc.loads(b"")

@@ -1,0 +1,77 @@
+"""Ship an index prior in a model bundle: bigram counts of its code indices over the train split.
+
+`python -m training.priors --model vqcodec/models/ecg-v1 --data ../shared/data`
+
+Encodes every train record with the bundle (all stages, plain nearest-neighbour search) and counts, per
+stage, which index follows which: for stage 1 the previous stage-1 index of the same channel (row K: a
+lane's start), for later stages the index one stage up at the same frame — the contexts of
+vqcodec.entropy. Writes priors.npy into the bundle and adds it to the manifest; the previous model id goes
+into manifest["compatible_ids"], since decoding is unchanged. Calibrate after this: bit costs change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import vqcodec
+from training.data import data_root, mitdb_split
+from vqcodec.bundle import MANIFEST, PRIORS, load_bundle
+from vqcodec.codec import Codec
+
+
+def count_bigrams(codec: Codec, signals: list[vqcodec.Signal]) -> np.ndarray:
+    """[stages, codes + 1, codes] int64 counts of (context, index) over the signals' codes."""
+    k, s = codec.codes, codec.stages
+    counts = np.zeros((s, k + 1, k), dtype=np.int64)
+    codec.levels[0] = (s, 0.0)
+    for sig in signals:
+        x = np.nan_to_num(sig.samples)
+        idx = codec.encode(x, 0).indices.astype(np.int64)  # [C, S, F]
+        for stage in range(s):
+            if stage == 0:
+                ctx = np.full(idx[:, 0].shape, k)
+                ctx[:, 1:] = idx[:, 0, :-1]
+            else:
+                ctx = idx[:, stage - 1]
+            np.add.at(counts[stage], (ctx.ravel(), idx[:, stage].ravel()), 1)
+    del codec.levels[0]
+    return counts
+
+
+def add_priors(bundle: Path, counts: np.ndarray, command: str) -> None:
+    """Write priors.npy into the bundle, list it in the manifest and keep the old id as compatible."""
+    old_raw = (bundle / MANIFEST).read_bytes()
+    manifest = json.loads(old_raw)
+    np.save(bundle / PRIORS, counts.astype(np.uint32), allow_pickle=False)
+    manifest["files"][PRIORS] = hashlib.sha256((bundle / PRIORS).read_bytes()).hexdigest()
+    old_id = hashlib.sha256(old_raw).hexdigest()
+    manifest["compatible_ids"] = sorted(set(manifest.get("compatible_ids", [])) | {old_id})
+    manifest["priors"] = {"command": command, "split": "train", "indices_counted": int(counts[0].sum())}
+    (bundle / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    load_bundle(bundle)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, type=Path, help="bundle folder (rewritten)")
+    ap.add_argument("--data", default=None)
+    args = ap.parse_args(argv)
+    root = data_root(args.data)
+    codec = Codec.load(args.model)
+    signals = []
+    for name in mitdb_split(root, "train"):
+        signals.append(vqcodec.read(root / "ecg" / "mitdb" / name))
+        print(f"read {name}", file=sys.stderr, flush=True)
+    counts = count_bigrams(codec, signals)
+    add_priors(args.model, counts, "python -m training.priors " + " ".join(argv if argv is not None else sys.argv[1:]))
+    print(f"{args.model}: priors from {counts[0].sum()} stage-1 indices of {len(signals)} train records")
+
+
+if __name__ == "__main__":
+    main()
