@@ -21,11 +21,12 @@ import numpy as np
 
 import vqcodec
 from training.data import data_root, mitdb_split
-from vqcodec.bundle import MANIFEST, load_bundle
+from training.priors import rewrite_manifest
+from vqcodec.bundle import MANIFEST
 from vqcodec.codec import Codec
 
-LAMBDAS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.7, 1.0, 1.4)
-"""Entropy-constraint weights tried (latent squared error per bit)."""
+LAMBDAS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+"""Entropy-constraint weights tried (latent squared error per bit of the entropy coder's context model)."""
 DEFAULT_PRDN = 8.0
 """Val PRDN (%) the default level must stay under: the test target is 9 %, kept with a margin."""
 LADDER_STEP = 0.06
@@ -95,8 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         "split": "val", "seconds_per_record": args.seconds, "records": [s.record_name for s in signals],
         "default_rule": f"cheapest level with val PRDN <= {DEFAULT_PRDN} %", "grid": grid,
     }
-    (args.model / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    load_bundle(args.model)
+    rewrite_manifest(args.model, manifest)
     for q, v in manifest["qualities"].items():
         print(f"quality {q}{' (default)' if int(q) == default else ''}: {v}")
 

@@ -44,17 +44,22 @@ def count_bigrams(codec: Codec, signals: list[vqcodec.Signal]) -> np.ndarray:
     return counts
 
 
-def add_priors(bundle: Path, counts: np.ndarray, command: str) -> None:
-    """Write priors.npy into the bundle, list it in the manifest and keep the old id as compatible."""
-    old_raw = (bundle / MANIFEST).read_bytes()
-    manifest = json.loads(old_raw)
-    np.save(bundle / PRIORS, counts.astype(np.uint32), allow_pickle=False)
-    manifest["files"][PRIORS] = hashlib.sha256((bundle / PRIORS).read_bytes()).hexdigest()
-    old_id = hashlib.sha256(old_raw).hexdigest()
+def rewrite_manifest(bundle: Path, manifest: dict) -> None:
+    """Write a changed manifest whose decoding path is unchanged: the previous id joins compatible_ids, so
+    files written with it still decode. Verifies the bundle afterwards."""
+    old_id = hashlib.sha256((bundle / MANIFEST).read_bytes()).hexdigest()
     manifest["compatible_ids"] = sorted(set(manifest.get("compatible_ids", [])) | {old_id})
-    manifest["priors"] = {"command": command, "split": "train", "indices_counted": int(counts[0].sum())}
     (bundle / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     load_bundle(bundle)
+
+
+def add_priors(bundle: Path, counts: np.ndarray, command: str) -> None:
+    """Write priors.npy into the bundle and list it in the manifest (the old id stays compatible)."""
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    np.save(bundle / PRIORS, counts.astype(np.uint32), allow_pickle=False)
+    manifest["files"][PRIORS] = hashlib.sha256((bundle / PRIORS).read_bytes()).hexdigest()
+    manifest["priors"] = {"command": command, "split": "train", "indices_counted": int(counts[0].sum())}
+    rewrite_manifest(bundle, manifest)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -158,6 +158,8 @@ class Codec:
         self._cb_norm = np.sum(self._cb**2, axis=2)  # [S, K]
         self._bits = bundle.code_bits
         self._prior = None if bundle.priors is None else entropy.prior_weights(bundle.priors)
+        self._ctx_bits = None if self._prior is None else (  # [S, K + 1, K]: bits of index k in context c
+            -np.log2(self._prior / self._prior.sum(axis=2, keepdims=True))).astype(np.float32)
 
     @classmethod
     def load(cls, model: str | Path = "ecg", threads: int | None = None) -> Codec:
@@ -209,14 +211,20 @@ class Codec:
         """Entropy-constrained residual VQ of z [D, F] with the first `stages` stages -> indices uint16.
 
         Each stage picks argmin ||r - c_k||^2 + lam * bits_k (Chou, Lookabaugh & Gray 1989, ECVQ): lam = 0
-        is plain nearest-neighbour search; larger lam favours frequent codes, which the entropy coder
-        stores in fewer bits. Only the encoder needs lam; decoding is the same for every lam.
+        is plain nearest-neighbour search; larger lam favours cheap codes. With an index prior, bits_k is the
+        cost in the entropy coder's context (the previous stage-1 index, or the index one stage up), chosen
+        greedily frame by frame; without, each code's unigram cost. Only the encoder needs lam.
         """
         r = np.ascontiguousarray(z.T, dtype=np.float32)  # [F, D]
         out = np.empty((stages, r.shape[0]), dtype=np.uint16)
         for s in range(stages):
-            dist = (self._cb_norm[s] + np.float32(lam) * self._bits[s])[None, :] - 2.0 * (r @ self._cb[s].T)
-            idx = np.argmin(dist, axis=1)
+            dist = self._cb_norm[s][None, :] - 2.0 * (r @ self._cb[s].T)
+            if lam and self._ctx_bits is not None:
+                bits = self._ctx_bits[s] * np.float32(lam)
+                idx = (_greedy_in_time(dist, bits, self.block_frames) if s == 0
+                       else np.argmin(dist + bits[out[s - 1]], axis=1))
+            else:
+                idx = np.argmin(dist + np.float32(lam) * self._bits[s][None, :], axis=1)
             out[s] = idx
             r -= self._cb[s][idx]
         return out
@@ -434,6 +442,25 @@ class Codec:
             y = (recon - _baselines(template)) / _gains(template)
         decoded, _ = self._finish(y, template, f.nan_runs)
         return decoded
+
+
+def _greedy_in_time(dist: np.ndarray, bits: np.ndarray, block_frames: int) -> np.ndarray:
+    """argmin_k dist[t, k] + bits[previous choice, k], frame by frame within the entropy coder's lanes (LANE
+    frames from each storage block's start; a lane's first frame has the start context, row K), all lanes in
+    lockstep. dist [F, K], bits [K + 1, K]."""
+    f, k = dist.shape
+    out = np.empty(f, dtype=np.int64)
+    starts = np.concatenate([np.arange(b, min(f, b + block_frames), entropy.LANE) for b in range(0, f, block_frames)]
+                            or [np.zeros(0, np.int64)])
+    ends = np.minimum(f, (starts // block_frames + 1) * block_frames)
+    prev = np.full(len(starts), k)
+    for t in range(min(entropy.LANE, f)):
+        live = starts + t < ends
+        starts, ends, prev = starts[live], ends[live], prev[live]
+        rows = starts + t
+        prev = np.argmin(dist[rows] + bits[prev], axis=1)
+        out[rows] = prev
+    return out
 
 
 def _gains(signal: Signal) -> np.ndarray:
