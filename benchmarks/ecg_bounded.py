@@ -11,10 +11,8 @@ and FLAC (lossless), each through its real library on the same samples, and the 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -23,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import vqcodec
-from ecg_cli import metadata_matches, run
+from ecg_cli import emit, metadata_matches, preamble, run
 from vqcodec.baselines import Flac, Sz3
 from vqcodec.bench import filled_digital
 
@@ -79,12 +77,8 @@ def main() -> None:
             f"{all(p['exact'] for p in per) if e == 0 else all(p['max_abs_error'] <= e for p in per)} | "
             f"{all(p['metadata_ok'] for p in per)} | {np.median([p['compress_s'] for p in per]):.2f} / "
             f"{np.median([p['decompress_s'] for p in per]):.2f} |")
-    cmd = "python " + " ".join(sys.argv)
     lines = [
-        f"# vqcodec --max-error through the CLI on the mitdb `{args.split}` split", "",
-        f"Command: `{cmd}`  ",
-        f"Date: {datetime.date.today()}; machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}", "",
+        *preamble(f"vqcodec --max-error through the CLI on the mitdb `{args.split}` split"),
         f"Records: {' '.join(records)} (whole records, both leads). Bits/sample and CR (against 11 bits) are means "
         "over the records of the whole file; max |error| is over every valid sample of every record, in ADC units. "
         "Times are the median CLI wall time per record (30 min, 2 leads), process start included.", "",
@@ -97,12 +91,7 @@ def main() -> None:
         *[f"| {p['max_error']} | {p['record']} | {p['bytes']} | {p['bits_per_sample']:.3f} | {p['max_abs_error']} | "
           f"{p['other_bits_per_sample']:.3f} |" for p in results],
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+    emit(lines, results, args.out, args.json)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,26 @@ def metadata_matches(a: vqcodec.Signal, b: vqcodec.Signal) -> bool:
     return a.samples.shape == b.samples.shape and key(a) == key(b)
 
 
+def preamble(title: str, machine_note: str = "") -> list[str]:
+    """Title, the exact command, date and machine: the first lines of every report."""
+    return [
+        f"# {title}", "",
+        f"Command: `python {' '.join(sys.argv)}`  ",
+        f"Date: {datetime.date.today()}; machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}{machine_note}", "",
+    ]
+
+
+def emit(lines: list[str], results: list[dict], out: Path | None, json_path: Path | None) -> None:
+    """Print the Markdown report and write it (and the per-record JSON) where asked."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if out:
+        out.write_text(text)
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.environ.get("VQCODEC_DATA", "../shared/data"))
@@ -73,12 +93,9 @@ def main() -> None:
                         f"{mean['bits_per_sample']:.3f} | {mean['prdn']:.2f} | {max(p['prdn'] for p in per):.2f} | "
                         f"{mean['prd']:.2f} | {mean['snr']:.1f} | {max(p['max_err'] for p in per):.3f} | "
                         f"{all(p['metadata_ok'] for p in per)} |")
-    cmd = "python " + " ".join(sys.argv)
     lines = [
-        f"# vqcodec through the CLI on the mitdb `{args.split}` split", "",
-        f"Command: `{cmd}`  ",
-        f"Date: {datetime.date.today()}; machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; model {codec.name} sha256 {codec.model_id[:16]}…", "",
+        *preamble(f"vqcodec through the CLI on the mitdb `{args.split}` split",
+                  f"; model {codec.name} sha256 {codec.model_id[:16]}…"),
         f"Records: {' '.join(records)} (whole records, both leads). CR against 11 bits; file bytes include every "
         "header. PRDN/PRD/SNR are means over the records of the per-record mean over leads; max error in mV.", "",
         "| quality | mean CR | bits/sample | mean PRDN % | worst record PRDN % | PRD % | SNR dB | max error mV | "
@@ -90,12 +107,7 @@ def main() -> None:
         *[f"| {p['quality']} | {p['record']} | {p['bytes']} | {p['cr']:.2f} | {p['prdn']:.2f} | {p['max_err']:.3f} |"
           for p in results],
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+    emit(lines, results, args.out, args.json)
 
 
 if __name__ == "__main__":
