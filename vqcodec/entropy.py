@@ -23,7 +23,7 @@ PRIOR_MASS = 128 << 16
 """Weight of the prior in each context, in units of one coded index (COUNT_WEIGHT): 128 indices' worth."""
 COUNT_WEIGHT = 1 << 16
 CODING = "bigram-rans-1"
-"""The value of meta["index_coding"] (and the IDXC section) for this scheme."""
+"""The name this scheme writes into the IDXC section."""
 
 
 def prior_weights(counts: np.ndarray) -> np.ndarray:
