@@ -258,3 +258,10 @@ def test_real_excerpt(data_dir, tmp_path):
     assert [r.prdn for r in wavelet] == sorted(r.prdn for r in wavelet)
     se, ppv = result.original_beats["103"]
     assert se >= 0.95 and ppv >= 0.95
+
+
+def test_rate_controlled_vqcodec_is_benched_only_when_asked(tiny_bundle):
+    codec = Codec.load(tiny_bundle)
+    names = [m.name for m in bench.build_methods(["vqcodec"], codec, max_errors=(), max_prdns=(5, 2.5))[0]]
+    assert names[-2:] == ["vqcodec --max-prdn P=5", "vqcodec --max-prdn P=2.5"]
+    assert not any("max-prdn" in m.name for m in bench.build_methods(["vqcodec"], codec)[0])

@@ -156,3 +156,13 @@ def test_lossless_and_a_positive_max_error_contradict(record, tmp_path):
     proc = run_cli("compress", record, "-o", tmp_path / "x.vqc", "--lossless", "--max-error", "3")
     assert proc.returncode == 2 and "contradict" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "x.vqc").exists()
+
+
+def test_max_prdn_reports_the_level_it_chose_and_refuses_a_quality_beside_it(record, tiny_bundle, tmp_path):
+    proc = run_cli("compress", record, "-o", tmp_path / "p.vqc", "--model", tiny_bundle, "--max-prdn", "1000")
+    assert proc.returncode == 0, proc.stderr
+    assert "[quality 1]" in proc.stderr and "warning" not in proc.stderr  # loose: the cheapest level
+    missed = run_cli("compress", record, "-o", tmp_path / "m.vqc", "--model", tiny_bundle, "--max-prdn", "0.001")
+    assert missed.returncode == 0 and "even at the highest quality" in missed.stderr  # the tiny model cannot
+    both = run_cli("compress", record, "-o", tmp_path / "q.vqc", "--max-prdn", "5", "--quality", "2")
+    assert both.returncode == 2 and "--max-prdn" in both.stderr and not (tmp_path / "q.vqc").exists()

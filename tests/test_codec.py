@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import make_signal
 from vqcodec import codec as codec_module
+from vqcodec import format as vqc
 from vqcodec.codec import Codec, nan_runs
 from vqcodec.errors import BundleError, ChecksumError, InputError, ModelMismatchError
 from vqcodec.signal import ChannelInfo, Signal
@@ -148,3 +149,17 @@ def test_a_misbehaving_decoder_is_caught_by_the_fingerprint(tiny_bundle):
     codec._decoder = Skewed()
     with pytest.raises(ChecksumError, match="fingerprint"):
         codec.decompress(data)
+
+
+def test_max_prdn_picks_a_level_that_meets_it_and_the_cheapest_when_it_is_loose(codec):
+    sig = make_signal(6000)
+    prdns = {q: codec.compress(sig, q)[1].prdn for q in codec.qualities}
+    target = sorted(prdns.values())[len(prdns) // 2]
+    data, report, level = codec.compress_to_prdn(sig, target)
+    assert report.prdn <= target and report.prdn == prdns[level]
+    assert report.n_bytes == len(data) and vqc.loads(data).header.meta["quality"] == level
+    assert codec.compress_to_prdn(sig, 1e6)[2] == codec.qualities[0]
+    _, missed, top = codec.compress_to_prdn(sig, 1e-6)
+    assert top == codec.qualities[-1] and missed.prdn > 1e-6  # unreachable: the top level, and the report says so
+    with pytest.raises(InputError):
+        codec.compress_to_prdn(sig, -1.0)

@@ -33,6 +33,8 @@ BOUNDED = "vqcodec --max-error"
 """vqcodec with the error-bounded residual layer: its own curve in the matched-quality table."""
 MAX_ERRORS = (0, 1, 2, 5)
 """Max errors (ADC units) benched by default; 0 is --lossless."""
+RATE_CONTROLLED = "vqcodec --max-prdn"
+"""vqcodec choosing its quality level per record (Codec.compress_to_prdn); benched only when asked."""
 FAMILIES = (VQCODEC,) + baselines.FAMILIES
 """What `--methods` takes, in table order."""
 MATCHED_PRDN = (2.0, 4.0, 8.0)
@@ -187,9 +189,9 @@ def baseline_method(b: Baseline) -> Method:
 
 
 def vqcodec_methods(codec: Codec, qualities: Sequence[int] | None = None,
-                    max_errors: Sequence[int] = MAX_ERRORS) -> list[Method]:
+                    max_errors: Sequence[int] = MAX_ERRORS, max_prdns: Sequence[float] = ()) -> list[Method]:
     """vqcodec at each quality level (all of the model's when None), then with each max error (residual
-    layer, at the model's residual quality), through real .vqc bytes."""
+    layer, at the model's residual quality), then with each PRDN target, through real .vqc bytes."""
     qs = [codec.check_quality(q) for q in qualities] if qualities else codec.qualities
     decode = lambda data, s: codec.decompress(data, s.record_name)  # noqa: E731
     return [
@@ -197,11 +199,15 @@ def vqcodec_methods(codec: Codec, qualities: Sequence[int] | None = None,
     ] + [
         Method(BOUNDED, f"E={e}", e == 0, lambda s, e=e: codec.compress(s, max_error=e)[0], decode)
         for e in max_errors
+    ] + [
+        Method(RATE_CONTROLLED, f"P={p:g}", False, lambda s, p=p: codec.compress_to_prdn(s, p)[0], decode)
+        for p in max_prdns
     ]
 
 
 def build_methods(families: Sequence[str], codec: Codec | None = None, qualities: Sequence[int] | None = None,
-                  max_errors: Sequence[int] = MAX_ERRORS) -> tuple[list[Method], dict[str, str]]:
+                  max_errors: Sequence[int] = MAX_ERRORS, max_prdns: Sequence[float] = (),
+                  ) -> tuple[list[Method], dict[str, str]]:
     """The methods of the chosen families, and {family: why skipped} for baselines not installed."""
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
@@ -212,7 +218,7 @@ def build_methods(families: Sequence[str], codec: Codec | None = None, qualities
         if family == VQCODEC:
             if codec is None:
                 raise InputError("--methods vqcodec needs a model")
-            methods += vqcodec_methods(codec, qualities, max_errors)
+            methods += vqcodec_methods(codec, qualities, max_errors, max_prdns)
             continue
         try:
             methods += [baseline_method(b) for b in baselines.make(family)]

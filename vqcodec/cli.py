@@ -60,14 +60,18 @@ def cli() -> None:
 @click.option("-e", "--max-error", type=click.IntRange(min=0), default=None,
               help="guarantee |error| <= E ADC units on every sample (adds a residual layer)")
 @click.option("--lossless", is_flag=True, help="bit-exact ADC samples (the same as --max-error 0)")
+@click.option("-p", "--max-prdn", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="the cheapest quality level whose PRDN on this record is at most P %")
 @click.option("--fs", type=float, default=None, help="sampling rate of .npy input (Hz)")
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
 def compress(record: Path, output: Path | None, quality: int | None, model: str, max_error: int | None,
-             lossless: bool, fs: float | None, force: bool) -> None:
+             lossless: bool, max_prdn: float | None, fs: float | None, force: bool) -> None:
     """Compress a WFDB record (NNN, NNN.hea, NNN.dat) or a .npy array into a .vqc file."""
     if lossless and max_error not in (None, 0):
         raise click.UsageError("--lossless and --max-error E > 0 contradict each other")
     max_error = 0 if lossless else max_error
+    if max_prdn is not None and (quality is not None or max_error is not None):
+        raise click.UsageError("--max-prdn picks the quality itself: it goes with neither --quality nor a max error")
     output = output or _default_output(record, ".vqc")
     to_stdout = str(output) == STDOUT
     if to_stdout and sys.stdout.isatty() and not force:
@@ -77,13 +81,20 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str,
     signal = io.read(record, fs)
     original_bytes = sum(p.stat().st_size for p in io.record_paths(record))
     codec = Codec.load(model)
-    data, report = codec.compress(signal, quality, original_bytes, max_error=max_error)
+    if max_prdn is None:
+        data, report = codec.compress(signal, quality, original_bytes, max_error=max_error)
+    else:
+        data, report, quality = codec.compress_to_prdn(signal, max_prdn, original_bytes)
+        if report.prdn > max_prdn:
+            click.echo(f"vqcodec: warning: {record}: PRDN {report.prdn:.2f} % > {max_prdn:g} % even at the highest "
+                       f"quality ({quality}); use --max-error for a guaranteed bound", err=True)
     if to_stdout:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
         write_bytes(output, data, force)
-    click.echo(f"{output if not to_stdout else record}: {report.summary()}", err=True)
+    level = f" [quality {quality}]" if max_prdn is not None else ""
+    click.echo(f"{output if not to_stdout else record}: {report.summary()}{level}", err=True)
 
 
 @cli.command()
@@ -167,6 +178,8 @@ def main() -> None:
 @click.option("-q", "--quality", "qualities", type=int, multiple=True, help="vqcodec quality (repeat; default: all)")
 @click.option("-e", "--max-error", "max_errors", type=click.IntRange(min=0), multiple=True,
               help="vqcodec with a residual layer at this max error in ADC units (repeat; default: 0 1 2 5)")
+@click.option("-p", "--max-prdn", "max_prdns", type=click.FloatRange(min=0, min_open=True), multiple=True,
+              help="vqcodec choosing its level per record for this PRDN target in % (repeat; default: none)")
 @click.option("--seconds", type=float, default=None, help="bench only the first SECONDS of each record")
 @click.option("--beats/--no-beats", default=True, show_default=True,
               help="score QRS detection on reconstructions against .atr beat annotations")
@@ -179,7 +192,8 @@ def main() -> None:
 @click.option("--overlay-window", type=(float, float), default=None,
               help="overlay start and length in seconds (default: the record's first seconds)")
 def bench(records: tuple[Path, ...], split_file: Path | None, split: str | None, methods: str, model: str,
-          qualities: tuple[int, ...], max_errors: tuple[int, ...], seconds: float | None, beats: bool, json_path: Path | None,
+          qualities: tuple[int, ...], max_errors: tuple[int, ...], max_prdns: tuple[float, ...],
+          seconds: float | None, beats: bool, json_path: Path | None,
           plot_dir: Path | None, overlay_record: str | None, overlay_method: str | None,
           overlay_window: tuple[float, float] | None) -> None:
     """Rate, distortion, speed and beat fidelity of vqcodec and the baselines on WFDB records or folders.
@@ -196,7 +210,7 @@ def bench(records: tuple[Path, ...], split_file: Path | None, split: str | None,
             vb.check_output(out, paths)
     families = vb.FAMILIES if methods == "all" else tuple(m.strip().lower() for m in methods.split(",") if m.strip())
     codec = Codec.load(model) if vb.VQCODEC in families else None
-    chosen, missing = vb.build_methods(families, codec, qualities, max_errors or vb.MAX_ERRORS)
+    chosen, missing = vb.build_methods(families, codec, qualities, max_errors or vb.MAX_ERRORS, max_prdns)
     for why in missing.values():
         click.echo(f"vqcodec bench: skipped {why}", err=True)
     keep = vb.overlay_target(chosen, paths, codec, overlay_record, overlay_method) if plot_dir else None

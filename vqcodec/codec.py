@@ -400,6 +400,31 @@ class Codec:
                                 "or a different index prior)")
         return codes
 
+    def compress_to_prdn(self, signal: Signal, max_prdn: float, original_bytes: int | None = None,
+                         ) -> tuple[bytes, Report, int]:
+        """The cheapest quality level whose measured PRDN on this record is at most max_prdn (%).
+
+        Binary search over the ladder (PRDN falls as the level rises), every trial a real compress and
+        decode. Returns (bytes, report, level); when even the top level misses, its result, which the report
+        shows. The choice is per record: every block uses the same level.
+        """
+        if not (isinstance(max_prdn, (int, float)) and math.isfinite(max_prdn) and max_prdn > 0):
+            raise InputError(f"{signal.record_name}: --max-prdn must be a positive percentage, got {max_prdn!r}")
+        levels = self.qualities
+        lo, hi = 0, len(levels) - 1
+        best = None
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            data, report = self.compress(signal, levels[mid], original_bytes)
+            if report.prdn <= max_prdn or math.isnan(report.prdn):
+                best, hi = (data, report, levels[mid]), mid - 1
+            else:
+                lo = mid + 1
+        if best is None:
+            data, report = self.compress(signal, levels[-1], original_bytes)
+            best = (data, report, levels[-1])
+        return best
+
     def decompress(self, data: bytes, name: str = "<bytes>", check: bool = True) -> Signal:
         """.vqc bytes -> Signal; the file must name this exact model (sha256)."""
         return self.decode_file(vqc.loads(data, name), name, check)
