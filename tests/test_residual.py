@@ -151,3 +151,14 @@ def test_a_file_without_a_model_layer_needs_its_residual_section(codec):
         broken = vqc.dumps(f)
     with pytest.raises(FormatError, match="needs section RESD"):
         vqc.loads(broken, "b.vqc")
+
+
+def test_a_small_section_claiming_a_huge_record_is_refused_before_decoding():
+    """A decompression bomb: rANS cannot spend less than min_bits_per_sample, so the size check catches it."""
+    d = np.zeros((5000, 2), np.int64)
+    payload, _ = residual.encode(d, None, 0)
+    residual.check_size(payload, "ok")  # a real flat record passes
+    head = bytearray(payload)
+    head[13:17] = (2**32 - 1).to_bytes(4, "little")  # n_samples in the RESD head (after u32, u32, u16, u16, u8)
+    with pytest.raises(FormatError, match="too short"):
+        residual.check_size(bytes(head), "bomb.vqc")

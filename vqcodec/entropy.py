@@ -103,7 +103,10 @@ def decode(data: bytes, q: np.ndarray, shape: tuple[int, int, int]) -> tuple[np.
     if len(data) % 4:
         return np.zeros(shape, np.uint16), False
     family = constriction.stream.model.Categorical(perfect=False)
-    coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, "<u4").astype(np.uint32))
+    try:
+        coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, "<u4").astype(np.uint32))
+    except ValueError:  # constriction refuses a stream that cannot have been written by an encoder
+        return np.zeros(shape, np.uint16), False
     codes = np.zeros(shape, dtype=np.uint16)
 
     def step(weights, _ctx: np.ndarray, lc: np.ndarray, stage: int, lp: np.ndarray) -> np.ndarray:  # noqa: ANN001

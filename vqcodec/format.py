@@ -566,6 +566,7 @@ def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS, s
                                        f"{h.n_samples} x {h.n_channels}")
         if uses_model != (h.n_stages > 0):
             raise r.error(FormatError, f"section {TAG_RESD} and n_stages {h.n_stages} disagree on the model layer")
+        residual.check_size(sections[TAG_RESD], name)
         f.residual = bytes(sections[TAG_RESD])
     elif h.n_stages == 0:
         raise r.error(FormatError, f"n_stages 0 (no model layer) needs section {TAG_RESD}")

@@ -281,6 +281,26 @@ def _zunpack(part: memoryview, dtype: str, count: int | None, limit: int, name: 
     return np.frombuffer(raw, dtype)
 
 
+@lru_cache(maxsize=1)
+def min_bits_per_sample() -> float:
+    """The fewest bits any sample can cost: -log2 of the largest probability in any table (about 0.015)."""
+    freq = tables()[0]
+    return float(-np.log2((freq / freq.sum(axis=1, keepdims=True)).max()))
+
+
+def check_size(payload: bytes | memoryview, name: str) -> None:
+    """FormatError when the rANS streams are too short to hold n_samples x n_channels symbols.
+
+    Arithmetic coding cannot spend less than min_bits_per_sample per sample, so a small section that claims a
+    huge record is refused before the decoder allocates for it (half the bound, plus slack, to be safe).
+    """
+    _, _, t, c = header(payload, name)
+    parts = _split(memoryview(payload), name)
+    stream_bits = 8 * max(0, len(parts[2]) - 4 * N_CLASSES)
+    if stream_bits + 64 * N_CLASSES < 0.5 * min_bits_per_sample() * t * c:
+        raise FormatError(f"{name}: residual section is {len(payload)} bytes, too short for {t} x {c} samples")
+
+
 def header(payload: bytes | memoryview, name: str) -> tuple[int, bool, int, int]:
     """(max_error, uses_model, n_samples, n_channels) of a RESD payload; FormatError when malformed."""
     if len(payload) < _HEAD.size:
@@ -321,8 +341,11 @@ def decode(payload: bytes | memoryview, p: np.ndarray | None, shape: tuple[int, 
     if 4 * (N_CLASSES + sizes.sum()) != len(parts[2]):
         raise FormatError(f"{name}: residual stream sizes do not add up")
     ends = N_CLASSES * 4 + 4 * np.cumsum(sizes)
-    coders = [constriction.stream.stack.AnsCoder(np.frombuffer(parts[2][e - 4 * s : e], "<u4").astype(np.uint32))
-              for s, e in zip(sizes, ends)]
+    try:
+        coders = [constriction.stream.stack.AnsCoder(np.frombuffer(parts[2][e - 4 * s : e], "<u4").astype(np.uint32))
+                  for s, e in zip(sizes, ends)]
+    except ValueError as e:  # constriction refuses a stream that cannot have been written by an encoder
+        raise FormatError(f"{name}: residual stream invalid ({e})") from None
     escapes = _zunpack(parts[3], "<i8", None, t * c, name, "escapes").astype(np.int64)
     xs = None
     if uses_model:

@@ -66,11 +66,13 @@ def check(data: bytes) -> None:
     """The property the fuzzer tests, also replayed in CI on the seeds and saved crashes.
 
     `loads` and `read_header` either raise a VqcError or succeed; on success they agree on the header, and
-    the parsed file serialises again and parses back to the same header, blocks and NaN runs.
+    the parsed file serialises again and parses back to the same header, blocks and NaN runs. A residual
+    layer that needs no model (n_stages 0) is decoded too, and may only raise a VqcError.
     """
     import numpy as np
 
     from vqcodec import format as vf
+    from vqcodec import residual
     from vqcodec.errors import VqcError
 
     with warnings.catch_warnings():
@@ -85,6 +87,11 @@ def check(data: bytes) -> None:
             return
         header, _, size = vf.read_header(data, "fuzz")
         assert header == f.header and size == len(data)
+        if f.residual is not None and f.header.n_stages == 0:
+            try:
+                residual.decode(f.residual, None, (f.header.n_samples, f.header.n_channels), "fuzz")
+            except VqcError:
+                pass
         again = vf.loads(vf.dumps(f), "again")
     assert again.header == f.header
     assert len(again.blocks) == len(f.blocks)
@@ -99,6 +106,7 @@ def main() -> None:
     # Instrument vqcodec only: the package __init__ also pulls in wfdb/pandas, whose edges would only add noise.
     with atheris.instrument_imports(include=["vqcodec"]):
         import vqcodec.format  # noqa: F401
+        import vqcodec.residual  # noqa: F401
     atheris.Setup(sys.argv, check_both)
     atheris.Fuzz()
 
