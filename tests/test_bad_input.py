@@ -708,6 +708,8 @@ def test_an_api_signal_with_fewer_samples_than_channels_warns_that_it_may_be_tra
         api.compress(Signal(leads.T, 360.0, [ChannelInfo(f"c{i}") for i in range(3)], "tall"), codec)
         api.compress(Signal(np.zeros((12, 12)), 360.0, wide.channels, "square"), codec)
         api.compress(Signal(np.zeros((0, 12)), 360.0, wide.channels, "empty"), codec)  # empty: nothing to warn about
+    with pytest.warns(UserWarning, match=r"^wide: 3 samples < 12 channels"):
+        codec.compress(wide)  # the Codec API warns too
 
 
 def test_an_integer_api_signal_compresses_like_its_float_values(codec: Codec) -> None:

@@ -24,12 +24,8 @@ def compress(signal: Signal, model: str | Path | Codec = DEFAULT_MODEL, quality:
     """Signal -> .vqc bytes (use Codec.compress to also get the distortion Report).
 
     max_error: every sample within this many ADC units of the input's (0: lossless), by a residual layer.
-
-    Warns when the samples have fewer rows than columns: an array passed as [C, T] instead of [T, C].
+    Like Codec.compress, warns when the samples may be transposed ([C, T] instead of [T, C]).
     """
-    if 0 < signal.n_samples < signal.n_channels:
-        warnings.warn(f"{signal.record_name}: {signal.n_samples} samples < {signal.n_channels} channels; "
-                      "are the samples [C, T] instead of [T, C]?", stacklevel=2)
     codec = model if isinstance(model, Codec) else Codec.load(model)
     return codec.compress(signal, quality, max_error=max_error)[0]
 

@@ -327,6 +327,9 @@ class Codec:
             check_max_error(max_error, signal)
         if signal.n_channels == 0:
             raise InputError(f"{signal.record_name}: nothing to compress (no channels)")
+        if 0 < signal.n_samples < signal.n_channels:  # catalog #26: an array passed as [C, T] instead of [T, C]
+            warnings.warn(f"{signal.record_name}: {signal.n_samples} samples < {signal.n_channels} channels; "
+                          "are the samples [C, T] instead of [T, C]?", stacklevel=3)
         if np.isinf(signal.samples).any():
             raise InputError(f"{signal.record_name}: samples contain inf")
         mask = np.isnan(signal.samples)
