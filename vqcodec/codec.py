@@ -41,8 +41,8 @@ frames cost 13 % more bytes (measured on val), while normalising per minute keep
 _U32 = struct.Struct("<I")
 MODEL_MIN_ERROR = 3
 """Smallest max error at which the residual layer codes around the model: below it, coding the samples alone
-is smaller (measured on val, 10 min of each record: at E = 2 2.09 b/s alone vs 2.13 with the q5 model; at
-E = 3 1.87 vs 1.69)."""
+is smaller (measured on val, 10 min of each record, with the model at 1 stage and lambda 0.2: at E = 2
+2.09 b/s alone vs 2.13 with the model; at E = 3 1.87 vs 1.69)."""
 FINGERPRINT_TOL = 1e-2
 """Allowed |difference| of the decode fingerprint (normalised units; onnxruntime is not bit-exact)."""
 MAX_RESAMPLE_DENOMINATOR = 1000
@@ -185,11 +185,6 @@ class Codec:
         return self.block_frames * self.hop
 
     @property
-    def residual_quality(self) -> int:
-        """The quality used under a max error when none is given (chosen on val, see training/calibrate.py)."""
-        return int(self.bundle.manifest.get("residual_quality", self.default_quality))
-
-    @property
     def qualities(self) -> list[int]:
         """The quality levels this model offers, lowest rate first."""
         return sorted(self.levels)
@@ -256,9 +251,9 @@ class Codec:
         indices = np.stack([self._quantize(z[ch], stages, lam) for ch in range(c)])
         return Codes(indices, stats, n)
 
-    def _no_codes(self, shape: tuple[int, ...]) -> Codes:
-        """The code of a file without a model layer: zero stages, unit normalisation, the usual frame count."""
-        n, c = shape
+    def _no_codes(self, n: int, c: int) -> Codes:
+        """The code of a file without a model layer (n model-rate samples, c channels): zero stages, unit
+        normalisation, the usual frame count."""
         nb = n_blocks(-(-n // self.hop), self.norm_frames)
         stats = np.zeros((nb, c, 2), dtype=np.float32)
         stats[..., 1] = 1.0
@@ -316,12 +311,10 @@ class Codec:
         """Signal -> (.vqc bytes, Report of what the round trip lost, measured by decoding).
 
         max_error E (ADC units): every sample within E of the record's ADC value (0: lossless), by the
-        residual layer. From E = MODEL_MIN_ERROR up it codes what the model (at `quality`, default
-        residual_quality) missed; below, the model does not pay for its bits and the layer codes alone.
+        residual layer. From E = MODEL_MIN_ERROR up it codes what the model (at `quality`) missed; below,
+        the model does not pay for its bits and the layer codes alone.
         """
         use_model = max_error is None or max_error >= MODEL_MIN_ERROR
-        if quality is None and max_error is not None:
-            quality = self.residual_quality
         q = self.check_quality(quality)
         if max_error is not None:
             check_max_error(max_error, signal)
@@ -335,8 +328,8 @@ class Codec:
         mask = np.isnan(signal.samples)
         runs = nan_runs(mask)
         filled = np.stack([fill_invalid(signal.samples[:, c]) for c in range(signal.n_channels)], axis=1)
-        x = resample(filled, signal.fs, self.fs)
-        codes = self.encode(x, q) if use_model else self._no_codes(x.shape)
+        codes = (self.encode(resample(filled, signal.fs, self.fs), q) if use_model
+                 else self._no_codes(model_length(signal.n_samples, signal.fs, self.fs), signal.n_channels))
         yn = self.decode_normalized(codes) if use_model else None
         y = self._model_output(yn, codes, signal) if use_model else None
         resd = None
