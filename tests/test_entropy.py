@@ -36,13 +36,7 @@ def skewed_codes(shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
 
 
 def prior_from(codes: np.ndarray) -> np.ndarray:
-    counts = np.zeros((codes.shape[1], K + 1, K), np.int64)
-    for st in range(codes.shape[1]):
-        ctx = np.full(codes[:, st].shape, K) if st == 0 else codes[:, st - 1].astype(np.int64)
-        if st == 0:
-            ctx[:, 1:] = codes[:, 0, :-1]
-        np.add.at(counts[st], (ctx.ravel(), codes[:, st].ravel().astype(np.int64)), 1)
-    return entropy.prior_weights(counts)
+    return entropy.prior_weights(entropy.count_bigrams(codes, K))
 
 
 @pytest.mark.parametrize("shape", [(2, 1, 1000), (1, 3, 257), (3, 2, 1), (2, 2, 0), (1, 1, entropy.LANE)])

@@ -21,25 +21,17 @@ import numpy as np
 
 import vqcodec
 from training.data import data_root, mitdb_split
+from vqcodec import entropy
 from vqcodec.bundle import MANIFEST, PRIORS, load_bundle
 from vqcodec.codec import Codec
 
 
 def count_bigrams(codec: Codec, signals: list[vqcodec.Signal]) -> np.ndarray:
-    """[stages, codes + 1, codes] int64 counts of (context, index) over the signals' codes."""
-    k, s = codec.codes, codec.stages
-    counts = np.zeros((s, k + 1, k), dtype=np.int64)
-    codec.levels[0] = (s, 0.0)
+    """[stages, codes + 1, codes] int64 counts of (context, index) over the signals' codes (all stages, lambda 0)."""
+    counts = np.zeros((codec.stages, codec.codes + 1, codec.codes), dtype=np.int64)
+    codec.levels[0] = (codec.stages, 0.0)
     for sig in signals:
-        x = np.nan_to_num(sig.samples)
-        idx = codec.encode(x, 0).indices.astype(np.int64)  # [C, S, F]
-        for stage in range(s):
-            if stage == 0:
-                ctx = np.full(idx[:, 0].shape, k)
-                ctx[:, 1:] = idx[:, 0, :-1]
-            else:
-                ctx = idx[:, stage - 1]
-            np.add.at(counts[stage], (ctx.ravel(), idx[:, stage].ravel()), 1)
+        counts += entropy.count_bigrams(codec.encode(np.nan_to_num(sig.samples), 0).indices, codec.codes)
     del codec.levels[0]
     return counts
 

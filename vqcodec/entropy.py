@@ -36,10 +36,20 @@ def prior_weights(counts: np.ndarray) -> np.ndarray:
     return np.maximum(1, (counts * PRIOR_MASS * 2 + rows) // (2 * rows))
 
 
-def _lanes(c: int, s: int, f: int) -> tuple[int, int]:
-    """(lanes per channel, total lanes) for a block of f frames."""
-    per = -(-f // LANE)
-    return per, c * per
+def count_bigrams(codes: np.ndarray, k: int) -> np.ndarray:
+    """(context, index) counts [S, K + 1, K] of one record's indices [C, S, F], the contexts this coder
+    uses: for stage 1 the previous index of the channel (row K before the first), else the index one stage
+    up. What training/priors.py sums over the train split."""
+    codes = codes.astype(np.int64)
+    counts = np.zeros((codes.shape[1], k + 1, k), dtype=np.int64)
+    for stage in range(codes.shape[1]):
+        if stage == 0:
+            ctx = np.full(codes[:, 0].shape, k)
+            ctx[:, 1:] = codes[:, 0, :-1]
+        else:
+            ctx = codes[:, stage - 1]
+        np.add.at(counts[stage], (ctx.ravel(), codes[:, stage].ravel()), 1)
+    return counts
 
 
 def _run(q: np.ndarray, codes: np.ndarray, step) -> list[np.ndarray]:  # noqa: ANN001 - step: see encode/decode
@@ -48,7 +58,7 @@ def _run(q: np.ndarray, codes: np.ndarray, step) -> list[np.ndarray]:  # noqa: A
     Returns each stage's final counts."""
     c, s, f = codes.shape
     k = q.shape[2]
-    per, n = _lanes(c, s, f)
+    per = -(-f // LANE)  # lanes per channel
     frame = (np.arange(per) * LANE)[None, :].repeat(c, 0).ravel()  # lane start frame
     chan = np.repeat(np.arange(c), per)
     finals = []

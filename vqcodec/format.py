@@ -210,6 +210,11 @@ def _check_array(a: Any, what: str, dtype: type, shape: tuple[int, ...]) -> np.n
     return a
 
 
+def _coding_name_ok(name: bytes) -> bool:
+    """Whether an IDXC payload is an index coding name: 1..MAX_CODING_NAME printable ASCII characters."""
+    return 0 < len(name) <= MAX_CODING_NAME and name.isascii() and name.decode().isprintable()
+
+
 def _section(tag: str, data: bytes) -> bytes:
     head = _SECTION_HEAD.pack(tag.encode("ascii"), len(data))
     return head + data + _U32.pack(zlib.crc32(data, zlib.crc32(head[:4])))
@@ -258,7 +263,7 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
         raise ValueError(f"{len(f.blocks)} blocks given, header implies {nb}")
     if f.index_coding is not None:
         name = f.index_coding.encode("ascii", "replace")
-        if not (0 < len(name) <= MAX_CODING_NAME and name.isascii() and name.decode().isprintable()):
+        if not _coding_name_ok(name):
             raise ValueError(f"index coding name {f.index_coding!r} must be 1..{MAX_CODING_NAME} printable ASCII")
         out.append(_section(TAG_IDXC, name))
     blks = []
@@ -552,7 +557,7 @@ def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS, s
     coding = None
     if TAG_IDXC in sections:
         raw_name = bytes(sections[TAG_IDXC])
-        if not (0 < len(raw_name) <= MAX_CODING_NAME and raw_name.isascii() and raw_name.decode().isprintable()):
+        if not _coding_name_ok(raw_name):
             raise r.error(FormatError, f"section {TAG_IDXC}: not an index coding name")
         coding = raw_name.decode()
     blocks = _read_blocks(r, sections[TAG_BLKS], h, limits, dz, lost, coded=coding is not None)

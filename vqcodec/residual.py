@@ -94,9 +94,14 @@ def _models() -> list:
     return [constriction.stream.model.Categorical(f, perfect=False) for f in tables()[0]]
 
 
+def _rounded(p: np.ndarray) -> np.ndarray:
+    """The model prediction [T, C] rounded to integers, half up: the rule encoder and decoder share."""
+    return np.floor(p + 0.5).astype(np.int64)
+
+
 def round_prediction(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Model prediction p [T, C] float -> (rounded int64, flat positions within ROUND_GUARD of a half-integer)."""
-    return np.floor(p + 0.5).astype(np.int64), np.flatnonzero(np.abs(p - np.floor(p) - 0.5) < ROUND_GUARD)
+    return _rounded(p), np.flatnonzero(np.abs(p - np.floor(p) - 0.5) < ROUND_GUARD)
 
 
 def _regressors(d: np.ndarray, x: np.ndarray | None) -> np.ndarray:
@@ -354,7 +359,7 @@ def decode(payload: bytes | memoryview, p: np.ndarray | None, shape: tuple[int, 
         positions = np.cumsum(gaps.astype(np.uint64)).astype(np.int64)
         if len(gaps) and (positions[-1] >= t * c or (np.diff(positions) <= 0).any()):
             raise FormatError(f"{name}: residual guard positions out of range")
-        xr = np.floor(p + 0.5).astype(np.int64)
+        xr = _rounded(p)
         xr.ravel()[positions] = values
         xs = lanes.split(xr)
     models = _models()
