@@ -44,3 +44,49 @@ def test_missing_matplotlib_names_the_extra(monkeypatch, tmp_path):
     with pytest.raises(plot.MissingPlotting, match=r"vqcodec\[plot\]"):
         plot.rate_distortion({"a": [(1.0, 1.0)]}, tmp_path / "x.png", "t")
     assert not (tmp_path / "x.png").exists()
+
+
+def _performance(shift: float = 0.0):
+    from vqcodec.notes import SUSTAIN, Pedal, Performance
+
+    onset = np.arange(40) * 0.25 + shift
+    pitch = 48 + (np.arange(40) * 7) % 36
+    return Performance(pitch, onset, onset + 0.2 + (np.arange(40) % 3) * 0.3, 20 + (np.arange(40) * 13) % 100,
+                       {SUSTAIN: Pedal([0.4, 2.0, 3.0, 6.5], [127, 0, 90, 0])})
+
+
+def test_piano_roll_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "roll.png"
+    plot.piano_roll(_performance(), _performance(0.01), path, "piece: 12 bits/note")
+    assert png_size(path.read_bytes()) == tuple(round(v * plot.DPI) for v in plot.ROLL_SIZE)
+    assert [p.name for p in tmp_path.iterdir()] == ["roll.png"]  # no temporary file left behind
+    windowed = tmp_path / "window.png"
+    plot.piano_roll(_performance(), _performance(0.01), windowed, "window", window=(2.5, 1.0))
+    assert png_size(windowed.read_bytes()) == png_size(path.read_bytes())
+
+
+def test_piano_roll_of_empty_performances(tmp_path):
+    pytest.importorskip("matplotlib")
+    from vqcodec.notes import Performance
+
+    empty = Performance([], [], [], [])
+    path = tmp_path / "empty.png"
+    plot.piano_roll(empty, empty, path, "empty")
+    assert path.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_sustain_spans_are_clipped_to_the_window():
+    from vqcodec.notes import Pedal
+
+    pedal = Pedal([0.4, 2.0, 3.0, 3.5, 6.5], [127, 0, 90, 100, 0])  # down 0.4–2.0 and 3.0–6.5
+    assert plot._sustain_spans(pedal, 1.0, 5.0) == [(1.0, 1.0), (3.0, 2.0)]
+    assert plot._sustain_spans(Pedal([1.0], [127]), 0.0, 4.0) == [(1.0, 3.0)]  # never released: to the end
+    assert plot._sustain_spans(None, 0.0, 4.0) == []
+
+
+def test_piano_roll_without_matplotlib_names_the_extra(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(plot.MissingPlotting, match=r"vqcodec\[plot\]"):
+        plot.piano_roll(_performance(), _performance(), tmp_path / "x.png", "t")
+    assert not (tmp_path / "x.png").exists()

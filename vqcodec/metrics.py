@@ -2,6 +2,9 @@
 
 Distortion is computed in physical units over valid (non-NaN) samples, per channel; the overall figures
 are the mean over channels, as ECG compression papers report them. Rates count every byte of the file.
+
+For piano performances (MIDI), `compare_notes` reports bits/note, mir_eval's note F1 and the timing, velocity
+and pedal errors of notes paired one-to-one.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from vqcodec.notes import MIDI_MAX, Pedal, Performance
 from vqcodec.signal import Signal
 
 
@@ -130,3 +134,194 @@ def compare(original: Signal, decoded: Signal, n_bytes: int, original_bytes: int
     for c, info in enumerate(original.channels):
         report.channels.append(channel_distortion(info.name, original.samples[:, c], decoded.samples[:, c]))
     return report
+
+
+# MIDI: a decoded Performance against its original.
+
+ONSET_TOLERANCE_S = 0.05  # mir_eval's (and MIREX's) defaults: a note matches when its onset is within 50 ms,
+OFFSET_RATIO = 0.2  # and, for the F1 with offsets, its offset within 20 % of the original note's duration
+OFFSET_MIN_TOLERANCE_S = 0.05  # or 50 ms, whichever is larger
+PEDAL_DOWN = 64  # a pedal controller value from which the pedal counts as pressed
+PEDAL_GRID_S = 0.001  # pedal states are compared on this time grid
+MS_PER_S = 1000
+ERROR_PERCENTILE = 95
+JSON_DIGITS = 6  # significant digits of the floats in NoteReport.to_dict
+PAIRED_BY_RANK = "rank"  # note k of a pitch in the original <-> note k of that pitch in the reconstruction
+PAIRED_BY_MIR_EVAL = "mir_eval"  # mir_eval's onset matching (note counts per pitch differ)
+_MIN_INTERVAL_S = 1e-6  # mir_eval refuses zero-length notes: they get this length, far below every tolerance
+
+
+@dataclass
+class NoteReport:
+    """What a lossy round trip of a Performance cost and lost; None where a figure is undefined (no notes).
+
+    Errors are absolute and taken over the n_paired notes paired one-to-one (see `paired_by`); with mir_eval's
+    matching only notes within ONSET_TOLERANCE_S pair, so the onset errors are then capped by it.
+    """
+
+    n_notes: int  # in the original
+    n_decoded: int
+    n_bytes: int
+    original_bytes: int | None  # the .mid file
+    zstd_bytes: int | None  # the lossless baseline (notes.pack_lossless)
+    duration_s: float  # the original's end
+    pitch_exact: bool  # the same number of notes of every pitch: the multisets of pitches match one-to-one
+    paired_by: str  # PAIRED_BY_RANK when pitch_exact, else PAIRED_BY_MIR_EVAL
+    n_paired: int
+    f1_onset: float | None
+    f1_offset: float | None
+    onset_err_ms_median: float | None
+    onset_err_ms_p95: float | None
+    onset_err_ms_max: float | None
+    duration_err_ms_median: float | None
+    duration_err_ms_p95: float | None
+    duration_rel_err_median: float | None  # over paired notes of non-zero original duration
+    velocity_mae: float | None
+    velocity_max_err: int | None
+    pedal_agreement: dict[int, float] = field(default_factory=dict)  # controller -> fraction of time in agreement
+    pedal_events: dict[int, tuple[int, int]] = field(default_factory=dict)  # controller -> (original, decoded)
+
+    @property
+    def bits_per_note(self) -> float | None:
+        return 8 * self.n_bytes / self.n_notes if self.n_notes else None
+
+    @property
+    def cr_mid(self) -> float | None:
+        """Compression ratio against the original .mid file, when known."""
+        return self.original_bytes / self.n_bytes if self.original_bytes and self.n_bytes else None
+
+    @property
+    def cr_zstd(self) -> float | None:
+        """Compression ratio against the lossless note-table baseline, when known."""
+        return self.zstd_bytes / self.n_bytes if self.zstd_bytes and self.n_bytes else None
+
+    def summary(self) -> str:
+        """One line for reports."""
+        return (
+            f"{self.n_notes} notes, {_fmt(self.bits_per_note, '.2f')} bits/note, "
+            f"F1 {_fmt(self.f1_onset, '.4f')} (with offsets {_fmt(self.f1_offset, '.4f')}), "
+            f"onset error median {_fmt(self.onset_err_ms_median, '.2f')} ms / max {_fmt(self.onset_err_ms_max, '.2f')}"
+            f" ms, velocity MAE {_fmt(self.velocity_mae, '.2f')}"
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-able: floats to JSON_DIGITS significant digits, None for undefined, controller keys as strings."""
+        d = asdict(self)
+        for key in ("bits_per_note", "cr_mid", "cr_zstd"):
+            d[key] = getattr(self, key)
+        return _jsonable(d)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _jsonable(value: object) -> object:
+    """Floats rounded to JSON_DIGITS significant digits (NaN/inf -> None), dict keys str, tuples lists."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(f"{value:.{JSON_DIGITS}g}") if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _intervals(perf: Performance, idx: np.ndarray) -> np.ndarray:
+    """[n, 2] (onset, offset) of notes idx, zero-length notes lengthened to _MIN_INTERVAL_S."""
+    on = perf.onset[idx]
+    return np.stack([on, np.maximum(perf.offset[idx], on + _MIN_INTERVAL_S)], axis=1)
+
+
+def matched_notes(original: Performance, decoded: Performance, offsets: bool) -> tuple[np.ndarray, np.ndarray]:
+    """mir_eval's maximum note matching -> (indices into original, indices into decoded), pitch by pitch.
+
+    Notes of different MIDI pitches are >= 100 cents apart, beyond mir_eval's 50-cent pitch tolerance, so the
+    matching splits exactly by pitch; it never builds mir_eval's N x M matrices of a whole piece (GBs at 10^4 notes).
+    """
+    from mir_eval import transcription, util  # imports scipy.stats: ~0.5 s, so only when notes are compared
+
+    ref, est = [], []
+    for p in np.intersect1d(original.pitch, decoded.pitch):
+        i, j = np.flatnonzero(original.pitch == p), np.flatnonzero(decoded.pitch == p)
+        hz = float(util.midi_to_hz(float(p)))
+        pairs = transcription.match_notes(
+            _intervals(original, i), np.full(len(i), hz), _intervals(decoded, j), np.full(len(j), hz),
+            onset_tolerance=ONSET_TOLERANCE_S, offset_ratio=OFFSET_RATIO if offsets else None,
+            offset_min_tolerance=OFFSET_MIN_TOLERANCE_S)
+        ref += [i[a] for a, _ in pairs]
+        est += [j[b] for _, b in pairs]
+    return np.array(ref, dtype=np.int64), np.array(est, dtype=np.int64)
+
+
+def note_f1(original: Performance, decoded: Performance, offsets: bool) -> float | None:
+    """The F1 of mir_eval.transcription.precision_recall_f1_overlap (0 when one side is empty, None when both)."""
+    if not len(original) and not len(decoded):
+        return None
+    if not len(original) or not len(decoded):
+        return 0.0
+    matched = len(matched_notes(original, decoded, offsets)[0])
+    precision, recall = matched / len(decoded), matched / len(original)
+    return 2 * precision * recall / (precision + recall) if matched else 0.0
+
+
+def _rank_pairs(original: Performance, decoded: Performance) -> tuple[np.ndarray, np.ndarray]:
+    """Notes sorted by (pitch, onset, offset) on both sides, paired in that order (needs equal counts per pitch)."""
+    return (np.lexsort((original.offset, original.onset, original.pitch)),
+            np.lexsort((decoded.offset, decoded.onset, decoded.pitch)))
+
+
+def _pedal_down(pedal: Pedal | None, grid: np.ndarray) -> np.ndarray:
+    """Whether the pedal is pressed (value >= PEDAL_DOWN, up before its first event) at each grid time."""
+    if pedal is None or not len(pedal):
+        return np.zeros(len(grid), dtype=bool)
+    k = np.searchsorted(pedal.time, grid, side="right") - 1
+    return (k >= 0) & (pedal.value[np.maximum(k, 0)] >= PEDAL_DOWN)
+
+
+def pedal_agreement(original: Performance, decoded: Performance) -> dict[int, float]:
+    """Controller -> fraction of PEDAL_GRID_S steps from 0 to the later end where both agree on up/down."""
+    grid = np.arange(int(max(original.end, decoded.end) / PEDAL_GRID_S) + 1) * PEDAL_GRID_S
+    return {c: float(np.mean(_pedal_down(original.pedals.get(c), grid) == _pedal_down(decoded.pedals.get(c), grid)))
+            for c in sorted(original.pedals.keys() | decoded.pedals.keys())}
+
+
+def _stat(values: np.ndarray, how: str) -> float | None:
+    if not len(values):
+        return None
+    if how == "p95":
+        return float(np.percentile(values, ERROR_PERCENTILE))
+    return float(np.median(values) if how == "median" else np.max(values))
+
+
+def compare_notes(original: Performance, decoded: Performance, n_bytes: int, original_bytes: int | None = None,
+                  zstd_bytes: int | None = None) -> NoteReport:
+    """Rate and note-level distortion of `decoded` against `original` for a file of n_bytes."""
+    pitch_exact = np.array_equal(np.bincount(original.pitch, minlength=MIDI_MAX + 1),
+                                 np.bincount(decoded.pitch, minlength=MIDI_MAX + 1))
+    if pitch_exact:
+        paired_by, (i, j) = PAIRED_BY_RANK, _rank_pairs(original, decoded)
+    else:
+        paired_by, (i, j) = PAIRED_BY_MIR_EVAL, matched_notes(original, decoded, offsets=False)
+    onset_err = np.abs(decoded.onset[j] - original.onset[i]) * MS_PER_S
+    dur_o = original.offset[i] - original.onset[i]
+    dur_err = np.abs((decoded.offset[j] - decoded.onset[j]) - dur_o) * MS_PER_S
+    rel_err = dur_err[dur_o > 0] / (dur_o[dur_o > 0] * MS_PER_S)
+    vel_err = np.abs(decoded.velocity[j].astype(np.int64) - original.velocity[i].astype(np.int64))
+    return NoteReport(
+        n_notes=len(original), n_decoded=len(decoded), n_bytes=n_bytes, original_bytes=original_bytes,
+        zstd_bytes=zstd_bytes, duration_s=original.end, pitch_exact=bool(pitch_exact), paired_by=paired_by,
+        n_paired=len(i),
+        f1_onset=note_f1(original, decoded, offsets=False), f1_offset=note_f1(original, decoded, offsets=True),
+        onset_err_ms_median=_stat(onset_err, "median"), onset_err_ms_p95=_stat(onset_err, "p95"),
+        onset_err_ms_max=_stat(onset_err, "max"),
+        duration_err_ms_median=_stat(dur_err, "median"), duration_err_ms_p95=_stat(dur_err, "p95"),
+        duration_rel_err_median=_stat(rel_err, "median"),
+        velocity_mae=float(np.mean(vel_err)) if len(vel_err) else None,
+        velocity_max_err=int(np.max(vel_err)) if len(vel_err) else None,
+        pedal_agreement=pedal_agreement(original, decoded),
+        pedal_events={c: (len(original.pedals.get(c, ())), len(decoded.pedals.get(c, ())))
+                      for c in sorted(original.pedals.keys() | decoded.pedals.keys())},
+    )

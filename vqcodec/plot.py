@@ -1,4 +1,4 @@
-"""Figures for `vqcodec bench`: rate/distortion curves and an ECG overlay with its error trace.
+"""Figures for `vqcodec bench`: rate/distortion curves, an ECG overlay with its error trace, a MIDI piano roll.
 
 matplotlib is the optional `[plot]` extra, imported only when a figure is drawn. Figures are built with the
 object API on an Agg canvas, so no pyplot state or interactive backend is touched.
@@ -11,12 +11,22 @@ from types import ModuleType
 
 import numpy as np
 
+from vqcodec.atomic import write_atomic
 from vqcodec.errors import VqcError
+from vqcodec.metrics import PEDAL_DOWN
+from vqcodec.notes import MIDI_MAX, SUSTAIN, Pedal, Performance
 
 INSTALL_HINT = "pip install 'vqcodec[plot]'"
 DPI = 120
 RD_SIZE = (7.0, 4.5)
 OVERLAY_SIZE = (10.0, 5.0)
+ROLL_SIZE = (12.0, 7.0)
+ROLL_WINDOW = (0.0, 30.0)  # (start s, length s) drawn by default
+ROLL_CMAP = "viridis"  # note colour = velocity
+NOTE_HEIGHT = 0.8  # bar height in semitones
+PEDAL_ALPHA = 0.15
+PITCH_PAD = 2  # semitones above and below the notes drawn
+PIANO_RANGE = (21, 108)  # A0–C8: the pitch axis when the window holds no note
 
 
 class MissingPlotting(VqcError):
@@ -77,3 +87,57 @@ def overlay(original: np.ndarray, decoded: np.ndarray, fs: float, window: tuple[
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
+
+
+def _sustain_spans(pedal: Pedal | None, start: float, stop: float) -> list[tuple[float, float]]:
+    """(start, width) of the stretches of [start, stop] where the pedal is down (value >= PEDAL_DOWN)."""
+    if pedal is None or not len(pedal):
+        return []
+    down = pedal.value >= PEDAL_DOWN
+    change = np.flatnonzero(down != np.concatenate(([False], down[:-1])))  # down from change[0], up at change[1], ...
+    edges = pedal.time[change]
+    if len(edges) % 2:
+        edges = np.append(edges, max(stop, edges[-1]))
+    spans = np.clip(edges.reshape(-1, 2), start, stop)
+    return [(float(a), float(b - a)) for a, b in spans if b > a]
+
+
+def piano_roll(original: Performance, decoded: Performance, path: Path, title: str,
+               window: tuple[float, float] | None = None) -> None:
+    """Original (top) and reconstruction (bottom) as piano rolls over window = (start s, length s), ROLL_WINDOW
+    by default: a bar per note from onset to offset coloured by velocity, sustain pedal down shaded behind."""
+    figure, _, canvas = _matplotlib()
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import Normalize
+
+    start, length = window if window is not None else ROLL_WINDOW
+    stop = start + length
+    shown = [np.flatnonzero((p.onset < stop) & (p.offset >= start)) for p in (original, decoded)]
+    pitches = np.concatenate([p.pitch[i] for p, i in zip((original, decoded), shown)]).astype(int)
+    lo, hi = (pitches.min(), pitches.max()) if len(pitches) else PIANO_RANGE
+    norm = Normalize(1, MIDI_MAX)
+    fig = figure.Figure(figsize=ROLL_SIZE, layout="constrained")  # room for the shared colorbar
+    canvas(fig)
+    axes = fig.subplots(2, 1, sharex=True, sharey=True)
+    for ax, perf, idx, label in zip(axes, (original, decoded), shown, ("original", "reconstruction")):
+        spans = _sustain_spans(perf.pedals.get(SUSTAIN), start, stop)
+        if spans:
+            ax.broken_barh(spans, (0, 1), transform=ax.get_xaxis_transform(), color="tab:orange",
+                           alpha=PEDAL_ALPHA, linewidth=0, label="sustain pedal down")
+        on, off, y = perf.onset[idx], perf.offset[idx], perf.pitch[idx].astype(float)
+        low, high = y - NOTE_HEIGHT / 2, y + NOTE_HEIGHT / 2
+        verts = np.stack([np.stack([on, low], 1), np.stack([off, low], 1), np.stack([off, high], 1),
+                          np.stack([on, high], 1)], axis=1)
+        bars = PolyCollection(verts, array=perf.velocity[idx].astype(float), cmap=ROLL_CMAP, norm=norm,
+                              linewidths=0)
+        ax.add_collection(bars)
+        ax.set_ylabel("pitch (MIDI)")
+        ax.set_title(f"{title}: {label}" if label == "original" else label, fontsize="medium")
+        ax.grid(True, alpha=0.3)
+        if spans:
+            ax.legend(fontsize="small", loc="upper right")
+    axes[0].set_xlim(start, stop)
+    axes[0].set_ylim(lo - PITCH_PAD, hi + PITCH_PAD)
+    axes[1].set_xlabel("time (s)")
+    fig.colorbar(bars, ax=list(axes), label="velocity")
+    write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI), force=True)

@@ -1,0 +1,130 @@
+"""MIDI note metrics (compare_notes) on small hand-made performances."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from vqcodec.metrics import PAIRED_BY_MIR_EVAL, PAIRED_BY_RANK, compare_notes, note_f1
+from vqcodec.notes import SUSTAIN, Pedal, Performance
+
+
+def _perf(onset_shift: dict[int, float] | None = None, velocity: dict[int, int] | None = None,
+          drop: int | None = None, pedal: tuple[list[float], list[int]] | None = None) -> Performance:
+    """Eight notes over 4 s (two of pitch 60, a chord), sustain down 0.5–2.0 s; note k shifted/changed as asked."""
+    pitch = np.array([60, 64, 67, 60, 62, 72, 48, 65])
+    onset = np.array([0.0, 0.5, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+    offset = onset + np.array([0.4, 0.6, 0.6, 0.3, 0.2, 1.0, 1.5, 0.01])
+    vel = np.array([64, 70, 80, 90, 50, 40, 100, 30])
+    for k, dt in (onset_shift or {}).items():
+        onset[k] += dt
+        offset[k] += dt
+    for k, v in (velocity or {}).items():
+        vel[k] = v
+    keep = np.arange(len(pitch)) != drop
+    times, values = pedal or ([0.5, 2.0], [127, 0])
+    return Performance(pitch[keep], onset[keep], offset[keep], vel[keep], {SUSTAIN: Pedal(times, values)})
+
+
+def test_identical_performances_are_perfect():
+    r = compare_notes(_perf(), _perf(), n_bytes=10, original_bytes=200, zstd_bytes=40)
+    assert r.n_notes == r.n_decoded == r.n_paired == 8 and r.pitch_exact and r.paired_by == PAIRED_BY_RANK
+    assert r.f1_onset == 1.0 and r.f1_offset == 1.0
+    assert r.onset_err_ms_max == 0.0 and r.onset_err_ms_median == 0.0 and r.onset_err_ms_p95 == 0.0
+    assert r.duration_err_ms_median == 0.0 and r.duration_err_ms_p95 == 0.0 and r.duration_rel_err_median == 0.0
+    assert r.velocity_mae == 0.0 and r.velocity_max_err == 0
+    assert r.pedal_agreement == {SUSTAIN: 1.0} and r.pedal_events == {SUSTAIN: (2, 2)}
+    assert r.bits_per_note == 10.0 and r.cr_mid == 20.0 and r.cr_zstd == 4.0
+    assert r.duration_s == pytest.approx(4.0)
+
+
+def test_an_onset_30_ms_late_is_measured_and_still_matches():
+    r = compare_notes(_perf(), _perf(onset_shift={3: 0.030}), n_bytes=10)
+    assert r.paired_by == PAIRED_BY_RANK
+    assert r.onset_err_ms_max == pytest.approx(30.0, abs=0.01)
+    assert r.onset_err_ms_median == 0.0
+    assert r.duration_err_ms_p95 == pytest.approx(0.0, abs=1e-6)  # offset moved with the onset
+    assert r.f1_onset == 1.0 and r.f1_offset == 1.0
+
+
+def test_an_onset_80_ms_late_misses_the_50_ms_tolerance():
+    r = compare_notes(_perf(), _perf(onset_shift={3: 0.080}), n_bytes=10)
+    assert r.onset_err_ms_max == pytest.approx(80.0, abs=0.01)
+    assert r.f1_onset == pytest.approx(7 / 8) and r.f1_onset < 1.0  # 7 of 8 notes match on both sides
+
+
+def test_velocity_change_is_measured_exactly():
+    r = compare_notes(_perf(), _perf(velocity={0: 61, 5: 47}), n_bytes=10)  # -3 and +7
+    assert r.velocity_max_err == 7 and r.velocity_mae == pytest.approx(10 / 8)
+    assert r.f1_onset == 1.0
+
+
+def test_a_dropped_note_falls_back_to_mir_eval_matching():
+    r = compare_notes(_perf(), _perf(drop=3), n_bytes=10)
+    assert not r.pitch_exact and r.paired_by == PAIRED_BY_MIR_EVAL
+    assert r.n_paired == 7 and r.onset_err_ms_max == 0.0
+    assert r.f1_onset == pytest.approx(2 * 7 / 15)  # precision 7/7, recall 7/8
+
+
+def test_pedal_agreement_is_the_fraction_of_time_in_the_same_state():
+    # sustain down 0.5–2.0 s in the original, 0.5–1.6 s decoded: they disagree 0.4 s of the 4 s piece
+    r = compare_notes(_perf(), _perf(pedal=([0.5, 1.0, 1.6], [127, 100, 10])), n_bytes=10)
+    assert r.pedal_agreement[SUSTAIN] == pytest.approx(1 - 0.4 / 4.0, abs=1e-3)
+    assert r.pedal_events == {SUSTAIN: (2, 3)}
+    missing = Performance([60], [0.0], [1.0], [64])
+    r = compare_notes(_perf(), missing, n_bytes=10)
+    assert r.pedal_agreement[SUSTAIN] == pytest.approx(1 - 1.5 / 4.0, abs=1e-3)
+    assert r.pedal_events == {SUSTAIN: (2, 0)}
+
+
+def test_f1_per_pitch_equals_mir_eval_on_the_whole_piece():
+    from mir_eval.transcription import precision_recall_f1_overlap
+    from mir_eval.util import midi_to_hz
+
+    rng = np.random.default_rng(0)
+    n = 300
+    pitch = rng.integers(55, 67, n)
+    onset = np.sort(rng.uniform(0, 30, n))
+    offset = onset + rng.uniform(0.02, 1.0, n)
+    a = Performance(pitch, onset, offset, np.full(n, 64))
+    b_onset = np.maximum(onset + rng.normal(0, 0.04, n), 0)
+    b = Performance(pitch, b_onset, np.maximum(offset + rng.normal(0, 0.08, n), b_onset + 0.01), np.full(n, 64))
+    for offsets in (False, True):
+        ref = precision_recall_f1_overlap(
+            np.stack([a.onset, a.offset], 1), midi_to_hz(a.pitch.astype(float)),
+            np.stack([b.onset, b.offset], 1), midi_to_hz(b.pitch.astype(float)),
+            onset_tolerance=0.05, offset_ratio=0.2 if offsets else None, offset_min_tolerance=0.05)[2]
+        assert 0.3 < ref < 1.0
+        assert note_f1(a, b, offsets) == pytest.approx(ref, abs=1e-12)
+
+
+def test_empty_performances_do_not_crash():
+    empty = Performance([], [], [], [])
+    r = compare_notes(empty, empty, n_bytes=5)
+    assert r.n_notes == 0 and r.bits_per_note is None and r.f1_onset is None and r.f1_offset is None
+    assert r.onset_err_ms_max is None and r.velocity_mae is None and r.pedal_agreement == {}
+    assert "0 notes" in r.summary() and "n/a" in r.summary()
+    json.dumps(r.to_dict(), allow_nan=False)
+    r = compare_notes(_perf(), empty, n_bytes=5)
+    assert r.f1_onset == 0.0 and r.n_paired == 0 and r.onset_err_ms_median is None
+    r = compare_notes(empty, _perf(), n_bytes=5)
+    assert r.f1_onset == 0.0 and r.bits_per_note is None
+
+
+def test_zero_length_notes_are_accepted():
+    p = Performance([60, 62], [0.0, 1.0], [0.0, 1.5], [64, 64])
+    r = compare_notes(p, p, n_bytes=4)
+    assert r.f1_onset == 1.0 and r.f1_offset == 1.0 and r.duration_rel_err_median == 0.0
+
+
+def test_report_serialises_to_strict_json_and_one_line():
+    r = compare_notes(_perf(), _perf(onset_shift={1: 0.0123456789}), n_bytes=7, original_bytes=300)
+    d = r.to_dict()
+    text = json.dumps(d, allow_nan=False)
+    assert json.loads(text) == d
+    assert d["onset_err_ms_max"] == pytest.approx(12.3457) and d["cr_zstd"] is None
+    assert d["pedal_agreement"] == {str(SUSTAIN): 1.0} and d["pedal_events"] == {str(SUSTAIN): [2, 2]}
+    line = r.summary()
+    assert "\n" not in line and "8 notes" in line and "7.00 bits/note" in line and "12.35 ms" in line
