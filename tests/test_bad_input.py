@@ -40,7 +40,9 @@ from vqcodec import api, atomic, codec as codec_module, format as vf
 from vqcodec.cli import EXIT_ERROR, EXIT_INTERRUPTED, main as cli_main
 from vqcodec.bundle import load_bundle
 from vqcodec.codec import Codec
-from vqcodec.errors import ChecksumError, FormatError, LimitError, ModelMismatchError, TruncatedError, VersionError
+from vqcodec.notecodec import NoteCodec
+from vqcodec.notes import Performance
+from vqcodec.errors import BundleError, ChecksumError, FormatError, LimitError, ModelMismatchError, TruncatedError, VersionError
 from vqcodec.io import write
 from vqcodec.signal import ChannelInfo, Signal
 
@@ -490,11 +492,14 @@ def test_a_file_decoded_with_a_retrained_model_shows_both_hashes(cli: Runner, vq
     assert codec.model_id in line and retrained.model_id in line and codec.model_id != retrained.model_id
 
 
-def test_an_ecg_file_decoded_with_a_midi_model_is_a_kind_mismatch(good_vqc: bytes, tiny_bundle: Path,
-                                                                  tmp_path: Path) -> None:
-    midi = Codec.load(edited_bundle(tiny_bundle, tmp_path / "midi", kind="midi"))
-    with pytest.raises(ModelMismatchError, match=r"\(ecg\).*\(midi\)"):
-        midi.decompress(good_vqc, "rec.vqc")
+def test_a_bundle_of_another_kind_is_refused_by_the_ecg_codec(tiny_bundle: Path, tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="a model for midi files, not ecg"):
+        Codec.load(edited_bundle(tiny_bundle, tmp_path / "midi", kind="midi"))
+
+
+def test_an_ecg_file_decoded_with_the_midi_model_is_a_kind_mismatch(good_vqc: bytes) -> None:
+    with pytest.raises(ModelMismatchError, match=r"ecg file, and midi-v1 is a MIDI model"):
+        api.decompress(good_vqc, NoteCodec.load("midi"), "rec.vqc")
 
 
 @pytest.mark.parametrize("damage", ["flipped byte", "truncated"])
@@ -720,10 +725,18 @@ def test_an_integer_api_signal_compresses_like_its_float_values(codec: Codec) ->
     assert codec.compress(as_int)[0] == codec.compress(as_float)[0]
 
 
-def test_a_midi_file_is_refused_by_the_ecg_cli(cli: Runner, tmp_path: Path) -> None:
-    midi = put(tmp_path / "song.mid", b"MThd\0\0\0\x06\0\0\0\x01\x01\xe0")
+def test_a_broken_midi_file_fails_cleanly_in_the_cli(cli: Runner, tmp_path: Path) -> None:
+    midi = put(tmp_path / "song.mid", b"MThd\0\0\0\x06\0\0\0\x01\x01\xe0")  # one track declared, none present
     line = assert_fails_cleanly(lambda: cli("compress", midi, "-o", tmp_path / "s.vqc"), midi, tmp_path)
-    assert "MIDI not supported yet" in line
+    assert "not a valid MIDI file" in line
+
+
+def test_a_midi_file_with_the_ecg_model_fails_cleanly(cli: Runner, tmp_path: Path) -> None:
+    midi = tmp_path / "song.mid"
+    write(midi, Performance([60], [0.0], [0.5], [80]))
+    line = assert_fails_cleanly(lambda: cli("compress", midi, "-o", tmp_path / "s.vqc", "--model", "ecg"),
+                                "ecg-v1", tmp_path)
+    assert "a model for ecg files, not midi" in line
 
 
 # ------------------------------------------------------------------ 31-34: outputs

@@ -230,8 +230,11 @@ def test_round_trip_property(
     rng = np.random.default_rng(seed)
     blocks = [rng.integers(0, codebook_size, (channels, stages, h.block_length(b))).astype(np.uint16)
               for b in range(h.n_blocks)]  # fmt: skip
-    f = vf.VqcFile(h, blocks, np.ones((h.n_blocks, channels, 2), np.float32))
-    assert_same(vf.loads(vf.dumps(f, level=1)), f)
+    notes = bytes(rng.integers(0, 256, 20, dtype=np.uint8)) if kind == "midi" else None  # NOTE is opaque here
+    f = vf.VqcFile(h, blocks, np.ones((h.n_blocks, channels, 2), np.float32), notes=notes)
+    back = vf.loads(vf.dumps(f, level=1))
+    assert_same(back, f)
+    assert back.notes == notes
 
 
 # ------------------------------------------------------------------ rejected files (catalog cases 1-13)

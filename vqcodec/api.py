@@ -1,4 +1,8 @@
-"""The public functions: compress/decompress (bytes), info (header only) and safe file writing."""
+"""The public functions: compress/decompress (bytes), info (header only) and safe file writing.
+
+ECG records (Signal) go through `Codec`, piano performances (Performance) through `NoteCodec`; a file's header
+says which kind it holds.
+"""
 
 from __future__ import annotations
 
@@ -12,27 +16,35 @@ import numpy as np
 from vqcodec import format as vqc
 from vqcodec.codec import DECODE_MARGIN, Codec, codec_for
 from vqcodec.atomic import write_atomic
-from vqcodec.errors import InputError
+from vqcodec.errors import InputError, ModelMismatchError
 from vqcodec.metrics import Report
+from vqcodec.notecodec import NoteCodec, note_codec_for
+from vqcodec.notes import Performance
 from vqcodec.signal import FMT_BITS, Signal
 
 DEFAULT_MODEL = "ecg"
+DEFAULT_MIDI_MODEL = "midi"
 
 
-def compress(signal: Signal, model: str | Path | Codec = DEFAULT_MODEL, quality: int | None = None,
-             max_error: int | None = None) -> bytes:
-    """Signal -> .vqc bytes (use Codec.compress to also get the distortion Report).
+def compress(data: Signal | Performance, model: str | Path | Codec | NoteCodec | None = None,
+             quality: int | None = None, max_error: int | None = None) -> bytes:
+    """Signal or Performance -> .vqc bytes (Codec.compress / NoteCodec.compress also give what was lost).
 
-    max_error: every sample within this many ADC units of the input's (0: lossless), by a residual layer.
-    Like Codec.compress, warns when the samples may be transposed ([C, T] instead of [T, C]).
+    max_error (ECG only): every sample within this many ADC units of the input's (0: lossless), by a residual
+    layer. Like Codec.compress, warns when the samples may be transposed ([C, T] instead of [T, C]).
     """
-    codec = model if isinstance(model, Codec) else Codec.load(model)
-    return codec.compress(signal, quality, max_error=max_error)[0]
+    if isinstance(data, Performance):
+        if max_error is not None:
+            raise ValueError("max_error bounds ECG samples; a MIDI model's bounds are its quality levels")
+        codec = model if isinstance(model, NoteCodec) else NoteCodec.load(model or DEFAULT_MIDI_MODEL)
+        return codec.compress(data, quality)[0]
+    codec = model if isinstance(model, Codec) else Codec.load(model or DEFAULT_MODEL)
+    return codec.compress(data, quality, max_error=max_error)[0]
 
 
-def decompress(data: bytes, model: str | Path | Codec | None = None, name: str = "<bytes>",
-               salvage: bool = False) -> Signal:
-    """.vqc bytes -> Signal; the model is found from the file's model id unless given.
+def decompress(data: bytes, model: str | Path | Codec | NoteCodec | None = None, name: str = "<bytes>",
+               salvage: bool = False) -> Signal | Performance:
+    """.vqc bytes -> Signal (ECG) or Performance (MIDI); the model is found from the file's model id unless given.
 
     salvage=True decodes a file whose damage is confined to its index blocks (see `vqcodec.format.loads`):
     trailing bytes are ignored and every block that fails its CRC comes back as invalid (NaN) samples, each
@@ -41,11 +53,16 @@ def decompress(data: bytes, model: str | Path | Codec | None = None, name: str =
     return decode(vqc.loads(data, name, salvage=salvage), model, name)
 
 
-def decode(parsed: vqc.VqcFile, model: str | Path | Codec | None = None, name: str = "<bytes>") -> Signal:
-    """A parsed .vqc file -> Signal. What a salvage parse skipped is warned about, and the samples of each lost
-    block, widened by the decoder's context (DECODE_MARGIN frames a side), become invalid (NaN); the samples
-    kept are those a decode of the undamaged file gives. The lost spans are also noted in the Signal's comments.
+def decode(parsed: vqc.VqcFile, model: str | Path | Codec | NoteCodec | None = None,
+           name: str = "<bytes>") -> Signal | Performance:
+    """A parsed .vqc file -> Signal or Performance. What a salvage parse skipped is warned about, and the samples
+    of each lost block, widened by the decoder's context (DECODE_MARGIN frames a side), become invalid (NaN); the
+    samples kept are those a decode of the undamaged file gives. The lost spans are also noted in the comments.
     """
+    if parsed.header.kind == "midi":
+        return note_codec_for(parsed.header, model, name).decode_file(parsed, name)
+    if isinstance(model, NoteCodec):
+        raise ModelMismatchError(f"{name}: an {parsed.header.kind} file, and {model.name} is a MIDI model")
     codec = codec_for(parsed.header, model, name)
     signal = codec.decode_file(parsed, name)
     for note in parsed.damage:
@@ -86,9 +103,12 @@ class VqcInfo:
     adc_bits: int
     metrics: dict = field(default_factory=dict)
     max_error: int | None = None  # the residual layer's bound in ADC units (0: lossless); None: no layer
+    header_meta: dict = field(default_factory=dict, repr=False)
 
     @property
     def duration(self) -> float:
+        if self.kind == "midi":
+            return self.midi_duration
         return self.n_samples / self.fs if self.fs else math.nan
 
     @property
@@ -103,6 +123,8 @@ class VqcInfo:
 
     def lines(self) -> list[str]:
         """Human-readable lines for `vqcodec info`."""
+        if self.kind == "midi":
+            return self._midi_lines()
         out = [
             f"file:        {self.path} ({self.n_bytes} bytes)",
             f"kind:        {self.kind}",
@@ -125,6 +147,28 @@ class VqcInfo:
         return out
 
 
+    def _midi_lines(self) -> list[str]:
+        """`vqcodec info` of a MIDI file: notes, duration, bits per note (and where they go), stored metrics."""
+        m = self.metrics
+        notes = self.n_samples
+        out = [f"file:        {self.path} ({self.n_bytes} bytes)", f"kind:        {self.kind}",
+               f"model:       {self.model} sha256 {self.model_sha256}",
+               f"quality:     {self.quality} (onsets on a {1000 / self.fs:g} ms grid)",
+               f"performance: {notes} notes, {self.duration:.1f} s",
+               f"rate:        {8 * self.n_bytes / notes if notes else math.nan:.2f} bits/note"]
+        streams = m.get("stream_bits_per_note")
+        if isinstance(streams, dict):
+            out.append("  by stream: " + ", ".join(f"{k} {v}" for k, v in streams.items()))
+        keys = ("f1_onset", "f1_offset", "onset_err_ms_median", "onset_err_ms_max", "velocity_mae",
+                "duration_rel_err_median", "pedal_agreement")
+        out += [f"  {k}: {m[k]}" for k in keys if k in m]
+        return out
+
+    @property
+    def midi_duration(self) -> float:
+        return d if isinstance(d := self.header_meta.get("duration_s"), (int, float)) else math.nan
+
+
 def info(path: str | Path) -> VqcInfo:
     """Read only the header (and stored metrics) of a .vqc file."""
     path = Path(path)
@@ -136,6 +180,7 @@ def info(path: str | Path) -> VqcInfo:
         q if isinstance(q := header.meta.get("quality"), int) and not isinstance(q, bool) else header.n_stages, header.fs, header.n_samples, [str(c.get("name", "?")) for c in channels], size,
         max((_resolution(c) for c in channels), default=16), metrics or {},
         bound if isinstance(bound := header.meta.get("max_error"), int) and not isinstance(bound, bool) else None,
+        header.meta,
     )
 
 

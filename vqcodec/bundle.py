@@ -23,7 +23,7 @@ MANIFEST = "manifest.json"
 REQUIRED_FILES = ("encoder.onnx", "decoder.onnx", "codebooks.npy", "code_bits.npy")
 PRIORS = "priors.npy"
 """Optional: bigram counts of the code indices on the training split, [stages, codes + 1, codes] uint32."""
-ALIASES = {"ecg": "ecg-v1"}
+ALIASES = {"ecg": "ecg-v1", "midi": "midi-v1"}
 """Short names users type; each maps to the shipped bundle it stands for."""
 
 
@@ -64,8 +64,8 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_bundle(model: str | Path) -> Bundle:
-    """Load a bundle by path, name or alias; check every file's sha256 before anything parses it."""
+def _locate(model: str | Path) -> Path:
+    """The bundle folder a path, name or alias stands for."""
     path = Path(model)
     if not (path / MANIFEST).is_file():
         name = ALIASES.get(str(model), str(model))
@@ -74,28 +74,81 @@ def load_bundle(model: str | Path) -> Bundle:
             raise ModelNotFoundError(
                 f"{model}: no such model (installed: {', '.join(installed_models()) or 'none'})"
             )
+    return path
+
+
+def _manifest(path: Path, kind: str, keys: tuple[str, ...], required: tuple[str, ...]) -> tuple[dict, bytes]:
+    """The manifest of the bundle of `kind` at `path` and its raw bytes, once every file it lists matches its
+    sha256."""
     raw = (path / MANIFEST).read_bytes()
     try:
         manifest = json.loads(raw)
+        if manifest["kind"] != kind:
+            raise BundleError(f"{path}: a model for {manifest['kind']} files, not {kind}")
         files = manifest["files"]
-        for key in ("name", "kind", "fs", "hop", "block_frames", "stages", "codes", "default_quality"):
+        for key in keys:
             manifest[key]
     except (ValueError, KeyError, TypeError) as e:
         raise BundleError(f"{path / MANIFEST}: malformed manifest ({e})") from e
-    for f in REQUIRED_FILES:
+    for f in required:
         if f not in files or not (path / f).is_file():
             raise BundleError(f"{path}: bundle is missing {f}")
-        if _sha256(path / f) != files[f]:
-            raise BundleError(f"{path / f}: sha256 does not match the manifest (file damaged or edited)")
+    for f, digest in files.items():
+        if not (path / f).is_file() or _sha256(path / f) != digest:
+            raise BundleError(f"{path / f}: missing, or its sha256 does not match the manifest (file damaged or edited)")
+    return manifest, raw
+
+
+def load_bundle(model: str | Path) -> Bundle:
+    """Load an ECG bundle by path, name or alias; check every file's sha256 before anything parses it."""
+    path = _locate(model)
+    manifest, raw = _manifest(path, "ecg", ("name", "fs", "hop", "block_frames", "stages", "codes",
+                                            "default_quality"), REQUIRED_FILES)
     stages, codes = manifest["stages"], manifest["codes"]
     codebooks = _array(path / "codebooks.npy", (stages, codes, manifest["latent"]))
     code_bits = _array(path / "code_bits.npy", (stages, codes))
-    priors = None
-    if PRIORS in files:
-        if not (path / PRIORS).is_file() or _sha256(path / PRIORS) != files[PRIORS]:
-            raise BundleError(f"{path / PRIORS}: missing, or its sha256 does not match the manifest")
-        priors = _counts(path / PRIORS, (stages, codes + 1, codes))
+    priors = _counts(path / PRIORS, (stages, codes + 1, codes)) if PRIORS in manifest["files"] else None
     return Bundle(path, manifest, hashlib.sha256(raw).hexdigest(), codebooks, code_bits, priors)
+
+
+@dataclass
+class NoteBundle:
+    """A verified MIDI bundle: the quality ladder of note settings and each level's priors."""
+
+    path: Path
+    manifest: dict
+    model_id: str
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["name"])
+
+    def level(self, quality: int) -> dict:
+        """The manifest entry of one quality level (1-based)."""
+        levels = self.manifest["levels"]
+        if not 1 <= quality <= len(levels):
+            raise ValueError(f"quality must be in 1..{len(levels)}, got {quality}")
+        return levels[quality - 1]
+
+    def priors(self, quality: int) -> dict[str, np.ndarray]:
+        """Stream name -> (context, symbol) counts of one level, as int64."""
+        with np.load(self.path / self.level(quality)["priors"], allow_pickle=False) as z:
+            return {k: _counts_array(self.path / self.level(quality)["priors"], k, z[k]) for k in z.files}
+
+
+def load_note_bundle(model: str | Path) -> NoteBundle:
+    """Load a MIDI bundle by path, name or alias; every file's sha256 is checked first."""
+    path = _locate(model)
+    manifest, raw = _manifest(path, "midi", ("name", "levels", "default_quality"), ())
+    return NoteBundle(path, manifest, hashlib.sha256(raw).hexdigest())
+
+
+def kind_of(model: str | Path) -> str:
+    """'ecg' or 'midi': the kind a bundle's manifest declares (not yet verified)."""
+    try:
+        return str(json.loads((_locate(model) / MANIFEST).read_bytes())["kind"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise BundleError(f"{model}: malformed manifest ({e})") from e
 
 
 def _array(path: Path, shape: tuple[int, ...]) -> np.ndarray:
@@ -115,13 +168,21 @@ def _counts(path: Path, shape: tuple[int, ...]) -> np.ndarray:
         a = np.load(path, allow_pickle=False)
     except ValueError as e:
         raise BundleError(f"{path}: unreadable ({e})") from e
-    if a.shape != shape or a.dtype.kind not in "ui" or (a < 0).any():
-        raise BundleError(f"{path}: shape {a.shape} or dtype {a.dtype} disagree with the manifest")
+    if a.shape != shape:
+        raise BundleError(f"{path}: shape {a.shape} disagrees with the manifest")
+    return _counts_array(path, "", a)
+
+
+def _counts_array(path: Path, key: str, a: np.ndarray) -> np.ndarray:
+    """A non-negative integer array as int64, or BundleError naming the file (and the array in it)."""
+    if a.dtype.kind not in "ui" or (a < 0).any():
+        raise BundleError(f"{path}{':' + key if key else ''}: counts must be non-negative integers, got {a.dtype}")
     return a.astype(np.int64)
 
 
 def find_by_id(model_id: str) -> Bundle | None:
     """The installed bundle whose id is model_id (or that lists it as compatible), if any."""
-    bundles = [load_bundle(shipped_root() / name) for name in installed_models()]
+    bundles = [load_bundle(shipped_root() / name) for name in installed_models()
+               if kind_of(shipped_root() / name) == "ecg"]
     return next((b for b in bundles if b.model_id == model_id), None) or next(
         (b for b in bundles if model_id in b.compatible_ids), None)

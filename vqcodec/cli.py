@@ -14,8 +14,9 @@ from pathlib import Path
 import click
 
 from vqcodec import io
-from vqcodec.api import DEFAULT_MODEL, decode, info as read_info, read_file, write_bytes
+from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, decode, info as read_info, read_file, write_bytes
 from vqcodec.codec import Codec
+from vqcodec.notecodec import NoteCodec
 from vqcodec.errors import FormatError, VqcError
 from vqcodec import format as vqc
 
@@ -48,7 +49,7 @@ def _record_output(stored: object, vqc_file: Path) -> Path:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vqcodec")
 def cli() -> None:
-    """Compress ECG records (WFDB, .npy) with a VQ-VAE into .vqc files, and back."""
+    """Compress ECG records (WFDB, .npy) and piano performances (.mid) into .vqc files, and back."""
 
 
 @cli.command()
@@ -56,7 +57,8 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="output .vqc (default: <record>.vqc here; - for stdout)")
 @click.option("-q", "--quality", type=int, default=None, help="level of the model's quality ladder (default: its default)")
-@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="model name or bundle folder")
+@click.option("-m", "--model", default=None,
+              help=f"model name or bundle folder (default: {DEFAULT_MODEL}, or {DEFAULT_MIDI_MODEL} for .mid input)")
 @click.option("-e", "--max-error", type=click.IntRange(min=0), default=None,
               help="guarantee |error| <= E ADC units on every sample (adds a residual layer)")
 @click.option("--lossless", is_flag=True, help="bit-exact ADC samples (the same as --max-error 0)")
@@ -64,9 +66,12 @@ def cli() -> None:
               help="the cheapest quality level whose PRDN on this record is at most P %")
 @click.option("--fs", type=float, default=None, help="sampling rate of .npy input (Hz)")
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
-def compress(record: Path, output: Path | None, quality: int | None, model: str, max_error: int | None,
+def compress(record: Path, output: Path | None, quality: int | None, model: str | None, max_error: int | None,
              lossless: bool, max_prdn: float | None, fs: float | None, force: bool) -> None:
-    """Compress a WFDB record (NNN, NNN.hea, NNN.dat) or a .npy array into a .vqc file."""
+    """Compress a WFDB record (NNN, NNN.hea, NNN.dat), a .npy array or a MIDI file into a .vqc file."""
+    midi = io.is_midi(record)
+    if midi and (lossless or max_error is not None or max_prdn is not None or fs is not None):
+        raise click.UsageError("--lossless, --max-error, --max-prdn and --fs are for ECG; MIDI takes --quality")
     if lossless and max_error not in (None, 0):
         raise click.UsageError("--lossless and --max-error E > 0 contradict each other")
     max_error = 0 if lossless else max_error
@@ -78,9 +83,16 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str,
         _fail(f"{record}: refusing to write binary .vqc data to a terminal (redirect it, or use --force)")
     if not to_stdout and output.exists() and not force:
         _fail(f"{output}: already exists (use --force to overwrite)")
+    if midi:
+        perf = io.read_midi(record)
+        codec_m = NoteCodec.load(model or DEFAULT_MIDI_MODEL)
+        data, report = codec_m.compress(perf, quality, record.stat().st_size, name=record.stem)
+        _emit(data, output, to_stdout, force)
+        click.echo(f"{output if not to_stdout else record}: {report.summary()}", err=True)
+        return
     signal = io.read(record, fs)
     original_bytes = sum(p.stat().st_size for p in io.record_paths(record))
-    codec = Codec.load(model)
+    codec = Codec.load(model or DEFAULT_MODEL)
     if max_prdn is None:
         data, report = codec.compress(signal, quality, original_bytes, max_error=max_error)
     else:
@@ -88,26 +100,31 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str,
         if report.prdn > max_prdn:
             click.echo(f"vqcodec: warning: {record}: PRDN {report.prdn:.2f} % > {max_prdn:g} % even at the highest "
                        f"quality ({quality}); use --max-error for a guaranteed bound", err=True)
+    _emit(data, output, to_stdout, force)
+    level = f" [quality {quality}]" if max_prdn is not None else ""
+    click.echo(f"{output if not to_stdout else record}: {report.summary()}{level}", err=True)
+
+
+def _emit(data: bytes, output: Path, to_stdout: bool, force: bool) -> None:
+    """Write the .vqc bytes to stdout or, atomically, to the output file."""
     if to_stdout:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
         write_bytes(output, data, force)
-    level = f" [quality {quality}]" if max_prdn is not None else ""
-    click.echo(f"{output if not to_stdout else record}: {report.summary()}{level}", err=True)
 
 
 @cli.command()
 @click.argument("vqc_file", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="output record (out/100 -> out/100.hea + .dat; .npy for an array)")
+              help="output record (out/100 -> out/100.hea + .dat; .npy for an array; .mid for a MIDI file)")
 @click.option("-m", "--model", default=None, help="model bundle folder (default: the one the file names)")
 @click.option("-f", "--force", is_flag=True, help="overwrite existing outputs")
 @click.option("--salvage", is_flag=True,
               help="decode a damaged file: ignore bytes after END, write the samples of blocks that fail their "
                    "CRC as invalid, and warn about each")
 def decompress(vqc_file: Path, output: Path | None, model: str | None, force: bool, salvage: bool) -> None:
-    """Decode a .vqc file back to a WFDB record (or .npy)."""
+    """Decode a .vqc file back to a WFDB record (or .npy), or a MIDI file."""
     data = read_file(vqc_file)
     try:
         parsed = vqc.loads(data, str(vqc_file), salvage=salvage)  # a damaged file says so before any model lookup
@@ -116,6 +133,8 @@ def decompress(vqc_file: Path, output: Path | None, model: str | None, force: bo
             raise type(e)(f"{e} (decompress --salvage can recover the undamaged blocks)") from e
         raise
     output = output or _record_output(parsed.header.meta.get("record"), vqc_file)
+    if parsed.header.kind == "midi" and not io.is_midi(output):
+        output = output.with_name(output.name + io.MIDI_SUFFIXES[0])
     signal = decode(parsed, model, str(vqc_file))
     written = io.write(output, signal, force)
     summary = f"{vqc_file}: wrote {', '.join(str(p) for p in written)}"

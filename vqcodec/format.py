@@ -27,6 +27,8 @@ RESIDUAL_MINOR = 1
 """Files with an error-bounded residual layer (section RESD) are written as 1.1 (unless IDXC makes them 1.2)."""
 CODED_MINOR = 2
 """Files whose blocks hold entropy-coded indices (section IDXC) are written as 1.2; all others as 1.0 or 1.1."""
+NOTE_MINOR = 3
+"""MIDI files (kind midi, section NOTE) are written as 1.3."""
 MAX_CODING_NAME = 64
 ZSTD_LEVEL = 19
 
@@ -44,8 +46,8 @@ MAX_FS = 1e5
 KINDS = {1: "ecg", 2: "midi"}
 _KIND_CODES = {v: k for k, v in KINDS.items()}
 TAG_BLKS, TAG_NORM, TAG_NANM, TAG_FPRT, TAG_MTRC, TAG_END = "BLKS", "NORM", "NANM", "fPRT", "mTRC", "END "
-TAG_RESD, TAG_IDXC = "RESD", "IDXC"
-KNOWN_TAGS = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_FPRT, TAG_MTRC)  # the order dumps writes them in
+TAG_RESD, TAG_IDXC, TAG_NOTE = "RESD", "IDXC", "NOTE"
+KNOWN_TAGS = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_NOTE, TAG_FPRT, TAG_MTRC)  # the order dumps writes them in
 
 _PREAMBLE = struct.Struct("<HHI")  # major, minor, hdr_len
 _FIXED = struct.Struct("<BdHQQHIIBIB32s")  # the header's fixed part, then JSON
@@ -136,6 +138,7 @@ class VqcFile:
     damage: list[str] = field(default_factory=list)  # salvage only: other damage that was skipped
     residual: bytes | None = None  # RESD payload (vqcodec.residual), decoded with the model's prediction
     index_coding: str | None = None  # IDXC: blocks are then the coded bytes of each block, decoded by the codec
+    notes: bytes | None = None  # NOTE payload of a MIDI file (vqcodec.notecoder), decoded with the model's priors
 
 
 def _header_problem(h: Header, limits: Limits) -> tuple[type[Exception], str] | None:
@@ -239,7 +242,10 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
         )  # fmt: skip
     except struct.error as e:
         raise ValueError(f"header field has the wrong type: {e}") from None
-    minor = CODED_MINOR if f.index_coding else RESIDUAL_MINOR if f.residual is not None else VERSION[1]
+    if (h.kind == "midi") != (f.notes is not None):
+        raise ValueError("a midi file holds a NOTE section, and only a midi file does")
+    minor = (NOTE_MINOR if f.notes is not None else CODED_MINOR if f.index_coding
+             else RESIDUAL_MINOR if f.residual is not None else VERSION[1])
     version = (VERSION[0], minor)
     header = _PREAMBLE.pack(*version, len(fixed) + len(meta)) + fixed + meta
     out = [MAGIC, header, _U32.pack(zlib.crc32(header))]
@@ -281,6 +287,8 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
     out.append(_section(TAG_BLKS, b"".join(blks)))
     if f.residual is not None:
         out.append(_section(TAG_RESD, bytes(f.residual)))
+    if f.notes is not None:
+        out.append(_section(TAG_NOTE, bytes(f.notes)))
 
     if f.fingerprint is not None:
         fp = _check_array(f.fingerprint, "fingerprint", np.float32, (nb, C, _FPRT_WIDTH))
@@ -573,7 +581,11 @@ def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS, s
             raise r.error(FormatError, f"section {TAG_RESD} and n_stages {h.n_stages} disagree on the model layer")
         residual.check_size(sections[TAG_RESD], name)
         f.residual = bytes(sections[TAG_RESD])
-    elif h.n_stages == 0:
+    if (h.kind == "midi") != (TAG_NOTE in sections):
+        raise r.error(FormatError, f"kind {h.kind} and section {TAG_NOTE} disagree (a midi file holds NOTE, no other does)")
+    if TAG_NOTE in sections:
+        f.notes = bytes(sections[TAG_NOTE])
+    elif TAG_RESD not in sections and h.n_stages == 0:
         raise r.error(FormatError, f"n_stages 0 (no model layer) needs section {TAG_RESD}")
     if TAG_FPRT in sections:
         f.fingerprint = np.frombuffer(sections[TAG_FPRT], "<f4").reshape(nb, C, _FPRT_WIDTH).astype(np.float32)

@@ -77,7 +77,7 @@ def test_unreadable_npy(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["x.mid", "x.wav"])
 def test_unsupported_suffix(tmp_path: Path, name: str) -> None:
     (tmp_path / name).write_bytes(b"x")
-    with pytest.raises(InputError, match="MIDI not supported" if name.endswith(".mid") else "'.wav'"):
+    with pytest.raises(InputError, match="not a valid MIDI file" if name.endswith(".mid") else "'.wav'"):
         vqcodec.io.read(tmp_path / name)
 
 

@@ -1,4 +1,4 @@
-"""Record I/O: pick the reader or writer by suffix (WFDB records and .npy arrays)."""
+"""Record I/O: pick the reader or writer by suffix (WFDB records, .npy arrays, MIDI performances)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,34 @@ from pathlib import Path
 
 from vqcodec.errors import InputError
 from vqcodec.io.array import read_array, write_array
+from vqcodec.io.midi import read_midi, write_midi
 from vqcodec.io.wfdb import RECORD_SUFFIXES, header_path, read_wfdb, record_base, wfdb_files, write_wfdb
+from vqcodec.notes import Performance
 from vqcodec.signal import Signal
 
-__all__ = ["read", "write", "record_paths", "read_array", "write_array", "read_wfdb", "write_wfdb"]
+__all__ = ["read", "write", "record_paths", "read_array", "write_array", "read_wfdb", "write_wfdb", "read_midi",
+           "write_midi", "is_midi"]
 
 NPY_SUFFIX = ".npy"
 MIDI_SUFFIXES = (".mid", ".midi")
 WFDB_SUFFIXES = ("",) + RECORD_SUFFIXES
 
 
+def is_midi(path: str | Path) -> bool:
+    """Whether the path names a MIDI file (.mid, .midi), by suffix."""
+    return Path(path).suffix.lower() in MIDI_SUFFIXES
+
+
 def _kind(path: Path) -> str:
-    """'npy' or 'wfdb' by suffix; anything else is an InputError."""
+    """'npy', 'midi' or 'wfdb' by suffix; anything else is an InputError."""
     suffix = path.suffix.lower()
     if suffix == NPY_SUFFIX:
         return "npy"
+    if suffix in MIDI_SUFFIXES:
+        return "midi"
     if suffix in WFDB_SUFFIXES:
         return "wfdb"
-    if suffix in MIDI_SUFFIXES:
-        raise InputError(f"{path}: MIDI not supported yet")
-    raise InputError(f"{path}: unsupported file type {suffix!r} (expected a WFDB record or .npy)")
+    raise InputError(f"{path}: unsupported file type {suffix!r} (expected a WFDB record, .npy or .mid)")
 
 
 def _check_input(path: Path) -> None:
@@ -35,23 +43,25 @@ def _check_input(path: Path) -> None:
         raise InputError(f"{path}: no such record")
 
 
-def read(path: str | Path, fs: float | None = None) -> Signal:
-    """Read a WFDB record (`NNN`, `NNN.hea`, `NNN.dat`) or a .npy array (which needs fs)."""
+def read(path: str | Path, fs: float | None = None) -> Signal | Performance:
+    """Read a WFDB record (`NNN`, `NNN.hea`, `NNN.dat`), a .npy array (which needs fs) or a MIDI file."""
     path = Path(path)
+    if _kind(path) == "midi":
+        return read_midi(path)
     _check_input(path)
     return read_array(path, fs) if _kind(path) == "npy" else read_wfdb(path, fs)
 
 
-def write(path: str | Path, signal: Signal, force: bool = False) -> list[Path]:
-    """Write `.npy` as an array, anything else as a WFDB record; returns the files written."""
+def write(path: str | Path, data: Signal | Performance, force: bool = False) -> list[Path]:
+    """Write a Performance as MIDI, a Signal as `.npy` (by suffix) or a WFDB record; returns the files written."""
     path = Path(path)
-    return write_array(path, signal, force) if path.suffix.lower() == NPY_SUFFIX else write_wfdb(path, signal, force)
+    if isinstance(data, Performance):
+        return write_midi(path, data, force)
+    return write_array(path, data, force) if path.suffix.lower() == NPY_SUFFIX else write_wfdb(path, data, force)
 
 
 def record_paths(path: str | Path) -> list[Path]:
-    """Every file that makes up the input (.npy itself, or .hea plus its .dat files), to count its bytes."""
+    """Every file that makes up the input (.npy or .mid itself, or .hea plus its .dat files), to count its bytes."""
     path = Path(path)
     _check_input(path)
-    if _kind(path) == "npy":
-        return [path]
-    return wfdb_files(path)
+    return [path] if _kind(path) in ("npy", "midi") else wfdb_files(path)

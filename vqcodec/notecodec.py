@@ -1,0 +1,108 @@
+"""NoteCodec: piano performances <-> .vqc files (kind midi), with a MIDI bundle's quality ladder and priors.
+
+The counterpart of `vqcodec.codec.Codec` for notes: it picks a quality level, has `vqcodec.notecoder` code the
+note table into the NOTE section, measures what was lost against the input, and stores that in the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vqcodec import format as vqc
+from vqcodec import notecoder
+from vqcodec.bundle import NoteBundle, load_note_bundle
+from vqcodec.errors import FormatError, ModelMismatchError, ModelNotFoundError
+from vqcodec.metrics import NoteReport, compare_notes
+from vqcodec.notes import MidiSource, Performance
+
+HEADER_CODEBOOK = 2
+"""The container's smallest codebook size: a MIDI file holds no code indices, so unused fields take their minimum."""
+STORED_METRICS = ("f1_onset", "f1_offset", "onset_err_ms_median", "onset_err_ms_p95", "onset_err_ms_max",
+                  "duration_rel_err_median", "velocity_mae", "velocity_max_err", "pitch_exact", "pedal_agreement")
+"""What a file keeps of its NoteReport for `vqcodec info` (the sizes are the file's own; the rest is re-derivable)."""
+
+
+class NoteCodec:
+    """A loaded MIDI bundle: compress a Performance to .vqc bytes and decode them back."""
+
+    def __init__(self, bundle: NoteBundle) -> None:
+        self.bundle = bundle
+        self.name = bundle.name
+        self.model_id = bundle.model_id
+        self.default_quality = int(bundle.manifest["default_quality"])
+        self.n_levels = len(bundle.manifest["levels"])
+        self.kind = "midi"
+
+    @classmethod
+    def load(cls, model: str | Path = "midi") -> NoteCodec:
+        return cls(load_note_bundle(model))
+
+    def setting(self, quality: int) -> notecoder.NoteSetting:
+        level = self.bundle.level(quality)
+        return notecoder.NoteSetting(level["grid_ms"], level["velocity_step"], level["duration_milli"])
+
+    def compress(self, perf: Performance, quality: int | None = None, original_bytes: int | None = None,
+                 name: str = "performance") -> tuple[bytes, NoteReport]:
+        """Performance -> (.vqc bytes, what was lost and what it cost, measured on the decoded file)."""
+        quality = self.default_quality if quality is None else quality
+        s = self.setting(quality)
+        sym = notecoder.quantise(perf, s)
+        payload = notecoder.encode(sym, s, self.bundle.priors(quality))
+        meta = {"model": self.name, "quality": quality, "record": name, "duration_s": round(perf.end, 6),
+                "rules_applied": perf.counts.applied()}
+        if perf.source is not None:
+            meta["source"] = vars(perf.source)
+        header = vqc.Header(kind="midi", fs=1000 / s.grid_ms, n_channels=0, n_samples=len(perf), n_frames=0,
+                            hop=1, block_frames=1, n_stages=0, codebook_size=HEADER_CODEBOOK,
+                            model_sha256=self.model_id, meta=meta)
+        f = vqc.VqcFile(header=header, blocks=[], norm=np.zeros((0, 0, 2), np.float32), notes=payload)
+        decoded = self.decode_file(vqc.loads(vqc.dumps(f), name), name)
+        report = compare_notes(perf, decoded, 0, original_bytes)
+        full = report.to_dict()
+        f.metrics = {k: full[k] for k in STORED_METRICS} | {
+            "stream_bits_per_note": {k: round(v / max(len(perf), 1), 3)
+                                     for k, v in notecoder.stream_bits(sym, s, self.bundle.priors(quality)).items()}}
+        data = vqc.dumps(f)
+        report.n_bytes = len(data)  # the file as written, metrics included
+        return data, report
+
+    def decode_file(self, f: vqc.VqcFile, name: str = "<bytes>") -> Performance:
+        """A parsed midi .vqc file -> Performance (notes sorted by onset, pedals as on/off transitions)."""
+        h = f.header
+        if h.kind != "midi" or f.notes is None:
+            raise ModelMismatchError(f"{name}: a {h.kind} file, and {self.name} is a MIDI model")
+        if h.model_sha256 != self.model_id:
+            raise ModelMismatchError(f"{name}: written by model {h.meta.get('model')} sha256 {h.model_sha256}, "
+                                     f"but the model given is {self.name} sha256 {self.model_id}")
+        setting, _ = notecoder.setting_of(f.notes, name)
+        quality = next((q for q in range(1, self.n_levels + 1) if self.setting(q) == setting), None)
+        if quality is None:
+            raise FormatError(f"{name}: note setting {setting} is not a level of model {self.name}")
+        sym, _ = notecoder.decode(f.notes, h.n_samples, self.bundle.priors(quality), name)
+        perf = notecoder.rebuild(sym, setting)
+        source = h.meta.get("source")
+        if isinstance(source, dict):
+            try:
+                perf.source = MidiSource(**source)
+            except TypeError:
+                pass  # an unknown or partial source description only loses the note, never the notes
+        return perf
+
+
+def note_codec_for(h: vqc.Header, model: str | Path | NoteCodec | None, name: str) -> NoteCodec:
+    """The codec that decodes a midi file: the one given, else the installed bundle whose id the file names."""
+    if isinstance(model, NoteCodec):
+        return model
+    if model is not None:
+        return NoteCodec.load(model)
+    from vqcodec.bundle import installed_models, kind_of, shipped_root
+
+    for bundle_name in installed_models():
+        if kind_of(shipped_root() / bundle_name) == "midi":
+            codec = NoteCodec.load(shipped_root() / bundle_name)
+            if codec.model_id == h.model_sha256:
+                return codec
+    raise ModelNotFoundError(f"{name}: written by model {h.meta.get('model')} sha256 {h.model_sha256}, "
+                             "which is not installed (give its bundle folder with --model)")
