@@ -148,7 +148,7 @@ class VqcInfo:
 
 
     def _midi_lines(self) -> list[str]:
-        """`vqcodec info` of a MIDI file: notes, duration, bits per note (and where they go), stored metrics."""
+        """`vqcodec info` of a MIDI file: notes, duration, bits per note, stored metrics."""
         m = self.metrics
         notes = self.n_samples
         out = [f"file:        {self.path} ({self.n_bytes} bytes)", f"kind:        {self.kind}",
@@ -156,9 +156,6 @@ class VqcInfo:
                f"quality:     {self.quality} (onsets on a {1000 / self.fs:g} ms grid)",
                f"performance: {notes} notes, {self.duration:.1f} s",
                f"rate:        {8 * self.n_bytes / notes if notes else math.nan:.2f} bits/note"]
-        streams = m.get("stream_bits_per_note")
-        if isinstance(streams, dict):
-            out.append("  by stream: " + ", ".join(f"{k} {v}" for k, v in streams.items()))
         keys = ("f1_onset", "f1_offset", "onset_err_ms_median", "onset_err_ms_max", "velocity_mae",
                 "duration_rel_err_median", "pedal_agreement")
         out += [f"  {k}: {m[k]}" for k in keys if k in m]

@@ -14,6 +14,16 @@ from typing import BinaryIO
 from vqcodec.errors import InputError, OutputExistsError, VqcError
 
 
+_NEW_FILE_MODE = 0o666
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it, so it is put straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def check_output(path: Path, force: bool) -> None:
     """InputError if the folder is missing; OutputExistsError if the file exists and force is off."""
     if not path.parent.is_dir():
@@ -33,6 +43,7 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], force: boo
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
+        os.chmod(tmp, _NEW_FILE_MODE & ~_umask())  # mkstemp makes 0600; an output gets what open() would give
         os.replace(tmp, path)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
