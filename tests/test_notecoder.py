@@ -1,0 +1,383 @@
+"""The NOTE section coder (vqcodec.notecoder): exact symbol round trips, bounded rebuild errors, damage detection.
+
+Performances are synthetic (seeded numpy generators); the priors are the shipped midi-v1 bundle's.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from collections import Counter
+from functools import cache
+
+import numpy as np
+import pytest
+
+from vqcodec import notecoder as nc
+from vqcodec.bundle import NoteBundle, load_note_bundle
+from vqcodec.errors import FormatError, LimitError, VqcError
+from vqcodec.notes import MIDI_MAX, SOFT, SOSTENUTO, SUSTAIN, Pedal, Performance
+
+LEVELS = range(1, 8)
+EPS = 1e-9
+HEAD = struct.Struct("<4sHBHB")  # the NOTE header as docs/FORMAT.md lays it out
+PEDAL_HEAD = struct.Struct("<BI")
+
+
+@cache
+def bundle() -> NoteBundle:
+    return load_note_bundle("midi")
+
+
+@cache
+def priors(q: int) -> dict[str, np.ndarray]:
+    return bundle().priors(q)
+
+
+def setting(q: int) -> nc.NoteSetting:
+    level = bundle().level(q)
+    return nc.NoteSetting(level["grid_ms"], level["velocity_step"], level["duration_milli"])
+
+
+def random_performance(n: int = 400, seed: int = 0, long_gaps: bool = True, pedals: bool = True,
+                       max_duration: float = 8.0) -> Performance:
+    """n notes: ~30 % in chords (onsets equal or within 2 ms), off-grid times, durations log-uniform from 2 ms (below
+    DURATION_FLOOR) to max_duration, a few gaps far over DIRECT grid steps; CC64 ramps, CC67 on/off, an empty CC66."""
+    rng = np.random.default_rng(seed)
+    gaps = rng.exponential(0.15, n)
+    chord = rng.random(n) < 0.3
+    gaps[chord] = np.where(rng.random(chord.sum()) < 0.5, 0.0, rng.uniform(0, 0.002, chord.sum()))
+    if long_gaps and n > 10:
+        gaps[[n // 4, n // 2, 3 * n // 4]] = [4.5, 61.0, 3700.0]  # > DIRECT * 24 ms, up to an hour of silence
+    onset = np.cumsum(gaps)
+    duration = np.exp(rng.uniform(np.log(0.002), np.log(max_duration), n))
+    pedal = {}
+    if pedals:
+        end = float(onset[-1]) + 1 if n else 10.0
+        m = 60
+        pedal = {
+            SUSTAIN: Pedal(np.sort(rng.uniform(0, end, m)), rng.integers(0, 128, m)),  # continuous, half-pedal values
+            SOFT: Pedal(np.sort(np.r_[rng.uniform(0, end, 9), 3 * end + 400]), np.tile([127, 0], 5)),  # a long gap
+            SOSTENUTO: Pedal([], []),
+        }
+    return Performance(rng.integers(21, 109, n), onset, onset + duration, rng.integers(1, 128, n), pedal)
+
+
+def assert_symbols_equal(a: nc.Symbols, b: nc.Symbols) -> None:
+    for field in ("gap", "pitch", "velocity", "duration"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    assert list(a.pedals) == list(b.pedals)
+    for number in a.pedals:
+        np.testing.assert_array_equal(a.pedals[number], b.pedals[number], err_msg=f"pedal {number}")
+
+
+def round_trip(sym: nc.Symbols, q: int) -> bytes:
+    s = setting(q)
+    payload = nc.encode(sym, s, priors(q))
+    back, s_back = nc.decode(payload, len(sym.gap), priors(q), "piece.vqc")
+    assert s_back == s
+    assert_symbols_equal(back, sym)
+    return payload
+
+
+def crc_offset(payload: bytes) -> int:
+    """Where the symbols' CRC starts (after the header and the pedal table)."""
+    return HEAD.size + HEAD.unpack_from(payload)[4] * PEDAL_HEAD.size
+
+
+# ------------------------------------------------------------------------------------------- exact round trips
+
+
+CASES = {
+    "random": lambda: random_performance(300, seed=1),
+    "empty": lambda: Performance([], [], [], []),
+    "one note": lambda: Performance([60], [0.3], [0.8], [70]),
+    "one note after an hour": lambda: Performance([108], [3600.0], [3601.0], [127]),
+    "chords only": lambda: Performance(np.tile([48, 52, 55, 60], 25), np.repeat(np.arange(25) * 0.5, 4),
+                                       np.repeat(np.arange(25) * 0.5 + 0.4, 4), np.full(100, 64)),
+    "pedals only": lambda: random_performance(0, seed=2),
+}
+
+
+@pytest.mark.parametrize("q", [1, 3, 7])
+@pytest.mark.parametrize("case", CASES)
+def test_symbols_round_trip_exactly(case: str, q: int) -> None:
+    perf = CASES[case]()
+    sym = nc.quantise(perf, setting(q))
+    assert len(sym.gap) == len(perf)
+    round_trip(sym, q)
+    if case == "random":
+        assert (sym.gap >= nc.DIRECT).sum() >= 3, "the long gaps must take the escape"
+        assert (sym.gap == 0).sum() > 30, "chords: notes on one grid step"
+        assert sorted(sym.pedals) == [SUSTAIN, SOSTENUTO, SOFT] and len(sym.pedals[SOSTENUTO]) == 0
+        assert sym.pedals[SOFT].max() >= nc.DIRECT and len(sym.pedals[SUSTAIN]) > 10
+
+
+def test_edge_symbols_round_trip_exactly() -> None:
+    """Gaps at 0, DIRECT - 1, DIRECT (escape of 0), DIRECT + 1 and the largest an escape holds; extreme pitch,
+    velocity and duration levels; pedal gaps likewise."""
+    q = 4
+    s = setting(q)
+    big = (1 << 8 * nc.ESCAPE_BYTES) - 1 + nc.DIRECT
+    gap = np.array([0, nc.DIRECT - 1, nc.DIRECT, nc.DIRECT + 1, big, 0, 1, 0])
+    n = len(gap)
+    pitch = np.array([0, MIDI_MAX, 60, 0, MIDI_MAX, 61, 62, 63])
+    velocity = np.array([0, s.velocity_levels - 1, 1, 0, s.velocity_levels - 1, 3, 3, 3])
+    duration = np.array([0, nc.DURATION_LEVELS - 1, 0, 5, nc.DURATION_LEVELS - 1, 0, 0, 1])
+    pedals = {SUSTAIN: np.array([0, nc.DIRECT, big, 1, 0]), 0: np.array([nc.DIRECT - 1]), MIDI_MAX: np.zeros(0, int)}
+    sym = nc.Symbols(gap, pitch, velocity, duration, pedals)
+    assert len(sym.pitch) == n
+    round_trip(sym, q)
+
+
+def test_symbols_round_trip_under_flat_priors_too() -> None:
+    """All-zero prior counts still leave every symbol codable (add-one)."""
+    q = 2
+    sym = nc.quantise(random_performance(200, seed=3), setting(q))
+    flat = {k: np.zeros_like(v) for k, v in priors(q).items()}
+    payload = nc.encode(sym, setting(q), flat)
+    assert_symbols_equal(nc.decode(payload, len(sym.gap), flat, "x")[0], sym)
+
+
+def test_encoding_is_deterministic() -> None:
+    sym = nc.quantise(random_performance(500, seed=4), setting(3))
+    assert nc.encode(sym, setting(3), priors(3)) == nc.encode(sym, setting(3), priors(3))
+
+
+# ------------------------------------------------------------------------------------------ rebuild error bounds
+
+
+def paired(perf: Performance, s: nc.NoteSetting) -> tuple[np.ndarray, Performance, np.ndarray]:
+    """(order of the original's notes as coded, rebuilt performance, original onset steps in that order)."""
+    step = s.grid_ms / 1000
+    on = np.floor(perf.onset / step + 0.5).astype(np.int64)
+    order = np.lexsort((perf.pitch, on))
+    return order, nc.rebuild(nc.quantise(perf, s), s), on[order]
+
+
+@pytest.mark.parametrize("q", LEVELS)
+def test_rebuild_onset_velocity_pitch_errors_are_bounded(q: int) -> None:
+    s = setting(q)
+    perf = random_performance(1500, seed=10 + q)
+    order, back, steps = paired(perf, s)
+    assert len(back) == len(perf)
+    step = s.grid_ms / 1000
+    assert np.max(np.abs(back.onset - perf.onset[order])) <= step / 2 + EPS
+    assert np.max(np.abs(back.velocity.astype(int) - perf.velocity[order].astype(int))) <= s.velocity_step / 2
+    assert back.velocity.min() >= 1 and back.velocity.max() <= MIDI_MAX
+    # pitches exact: the same multiset of pitches on every grid step
+    back_steps = np.floor(back.onset / step + 0.5).astype(np.int64)
+    assert Counter(zip(back_steps.tolist(), back.pitch.tolist())) == Counter(zip(steps.tolist(),
+                                                                                 perf.pitch[order].tolist()))
+
+
+@pytest.mark.parametrize("q", [
+    *LEVELS[:5],
+    pytest.param(6, marks=pytest.mark.xfail(strict=True, reason=(
+        "BUG: 64 duration levels of ratio 1.1 end at 0.01*1.1**63 = 4.05 s; longer notes are cut to 4.05 s"))),
+    pytest.param(7, marks=pytest.mark.xfail(strict=True, reason=(
+        "BUG: 64 duration levels of ratio 1.02 end at 0.01*1.02**63 = 35 ms; every longer note is cut to 35 ms"))),
+])
+def test_rebuild_durations_are_within_the_level_ratio(q: int) -> None:
+    """|log(d'/d)| <= log(sqrt(ratio)) for every note of duration >= DURATION_FLOOR, up to 8 s (pedalled notes)."""
+    s = setting(q)
+    perf = random_performance(1500, seed=20 + q, max_duration=8.0)
+    order, back, _ = paired(perf, s)
+    d = (perf.offset - perf.onset)[order]
+    d_back = back.offset - back.onset
+    assert np.all(d_back >= nc.DURATION_FLOOR * (1 - EPS))
+    long = d >= nc.DURATION_FLOOR
+    assert long.sum() > 1000
+    worst = np.max(np.abs(np.log(d_back[long] / d[long])))
+    assert worst <= 0.5 * np.log(s.duration_milli / 1000) + EPS, f"worst duration ratio {np.exp(worst):.3f}"
+    assert np.allclose(d_back[~long], nc.DURATION_FLOOR)  # shorter notes come back at the floor
+
+
+@pytest.mark.parametrize("q", [1, 7])
+def test_onsets_do_not_drift_over_a_two_hour_piece(q: int) -> None:
+    """Absolute grid: the last notes of 2 h of playing are as close to their onsets as the first."""
+    s = setting(q)
+    rng = np.random.default_rng(30 + q)
+    n = 60_000
+    onset = np.cumsum(rng.exponential(0.12, n))
+    onset *= 7200 / onset[-1]
+    perf = Performance(rng.integers(21, 109, n), onset, onset + 0.3, rng.integers(1, 128, n))
+    order, back, _ = paired(perf, s)
+    err = np.abs(back.onset - perf.onset[order])
+    assert back.onset[-1] > 7199
+    assert err.max() <= s.grid_ms / 2000 + EPS
+    assert err[-100:].max() <= s.grid_ms / 2000 + EPS
+
+
+@pytest.mark.parametrize("q", [1, 5])
+def test_pedals_rebuild_as_on_off_transitions_within_half_a_grid_step(q: int) -> None:
+    s = setting(q)
+    perf = random_performance(50, seed=40 + q)
+    back = nc.rebuild(nc.quantise(perf, s), s)
+    assert sorted(back.pedals) == sorted(perf.pedals)
+    for number, pedal in perf.pedals.items():
+        down = pedal.value >= nc.PEDAL_DOWN
+        changes = np.flatnonzero(np.diff(down.astype(int), prepend=0))
+        rebuilt = back.pedals[number]
+        assert len(rebuilt) == len(changes)
+        assert np.max(np.abs(rebuilt.time - pedal.time[changes]), initial=0) <= s.grid_ms / 2000 + EPS
+        np.testing.assert_array_equal(rebuilt.value, np.resize(nc.PEDAL_VALUES[::-1], len(changes)))
+
+
+# ------------------------------------------------------------------------------------------- rate accounting
+
+
+def test_stream_bits_account_for_the_payload() -> None:
+    q = 3
+    s = setting(q)
+    sym = nc.quantise(random_performance(4000, seed=50), s)
+    payload = nc.encode(sym, s, priors(q))
+    bits = nc.stream_bits(sym, s, priors(q))
+    assert set(bits) == {"onset", "pitch", "velocity", "duration", "pedal"}
+    assert all(b > 0 for b in bits.values())
+    assert abs(sum(bits.values()) - 8 * len(payload)) <= 0.03 * 8 * len(payload), (sum(bits.values()), len(payload))
+
+
+def test_count_tables_fit_the_streams_and_teach_the_coder() -> None:
+    q = 3
+    s = setting(q)
+    sym = nc.quantise(random_performance(2000, seed=60), s)
+    tables = nc.count(sym, s)
+    n_pedal = sum(len(g) for g in sym.pedals.values())
+    for name, shape in s.streams().items():
+        assert tables[name].shape == shape == priors(q)[name].shape
+        assert tables[name].sum() == (n_pedal if name == "pedal" else len(sym.gap))
+    own = nc.stream_bits(sym, s, tables)
+    flat = nc.stream_bits(sym, s, {k: np.zeros_like(v) for k, v in tables.items()})
+    assert sum(own.values()) < 0.97 * sum(flat.values())  # counts of the piece itself are a good prior for it
+
+
+# ---------------------------------------------------------------------------------------------- damage
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[bytes, int]:
+    """A small payload with notes, an escaped gap and two pedals: (payload, n_notes)."""
+    onset = np.array([0.0, 0.0, 0.3, 0.31, 5.0, 5.2, 5.2, 6.0])
+    perf = Performance([60, 64, 62, 67, 30, 90, 91, 60], onset, onset + 0.25, [10, 50, 90, 127, 1, 64, 65, 80],
+                       {SUSTAIN: Pedal([0.1, 0.9, 4.0, 5.5], [127, 0, 100, 0]), SOFT: Pedal([1.0], [127])})
+    sym = nc.quantise(perf, setting(3))
+    return round_trip(sym, 3), len(perf)
+
+
+def test_every_flipped_byte_of_the_crc_and_rans_words_is_caught(small: tuple[bytes, int]) -> None:
+    """Exhaustive: never a silent wrong decode, never an error from outside vqcodec."""
+    payload, n = small
+    start = crc_offset(payload)
+    assert len(payload) - start >= 12
+    for i in range(start, len(payload)):
+        for mask in (0x01, 0x80, 0xFF):
+            bad = bytearray(payload)
+            bad[i] ^= mask
+            with pytest.raises(FormatError):  # ChecksumError, TruncatedError are FormatErrors
+                nc.decode(bytes(bad), n, priors(3), "piece.vqc")
+
+
+def test_every_truncation_and_extension_is_caught(small: tuple[bytes, int]) -> None:
+    payload, n = small
+    for k in range(len(payload)):
+        with pytest.raises(FormatError, match="^piece.vqc: "):
+            nc.decode(payload[:k], n, priors(3), "piece.vqc")
+    for extra in (b"\0", b"\0\0\0\0", b"\1\0\0\0", payload[-4:]):
+        with pytest.raises(FormatError):
+            nc.decode(payload + extra, n, priors(3), "piece.vqc")
+
+
+@pytest.mark.parametrize("n_delta", [-1, 1, -8])
+def test_a_wrong_note_count_is_caught(small: tuple[bytes, int], n_delta: int) -> None:
+    payload, n = small
+    with pytest.raises(FormatError):
+        nc.decode(payload, n + n_delta, priors(3), "piece.vqc")
+
+
+_INDEX_ERROR = pytest.mark.xfail(strict=True, raises=IndexError, reason=(
+    "BUG: decode indexes the prior table with the payload's velocity start context round(64/velocity_step) "
+    "(32 at q6, 64 at q7) before any check, so priors of a coarser level raise IndexError, not a vqcodec error"))
+
+
+@pytest.mark.parametrize("written, given", [
+    pytest.param(a, b, marks=[_INDEX_ERROR] if (a == 6 and b <= 3) or (a == 7 and b <= 6) else [])
+    for a in LEVELS for b in LEVELS if a != b])
+def test_another_levels_prior_fails_loudly(written: int, given: int) -> None:
+    perf = random_performance(40, seed=70, long_gaps=False)
+    payload = nc.encode(nc.quantise(perf, setting(written)), setting(written), priors(written))
+    with pytest.raises(FormatError):
+        nc.decode(payload, len(perf), priors(given), "piece.vqc")
+
+
+# ----------------------------------------------------------------------------------------- header and limits
+
+
+def header(coding: bytes = nc.CODING, grid: int = 16, vstep: int = 10, dmilli: int = 1400,
+           pedals: tuple[tuple[int, int], ...] = (), n_pedals: int | None = None) -> bytes:
+    n_pedals = len(pedals) if n_pedals is None else n_pedals
+    return (HEAD.pack(coding, grid, vstep, dmilli, n_pedals) + b"".join(PEDAL_HEAD.pack(*p) for p in pedals)
+            + struct.pack("<I", zlib.crc32(b"")))
+
+
+def test_setting_of_reads_the_header() -> None:
+    s, pedals = nc.setting_of(header(grid=24, vstep=12, dmilli=1800, pedals=((64, 7), (67, 0))), "x.vqc")
+    assert s == nc.NoteSetting(24, 12, 1800) == setting(1)
+    assert pedals == {64: 7, 67: 0}
+
+
+OTHER_CODING = bytes([nc.CODING[0] ^ 0x01]) + nc.CODING[1:]
+BAD_HEADERS = {
+    "another coding": (header(coding=OTHER_CODING), f"NOTE coding {OTHER_CODING!r}"),
+    "zero coding": (header(coding=b"\0\0\0\0"), "NOTE coding"),
+    "grid 0": (header(grid=0), "out of range"),
+    "grid 1001": (header(grid=1001), "out of range"),
+    "velocity step 0": (header(vstep=0), "out of range"),
+    "velocity step 65": (header(vstep=65), "out of range"),
+    "duration ratio 1.0": (header(dmilli=1000), "out of range"),
+    "duration ratio 4.001": (header(dmilli=4001), "out of range"),
+    "too many pedals": (header(pedals=tuple((c, 1) for c in range(nc.MAX_PEDALS + 1))), "pedals"),
+    "255 pedals declared": (header(n_pedals=255), "pedals"),
+    "pedal table short": (header(n_pedals=2, pedals=((64, 1),)), "pedals it does not hold"),
+    "controller 128": (header(pedals=((128, 1),)), "invalid or repeated"),
+    "controller twice": (header(pedals=((64, 1), (64, 2))), "invalid or repeated"),
+    "too many transitions": (header(pedals=((64, nc.MAX_NOTES + 1),)), "invalid or repeated"),
+    "short header": (header()[: HEAD.size - 1], "shorter than its header"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_HEADERS)
+def test_setting_of_rejects_a_bad_header(case: str) -> None:
+    payload, says = BAD_HEADERS[case]
+    with pytest.raises(FormatError, match=f"^x.vqc: .*{re.escape(says)}"):
+        nc.setting_of(payload, "x.vqc")
+    with pytest.raises(FormatError):
+        nc.decode(payload, 0, priors(3), "x.vqc")
+
+
+def test_too_many_notes_is_a_limit_error_before_any_decoding(small: tuple[bytes, int],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    payload, _ = small
+
+    def no_coder() -> None:
+        raise AssertionError("decoding started")
+
+    monkeypatch.setattr(nc, "_family", no_coder)
+    with pytest.raises(LimitError, match=f"^piece.vqc: {nc.MAX_NOTES + 1} notes"):
+        nc.decode(payload, nc.MAX_NOTES + 1, priors(3), "piece.vqc")
+
+
+def test_encode_refuses_what_decode_would_refuse(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = setting(3)
+    many_pedals = Performance([60], [0.0], [1.0], [64], {c: Pedal([0.5], [127]) for c in range(nc.MAX_PEDALS + 1)})
+    with pytest.raises(LimitError):
+        nc.encode(nc.quantise(many_pedals, s), s, priors(3))
+    s7 = setting(7)  # a gap of 2**32 + DIRECT grid steps of 1 ms does not fit an escape
+    far = Performance([60, 61], [0.0, ((1 << 32) + nc.DIRECT) / 1000], [1.0, 4.3e6], [64, 64])
+    with pytest.raises(LimitError, match="over the limit"):
+        nc.encode(nc.quantise(far, s7), s7, priors(7))
+    monkeypatch.setattr(nc, "MAX_NOTES", 10)
+    with pytest.raises(LimitError):
+        nc.encode(nc.quantise(random_performance(11, seed=1, pedals=False), s), s, priors(3))
+    assert isinstance(LimitError("x"), VqcError)
