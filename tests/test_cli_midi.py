@@ -140,9 +140,6 @@ def test_ecg_only_flags_with_a_midi_file_are_usage_errors(run, song: Path, tmp_p
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "BUG: `compress song.mid -q 9` (or -q 0) raises a bare ValueError from NoteBundle.level (traceback); the "
-    "ECG path raises InputError('--quality must be one of 1..N'), a one-line failure"))
 @pytest.mark.parametrize("quality", ["9", "0"])
 def test_a_quality_outside_the_ladder_fails_cleanly(run, song: Path, tmp_path: Path, quality: str) -> None:
     line = assert_fails_cleanly(lambda: run("compress", song, "-o", tmp_path / "x.vqc", "-q", quality), song,

@@ -80,9 +80,7 @@ def test_every_level_round_trips_within_its_bounds(midi: NoteCodec, perf: Perfor
     assert f.metrics["onset_err_ms_max"] == pytest.approx(report.onset_err_ms_max, rel=1e-3)
 
 
-@pytest.mark.parametrize("q", [*range(1, 7), pytest.param(7, marks=pytest.mark.xfail(strict=True, reason=(
-    "BUG: q7's 64 duration levels of ratio 1.02 stop at 35 ms, so nearly every duration is cut (median "
-    "relative error ~0.9 on asap, f1_offset 0.03)")))])
+@pytest.mark.parametrize("q", range(1, 8))
 def test_every_level_keeps_durations_within_its_ratio(midi: NoteCodec, perf: Performance, q: int) -> None:
     """The median relative duration error of a level is at most sqrt(ratio) - 1 (durations here are <= 3 s)."""
     _, report = midi.compress(perf, q)
@@ -187,9 +185,6 @@ def test_an_empty_performance_round_trips(midi: NoteCodec) -> None:
 # --------------------------------------------------------------------------------------------------- packaging
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: pyproject's package-data lists models/*/*.json, *.onnx, *.npy but not *.npz, so a built wheel ships "
-    "midi-v1/manifest.json without priors-q1..7.npz and NoteCodec.load('midi') fails after a pip install"))
 def test_every_shipped_bundle_file_is_package_data() -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["vqcodec"]

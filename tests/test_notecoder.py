@@ -124,7 +124,7 @@ def test_edge_symbols_round_trip_exactly() -> None:
     n = len(gap)
     pitch = np.array([0, MIDI_MAX, 60, 0, MIDI_MAX, 61, 62, 63])
     velocity = np.array([0, s.velocity_levels - 1, 1, 0, s.velocity_levels - 1, 3, 3, 3])
-    duration = np.array([0, nc.DURATION_LEVELS - 1, 0, 5, nc.DURATION_LEVELS - 1, 0, 0, 1])
+    duration = np.array([0, s.duration_levels - 1, 0, 5, s.duration_levels - 1, 0, 0, 1])
     pedals = {SUSTAIN: np.array([0, nc.DIRECT, big, 1, 0]), 0: np.array([nc.DIRECT - 1]), MIDI_MAX: np.zeros(0, int)}
     sym = nc.Symbols(gap, pitch, velocity, duration, pedals)
     assert len(sym.pitch) == n
@@ -172,13 +172,7 @@ def test_rebuild_onset_velocity_pitch_errors_are_bounded(q: int) -> None:
                                                                                  perf.pitch[order].tolist()))
 
 
-@pytest.mark.parametrize("q", [
-    *LEVELS[:5],
-    pytest.param(6, marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG: 64 duration levels of ratio 1.1 end at 0.01*1.1**63 = 4.05 s; longer notes are cut to 4.05 s"))),
-    pytest.param(7, marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG: 64 duration levels of ratio 1.02 end at 0.01*1.02**63 = 35 ms; every longer note is cut to 35 ms"))),
-])
+@pytest.mark.parametrize("q", LEVELS)
 def test_rebuild_durations_are_within_the_level_ratio(q: int) -> None:
     """|log(d'/d)| <= log(sqrt(ratio)) for every note of duration >= DURATION_FLOOR, up to 8 s (pedalled notes)."""
     s = setting(q)
@@ -296,14 +290,7 @@ def test_a_wrong_note_count_is_caught(small: tuple[bytes, int], n_delta: int) ->
         nc.decode(payload, n + n_delta, priors(3), "piece.vqc")
 
 
-_INDEX_ERROR = pytest.mark.xfail(strict=True, raises=IndexError, reason=(
-    "BUG: decode indexes the prior table with the payload's velocity start context round(64/velocity_step) "
-    "(32 at q6, 64 at q7) before any check, so priors of a coarser level raise IndexError, not a vqcodec error"))
-
-
-@pytest.mark.parametrize("written, given", [
-    pytest.param(a, b, marks=[_INDEX_ERROR] if (a == 6 and b <= 3) or (a == 7 and b <= 6) else [])
-    for a in LEVELS for b in LEVELS if a != b])
+@pytest.mark.parametrize("written, given", [(a, b) for a in LEVELS for b in LEVELS if a != b])
 def test_another_levels_prior_fails_loudly(written: int, given: int) -> None:
     perf = random_performance(40, seed=70, long_gaps=False)
     payload = nc.encode(nc.quantise(perf, setting(written)), setting(written), priors(written))

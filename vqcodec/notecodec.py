@@ -13,7 +13,7 @@ import numpy as np
 from vqcodec import format as vqc
 from vqcodec import notecoder
 from vqcodec.bundle import NoteBundle, load_note_bundle
-from vqcodec.errors import FormatError, ModelMismatchError, ModelNotFoundError
+from vqcodec.errors import FormatError, InputError, ModelMismatchError, ModelNotFoundError
 from vqcodec.metrics import NoteReport, compare_notes
 from vqcodec.notes import Performance
 
@@ -49,6 +49,8 @@ class NoteCodec:
                  name: str = "performance") -> tuple[bytes, NoteReport]:
         """Performance -> (.vqc bytes, what was lost and what it cost, measured on the decoded file)."""
         quality = self.default_quality if quality is None else quality
+        if not 1 <= quality <= self.n_levels:
+            raise InputError(f"--quality must be one of 1..{self.n_levels}, got {quality}")
         s = self.setting(quality)
         sym = notecoder.quantise(perf, s)
         payload = notecoder.encode(sym, s, self.bundle.priors(quality))

@@ -11,6 +11,7 @@ builds the same model (the rule of vqcodec.entropy). Layout: docs/FORMAT.md, sec
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from vqcodec.entropy import COUNT_WEIGHT, prior_weights
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError
 from vqcodec.notes import MIDI_MAX, Pedal, Performance
 
-CODING = b"NC01"
+CODING = b"NC02"
 """Names this scheme in the NOTE section; another scheme gets another name."""
 MAX_NOTES = 1 << 22
 """Notes (and pedal transitions per controller) one file may declare: 4 M, some 400 hours of playing."""
@@ -29,9 +30,12 @@ MAX_PEDALS = 8
 DIRECT = 128
 """Grid steps coded as one symbol; larger gaps are the escape symbol DIRECT and ESCAPE_BYTES raw bytes."""
 ESCAPE_BYTES = 4
-DURATION_LEVELS = 64
 DURATION_FLOOR = 0.01
 """Seconds: duration level 0; level q is DURATION_FLOOR * ratio**q."""
+DURATION_CEILING = 100.0
+"""Seconds: the longest duration a level stands for (longer notes end there; the report measures it)."""
+DURATION_CONTEXTS = 64
+"""The previous duration level, scaled to this many buckets, is the duration stream's context."""
 PEDAL_DOWN = 64
 """Controller values >= this are 'down' (MIDI's own convention for on/off controllers)."""
 PEDAL_VALUES = (0, 127)
@@ -40,6 +44,10 @@ START_PITCH = 60
 GAP_EDGES = np.array([1, 2, 3, 5, 9, 17, 33])
 """Buckets of a gap in grid steps, for contexts: 0, 1, 2, 3-4, 5-8, 9-16, 17-32, 33+."""
 N_GAP = len(GAP_EDGES) + 1
+CACHE_WINDOW = 32
+"""Symbols each stream's recency cache holds."""
+CACHE_SHARE_DIV = 2
+"""The cache adds 1/CACHE_SHARE_DIV of the context's weight, spread over the CACHE_WINDOW symbols it holds."""
 _CHUNK = 4096  # positions whose adaptive probabilities the encoder builds at once
 _HEAD = struct.Struct("<4sHBHB")  # coding, grid_ms, velocity_step, duration_milli, n_pedals
 _PEDAL = struct.Struct("<BI")  # controller, transitions
@@ -63,11 +71,20 @@ class NoteSetting:
     def velocity_levels(self) -> int:
         return MIDI_MAX // self.velocity_step + 2
 
+    @property
+    def duration_levels(self) -> int:
+        """Levels from DURATION_FLOOR up to DURATION_CEILING at this ratio."""
+        return math.ceil(math.log(DURATION_CEILING / DURATION_FLOOR) / math.log(self.duration_milli / 1000)) + 1
+
+    def duration_context(self, level: np.ndarray) -> np.ndarray:
+        """The bucket of a duration level used as context (levels scaled to DURATION_CONTEXTS)."""
+        return np.asarray(level, np.int64) * DURATION_CONTEXTS // self.duration_levels
+
     def streams(self) -> dict[str, tuple[int, int]]:
         """Each stream's (contexts, alphabet): the shapes of the prior tables."""
         return {"onset": (N_GAP * N_GAP, DIRECT + 1), "pitch": (2 * (MIDI_MAX + 1), MIDI_MAX + 1),
                 "velocity": (2 * self.velocity_levels, self.velocity_levels),
-                "duration": (2 * DURATION_LEVELS, DURATION_LEVELS), "pedal": (2 * N_GAP, DIRECT + 1)}
+                "duration": (2 * DURATION_CONTEXTS, self.duration_levels), "pedal": (2 * N_GAP, DIRECT + 1)}
 
 
 @dataclass
@@ -96,7 +113,7 @@ def quantise(perf: Performance, s: NoteSetting) -> Symbols:
         changes = np.flatnonzero(np.diff(down, prepend=0))  # alternate down, up, ... from the initial 'up'
         pedals[number] = np.diff(np.floor(p.time[changes] / step + 0.5).astype(np.int64), prepend=0)
     return Symbols(np.diff(on, prepend=0), perf.pitch[order].astype(np.int64), vq.astype(np.int64),
-                   np.clip(dq, 0, DURATION_LEVELS - 1).astype(np.int64), pedals)
+                   np.clip(dq, 0, s.duration_levels - 1).astype(np.int64), pedals)
 
 
 def rebuild(sym: Symbols, s: NoteSetting) -> Performance:
@@ -127,7 +144,8 @@ def contexts(sym: Symbols, s: NoteSetting) -> dict[str, np.ndarray]:
     gb = _gap_bucket(sym.gap)
     start_v = round(64 / s.velocity_step)
     return {"onset": _prev(gb, 0) * N_GAP + _prev(gb, 0, 2), "pitch": _prev(sym.pitch, START_PITCH) * 2 + chord,
-            "velocity": _prev(sym.velocity, start_v) * 2 + chord, "duration": _prev(sym.duration, 0) * 2 + chord}
+            "velocity": _prev(sym.velocity, start_v) * 2 + chord,
+            "duration": s.duration_context(_prev(sym.duration, 0)) * 2 + chord}
 
 
 def pedal_contexts(gaps: np.ndarray) -> np.ndarray:
@@ -156,31 +174,66 @@ def count(sym: Symbols, s: NoteSetting) -> dict[str, np.ndarray]:
 
 
 class _Model:
-    """The adaptive model of one stream: integer prior weights plus what has been coded so far."""
+    """The adaptive model of one stream: integer prior weights, what has been coded so far in each context, and
+    a cache of the last CACHE_WINDOW symbols of the stream (music repeats its recent pitches, gaps, velocities
+    and durations) that adds CACHE_SHARE of the context's weight to the symbols it holds."""
 
     def __init__(self, prior_counts: np.ndarray) -> None:
         self.prior = prior_weights(prior_counts[None])[0]
+        self.prior_sum = self.prior.sum(axis=1)
         self.counts = np.zeros(self.prior.shape, np.int64)
+        self.seen = np.zeros(len(self.prior), np.int64)  # symbols coded in each context
+        self.history: list[int] = []  # the last CACHE_WINDOW symbols, oldest first
+        self.recent = np.zeros(self.prior.shape[1], np.int64)
+
+    def _mix(self, base: np.ndarray, base_sum: np.ndarray, recent: np.ndarray) -> np.ndarray:
+        return (base + recent * (base_sum // (CACHE_WINDOW * CACHE_SHARE_DIV))[:, None]).astype(np.float64)
 
     def rows(self, ctx: np.ndarray, sym: np.ndarray) -> np.ndarray:
         """Encoder: the weights each position is coded with [n, K], then those symbols counted."""
         out = []
+        k = self.prior.shape[1]
         for a in range(0, len(ctx), _CHUNK):
             c, x = ctx[a : a + _CHUNK], sym[a : a + _CHUNK]
+            n = len(c)
             order = np.argsort(c, kind="stable")
-            hot = np.zeros((len(c), self.prior.shape[1]), np.int64)
-            hot[order, x[order]] = 1
+            hot = np.zeros((n, k), np.int64)
+            hot[np.arange(n), x] = 1
             before = np.cumsum(hot[order], axis=0) - hot[order]  # counts before each position, in sorted order
             first = np.flatnonzero(np.r_[True, np.diff(c[order]) != 0])
-            before -= np.repeat(before[first], np.diff(np.r_[first, len(c)]), axis=0)
+            before -= np.repeat(before[first], np.diff(np.r_[first, n]), axis=0)
             seen = np.empty_like(before)
             seen[order] = before
-            out.append(((self.counts[c] + seen) * COUNT_WEIGHT + self.prior[c]).astype(np.float64))
+            counts = self.counts[c] + seen
+            base = counts * COUNT_WEIGHT + self.prior[c]
+            base_sum = (self.seen[c] + seen.sum(axis=1)) * COUNT_WEIGHT + self.prior_sum[c]
+            h = len(self.history)
+            window = np.concatenate([np.array(self.history, np.int64), x])  # position i's cache: window[i+h-W : i+h]
+            cum = np.zeros((len(window) + 1, k), np.int64)
+            cum[1:] = np.cumsum(np.eye(k, dtype=np.int64)[window], axis=0)
+            end = np.arange(n) + h
+            recent = cum[end] - cum[np.maximum(end - CACHE_WINDOW, 0)]
+            out.append(self._mix(base, base_sum, recent))
             np.add.at(self.counts, (c, x), 1)
-        return np.concatenate(out) if out else np.zeros((0, self.prior.shape[1]))
+            np.add.at(self.seen, c, 1)
+            self.history = window[-CACHE_WINDOW:].tolist()
+        self.recent = np.bincount(np.array(self.history, np.int64), minlength=k).astype(np.int64)
+        return np.concatenate(out) if out else np.zeros((0, k))
 
     def weights(self, c: int) -> np.ndarray:
-        return (self.counts[c] * COUNT_WEIGHT + self.prior[c]).astype(np.float64)[None]
+        """Decoder: the weights of the next symbol in context c [1, K]."""
+        base = self.counts[c] * COUNT_WEIGHT + self.prior[c]
+        base_sum = np.array([self.seen[c] * COUNT_WEIGHT + self.prior_sum[c]])
+        return self._mix(base[None], base_sum, self.recent[None])
+
+    def update(self, c: int, x: int) -> None:
+        """Decoder: count symbol x, coded in context c, and move it into the cache."""
+        self.counts[c, x] += 1
+        self.seen[c] += 1
+        self.recent[x] += 1
+        self.history.append(x)
+        if len(self.history) > CACHE_WINDOW:
+            self.recent[self.history.pop(0)] -= 1
 
 
 def _family():  # noqa: ANN202 - constriction is imported lazily, like vqcodec.entropy does
@@ -245,6 +298,11 @@ def _escapes(gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return raw, np.ones((len(raw), 256))
 
 
+def payload_head_size(n_pedals: int) -> int:
+    """Bytes before the rANS words in a NOTE payload with n_pedals pedal streams."""
+    return _HEAD.size + n_pedals * _PEDAL.size + _U32.size
+
+
 def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
     """The setting and {controller: transitions} a NOTE payload declares (checked against the limits)."""
     if len(payload) < _HEAD.size:
@@ -256,7 +314,7 @@ def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
         s = NoteSetting(grid, vstep, dmilli)
     except ValueError as e:
         raise FormatError(f"{name}: {e}") from None
-    if n_pedals > MAX_PEDALS or len(payload) < _HEAD.size + n_pedals * _PEDAL.size + _U32.size:
+    if n_pedals > MAX_PEDALS or len(payload) < payload_head_size(n_pedals):
         raise FormatError(f"{name}: NOTE section declares {n_pedals} pedals it does not hold")
     pedals: dict[int, int] = {}
     for i in range(n_pedals):
@@ -270,11 +328,14 @@ def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
 def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: str) -> tuple[Symbols, NoteSetting]:
     """NOTE payload -> symbols; FormatError or ChecksumError when the stream is damaged."""
     s, pedal_counts = setting_of(payload, name)
+    for key, shape in s.streams().items():
+        if key not in priors or priors[key].shape != shape:
+            raise FormatError(f"{name}: the model's {key} prior does not fit the file's note setting {s}")
     if n_notes > MAX_NOTES:
         raise LimitError(f"{name}: {n_notes} notes, over the limit {MAX_NOTES}")
-    pos = _HEAD.size + len(pedal_counts) * _PEDAL.size
-    (crc,) = _U32.unpack_from(payload, pos)
-    words = payload[pos + _U32.size :]
+    pos = payload_head_size(len(pedal_counts))
+    (crc,) = _U32.unpack_from(payload, pos - _U32.size)
+    words = payload[pos:]
     c = _family()
     if len(words) % 4:
         raise FormatError(f"{name}: NOTE stream is not whole 32-bit words")
@@ -302,7 +363,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
     for i in range(n):
         ctx = b1 * N_GAP + b2
         gap[i] = one(m.weights(ctx))
-        m.counts[ctx, gap[i]] += 1
+        m.update(ctx, int(gap[i]))
         b1, b2 = int(_gap_bucket(gap[i])), b1
     gap = escaped(gap)
     chord = (gap == 0).astype(np.int64)
@@ -312,9 +373,9 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
         out = np.zeros(n, np.int64)
         prev = first
         for i in range(n):
-            ctx = prev * 2 + int(chord[i])
+            ctx = (int(s.duration_context(prev)) if key == "duration" else prev) * 2 + int(chord[i])
             prev = out[i] = one(m.weights(ctx))
-            m.counts[ctx, prev] += 1
+            m.update(ctx, prev)
         streams[key] = out
     pedals = {}
     m = _Model(priors["pedal"])
@@ -324,7 +385,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
         for i in range(count_):
             ctx = (1 - i % 2) * N_GAP + prev_b
             gaps[i] = one(m.weights(ctx))
-            m.counts[ctx, gaps[i]] += 1
+            m.update(ctx, int(gaps[i]))
             prev_b = int(_gap_bucket(gaps[i]))
         pedals[number] = escaped(gaps)
     sym = Symbols(gap, streams["pitch"], streams["velocity"], streams["duration"], pedals)
