@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vqcodec import bitpack
+from vqcodec import api, bitpack
 from vqcodec import format as vf
 from vqcodec.codec import Codec
+from vqcodec.notecodec import NoteCodec
+from vqcodec.notes import Performance
 
 GOLDEN = Path(__file__).parent / "data" / "golden" / "v1"
 EXPECTED = json.loads((GOLDEN / "expected.json").read_text())
@@ -98,3 +100,37 @@ def test_the_format_1_1_golden_files_are_not_regenerated() -> None:
     with pytest.raises(SystemExit, match="never regenerated"):
         module.main()
     assert {p.name: p.read_bytes() for p in GOLDEN_1_1.iterdir()} == before
+
+
+GOLDEN_1_3 = GOLDEN.parent / "v1.3"
+EXPECTED_1_3 = json.loads((GOLDEN_1_3 / "expected.json").read_text())
+
+
+def _note_table(perf: Performance) -> dict:
+    return {"pitch": perf.pitch.tolist(), "onset": perf.onset.tolist(), "offset": perf.offset.tolist(),
+            "velocity": perf.velocity.tolist(),
+            "pedals": {str(k): [p.time.tolist(), p.value.tolist()] for k, p in perf.pedals.items()}}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_1_3))
+def test_a_format_1_3_midi_golden_file_decodes_to_exactly_the_stored_notes(name: str) -> None:
+    """The note coder is integer arithmetic: the frozen bundle copy and the shipped bundle (which must list the
+    file's model id as compatible, or be it) both give the very same note table."""
+    data = (GOLDEN_1_3 / f"{name}.vqc").read_bytes()
+    assert data[8:12] == bytes([1, 0, 3, 0])  # version 1.3
+    expected = {k: v for k, v in EXPECTED_1_3[name].items() if k != "model_id"}
+    frozen = NoteCodec.load(GOLDEN_1_3 / "model")
+    assert frozen.model_id == EXPECTED_1_3[name]["model_id"]
+    assert _note_table(frozen.decode_file(vf.loads(data, name), name)) == expected
+    assert _note_table(api.decompress(data, name=name)) == expected  # the installed bundle, found by id
+
+
+def test_the_format_1_3_golden_files_are_not_regenerated() -> None:
+    spec = importlib.util.spec_from_file_location("make_golden_v1_3", GOLDEN.parent / "make_golden_v1_3.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    before = {p.name: p.read_bytes() for p in GOLDEN_1_3.glob("*") if p.is_file()}
+    with pytest.raises(SystemExit, match="never regenerated"):
+        module.main()
+    assert {p.name: p.read_bytes() for p in GOLDEN_1_3.glob("*") if p.is_file()} == before

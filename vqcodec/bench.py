@@ -118,14 +118,18 @@ class Bench:
 
 
 # -- inputs ---------------------------------------------------------------------------------------------
-def find_records(paths: Sequence[Path], split_file: Path | None = None, split: str | None = None) -> list[Path]:
-    """Record paths (no suffix) from records and folders, optionally kept to one split of a SPLITS.json."""
+def find_records(paths: Sequence[Path], split_file: Path | None = None, split: str | None = None,
+                 midi: bool = False) -> list[Path]:
+    """Record paths (no suffix) from records and folders, or .mid files (midi=True), optionally kept to one
+    split of a SPLITS.json."""
     found: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if path.is_dir() and midi:
+            found += sorted(p for p in path.iterdir() if io.is_midi(p))
+        elif path.is_dir():
             found += sorted((p.with_suffix("") for p in path.glob("*.hea")), key=lambda p: p.name)
         else:
-            found.append(record_base(path))
+            found.append(path if midi else record_base(path))
     if (split_file is None) != (split is None):
         raise InputError("--split-file and --split go together")
     if split_file is not None:
@@ -141,7 +145,7 @@ def find_records(paths: Sequence[Path], split_file: Path | None = None, split: s
             raise InputError(f"{split_file}: split {split!r} names records not given: {' '.join(absent)}")
         found = [by_name[n] for n in splits[split]]
     if not found:
-        raise InputError(f"{' '.join(map(str, paths))}: no WFDB records found")
+        raise InputError(f"{' '.join(map(str, paths))}: no {'MIDI files' if midi else 'WFDB records'} found")
     return found
 
 

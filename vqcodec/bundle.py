@@ -123,6 +123,12 @@ class NoteBundle:
     def name(self) -> str:
         return str(self.manifest["name"])
 
+    @property
+    def compatible_ids(self) -> frozenset[str]:
+        """This bundle's id and the ids of earlier bundles with the same ladder and priors (whose files it decodes)."""
+        ids = self.manifest.get("compatible_ids", [])
+        return frozenset([self.model_id, *(i for i in ids if isinstance(i, str))])
+
     def level(self, quality: int) -> dict:
         """The manifest entry of one quality level (1-based)."""
         levels = self.manifest["levels"]

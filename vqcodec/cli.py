@@ -195,7 +195,8 @@ def main() -> None:
 @click.option("--split", help="bench only the records of this split (with --split-file)")
 @click.option("--methods", default="all", show_default=True,
               help="comma-separated: vqcodec, zstd, flac, sz3, wavelet")
-@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="model name or bundle folder")
+@click.option("-m", "--model", default=None,
+              help=f"model name or bundle folder (default: {DEFAULT_MODEL}, or {DEFAULT_MIDI_MODEL} for MIDI)")
 @click.option("-q", "--quality", "qualities", type=int, multiple=True, help="vqcodec quality (repeat; default: all)")
 @click.option("-e", "--max-error", "max_errors", type=click.IntRange(min=0), multiple=True,
               help="vqcodec with a residual layer at this max error in ADC units (repeat; default: 0 1 2 5)")
@@ -212,12 +213,13 @@ def main() -> None:
               help="method shown in the overlay, e.g. 'SZ3 eb=4' (default: vqcodec at the model's quality)")
 @click.option("--overlay-window", type=(float, float), default=None,
               help="overlay start and length in seconds (default: the record's first seconds)")
-def bench(records: tuple[Path, ...], split_file: Path | None, split: str | None, methods: str, model: str,
+def bench(records: tuple[Path, ...], split_file: Path | None, split: str | None, methods: str, model: str | None,
           qualities: tuple[int, ...], max_errors: tuple[int, ...], max_prdns: tuple[float, ...],
           seconds: float | None, beats: bool, json_path: Path | None,
           plot_dir: Path | None, overlay_record: str | None, overlay_method: str | None,
           overlay_window: tuple[float, float] | None) -> None:
-    """Rate, distortion, speed and beat fidelity of vqcodec and the baselines on WFDB records or folders.
+    """Rate, distortion, speed and beat fidelity of vqcodec and the baselines on WFDB records or folders; on
+    MIDI files (or folders of them), bits per note and what each method loses against .mid, zstd and packing.
 
     Prints Markdown tables on stdout; never writes into a folder that holds the records.
     """
@@ -225,12 +227,15 @@ def bench(records: tuple[Path, ...], split_file: Path | None, split: str | None,
 
     from vqcodec import bench as vb
 
+    if _midi_inputs(records):
+        _bench_midi(records, split_file, split, methods, model, qualities, json_path)
+        return
     paths = vb.find_records(records, split_file, split)
     for out in (json_path, plot_dir):
         if out is not None:
             vb.check_output(out, paths)
     families = vb.FAMILIES if methods == "all" else tuple(m.strip().lower() for m in methods.split(",") if m.strip())
-    codec = Codec.load(model) if vb.VQCODEC in families else None
+    codec = Codec.load(model or DEFAULT_MODEL) if vb.VQCODEC in families else None
     chosen, missing = vb.build_methods(families, codec, qualities, max_errors or vb.MAX_ERRORS, max_prdns)
     for why in missing.values():
         click.echo(f"vqcodec bench: skipped {why}", err=True)
@@ -244,3 +249,28 @@ def bench(records: tuple[Path, ...], split_file: Path | None, split: str | None,
     if plot_dir is not None:
         for path in vb.write_plots(result, plot_dir, window=overlay_window or vb.OVERLAY_WINDOW):
             say(f"wrote {path}")
+
+
+def _midi_inputs(records: tuple[Path, ...]) -> bool:
+    """Whether bench was given MIDI files, or folders holding .mid files and no WFDB header."""
+    return all(io.is_midi(p) or (p.is_dir() and not any(p.glob("*.hea")) and any(map(io.is_midi, p.iterdir())))
+               for p in records)
+
+
+def _bench_midi(records: tuple[Path, ...], split_file: Path | None, split: str | None, methods: str,
+                model: str | None, qualities: tuple[int, ...], json_path: Path | None) -> None:
+    """`vqcodec bench` on MIDI: vqcodec's levels (unless --methods leaves it out) and the MIDI baselines."""
+    from vqcodec import bench as vb
+    from vqcodec import midibench
+
+    pieces = vb.find_records(records, split_file, split, midi=True)
+    if json_path is not None:
+        vb.check_output(json_path, pieces)
+    wanted = methods == "all" or vb.VQCODEC in (m.strip().lower() for m in methods.split(","))
+    codec = NoteCodec.load(model or DEFAULT_MIDI_MODEL) if wanted else None
+    rows = midibench.run(pieces, codec, qualities or None, lambda m: click.echo(f"vqcodec bench: {m}", err=True))
+    click.echo(midibench.markdown(rows, codec.default_quality if codec else None), nl=False)
+    if json_path is not None:
+        out = [{"method": r.method, "piece": r.piece, "encode_s": r.encode_s, "decode_s": r.decode_s,
+                **r.report.to_dict()} for r in rows]
+        write_bytes(json_path, (json.dumps(out, indent=1) + "\n").encode(), force=True)

@@ -72,7 +72,7 @@ class NoteCodec:
         h = f.header
         if h.kind != "midi" or f.notes is None:
             raise ModelMismatchError(f"{name}: a {h.kind} file, and {self.name} is a MIDI model")
-        if h.model_sha256 != self.model_id:
+        if h.model_sha256 not in self.bundle.compatible_ids:
             raise ModelMismatchError(f"{name}: written by model {h.meta.get('model')} sha256 {h.model_sha256}, "
                                      f"but the model given is {self.name} sha256 {self.model_id}")
         setting, _ = notecoder.setting_of(f.notes, name)
@@ -101,7 +101,7 @@ def note_codec_for(h: vqc.Header, model: str | Path | NoteCodec | None, name: st
     for bundle_name in installed_models():
         if kind_of(shipped_root() / bundle_name) == "midi":
             codec = NoteCodec.load(shipped_root() / bundle_name)
-            if codec.model_id == h.model_sha256:
+            if h.model_sha256 in codec.bundle.compatible_ids:
                 return codec
     raise ModelNotFoundError(f"{name}: written by model {h.meta.get('model')} sha256 {h.model_sha256}, "
                              "which is not installed (give its bundle folder with --model)")
