@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """atheris harness for the .vqc parser: any input must parse or raise a VqcError, never anything else.
 
 Run by hand or nightly (the `[fuzz]` extra installs atheris; CI does not run this file):
@@ -11,6 +12,7 @@ found this way is copied into tests/data/crashes/, where tests/test_bad_input.py
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import sys
 import warnings
@@ -67,7 +69,8 @@ def check(data: bytes) -> None:
 
     `loads` and `read_header` either raise a VqcError or succeed; on success they agree on the header, and
     the parsed file serialises again and parses back to the same header, blocks and NaN runs. A residual
-    layer that needs no model (n_stages 0) is decoded too, and may only raise a VqcError.
+    layer that needs no model (n_stages 0) is decoded too, and so is a NOTE section (its priors come from the
+    shipped MIDI bundle, no network needed); both may only raise a VqcError.
     """
     import numpy as np
 
@@ -92,6 +95,13 @@ def check(data: bytes) -> None:
                 residual.decode(f.residual, None, (f.header.n_samples, f.header.n_channels), "fuzz")
             except VqcError:
                 pass
+        if f.notes is not None:
+            codec = _note_codec()
+            as_ours = dataclasses.replace(f, header=dataclasses.replace(f.header, model_sha256=codec.model_id))
+            try:
+                codec.decode_file(as_ours, "fuzz")  # under the shipped bundle's id, so any input reaches the coder
+            except VqcError:
+                pass
         again = vf.loads(vf.dumps(f), "again")
     assert again.header == f.header
     assert len(again.blocks) == len(f.blocks)
@@ -100,12 +110,25 @@ def check(data: bytes) -> None:
     np.testing.assert_array_equal(again.nan_runs, f.nan_runs)
 
 
+_NOTE_CODEC: list = []
+
+
+def _note_codec():  # noqa: ANN202 - a NoteCodec, loaded once (bundle verification reads every prior file)
+    """The shipped MIDI codec."""
+    if not _NOTE_CODEC:
+        from vqcodec.notecodec import NoteCodec
+
+        _NOTE_CODEC.append(NoteCodec.load("midi"))
+    return _NOTE_CODEC[0]
+
+
 def main() -> None:
     import atheris
 
     # Instrument vqcodec only: the package __init__ also pulls in wfdb/pandas, whose edges would only add noise.
     with atheris.instrument_imports(include=["vqcodec"]):
         import vqcodec.format  # noqa: F401
+        import vqcodec.notecoder  # noqa: F401
         import vqcodec.residual  # noqa: F401
     atheris.Setup(sys.argv, check_both)
     atheris.Fuzz()

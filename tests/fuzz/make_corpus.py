@@ -46,6 +46,8 @@ def main() -> None:
         (CORPUS / f"{name}.vqc").write_bytes(vf.dumps(f))
     for golden in sorted(GOLDEN.glob("*.vqc")):
         shutil.copy(golden, CORPUS / f"golden_{golden.name}")
+    for golden in sorted((GOLDEN.parent / "v1.3").glob("*.vqc")):  # MIDI (section NOTE)
+        shutil.copy(golden, CORPUS / f"golden_1_3_{golden.name}")
 
 
 if __name__ == "__main__":
