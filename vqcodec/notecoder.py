@@ -27,6 +27,12 @@ CODING = b"NC02"
 MAX_NOTES = 1 << 22
 """Notes (and pedal transitions per controller) one file may declare: 4 M, some 400 hours of playing."""
 MAX_PEDALS = 8
+FREE_EVENTS = 4096
+NOTES_PER_BYTE = 64
+"""A NOTE payload holds at most FREE_EVENTS + NOTES_PER_BYTE x (bytes of rANS words) notes and pedal transitions
+(1/8 bit each; real playing costs 14 or more). Decoding is a Python loop per event, and a near-certain symbol
+costs almost no bits, so without this a 1 KB file could declare 4 M notes and keep a decoder busy for minutes.
+The encoder refuses a performance so repetitive that its stream would break the rule."""
 DIRECT = 128
 """Grid steps coded as one symbol; larger gaps are the escape symbol DIRECT and ESCAPE_BYTES raw bytes."""
 ESCAPE_BYTES = 4
@@ -284,9 +290,19 @@ def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray]) -> bytes
     for _, symbols, weights in reversed(_plan(sym, s, priors)):
         if len(symbols):
             coder.encode_reverse(symbols.astype(np.int32), family, weights)
+    words = coder.get_compressed().astype("<u4").tobytes()
+    events = len(sym.gap) + sum(len(g) for g in sym.pedals.values())
+    if not _plausible(events, len(words)):
+        raise LimitError(f"{events} notes and pedal transitions code to {len(words)} bytes: too repetitive to store "
+                         f"(a decoder refuses more than {NOTES_PER_BYTE} events per byte)")
     head = _HEAD.pack(CODING, s.grid_ms, s.velocity_step, s.duration_milli, len(sym.pedals))
     head += b"".join(_PEDAL.pack(n, len(g)) for n, g in sym.pedals.items())
-    return head + _U32.pack(_symbols_crc(sym)) + coder.get_compressed().astype("<u4").tobytes()
+    return head + _U32.pack(_symbols_crc(sym)) + words
+
+
+def _plausible(events: int, word_bytes: int) -> bool:
+    """Whether a stream of word_bytes may hold `events` notes and pedal transitions (see NOTES_PER_BYTE)."""
+    return events <= FREE_EVENTS + NOTES_PER_BYTE * word_bytes
 
 
 def _escapes(gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -339,6 +355,9 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
     c = _family()
     if len(words) % 4:
         raise FormatError(f"{name}: NOTE stream is not whole 32-bit words")
+    if not _plausible(n_notes + sum(pedal_counts.values()), len(words)):
+        raise FormatError(f"{name}: NOTE stream of {len(words)} bytes cannot hold {n_notes} notes and "
+                          f"{sum(pedal_counts.values())} pedal transitions")
     try:
         coder = c.stream.stack.AnsCoder(np.frombuffer(words, "<u4").astype(np.uint32))
     except ValueError:
