@@ -196,12 +196,15 @@ class NoteReport:
         return self.zstd_bytes / self.n_bytes if self.zstd_bytes and self.n_bytes else None
 
     def summary(self) -> str:
-        """One line for reports."""
+        """One line for reports: the size, and what each lossy field lost (onsets, velocity, duration, pedal)."""
+        duration = None if self.duration_rel_err_median is None else 100 * self.duration_rel_err_median
+        pedal = min(self.pedal_agreement.values(), default=None)
         return (
             f"{self.n_notes} notes, {_fmt(self.bits_per_note, '.2f')} bits/note, "
             f"F1 {_fmt(self.f1_onset, '.4f')} (with offsets {_fmt(self.f1_offset, '.4f')}), "
             f"onset error median {_fmt(self.onset_err_ms_median, '.2f')} ms / max {_fmt(self.onset_err_ms_max, '.2f')}"
-            f" ms, velocity MAE {_fmt(self.velocity_mae, '.2f')}"
+            f" ms, velocity MAE {_fmt(self.velocity_mae, '.2f')}, duration error median {_fmt(duration, '.1f')} %"
+            + (f", pedal agreement {pedal:.4f}" if pedal is not None else "")
         )
 
     def to_dict(self) -> dict:
