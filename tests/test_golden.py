@@ -134,3 +134,31 @@ def test_the_format_1_3_golden_files_are_not_regenerated() -> None:
     with pytest.raises(SystemExit, match="never regenerated"):
         module.main()
     assert {p.name: p.read_bytes() for p in GOLDEN_1_3.glob("*") if p.is_file()} == before
+
+
+GOLDEN_1_4 = GOLDEN.parent / "v1.4"
+EXPECTED_1_4 = json.loads((GOLDEN_1_4 / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_1_4))
+def test_a_format_1_4_golden_file_decodes_to_exactly_the_stored_samples(name: str, golden_codec: Codec) -> None:
+    """The adaptive residual contexts are exact integer arithmetic too: the very same ADC samples."""
+    data = (GOLDEN_1_4 / f"{name}.vqc").read_bytes()
+    assert data[8:12] == bytes([1, 0, 4, 0])  # version 1.4
+    decoded = golden_codec.decompress(data, name)
+    expected = np.load(GOLDEN_1_4 / f"{name}.expected.npy", allow_pickle=False)
+    original = np.load(GOLDEN_1_4 / "input.npy", allow_pickle=False)
+    np.testing.assert_array_equal(decoded.digital(), expected)
+    valid = ~np.isnan(decoded.samples)
+    assert np.abs(expected - original)[valid].max() <= EXPECTED_1_4[name]["max_error"]
+
+
+def test_the_format_1_4_golden_files_are_not_regenerated() -> None:
+    spec = importlib.util.spec_from_file_location("make_golden_v1_4", GOLDEN.parent / "make_golden_v1_4.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    before = {p.name: p.read_bytes() for p in GOLDEN_1_4.iterdir()}
+    with pytest.raises(SystemExit, match="never regenerated"):
+        module.main()
+    assert {p.name: p.read_bytes() for p in GOLDEN_1_4.iterdir()} == before

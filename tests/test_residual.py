@@ -162,3 +162,47 @@ def test_a_small_section_claiming_a_huge_record_is_refused_before_decoding():
     head[13:17] = (2**32 - 1).to_bytes(4, "little")  # n_samples in the RESD head (after u32, u32, u16, u16, u8)
     with pytest.raises(FormatError, match="too short"):
         residual.check_size(bytes(head), "bomb.vqc")
+
+
+@pytest.mark.parametrize("max_error", [0, 2])
+def test_both_layouts_round_trip_and_the_adaptive_one_codes_fewer_bits(max_error):
+    """Format 1.1's static tables (still written for tests, read for old files) and 1.4's adaptive contexts."""
+    d = ecg_adc(40000, seed=3)
+    sizes = {}
+    for adaptive in (False, True):
+        payload, out = residual.encode(d, None, max_error, adaptive=adaptive)
+        assert residual.is_adaptive(payload) == adaptive
+        assert np.array_equal(residual.decode(payload, None, d.shape, "x"), out)
+        assert np.abs(out - d).max() <= max_error
+        residual.check_size(payload, "x")
+        sizes[adaptive] = len(payload)
+    assert sizes[True] < sizes[False]
+
+
+def test_adaptive_weights_are_integers_capped_below_certainty():
+    """A context that has only ever seen one symbol still leaves 1/256 of the weight to the others, so a sample
+    costs at least min_bits_per_sample(adaptive=True), on which the bomb check relies."""
+    counts = np.zeros((residual.N_CONTEXTS, residual.ALPHABET), np.int64)
+    counts[5, residual.RADIX] = 10**9
+    w = residual._adaptive_rows(counts, np.array([5, 6]))
+    assert np.array_equal(w, np.rint(w)) and w.max() < 2**53
+    p = w / w.sum(axis=1, keepdims=True)
+    assert p.max() <= residual.MAX_SHARE / (residual.MAX_SHARE + 1) + 1e-12
+    assert residual.min_bits_per_sample(adaptive=True) == pytest.approx(-np.log2(255 / 256))
+
+
+def test_an_adaptive_section_claiming_a_huge_record_is_refused_before_decoding():
+    d = np.zeros((5000, 2), np.int64)
+    payload, _ = residual.encode(d, None, 0)
+    assert residual.is_adaptive(payload)
+    residual.check_size(payload, "ok")
+    head = bytearray(payload)
+    head[13:17] = (2**32 - 1).to_bytes(4, "little")
+    with pytest.raises(FormatError, match="too short"):
+        residual.check_size(bytes(head), "bomb.vqc")
+
+
+def test_a_file_with_an_adaptive_residual_layer_is_format_1_4(codec):
+    sig = make_signal(3000, channels=2)
+    data, _ = codec.compress(sig, max_error=0)
+    assert data[8:12] == bytes([1, 0, 4, 0])

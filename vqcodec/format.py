@@ -29,6 +29,8 @@ CODED_MINOR = 2
 """Files whose blocks hold entropy-coded indices (section IDXC) are written as 1.2; all others as 1.0 or 1.1."""
 NOTE_MINOR = 3
 """MIDI files (kind midi, section NOTE) are written as 1.3."""
+ADAPTIVE_RESD_MINOR = 4
+"""Files whose RESD uses the adaptive contexts (vqcodec.residual.N_CONTEXTS) are written as 1.4."""
 MAX_CODING_NAME = 64
 ZSTD_LEVEL = 19
 
@@ -244,8 +246,9 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
         raise ValueError(f"header field has the wrong type: {e}") from None
     if (h.kind == "midi") != (f.notes is not None):
         raise ValueError("a midi file holds a NOTE section, and only a midi file does")
-    minor = (NOTE_MINOR if f.notes is not None else CODED_MINOR if f.index_coding
-             else RESIDUAL_MINOR if f.residual is not None else VERSION[1])
+    minor = (NOTE_MINOR if f.notes is not None
+             else ADAPTIVE_RESD_MINOR if f.residual is not None and residual.is_adaptive(f.residual)
+             else CODED_MINOR if f.index_coding else RESIDUAL_MINOR if f.residual is not None else VERSION[1])
     version = (VERSION[0], minor)
     header = _PREAMBLE.pack(*version, len(fixed) + len(meta)) + fixed + meta
     out = [MAGIC, header, _U32.pack(zlib.crc32(header))]

@@ -46,8 +46,10 @@ def main() -> None:
         (CORPUS / f"{name}.vqc").write_bytes(vf.dumps(f))
     for golden in sorted(GOLDEN.glob("*.vqc")):
         shutil.copy(golden, CORPUS / f"golden_{golden.name}")
-    for golden in sorted((GOLDEN.parent / "v1.3").glob("*.vqc")):  # MIDI (section NOTE)
-        shutil.copy(golden, CORPUS / f"golden_1_3_{golden.name}")
+    for version in ("1.1", "1.3", "1.4"):  # RESD, NOTE (MIDI), adaptive RESD
+        for golden in sorted((GOLDEN.parent / f"v{version}").glob("*.vqc")):
+            tag = version.replace(".", "_")
+            shutil.copy(golden, CORPUS / f"golden_{tag}_{golden.name.removeprefix('ecg_')}")
 
 
 if __name__ == "__main__":
