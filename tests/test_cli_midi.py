@@ -10,17 +10,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.test_bad_input import CliResult, assert_fails_cleanly, snapshot
+from tests.test_bad_input import CliResult, assert_fails_cleanly, cli, snapshot  # noqa: F401 - cli: a fixture
 from tests.test_notecoder import random_performance
 from vqcodec import format as vqc
-from vqcodec.cli import main as cli_main
 from vqcodec.io import read_midi, write_midi
 from vqcodec.io.midi import TICKS_PER_SECOND
 from vqcodec.notecodec import NoteCodec
@@ -31,22 +29,9 @@ USAGE = 2
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
-    """`vqcodec ARGS` in-process -> CliResult (as tests/test_bad_input.py's `cli` fixture)."""
-
-    def invoke(*args: object) -> CliResult:
-        monkeypatch.setattr(sys, "argv", ["vqcodec", *map(str, args)])
-        monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)
-        capsys.readouterr()
-        code = 0
-        try:
-            cli_main()
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else int(e.code is not None)
-        out = capsys.readouterr()
-        return CliResult(code, out.out, out.err)
-
-    return invoke
+def run(request: pytest.FixtureRequest) -> Callable[..., CliResult]:
+    """`vqcodec ARGS` in-process -> CliResult: tests/test_bad_input.py's `cli` fixture."""
+    return request.getfixturevalue("cli")
 
 
 @pytest.fixture

@@ -59,47 +59,51 @@ def test_a_golden_file_decodes_to_the_stored_reconstruction(name: str, golden_co
                                    equal_nan=True, err_msg=f"{name} channel {ch.name}")
 
 
+def assert_never_regenerated(script: str, folder: Path) -> None:
+    """Running the generating script again exits with "never regenerated" and leaves every file as it was."""
+    spec = importlib.util.spec_from_file_location(Path(script).stem, GOLDEN.parent / script)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    before = {p.name: p.read_bytes() for p in folder.glob("*") if p.is_file()}
+    with pytest.raises(SystemExit, match="never regenerated"):
+        module.main()
+    assert {p.name: p.read_bytes() for p in folder.glob("*") if p.is_file()} == before
+
+
 def test_the_golden_files_are_small_and_not_regenerated() -> None:
     """The frozen set stays a few KB, and the generating script refuses to overwrite it."""
     sizes = [p.stat().st_size for p in GOLDEN.glob("*.vqc")]
     assert len(sizes) == len(EXPECTED) and max(sizes) < 2048
     assert sum(p.stat().st_size for p in (GOLDEN / "model").iterdir()) < 64 * 1024
-    spec = importlib.util.spec_from_file_location("make_golden", GOLDEN.parent / "make_golden.py")
-    assert spec and spec.loader
-    make_golden = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_golden)
-    before = {p.name: p.read_bytes() for p in GOLDEN.glob("*.vqc")}
-    with pytest.raises(SystemExit, match="never regenerated"):
-        make_golden.main()
-    assert {p.name: p.read_bytes() for p in GOLDEN.glob("*.vqc")} == before
+    assert_never_regenerated("make_golden.py", GOLDEN)
 
 
-GOLDEN_1_1 = GOLDEN.parent / "v1.1"
-EXPECTED_1_1 = json.loads((GOLDEN_1_1 / "expected.json").read_text())
+RESIDUAL_GOLDEN = {minor: GOLDEN.parent / f"v1.{minor}" for minor in (1, 4)}
+"""Residual-layer golden folders by format minor: 1.1 static tables, 1.4 adaptive contexts."""
+RESIDUAL_CASES = [(minor, name) for minor, folder in RESIDUAL_GOLDEN.items()
+                  for name in sorted(json.loads((folder / "expected.json").read_text()))]
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_1_1))
-def test_a_format_1_1_golden_file_decodes_to_exactly_the_stored_samples(name: str, golden_codec: Codec) -> None:
+@pytest.mark.parametrize("minor, name", RESIDUAL_CASES)
+def test_a_residual_golden_file_decodes_to_exactly_the_stored_samples(minor: int, name: str,
+                                                                     golden_codec: Codec) -> None:
     """The residual layer is exact integer arithmetic: today's decoder must give the very same ADC samples."""
-    data = (GOLDEN_1_1 / f"{name}.vqc").read_bytes()
-    assert data[8:12] == bytes([1, 0, 1, 0])  # version 1.1
+    folder = RESIDUAL_GOLDEN[minor]
+    data = (folder / f"{name}.vqc").read_bytes()
+    assert data[8:12] == bytes([1, 0, minor, 0])
     decoded = golden_codec.decompress(data, name)
-    expected = np.load(GOLDEN_1_1 / f"{name}.expected.npy", allow_pickle=False)
-    original = np.load(GOLDEN_1_1 / "input.npy", allow_pickle=False)
+    expected = np.load(folder / f"{name}.expected.npy", allow_pickle=False)
+    original = np.load(folder / "input.npy", allow_pickle=False)
     np.testing.assert_array_equal(decoded.digital(), expected)
     valid = ~np.isnan(decoded.samples)
-    assert np.abs(expected - original)[valid].max() <= EXPECTED_1_1[name]["max_error"]
+    max_error = json.loads((folder / "expected.json").read_text())[name]["max_error"]
+    assert np.abs(expected - original)[valid].max() <= max_error
 
 
-def test_the_format_1_1_golden_files_are_not_regenerated() -> None:
-    spec = importlib.util.spec_from_file_location("make_golden_v1_1", GOLDEN.parent / "make_golden_v1_1.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    before = {p.name: p.read_bytes() for p in GOLDEN_1_1.iterdir()}
-    with pytest.raises(SystemExit, match="never regenerated"):
-        module.main()
-    assert {p.name: p.read_bytes() for p in GOLDEN_1_1.iterdir()} == before
+@pytest.mark.parametrize("minor", sorted(RESIDUAL_GOLDEN))
+def test_the_residual_golden_files_are_not_regenerated(minor: int) -> None:
+    assert_never_regenerated(f"make_golden_v1_{minor}.py", RESIDUAL_GOLDEN[minor])
 
 
 GOLDEN_1_3 = GOLDEN.parent / "v1.3"
@@ -126,39 +130,4 @@ def test_a_format_1_3_midi_golden_file_decodes_to_exactly_the_stored_notes(name:
 
 
 def test_the_format_1_3_golden_files_are_not_regenerated() -> None:
-    spec = importlib.util.spec_from_file_location("make_golden_v1_3", GOLDEN.parent / "make_golden_v1_3.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    before = {p.name: p.read_bytes() for p in GOLDEN_1_3.glob("*") if p.is_file()}
-    with pytest.raises(SystemExit, match="never regenerated"):
-        module.main()
-    assert {p.name: p.read_bytes() for p in GOLDEN_1_3.glob("*") if p.is_file()} == before
-
-
-GOLDEN_1_4 = GOLDEN.parent / "v1.4"
-EXPECTED_1_4 = json.loads((GOLDEN_1_4 / "expected.json").read_text())
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED_1_4))
-def test_a_format_1_4_golden_file_decodes_to_exactly_the_stored_samples(name: str, golden_codec: Codec) -> None:
-    """The adaptive residual contexts are exact integer arithmetic too: the very same ADC samples."""
-    data = (GOLDEN_1_4 / f"{name}.vqc").read_bytes()
-    assert data[8:12] == bytes([1, 0, 4, 0])  # version 1.4
-    decoded = golden_codec.decompress(data, name)
-    expected = np.load(GOLDEN_1_4 / f"{name}.expected.npy", allow_pickle=False)
-    original = np.load(GOLDEN_1_4 / "input.npy", allow_pickle=False)
-    np.testing.assert_array_equal(decoded.digital(), expected)
-    valid = ~np.isnan(decoded.samples)
-    assert np.abs(expected - original)[valid].max() <= EXPECTED_1_4[name]["max_error"]
-
-
-def test_the_format_1_4_golden_files_are_not_regenerated() -> None:
-    spec = importlib.util.spec_from_file_location("make_golden_v1_4", GOLDEN.parent / "make_golden_v1_4.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    before = {p.name: p.read_bytes() for p in GOLDEN_1_4.iterdir()}
-    with pytest.raises(SystemExit, match="never regenerated"):
-        module.main()
-    assert {p.name: p.read_bytes() for p in GOLDEN_1_4.iterdir()} == before
+    assert_never_regenerated("make_golden_v1_3.py", GOLDEN_1_3)

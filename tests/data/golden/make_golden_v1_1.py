@@ -32,25 +32,30 @@ OUT = HERE / "v1.1"
 MAX_ERRORS = {"ecg_lossless": 0, "ecg_bounded": 3}
 
 
-def main() -> None:
-    if any(OUT.glob("*.vqc")):
-        sys.exit(f"{OUT} already holds golden files; they are never regenerated (add a new folder instead)")
-    OUT.mkdir(parents=True, exist_ok=True)
+def write(out: Path, max_errors: dict[str, int]) -> None:
+    """Write one golden folder: each named file at its max error, the decoded samples and expected.json."""
+    if any(out.glob("*.vqc")):
+        sys.exit(f"{out} already holds golden files; they are never regenerated (add a new folder instead)")
+    out.mkdir(parents=True, exist_ok=True)
     codec = Codec.load(HERE / "v1" / "model", threads=1)
     sig = make_signal(1000, channels=2, seed=7)
     sig.samples[:5, 0] = np.nan
     sig.samples[400:430, 1] = np.nan
     expected = {}
-    for name, max_error in MAX_ERRORS.items():
+    for name, max_error in max_errors.items():
         sig.record_name = name
         data = codec.compress(sig, max_error=max_error)[0]
-        (OUT / f"{name}.vqc").write_bytes(data)
-        np.save(OUT / f"{name}.expected.npy", codec.decompress(data, name).digital(), allow_pickle=False)
+        (out / f"{name}.vqc").write_bytes(data)
+        np.save(out / f"{name}.expected.npy", codec.decompress(data, name).digital(), allow_pickle=False)
         expected[name] = {"max_error": max_error, "n_samples": sig.n_samples, "n_channels": sig.n_channels,
                           "input_digital_sha256": hashlib.sha256(sig.digital().astype("<i8").tobytes()).hexdigest(),
                           "file_sha256": hashlib.sha256(data).hexdigest()}
-    np.save(OUT / "input.npy", sig.digital(), allow_pickle=False)
-    (OUT / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
+    np.save(out / "input.npy", sig.digital(), allow_pickle=False)
+    (out / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
+
+
+def main() -> None:
+    write(OUT, MAX_ERRORS)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,8 @@
 
     python tests/data/golden/make_golden_v1_4.py       # refuses when v1.4/ already holds files
 
-Same promise as make_golden.py: tests/test_golden.py reads these and never regenerates them. They are
-written with the frozen v1 model (v1/model/), so no model is duplicated.
-
-What it writes into v1.4/:
+The same files as make_golden_v1_1.py (same signal, frozen v1 model), written by the 1.4 coder, and at
+--max-error 5 for the bounded one, since from format 1.4 the model layer is used only from E = 4:
   ecg_lossless.vqc            2 channels, 1000 samples, NaN runs; --lossless (no model layer, n_stages 0)
   ecg_bounded.vqc             the same signal, --max-error 5 (model layer + residual layer)
   <name>.expected.npy         the decoded ADC samples [T, C] int64 (invalid samples as 0): exact, not a tolerance
@@ -14,43 +12,20 @@ What it writes into v1.4/:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))
-
-from tests.conftest import make_signal  # noqa: E402
-from vqcodec.codec import Codec  # noqa: E402
-
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+from make_golden_v1_1 import write  # noqa: E402
+
 OUT = HERE / "v1.4"
 MAX_ERRORS = {"ecg_lossless": 0, "ecg_bounded": 5}
 
 
 def main() -> None:
-    if any(OUT.glob("*.vqc")):
-        sys.exit(f"{OUT} already holds golden files; they are never regenerated (add a new folder instead)")
-    OUT.mkdir(parents=True, exist_ok=True)
-    codec = Codec.load(HERE / "v1" / "model", threads=1)
-    sig = make_signal(1000, channels=2, seed=7)
-    sig.samples[:5, 0] = np.nan
-    sig.samples[400:430, 1] = np.nan
-    expected = {}
-    for name, max_error in MAX_ERRORS.items():
-        sig.record_name = name
-        data = codec.compress(sig, max_error=max_error)[0]
-        (OUT / f"{name}.vqc").write_bytes(data)
-        np.save(OUT / f"{name}.expected.npy", codec.decompress(data, name).digital(), allow_pickle=False)
-        expected[name] = {"max_error": max_error, "n_samples": sig.n_samples, "n_channels": sig.n_channels,
-                          "input_digital_sha256": hashlib.sha256(sig.digital().astype("<i8").tobytes()).hexdigest(),
-                          "file_sha256": hashlib.sha256(data).hexdigest()}
-    np.save(OUT / "input.npy", sig.digital(), allow_pickle=False)
-    (OUT / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
+    write(OUT, MAX_ERRORS)
 
 
 if __name__ == "__main__":
