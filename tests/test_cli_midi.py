@@ -204,3 +204,17 @@ def test_python_m_vqcodec_round_trips_a_midi_file(song: Path, tmp_path: Path) ->
     back = vqcodec("decompress", "s.vqc", "-o", "s.mid")
     assert back.returncode == 0, back.stderr
     assert len(read_midi(tmp_path / "s.mid")) == 120
+
+
+def test_bench_on_midi_files_compares_vqcodec_with_the_baselines(run, song: Path, tmp_path: Path) -> None:
+    """`vqcodec bench` on a folder of .mid files: every baseline and each asked level, each row measured; --json
+    holds one entry per method and piece."""
+    out = tmp_path / "bench.json"
+    result = run("bench", song.parent, "-q", "1", "-q", "3", "--json", out)
+    assert result.code == 0, result.stderr
+    rows = {line.split(" | ")[0].lstrip("| ") for line in result.stdout.splitlines() if line.startswith("| ")}
+    assert {".mid file", "zstd -19 of the .mid", "vqcodec q=1", "vqcodec q=3 (default)"} <= rows
+    entries = json.loads(out.read_text())
+    assert {e["method"] for e in entries} >= {"vqcodec q=1", "note table 1 ms + zstd"}
+    q3 = next(e for e in entries if e["method"] == "vqcodec q=3")
+    assert q3["pitch_exact"] and q3["f1_onset"] == 1.0 and q3["onset_err_ms_max"] <= 8.0 + 0.2
