@@ -1,4 +1,4 @@
-"""The .vqc container, format 1.0: bytes <-> VqcFile (magic, header, CRC-checked sections, limits).
+"""The .vqc container, format 1.4 (reads 1.0 to 1.4): bytes <-> VqcFile (magic, header, CRC-checked sections, limits).
 
 Pure container code: no model, no onnxruntime, no wfdb. The byte layout is specified in docs/FORMAT.md;
 turning signals into code indices is `vqcodec.codec`'s job, packing the indices is `vqcodec.bitpack`'s.
