@@ -17,7 +17,7 @@ from vqcodec import io
 from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, decode, info as read_info, read_file, write_bytes
 from vqcodec.codec import Codec
 from vqcodec.notecodec import NoteCodec
-from vqcodec.errors import FormatError, InputError, VqcError
+from vqcodec.errors import FormatError, VqcError
 from vqcodec import format as vqc
 
 EXIT_ERROR = 1
@@ -85,8 +85,7 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str 
         _fail(f"{output}: already exists (use --force to overwrite)")
     if midi:
         codec_m = NoteCodec.load(model or DEFAULT_MIDI_MODEL)
-        if quality is not None and not 1 <= quality <= codec_m.n_levels:
-            raise InputError(f"{record}: --quality must be one of 1..{codec_m.n_levels}, got {quality}")
+        codec_m.check_quality(quality, str(record))  # before reading the file
         perf = io.read_midi(record)
         data, report = codec_m.compress(perf, quality, record.stat().st_size, name=record.stem)
         _emit(data, output, to_stdout, force)

@@ -41,6 +41,13 @@ class NoteCodec:
     def load(cls, model: str | Path = "midi") -> NoteCodec:
         return cls(load_note_bundle(model))
 
+    def check_quality(self, quality: int | None, name: str) -> int:
+        """The level to use (the default when None); InputError naming `name` when the ladder has no such level."""
+        quality = self.default_quality if quality is None else quality
+        if not 1 <= quality <= self.n_levels:
+            raise InputError(f"{name}: --quality must be one of 1..{self.n_levels}, got {quality}")
+        return quality
+
     def setting(self, quality: int) -> notecoder.NoteSetting:
         level = self.bundle.level(quality)
         return notecoder.NoteSetting(level["grid_ms"], level["velocity_step"], level["duration_milli"])
@@ -48,9 +55,7 @@ class NoteCodec:
     def compress(self, perf: Performance, quality: int | None = None, original_bytes: int | None = None,
                  name: str = "performance") -> tuple[bytes, NoteReport]:
         """Performance -> (.vqc bytes, what was lost and what it cost, measured on the decoded file)."""
-        quality = self.default_quality if quality is None else quality
-        if not 1 <= quality <= self.n_levels:
-            raise InputError(f"--quality must be one of 1..{self.n_levels}, got {quality}")
+        quality = self.check_quality(quality, name)
         s = self.setting(quality)
         sym = notecoder.quantise(perf, s)
         payload = notecoder.encode(sym, s, self.bundle.priors(quality))

@@ -4,9 +4,10 @@ duration quantised, pedals as on/off transitions; every stream coded with adapti
 Onsets are rounded to a grid of `grid_ms` in absolute time, so the error is at most grid/2 at every note from
 the first to the last and never accumulates; what is coded is the difference of grid steps between notes.
 Each stream's symbol is coded under an adaptive model: the probability of symbol k in context c is
-proportional to N[c, k] * COUNT_WEIGHT + Q[c, k], Q the bundle's prior for the setting (counts over the train
-split, see training/note_priors.py) and N what this piece has coded so far. All integer, so every machine
-builds the same model (the rule of vqcodec.entropy). Layout: docs/FORMAT.md, section NOTE.
+proportional to N[c, k] * COUNT_WEIGHT + Q[c, k] + a share for k's occurrences among the stream's last
+CACHE_WINDOW symbols, Q the bundle's prior for the setting (counts over the train split, see
+training/note_priors.py) and N what this piece has coded so far. All integer, so every machine builds the same
+model (the rule of vqcodec.entropy). Layout: docs/FORMAT.md, section NOTE.
 """
 
 from __future__ import annotations
