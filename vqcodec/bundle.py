@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -118,6 +118,7 @@ class NoteBundle:
     path: Path
     manifest: dict
     model_id: str
+    _priors: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -137,9 +138,13 @@ class NoteBundle:
         return levels[quality - 1]
 
     def priors(self, quality: int) -> dict[str, np.ndarray]:
-        """Stream name -> (context, symbol) counts of one level, as int64."""
-        with np.load(self.path / self.level(quality)["priors"], allow_pickle=False) as z:
-            return {k: _counts_array(self.path / self.level(quality)["priors"], k, z[k]) for k in z.files}
+        """Stream name -> (context, symbol) counts of one level, as int64 (read once per level: compress encodes
+        and then decodes with them)."""
+        if quality not in self._priors:
+            path = self.path / self.level(quality)["priors"]
+            with np.load(path, allow_pickle=False) as z:
+                self._priors[quality] = {k: _counts_array(path, k, z[k]) for k in z.files}
+        return self._priors[quality]
 
 
 def load_note_bundle(model: str | Path) -> NoteBundle:

@@ -172,10 +172,11 @@ def count(sym: Symbols, s: NoteSetting) -> dict[str, np.ndarray]:
     """(context, symbol) counts of one piece per stream: what the training split's prior sums."""
     ctx = contexts(sym, s) | {"pedal": np.concatenate(
         [pedal_contexts(g) for g in sym.pedals.values()] or [np.zeros(0, np.int64)])}
+    coded = stream_symbols(sym)
     out = {}
     for name, (n_ctx, k) in s.streams().items():
         table = np.zeros((n_ctx, k), np.int64)
-        np.add.at(table, (ctx[name], stream_symbols(sym)[name]), 1)
+        np.add.at(table, (ctx[name], coded[name]), 1)
         out[name] = table
     return out
 
