@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from training.cpu_graph import GRAPHS, rewrite_file
 from training.data import data_root, load_record_channels, mitdb_split, normalized_channels
 from training.model import VQVAE
 from vqcodec.bundle import MANIFEST, REQUIRED_FILES, load_bundle
@@ -34,7 +35,8 @@ def _sha256(path: Path) -> str:
 
 
 def export_onnx(model: VQVAE, out: Path) -> None:
-    """Write encoder.onnx ([B,1,T] -> [B,D,T/hop]) and decoder.onnx ([B,D,F] -> [B,1,F*hop])."""
+    """Write encoder.onnx ([B,1,T] -> [B,D,T/hop]) and decoder.onnx ([B,D,F] -> [B,1,F*hop]), in the CPU form of
+    training.cpu_graph."""
     model.eval()
     hop = model.hop
     latent = model.quantizer.dim
@@ -50,6 +52,8 @@ def export_onnx(model: VQVAE, out: Path) -> None:
             input_names=["latent"], output_names=["signal"], opset_version=OPSET,
             dynamic_axes={"latent": {0: "batch", 2: "frames"}, "signal": {0: "batch", 2: "samples"}},
         )
+    for name in GRAPHS:
+        rewrite_file(out / name)
 
 
 def parity(model: VQVAE, out: Path, n: int = 8192, seed: int = 0) -> dict:
