@@ -106,8 +106,9 @@ def test_the_residual_golden_files_are_not_regenerated(minor: int) -> None:
     assert_never_regenerated(f"make_golden_v1_{minor}.py", RESIDUAL_GOLDEN[minor])
 
 
-GOLDEN_1_3 = GOLDEN.parent / "v1.3"
-EXPECTED_1_3 = json.loads((GOLDEN_1_3 / "expected.json").read_text())
+MIDI_GOLDEN = {3: GOLDEN.parent / "v1.3", 5: GOLDEN.parent / "v1.5"}
+"""Format minor -> folder of MIDI golden files (1.3: NOTE coding NC02 and JSON metrics; 1.5: NC03 and mNOT)."""
+MIDI_EXPECTED = {minor: json.loads((folder / "expected.json").read_text()) for minor, folder in MIDI_GOLDEN.items()}
 
 
 def _note_table(perf: Performance) -> dict:
@@ -116,18 +117,22 @@ def _note_table(perf: Performance) -> dict:
             "pedals": {str(k): [p.time.tolist(), p.value.tolist()] for k, p in perf.pedals.items()}}
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_1_3))
-def test_a_format_1_3_midi_golden_file_decodes_to_exactly_the_stored_notes(name: str) -> None:
+@pytest.mark.parametrize(("minor", "name"), [(m, n) for m in MIDI_GOLDEN for n in sorted(MIDI_EXPECTED[m])])
+def test_a_midi_golden_file_decodes_to_exactly_the_stored_notes(minor: int, name: str) -> None:
     """The note coder is integer arithmetic: the frozen bundle copy and the shipped bundle (which must list the
-    file's model id as compatible, or be it) both give the very same note table."""
-    data = (GOLDEN_1_3 / f"{name}.vqc").read_bytes()
-    assert data[8:12] == bytes([1, 0, 3, 0])  # version 1.3
-    expected = {k: v for k, v in EXPECTED_1_3[name].items() if k != "model_id"}
-    frozen = NoteCodec.load(GOLDEN_1_3 / "model")
-    assert frozen.model_id == EXPECTED_1_3[name]["model_id"]
+    file's model id as compatible, or be it) both give the very same note table, and `info` its metrics."""
+    folder = MIDI_GOLDEN[minor]
+    data = (folder / f"{name}.vqc").read_bytes()
+    assert data[8:12] == bytes([1, 0, minor, 0])
+    expected = {k: v for k, v in MIDI_EXPECTED[minor][name].items() if k != "model_id"}
+    frozen = NoteCodec.load(folder / "model")
+    assert frozen.model_id == MIDI_EXPECTED[minor][name]["model_id"]
     assert _note_table(frozen.decode_file(vf.loads(data, name), name)) == expected
     assert _note_table(api.decompress(data, name=name)) == expected  # the installed bundle, found by id
+    metrics = vf.read_header(data, name)[1]
+    assert metrics is not None and metrics["f1_onset"] == 1.0 and set(metrics["pedal_agreement"]) == {"64", "67"}
 
 
-def test_the_format_1_3_golden_files_are_not_regenerated() -> None:
-    assert_never_regenerated("make_golden_v1_3.py", GOLDEN_1_3)
+@pytest.mark.parametrize("minor", sorted(MIDI_GOLDEN))
+def test_the_midi_golden_files_are_not_regenerated(minor: int) -> None:
+    assert_never_regenerated(f"make_golden_v1_{minor}.py", MIDI_GOLDEN[minor])

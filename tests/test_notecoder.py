@@ -233,18 +233,65 @@ def test_stream_bits_account_for_the_payload() -> None:
     assert abs(sum(bits.values()) - 8 * len(payload)) <= 0.03 * 8 * len(payload), (sum(bits.values()), len(payload))
 
 
-def test_count_tables_fit_the_streams_and_teach_the_coder() -> None:
+@pytest.mark.parametrize("coding", nc.CODINGS)
+def test_count_tables_fit_the_streams_and_teach_the_coder(coding: bytes) -> None:
     q = 3
     s = setting(q)
     sym = nc.quantise(random_performance(2000, seed=60), s)
-    tables = nc.count(sym, s)
+    tables = nc.count(sym, s, coding)
+    has, hit, _, coded, _ = nc.pitch_plan(sym)
     n_pedal = sum(len(g) for g in sym.pedals.values())
-    for name, shape in s.streams().items():
+    counted = {"pedal": n_pedal, "pitch_hit": len(has), "pitch_miss": len(coded)}
+    for name, shape in s.streams(coding).items():
         assert tables[name].shape == shape == priors(q)[name].shape
-        assert tables[name].sum() == (n_pedal if name == "pedal" else len(sym.gap))
-    own = nc.stream_bits(sym, s, tables)
-    flat = nc.stream_bits(sym, s, {k: np.zeros_like(v) for k, v in tables.items()})
-    assert sum(own.values()) < 0.97 * sum(flat.values())  # counts of the piece itself are a good prior for it
+        assert tables[name].sum() == counted.get(name, len(sym.gap))
+    assert len(coded) == len(sym.gap) - hit.sum()
+    if coding == nc.CODING:
+        own = nc.stream_bits(sym, s, tables)
+        flat = nc.stream_bits(sym, s, {k: np.zeros_like(v) for k, v in tables.items()})
+        assert sum(own.values()) < 0.97 * sum(flat.values())  # counts of the piece itself are a good prior for it
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_nc02_files_still_round_trip(case: str) -> None:
+    """Format 1.3's coding: what earlier files hold decodes with the same bundle (its tables are kept)."""
+    s = setting(3)
+    sym = nc.quantise(CASES[case](), s)
+    payload = nc.encode(sym, s, priors(3), nc.NC02)
+    assert payload[:4] == nc.NC02
+    assert_symbols_equal(nc.decode(payload, len(sym.gap), priors(3), "old.vqc")[0], sym)
+
+
+def test_the_match_model_predicts_a_repeated_phrase() -> None:
+    """A 40-note phrase played 8 times: from the second time on (after its first 4 notes) the match model
+    predicts every pitch, and NC03 codes the pitches in a fraction of NC02's bits."""
+    rng = np.random.default_rng(70)
+    phrase = rng.integers(40, 90, 40)
+    pitch = np.tile(phrase, 8)
+    pred, length = nc.match_predictions(pitch)
+    assert (pred[44:] == pitch[44:]).all() and (length[80:] == nc.MATCH_MAX).all()
+    assert (pred[:4] == -1).all()
+    onset = np.arange(len(pitch)) * 0.25
+    perf = Performance(pitch, onset, onset + 0.2, rng.integers(40, 90, len(pitch)))
+    s = setting(3)
+    sym = nc.quantise(perf, s)
+    new = nc.stream_bits(sym, s, priors(3))["pitch"]
+    plan = nc._plan(sym, s, priors(3), nc.NC02)
+    old = sum(-np.log2(w[np.arange(len(x)), x] / w.sum(1)).sum() for name, x, w in plan if name == "pitch")
+    assert new < 0.4 * old, (new, old)
+    round_trip(sym, 3)
+
+
+def test_next_onset_and_next_same_pitch_match_a_direct_search() -> None:
+    rng = np.random.default_rng(71)
+    steps = np.sort(rng.integers(0, 60, 200))
+    pitch = rng.integers(60, 66, 200)
+    nxt, same = nc._next_onset(steps), nc._next_same_pitch(steps, pitch)
+    for i in range(200):
+        later = steps[steps > steps[i]]
+        assert nxt[i] == (later[0] - steps[i] if len(later) else nc.NO_NEXT)
+        j = [k for k in range(i + 1, 200) if pitch[k] == pitch[i]]
+        assert same[i] == (steps[j[0]] - steps[i] if j else nc.NO_NEXT)
 
 
 # ---------------------------------------------------------------------------------------------- damage

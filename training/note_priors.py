@@ -60,16 +60,32 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             z.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=ZIP_TIME), buf.getvalue(), zipfile.ZIP_DEFLATED)
 
 
-def _earlier_ids(out: Path, levels: list[dict]) -> list[str]:
-    """Ids a rebuilt bundle keeps decoding: the previous bundle's (and those it kept) when its ladder and every
-    prior file are byte-identical to the new ones, since the files it wrote then decode the same."""
+def _previous(out: Path) -> tuple[bytes, dict, dict[str, dict[str, np.ndarray]]] | None:
+    """The bundle already in `out`: its manifest bytes, manifest, and every level's prior tables."""
     try:
         raw = (out / MANIFEST).read_bytes()
         old = json.loads(raw)
-    except (OSError, ValueError):
+        tables = {}
+        for lv in old["levels"]:
+            with np.load(out / lv["priors"], allow_pickle=False) as z:
+                tables[lv["priors"]] = {k: z[k] for k in z.files}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return raw, old, tables
+
+
+def _earlier_ids(previous: tuple[bytes, dict, dict] | None, levels: list[dict],
+                 tables: dict[str, dict[str, np.ndarray]]) -> list[str]:
+    """Ids a rebuilt bundle keeps decoding: the previous bundle's (and those it kept) when the ladder is the same
+    and every table it had is in the new priors unchanged (new tables, for a new coding, may be added), since
+    the files it wrote then decode the same."""
+    if previous is None:
         return []
-    same = old.get("levels") == levels and all(old.get("files", {}).get(lv["priors"]) == _sha256(out / lv["priors"])
-                                               for lv in levels)
+    raw, old, old_tables = previous
+    strip = [{k: v for k, v in lv.items() if k != "priors"} for lv in levels]
+    same = [{k: v for k, v in lv.items() if k != "priors"} for lv in old.get("levels", [])] == strip and all(
+        name in tables and all(k in tables[name] and np.array_equal(a, tables[name][k]) for k, a in t.items())
+        for name, t in old_tables.items())
     return [hashlib.sha256(raw).hexdigest(), *old.get("compatible_ids", [])] if same else []
 
 
@@ -77,19 +93,23 @@ def build(root: Path, out: Path, command: str) -> dict:
     start = time.time()
     train, val = split(root, "train"), split(root, "val")
     out.mkdir(parents=True, exist_ok=True)
-    levels = []
+    previous = _previous(out)
+    levels, tables = [], {}
     for q, (grid, vstep, dmilli) in enumerate(LADDER, 1):
         s = notecoder.NoteSetting(grid, vstep, dmilli)
-        total = {name: np.zeros(shape, np.int64) for name, shape in s.streams().items()}
-        for _, perf in train:
-            for name, table in notecoder.count(notecoder.quantise(perf, s), s).items():
-                total[name] += table
+        total = {}
+        for coding in notecoder.CODINGS:  # the tables of every coding this version decodes (NC02 files too)
+            total |= {name: np.zeros(shape, np.int64) for name, shape in s.streams(coding).items()}
+            for _, perf in train:
+                for name, table in notecoder.count(notecoder.quantise(perf, s), s, coding).items():
+                    total[name] += table
         path = out / f"priors-q{q}.npz"
-        _save_npz(path, {k: v.astype(np.uint32) for k, v in total.items()})
+        tables[path.name] = {k: v.astype(np.uint32) for k, v in total.items()}
+        _save_npz(path, tables[path.name])
         levels.append({"grid_ms": grid, "velocity_step": vstep, "duration_milli": dmilli, "priors": path.name})
     manifest = {"name": "midi-v1", "kind": "midi", "version": VERSION, "levels": levels, "default_quality": 1,
                 "files": {lv["priors"]: _sha256(out / lv["priors"]) for lv in levels}}
-    earlier = _earlier_ids(out, levels)
+    earlier = _earlier_ids(previous, levels, tables)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     codec = NoteCodec.load(out)
     scores = []

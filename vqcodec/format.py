@@ -27,10 +27,10 @@ RESIDUAL_MINOR = 1
 """Files with an error-bounded residual layer (section RESD) are written as 1.1 (unless IDXC makes them 1.2)."""
 CODED_MINOR = 2
 """Files whose blocks hold entropy-coded indices (section IDXC) are written as 1.2; all others as 1.0 or 1.1."""
-NOTE_MINOR = 3
-"""MIDI files (kind midi, section NOTE) are written as 1.3."""
 ADAPTIVE_RESD_MINOR = 4
 """Files whose RESD uses the adaptive contexts (vqcodec.residual.N_CONTEXTS) are written as 1.4."""
+COMPACT_NOTE_MINOR = 5
+"""MIDI files are written as 1.5: NOTE coding NC03 (vqcodec.notecoder) and their metrics in mNOT."""
 MAX_CODING_NAME = 64
 ZSTD_LEVEL = 19
 
@@ -48,8 +48,15 @@ MAX_FS = 1e5
 KINDS = {1: "ecg", 2: "midi"}
 _KIND_CODES = {v: k for k, v in KINDS.items()}
 TAG_BLKS, TAG_NORM, TAG_NANM, TAG_FPRT, TAG_MTRC, TAG_END = "BLKS", "NORM", "NANM", "fPRT", "mTRC", "END "
-TAG_RESD, TAG_IDXC, TAG_NOTE = "RESD", "IDXC", "NOTE"
-KNOWN_TAGS = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_NOTE, TAG_FPRT, TAG_MTRC)  # the order dumps writes them in
+TAG_RESD, TAG_IDXC, TAG_NOTE, TAG_MNOT = "RESD", "IDXC", "NOTE", "mNOT"
+KNOWN_TAGS = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_NOTE, TAG_FPRT, TAG_MTRC, TAG_MNOT)  # dumps' order
+NOTE_METRICS = ("f1_onset", "f1_offset", "onset_err_ms_median", "onset_err_ms_max", "velocity_mae",
+                "duration_rel_err_median")
+"""A midi file's stored metrics, in mNOT's order, then PEDAL_METRIC: {controller: agreement}."""
+PEDAL_METRIC = "pedal_agreement"
+_NOTE_METRICS = struct.Struct("<" + "f" * len(NOTE_METRICS))
+_PEDAL_ROW = struct.Struct("<Bf")  # controller, agreement
+_MNOT_CAP = _NOTE_METRICS.size + 1 + 255 * _PEDAL_ROW.size
 
 _PREAMBLE = struct.Struct("<HHI")  # major, minor, hdr_len
 _FIXED = struct.Struct("<BdHQQHIIBIB32s")  # the header's fixed part, then JSON
@@ -208,6 +215,34 @@ def _json_bytes(obj: dict, what: str, allow_nan: bool) -> bytes:
         raise ValueError(f"{what} is not JSON-serialisable: {e}") from None
 
 
+def _note_metrics_bytes(metrics: dict) -> bytes | None:
+    """A midi file's metrics -> mNOT: NOTE_METRICS as float32 (None, not measured, as NaN), then the pedal count
+    and (controller, agreement); None when they are not exactly that schema (they then go to mTRC as JSON, as
+    before 1.5, so whatever a reader accepts can be written again)."""
+    pedals = metrics.get(PEDAL_METRIC)
+    if set(metrics) != {*NOTE_METRICS, PEDAL_METRIC} or not isinstance(pedals, dict) or len(pedals) > 255:
+        return None
+    try:
+        rows = sorted((int(c), float(v)) for c, v in pedals.items())
+        head = _NOTE_METRICS.pack(*(math.nan if metrics[k] is None else float(metrics[k]) for k in NOTE_METRICS))
+        return head + bytes([len(rows)]) + b"".join(_PEDAL_ROW.pack(c, v) for c, v in rows)
+    except (TypeError, ValueError, OverflowError, struct.error):
+        return None
+
+
+def _read_note_metrics(r: _Reader, data: memoryview) -> dict:
+    """mNOT -> the metrics dict (values to float32's 6 significant digits, NaN as None; controllers as strings,
+    like JSON's)."""
+    n = data[_NOTE_METRICS.size] if len(data) > _NOTE_METRICS.size else -1
+    if len(data) != _NOTE_METRICS.size + 1 + n * _PEDAL_ROW.size:
+        raise r.error(FormatError, f"section {TAG_MNOT}: {len(data)} bytes is not a metrics record")
+    short = lambda v: None if math.isnan(v) else float(f"{v:.6g}")  # noqa: E731
+    out: dict = {k: short(v) for k, v in zip(NOTE_METRICS, _NOTE_METRICS.unpack_from(data), strict=True)}
+    rows = [_PEDAL_ROW.unpack_from(data, _NOTE_METRICS.size + 1 + i * _PEDAL_ROW.size) for i in range(n)]
+    out[PEDAL_METRIC] = {str(c): short(v) for c, v in rows}
+    return out
+
+
 def _check_array(a: Any, what: str, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
     if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape:
         got = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
@@ -246,7 +281,7 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
         raise ValueError(f"header field has the wrong type: {e}") from None
     if (h.kind == "midi") != (f.notes is not None):
         raise ValueError("a midi file holds a NOTE section, and only a midi file does")
-    minor = (NOTE_MINOR if f.notes is not None
+    minor = (COMPACT_NOTE_MINOR if f.notes is not None
              else ADAPTIVE_RESD_MINOR if f.residual is not None and residual.is_adaptive(f.residual)
              else CODED_MINOR if f.index_coding else RESIDUAL_MINOR if f.residual is not None else VERSION[1])
     version = (VERSION[0], minor)
@@ -299,7 +334,9 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
     if f.metrics is not None:
         if not isinstance(f.metrics, dict):
             raise ValueError("metrics must be a dict")
-        out.append(_section(TAG_MTRC, _json_bytes(f.metrics, "metrics", allow_nan=True)))
+        compact = _note_metrics_bytes(f.metrics) if h.kind == "midi" else None
+        out.append(_section(TAG_MNOT, compact) if compact is not None
+                   else _section(TAG_MTRC, _json_bytes(f.metrics, "metrics", allow_nan=True)))
     for tag in sorted(f.extra):  # unknown ancillary sections read from another file, copied verbatim
         if not (_TAG_RE.fullmatch(tag.encode("ascii", "replace")) and tag[0].islower()) or tag in KNOWN_TAGS:
             raise ValueError(f"extra section tag {tag!r} must be 4 ASCII letters, lowercase first, not a known tag")
@@ -387,6 +424,8 @@ def _section_cap(tag: str, h: Header, limits: Limits) -> int:
         return h.n_blocks * h.n_channels * _FPRT_WIDTH * 4
     if tag == TAG_MTRC:
         return limits.max_metrics_bytes
+    if tag == TAG_MNOT:
+        return _MNOT_CAP
     if tag == TAG_END:
         return _U64.size
     return limits.max_section_bytes
@@ -594,16 +633,19 @@ def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS, s
         f.fingerprint = np.frombuffer(sections[TAG_FPRT], "<f4").reshape(nb, C, _FPRT_WIDTH).astype(np.float32)
     if TAG_MTRC in sections:
         f.metrics = _read_json(r, sections[TAG_MTRC], TAG_MTRC)
+    if TAG_MNOT in sections:
+        f.metrics = _read_note_metrics(r, sections[TAG_MNOT])
     return f
 
 
 def read_header(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -> tuple[Header, dict | None, int]:
     """Header, stored metrics and file size, for `vqcodec info`: walks the sections without decompressing.
 
-    Checks the header, mTRC and END CRCs and the structure; payloads are verified only by `loads`.
+    Checks the header, mTRC or mNOT and END CRCs and the structure; payloads are verified only by `loads`.
     """
     r = _Reader(data, name)
     h = _read_header(r, limits)
-    sections = dict(_read_sections(r, h, limits, crc_tags={TAG_MTRC}))
-    metrics = _read_json(r, sections[TAG_MTRC], TAG_MTRC) if TAG_MTRC in sections else None
+    sections = dict(_read_sections(r, h, limits, crc_tags={TAG_MTRC, TAG_MNOT}))
+    metrics = (_read_json(r, sections[TAG_MTRC], TAG_MTRC) if TAG_MTRC in sections
+               else _read_note_metrics(r, sections[TAG_MNOT]) if TAG_MNOT in sections else None)
     return h, metrics, r.pos

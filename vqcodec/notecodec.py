@@ -19,10 +19,10 @@ from vqcodec.notes import Performance
 
 HEADER_CODEBOOK = 2
 """The container's smallest codebook size: a MIDI file holds no code indices, so unused fields take their minimum."""
-STORED_METRICS = ("f1_onset", "f1_offset", "onset_err_ms_median", "onset_err_ms_max", "velocity_mae",
-                  "duration_rel_err_median", "pedal_agreement")
-"""What a file keeps of its NoteReport for `vqcodec info`: the headline losses only, since on a piece of a few
-thousand notes every 100 bytes of JSON cost some 0.3 bits/note (the bench and the CLI report the rest)."""
+STORED_METRICS = (*vqc.NOTE_METRICS, vqc.PEDAL_METRIC)
+"""What a file keeps of its NoteReport for `vqcodec info`: the headline losses only, as float32 in section mNOT,
+since on a piece of a few thousand notes every 100 bytes cost some 0.3 bits/note (the bench and the CLI report
+the rest)."""
 STORED_DIGITS = 4
 
 

@@ -6,8 +6,12 @@ the first to the last and never accumulates; what is coded is the difference of 
 Each stream's symbol is coded under an adaptive model: the probability of symbol k in context c is
 proportional to N[c, k] * COUNT_WEIGHT + Q[c, k] + a share for k's occurrences among the stream's last
 CACHE_WINDOW symbols, Q the bundle's prior for the setting (counts over the train split, see
-training/note_priors.py) and N what this piece has coded so far. All integer, so every machine builds the same
-model (the rule of vqcodec.entropy). Layout: docs/FORMAT.md, section NOTE.
+training/note_priors.py) and N what this piece has coded so far. Coding NC03 (what the encoder writes) adds a
+match model for pitch (music repeats its phrases: the pitch that followed the latest earlier occurrence of the
+last 16, 8 or 4 pitches is predicted, and a flag says whether it is right) and conditions velocity on the
+register and duration on the time to the next onset and to the next note of the same pitch; NC02 (format 1.3)
+is still decoded. All integer, so every machine builds the same model (the rule of vqcodec.entropy). Layout:
+docs/FORMAT.md, section NOTE.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import math
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +28,12 @@ from vqcodec.entropy import COUNT_WEIGHT, prior_weights
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError
 from vqcodec.notes import MIDI_MAX, Pedal, Performance
 
-CODING = b"NC02"
-"""Names this scheme in the NOTE section; another scheme gets another name."""
+CODING = b"NC03"
+"""Names the scheme the encoder writes in the NOTE section; another scheme gets another name."""
+NC02 = b"NC02"
+"""The first scheme (format 1.3), still decoded: NC03 adds the pitch match model and richer velocity and
+duration contexts."""
+CODINGS = (NC02, CODING)
 MAX_NOTES = 1 << 22
 """Notes (and pedal transitions per controller) one file may declare: 4 M, some 400 hours of playing."""
 MAX_PEDALS = 8
@@ -55,6 +64,23 @@ CACHE_WINDOW = 32
 """Symbols each stream's recency cache holds."""
 CACHE_SHARE_DIV = 2
 """The cache adds 1/CACHE_SHARE_DIV of the context's weight, spread over the CACHE_WINDOW symbols it holds."""
+MATCH_ORDERS = (16, 8, 4)
+"""NC03's pitch match model: the most recent earlier occurrence of the last 16, else 8, else 4 pitches
+predicts the pitch that followed it."""
+MATCH_MAX = 32
+"""Pitches compared backwards to measure a match's length (the flag's context)."""
+MATCH_EDGES = np.array([6, 10, 16, 24])
+"""Buckets of a match length: 4-5, 6-9, 10-15, 16-23, 24-32."""
+N_MATCH = len(MATCH_EDGES) + 1
+NEXT_EDGES = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128])
+"""Buckets of the grid steps from a note's onset to the next later onset, and to the next onset of its pitch."""
+N_NEXT = len(NEXT_EDGES) + 1
+NO_NEXT = 1 << 40
+"""Steps to a next onset that does not exist (the last bucket)."""
+REGISTERS = 4
+"""Velocity context in NC03: the pitch's register, pitch // 24 capped at 3 (hands play at different levels)."""
+PREV_DURATION_BUCKETS = 8
+"""Duration context in NC03: the previous duration level scaled to this many buckets."""
 _CHUNK = 4096  # positions whose adaptive probabilities the encoder builds at once
 _HEAD = struct.Struct("<4sHBHB")  # coding, grid_ms, velocity_step, duration_milli, n_pedals
 _PEDAL = struct.Struct("<BI")  # controller, transitions
@@ -87,11 +113,17 @@ class NoteSetting:
         """The bucket of a duration level used as context (levels scaled to DURATION_CONTEXTS)."""
         return np.asarray(level, np.int64) * DURATION_CONTEXTS // self.duration_levels
 
-    def streams(self) -> dict[str, tuple[int, int]]:
-        """Each stream's (contexts, alphabet): the shapes of the prior tables."""
-        return {"onset": (N_GAP * N_GAP, DIRECT + 1), "pitch": (2 * (MIDI_MAX + 1), MIDI_MAX + 1),
-                "velocity": (2 * self.velocity_levels, self.velocity_levels),
-                "duration": (2 * DURATION_CONTEXTS, self.duration_levels), "pedal": (2 * N_GAP, DIRECT + 1)}
+    def streams(self, coding: bytes = CODING) -> dict[str, tuple[int, int]]:
+        """Each stream's (contexts, alphabet) under a coding: the shapes of the prior tables (named by stream;
+        NC03 shares the onset and pedal tables with NC02)."""
+        shared = {"onset": (N_GAP * N_GAP, DIRECT + 1), "pedal": (2 * N_GAP, DIRECT + 1)}
+        if coding == NC02:
+            return shared | {"pitch": (2 * (MIDI_MAX + 1), MIDI_MAX + 1),
+                             "velocity": (2 * self.velocity_levels, self.velocity_levels),
+                             "duration": (2 * DURATION_CONTEXTS, self.duration_levels)}
+        return shared | {"pitch_hit": (2 * N_MATCH, 2), "pitch_miss": (2 * (MIDI_MAX + 1), MIDI_MAX + 1),
+                         "velocity_reg": (2 * REGISTERS * self.velocity_levels, self.velocity_levels),
+                         "duration_next": (N_NEXT * N_NEXT * PREV_DURATION_BUCKETS, self.duration_levels)}
 
 
 @dataclass
@@ -145,14 +177,101 @@ def _prev(a: np.ndarray, first: int, k: int = 1) -> np.ndarray:
     return np.concatenate([np.full(min(k, len(a)), first, np.int64), a[: len(a) - k]])
 
 
-def contexts(sym: Symbols, s: NoteSetting) -> dict[str, np.ndarray]:
-    """Every note stream's context per position, from the symbols before it (what the decoder knows then)."""
+def contexts(sym: Symbols, s: NoteSetting, coding: bytes = CODING) -> dict[str, np.ndarray]:
+    """Every note stream's context per position, from what the decoder knows then: the onsets and pitches of
+    every note (decoded first) and the earlier symbols of the stream. NC03's pitch streams: see `pitch_plan`."""
     chord = (sym.gap == 0).astype(np.int64)
     gb = _gap_bucket(sym.gap)
     start_v = round(64 / s.velocity_step)
-    return {"onset": _prev(gb, 0) * N_GAP + _prev(gb, 0, 2), "pitch": _prev(sym.pitch, START_PITCH) * 2 + chord,
-            "velocity": _prev(sym.velocity, start_v) * 2 + chord,
-            "duration": s.duration_context(_prev(sym.duration, 0)) * 2 + chord}
+    onset = _prev(gb, 0) * N_GAP + _prev(gb, 0, 2)
+    prev_v = _prev(sym.velocity, start_v) * 2 + chord
+    prev_d = s.duration_context(_prev(sym.duration, 0))
+    if coding == NC02:
+        return {"onset": onset, "pitch": _prev(sym.pitch, START_PITCH) * 2 + chord, "velocity": prev_v,
+                "duration": prev_d * 2 + chord}
+    steps = np.cumsum(sym.gap)
+    nxt = np.searchsorted(NEXT_EDGES, _next_onset(steps), side="right")
+    same = np.searchsorted(NEXT_EDGES, _next_same_pitch(steps, sym.pitch), side="right")
+    return {"onset": onset, "velocity_reg": prev_v * REGISTERS + np.minimum(sym.pitch // 24, REGISTERS - 1),
+            "duration_next": (nxt * N_NEXT + same) * PREV_DURATION_BUCKETS
+            + prev_d * PREV_DURATION_BUCKETS // DURATION_CONTEXTS}
+
+
+def _next_onset(steps: np.ndarray) -> np.ndarray:
+    """Grid steps from each note's onset to the next later onset (NO_NEXT after the last); steps sorted."""
+    later = np.searchsorted(steps, steps, side="right")
+    return np.where(later < len(steps), steps[np.minimum(later, len(steps) - 1)] - steps, NO_NEXT)
+
+
+def _next_same_pitch(steps: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """Grid steps from each note's onset to the next onset of the same pitch (NO_NEXT if none)."""
+    order = np.lexsort((np.arange(len(pitch)), pitch))
+    out = np.full(len(pitch), NO_NEXT, np.int64)
+    follows = np.flatnonzero(np.diff(pitch[order]) == 0)  # order[f + 1] is the next note of order[f]'s pitch
+    out[order[follows]] = steps[order[follows + 1]] - steps[order[follows]]
+    return out
+
+
+class _Matcher:
+    """NC03's match model: predicts the next pitch from the latest earlier occurrence of the longest of the
+    MATCH_ORDERS last pitches (k-grams packed into exact integers, so every machine predicts the same)."""
+
+    def __init__(self) -> None:
+        self.seq: list[int] = []
+        self.tables: dict[int, dict[int, int]] = {k: {} for k in MATCH_ORDERS}
+
+    def _key(self, k: int) -> int:
+        key = 0
+        for p in self.seq[-k:]:
+            key = key << 7 | p
+        return key
+
+    def predict(self) -> tuple[int, int]:
+        """(predicted pitch, match length), or (-1, 0) without a match."""
+        i = len(self.seq)
+        for k in MATCH_ORDERS:
+            j = self.tables[k].get(self._key(k)) if i >= k else None
+            if j is not None:
+                n = 0
+                while n < MATCH_MAX and j - 1 - n >= 0 and self.seq[j - 1 - n] == self.seq[i - 1 - n]:
+                    n += 1
+                return self.seq[j], n
+        return -1, 0
+
+    def add(self, pitch: int) -> None:
+        """Append the decoded pitch; the k-grams before it now point at it."""
+        i = len(self.seq)
+        for k in MATCH_ORDERS:
+            if i >= k:
+                self.tables[k][self._key(k)] = i
+        self.seq.append(pitch)
+
+
+def match_predictions(pitch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per note, the match model's predicted pitch (-1: none) and match length, as the decoder sees them."""
+    m = _Matcher()
+    pred = np.full(len(pitch), -1, np.int64)
+    length = np.zeros(len(pitch), np.int64)
+    for i, p in enumerate(pitch.tolist()):
+        pred[i], length[i] = m.predict()
+        m.add(p)
+    return pred, length
+
+
+def _hit_context(length: int | np.ndarray, chord: int | np.ndarray) -> int | np.ndarray:
+    return np.searchsorted(MATCH_EDGES, length, side="right") * 2 + chord
+
+
+def pitch_plan(sym: Symbols) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """NC03's pitch streams: (notes with a prediction, their hit flags and flag contexts, the notes whose pitch
+    is coded, their contexts). A note with a prediction codes a flag; its pitch is coded unless the flag hits."""
+    chord = (sym.gap == 0).astype(np.int64)
+    pred, length = match_predictions(sym.pitch)
+    has = np.flatnonzero(pred >= 0)
+    hit = (sym.pitch[has] == pred[has]).astype(np.int64)
+    coded = np.setdiff1d(np.arange(len(sym.pitch)), has[hit == 1])
+    miss_ctx = (_prev(sym.pitch, START_PITCH) * 2 + chord)[coded]
+    return has, hit, _hit_context(length[has], chord[has]), coded, miss_ctx
 
 
 def pedal_contexts(gaps: np.ndarray) -> np.ndarray:
@@ -168,15 +287,26 @@ def stream_symbols(sym: Symbols) -> dict[str, np.ndarray]:
             "duration": sym.duration, "pedal": np.minimum(pedal, DIRECT)}
 
 
-def count(sym: Symbols, s: NoteSetting) -> dict[str, np.ndarray]:
+def _coded(sym: Symbols, s: NoteSetting, coding: bytes) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Stream -> (contexts, symbols) of everything a coding codes with a model, each stream in its own order."""
+    ctx = contexts(sym, s, coding)
+    x = stream_symbols(sym)
+    pedal_ctx = np.concatenate([pedal_contexts(g) for g in sym.pedals.values()] or [np.zeros(0, np.int64)])
+    out = {"onset": (ctx["onset"], x["onset"]), "pedal": (pedal_ctx, x["pedal"])}
+    if coding == NC02:
+        return out | {k: (ctx[k], x[k]) for k in ("pitch", "velocity", "duration")}
+    _, hit, hit_ctx, coded, miss_ctx = pitch_plan(sym)
+    return out | {"pitch_hit": (hit_ctx, hit), "pitch_miss": (miss_ctx, sym.pitch[coded]),
+                  "velocity_reg": (ctx["velocity_reg"], x["velocity"]),
+                  "duration_next": (ctx["duration_next"], x["duration"])}
+
+
+def count(sym: Symbols, s: NoteSetting, coding: bytes = CODING) -> dict[str, np.ndarray]:
     """(context, symbol) counts of one piece per stream: what the training split's prior sums."""
-    ctx = contexts(sym, s) | {"pedal": np.concatenate(
-        [pedal_contexts(g) for g in sym.pedals.values()] or [np.zeros(0, np.int64)])}
-    coded = stream_symbols(sym)
     out = {}
-    for name, (n_ctx, k) in s.streams().items():
-        table = np.zeros((n_ctx, k), np.int64)
-        np.add.at(table, (ctx[name], coded[name]), 1)
+    for name, (c, x) in _coded(sym, s, coding).items():
+        table = np.zeros(s.streams(coding)[name], np.int64)
+        np.add.at(table, (c, x), 1)
         out[name] = table
     return out
 
@@ -255,18 +385,31 @@ def _symbols_crc(sym: Symbols) -> int:
     return zlib.crc32(b"".join(np.asarray(p, "<i8").tobytes() for p in parts))
 
 
-def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
+          coding: bytes = CODING) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(stream, symbols, weights) in decoding order: onsets and their escapes, pitch, velocity, duration, then
-    each pedal's gaps and escapes."""
+    each pedal's gaps and escapes. NC03's pitch part interleaves, note by note, the match flag (when the note
+    has a prediction) and the pitch (unless the flag hit); flag weights are padded to the pitch alphabet."""
     if len(sym.gap) > MAX_NOTES or len(sym.pedals) > MAX_PEDALS or any(len(g) > MAX_NOTES for g in sym.pedals.values()):
         raise LimitError(f"more than {MAX_NOTES} notes or pedal transitions, or {MAX_PEDALS} pedals")
-    coded = stream_symbols(sym)
-    ctx = contexts(sym, s)
-    plan = []
-    for name in ("onset", "pitch", "velocity", "duration"):
-        plan.append((name, coded[name], _Model(priors[name]).rows(ctx[name], coded[name])))
-        if name == "onset":
-            plan.append((name, *_escapes(sym.gap)))
+    streams = _coded(sym, s, coding)
+
+    def rows(name: str) -> tuple[str, np.ndarray, np.ndarray]:
+        c, x = streams[name]
+        return name, x, _Model(priors[name]).rows(c, x)
+
+    plan = [rows("onset"), ("onset", *_escapes(sym.gap))]
+    if coding == NC02:
+        plan += [rows("pitch"), rows("velocity"), rows("duration")]
+    else:
+        has, _, _, coded, _ = pitch_plan(sym)
+        (_, hit, hit_w), (_, miss, miss_w) = rows("pitch_hit"), rows("pitch_miss")
+        order = np.argsort(np.concatenate([has * 2, coded * 2 + 1]), kind="stable")
+        weights = np.zeros((len(order), MIDI_MAX + 1))
+        weights[: len(has), :2] = hit_w
+        weights[len(has) :] = miss_w
+        plan += [("pitch", np.concatenate([hit, miss])[order], weights[order]), ("velocity", *rows("velocity_reg")[1:]),
+                 ("duration", *rows("duration_next")[1:])]
     pedal_model = _Model(priors["pedal"])
     for gaps in sym.pedals.values():
         direct = np.minimum(gaps, DIRECT)
@@ -284,12 +427,12 @@ def stream_bits(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray]) -> 
     return bits
 
 
-def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray]) -> bytes:
+def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = CODING) -> bytes:
     """The NOTE section payload of one piece at setting s, with the bundle's priors for s."""
     c = _family()
     family = c.stream.model.Categorical(perfect=False)
     coder = c.stream.stack.AnsCoder()
-    for _, symbols, weights in reversed(_plan(sym, s, priors)):
+    for _, symbols, weights in reversed(_plan(sym, s, priors, coding)):
         if len(symbols):
             coder.encode_reverse(symbols.astype(np.int32), family, weights)
     words = coder.get_compressed().astype("<u4").tobytes()
@@ -297,7 +440,7 @@ def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray]) -> bytes
     if not _plausible(events, len(words)):
         raise LimitError(f"{events} notes and pedal transitions code to {len(words)} bytes: too repetitive to store "
                          f"(a decoder refuses more than {NOTES_PER_BYTE} events per byte)")
-    head = _HEAD.pack(CODING, s.grid_ms, s.velocity_step, s.duration_milli, len(sym.pedals))
+    head = _HEAD.pack(coding, s.grid_ms, s.velocity_step, s.duration_milli, len(sym.pedals))
     head += b"".join(_PEDAL.pack(n, len(g)) for n, g in sym.pedals.items())
     return head + _U32.pack(_symbols_crc(sym)) + words
 
@@ -326,8 +469,9 @@ def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
     if len(payload) < _HEAD.size:
         raise TruncatedError(f"{name}: NOTE section is {len(payload)} bytes, shorter than its header")
     coding, grid, vstep, dmilli, n_pedals = _HEAD.unpack_from(payload)
-    if coding != CODING:
-        raise FormatError(f"{name}: NOTE coding {coding!r} is not one this version reads ({CODING!r})")
+    if coding not in CODINGS:
+        raise FormatError(f"{name}: NOTE coding {coding!r} is not one this version reads "
+                          f"({' or '.join(map(repr, CODINGS))})")
     try:
         s = NoteSetting(grid, vstep, dmilli)
     except ValueError as e:
@@ -346,7 +490,8 @@ def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
 def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: str) -> tuple[Symbols, NoteSetting]:
     """NOTE payload -> symbols; FormatError or ChecksumError when the stream is damaged."""
     s, pedal_counts = setting_of(payload, name)
-    for key, shape in s.streams().items():
+    coding = bytes(payload[:4])
+    for key, shape in s.streams(coding).items():
         if key not in priors or priors[key].shape != shape:
             raise FormatError(f"{name}: the model's {key} prior does not fit the file's note setting {s}")
     if n_notes > MAX_NOTES:
@@ -388,16 +533,8 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
         b1, b2 = int(_gap_bucket(gap[i])), b1
     gap = escaped(gap)
     chord = (gap == 0).astype(np.int64)
-    streams = {}
-    for key, first in (("pitch", START_PITCH), ("velocity", round(64 / s.velocity_step)), ("duration", 0)):
-        m = _Model(priors[key])
-        out = np.zeros(n, np.int64)
-        prev = first
-        for i in range(n):
-            ctx = (int(s.duration_context(prev)) if key == "duration" else prev) * 2 + int(chord[i])
-            prev = out[i] = one(m.weights(ctx))
-            m.update(ctx, prev)
-        streams[key] = out
+    streams = (_decode_nc02(one, n, chord, s, priors) if coding == NC02
+               else _decode_nc03(one, gap, chord, s, priors, name))
     pedals = {}
     m = _Model(priors["pedal"])
     for number, count_ in pedal_counts.items():
@@ -415,3 +552,66 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
     return sym, s
 
 
+def _decode_nc02(one: Callable[[np.ndarray], int], n: int, chord: np.ndarray, s: NoteSetting,
+                 priors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """NC02's pitch, velocity and duration streams, each in turn."""
+    streams = {}
+    for key, first in (("pitch", START_PITCH), ("velocity", round(64 / s.velocity_step)), ("duration", 0)):
+        m = _Model(priors[key])
+        out = np.zeros(n, np.int64)
+        prev = first
+        for i in range(n):
+            ctx = (int(s.duration_context(prev)) if key == "duration" else prev) * 2 + int(chord[i])
+            prev = out[i] = one(m.weights(ctx))
+            m.update(ctx, prev)
+        streams[key] = out
+    return streams
+
+
+def _decode_nc03(one: Callable[[np.ndarray], int], gap: np.ndarray, chord: np.ndarray, s: NoteSetting,
+                 priors: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
+    """NC03's pitches (match flag, then the pitch unless the flag hit), velocities, then durations."""
+    n = len(gap)
+    pitch = np.zeros(n, np.int64)
+    hits, misses, matcher = _Model(priors["pitch_hit"]), _Model(priors["pitch_miss"]), _Matcher()
+    pad = np.zeros((1, MIDI_MAX + 1))
+    prev = START_PITCH
+    for i in range(n):
+        ch = int(chord[i])
+        pred, length = matcher.predict()
+        hit = 0
+        if pred >= 0:
+            ctx = int(_hit_context(length, ch))
+            pad[0, :2] = hits.weights(ctx)[0]
+            hit = one(pad)
+            if hit > 1:
+                raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a match flag of {hit})")
+            hits.update(ctx, hit)
+        if hit:
+            prev = pred
+        else:
+            ctx = prev * 2 + ch
+            prev = one(misses.weights(ctx))
+            misses.update(ctx, prev)
+        pitch[i] = prev
+        matcher.add(prev)
+    velocity = np.zeros(n, np.int64)
+    m = _Model(priors["velocity_reg"])
+    prev = round(64 / s.velocity_step)
+    register = np.minimum(pitch // 24, REGISTERS - 1)
+    for i in range(n):
+        ctx = (prev * 2 + int(chord[i])) * REGISTERS + int(register[i])
+        prev = velocity[i] = one(m.weights(ctx))
+        m.update(ctx, prev)
+    steps = np.cumsum(gap)
+    nxt = np.searchsorted(NEXT_EDGES, _next_onset(steps), side="right")
+    same = np.searchsorted(NEXT_EDGES, _next_same_pitch(steps, pitch), side="right")
+    duration = np.zeros(n, np.int64)
+    m = _Model(priors["duration_next"])
+    prev = 0
+    for i in range(n):
+        ctx = ((int(nxt[i]) * N_NEXT + int(same[i])) * PREV_DURATION_BUCKETS
+               + int(s.duration_context(prev)) * PREV_DURATION_BUCKETS // DURATION_CONTEXTS)
+        prev = duration[i] = one(m.weights(ctx))
+        m.update(ctx, prev)
+    return {"pitch": pitch, "velocity": velocity, "duration": duration}

@@ -46,23 +46,28 @@ def performance() -> Performance:
     return Performance(pitch, onset, onset + duration, velocity, {64: sustain, 67: soft})
 
 
-def main() -> None:
-    if any(OUT.glob("*.vqc")):
-        sys.exit(f"{OUT} already holds golden files; they are never regenerated (add a new folder instead)")
-    OUT.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(shipped_root() / "midi-v1", OUT / "model")
-    codec = NoteCodec.load(OUT / "model")
+def write(out: Path) -> None:
+    """Write the golden files of the format this vqcodec writes into `out`, with a copy of the shipped midi-v1."""
+    if any(out.glob("*.vqc")):
+        sys.exit(f"{out} already holds golden files; they are never regenerated (add a new folder instead)")
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(shipped_root() / "midi-v1", out / "model")
+    codec = NoteCodec.load(out / "model")
     perf = performance()
     expected = {}
     for q in LEVELS:
         name = f"piano_q{q}"
         data = codec.compress(perf, q, name=name)[0]
-        (OUT / f"{name}.vqc").write_bytes(data)
+        (out / f"{name}.vqc").write_bytes(data)
         back = codec.decode_file(vqc.loads(data, name), name)
         expected[name] = {"model_id": codec.model_id, "pitch": back.pitch.tolist(), "onset": back.onset.tolist(),
                           "offset": back.offset.tolist(), "velocity": back.velocity.tolist(),
                           "pedals": {str(k): [p.time.tolist(), p.value.tolist()] for k, p in back.pedals.items()}}
-    (OUT / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
+    (out / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
+
+
+def main() -> None:
+    write(OUT)
 
 
 if __name__ == "__main__":
