@@ -77,8 +77,11 @@ NEXT_EDGES = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128])
 N_NEXT = len(NEXT_EDGES) + 1
 NO_NEXT = 1 << 40
 """Steps to a next onset that does not exist (the last bucket)."""
-REGISTERS = 4
-"""Velocity context in NC03: the pitch's register, pitch // 24 capped at 3 (hands play at different levels)."""
+NEAR_NOTES = 8
+NEAR_SEMITONES = 5
+"""Velocity context in NC03: the velocity of the latest of the previous NEAR_NOTES notes within NEAR_SEMITONES
+of this pitch (the same hand or voice, which keeps its own level), scaled to NEAR_BUCKETS."""
+NEAR_BUCKETS = 16
 PREV_DURATION_BUCKETS = 8
 """Duration context in NC03: the previous duration level scaled to this many buckets."""
 _CHUNK = 4096  # positions whose adaptive probabilities the encoder builds at once
@@ -122,7 +125,7 @@ class NoteSetting:
                              "velocity": (2 * self.velocity_levels, self.velocity_levels),
                              "duration": (2 * DURATION_CONTEXTS, self.duration_levels)}
         return shared | {"pitch_hit": (2 * N_MATCH, 2), "pitch_miss": (2 * (MIDI_MAX + 1), MIDI_MAX + 1),
-                         "velocity_reg": (2 * REGISTERS * self.velocity_levels, self.velocity_levels),
+                         "velocity_near": (4 * NEAR_BUCKETS * self.velocity_levels, self.velocity_levels),
                          "duration_next": (N_NEXT * N_NEXT * PREV_DURATION_BUCKETS, self.duration_levels)}
 
 
@@ -192,9 +195,26 @@ def contexts(sym: Symbols, s: NoteSetting, coding: bytes = CODING) -> dict[str, 
     steps = np.cumsum(sym.gap)
     nxt = np.searchsorted(NEXT_EDGES, _next_onset(steps), side="right")
     same = np.searchsorted(NEXT_EDGES, _next_same_pitch(steps, sym.pitch), side="right")
-    return {"onset": onset, "velocity_reg": prev_v * REGISTERS + np.minimum(sym.pitch // 24, REGISTERS - 1),
+    near = np.array([_near_velocity(sym.pitch, sym.velocity, i, start_v) for i in range(len(sym.pitch))], np.int64)
+    return {"onset": onset, "velocity_near": _velocity_context(prev_v, near, sym.pitch, _prev(sym.pitch, START_PITCH), s),
             "duration_next": (nxt * N_NEXT + same) * PREV_DURATION_BUCKETS
             + prev_d * PREV_DURATION_BUCKETS // DURATION_CONTEXTS}
+
+
+def _near_velocity(pitch: np.ndarray, velocity: np.ndarray, i: int, first: int) -> int:
+    """The velocity level of the latest of the NEAR_NOTES notes before note i within NEAR_SEMITONES of its pitch
+    (`first` if none)."""
+    for j in range(i - 1, max(i - 1 - NEAR_NOTES, -1), -1):
+        if abs(int(pitch[j]) - int(pitch[i])) <= NEAR_SEMITONES:
+            return int(velocity[j])
+    return first
+
+
+def _velocity_context(prev_v: np.ndarray | int, near: np.ndarray | int, pitch: np.ndarray | int,
+                      prev_pitch: np.ndarray | int, s: NoteSetting) -> np.ndarray | int:
+    """NC03's velocity context: the previous level and chord flag (prev_v, as NC02's), the near level's bucket,
+    and whether the pitch rose."""
+    return ((prev_v * NEAR_BUCKETS + near * NEAR_BUCKETS // s.velocity_levels) * 2 + (pitch > prev_pitch))
 
 
 def _next_onset(steps: np.ndarray) -> np.ndarray:
@@ -297,7 +317,7 @@ def _coded(sym: Symbols, s: NoteSetting, coding: bytes) -> dict[str, tuple[np.nd
         return out | {k: (ctx[k], x[k]) for k in ("pitch", "velocity", "duration")}
     _, hit, hit_ctx, coded, miss_ctx = pitch_plan(sym)
     return out | {"pitch_hit": (hit_ctx, hit), "pitch_miss": (miss_ctx, sym.pitch[coded]),
-                  "velocity_reg": (ctx["velocity_reg"], x["velocity"]),
+                  "velocity_near": (ctx["velocity_near"], x["velocity"]),
                   "duration_next": (ctx["duration_next"], x["duration"])}
 
 
@@ -408,7 +428,7 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
         weights = np.zeros((len(order), MIDI_MAX + 1))
         weights[: len(has), :2] = hit_w
         weights[len(has) :] = miss_w
-        plan += [("pitch", np.concatenate([hit, miss])[order], weights[order]), ("velocity", *rows("velocity_reg")[1:]),
+        plan += [("pitch", np.concatenate([hit, miss])[order], weights[order]), ("velocity", *rows("velocity_near")[1:]),
                  ("duration", *rows("duration_next")[1:])]
     pedal_model = _Model(priors["pedal"])
     for gaps in sym.pedals.values():
@@ -596,11 +616,12 @@ def _decode_nc03(one: Callable[[np.ndarray], int], gap: np.ndarray, chord: np.nd
         pitch[i] = prev
         matcher.add(prev)
     velocity = np.zeros(n, np.int64)
-    m = _Model(priors["velocity_reg"])
-    prev = round(64 / s.velocity_step)
-    register = np.minimum(pitch // 24, REGISTERS - 1)
+    m = _Model(priors["velocity_near"])
+    first = prev = round(64 / s.velocity_step)
     for i in range(n):
-        ctx = (prev * 2 + int(chord[i])) * REGISTERS + int(register[i])
+        near = _near_velocity(pitch, velocity, i, first)
+        ctx = int(_velocity_context(prev * 2 + int(chord[i]), near, int(pitch[i]),
+                                    int(pitch[i - 1]) if i else START_PITCH, s))
         prev = velocity[i] = one(m.weights(ctx))
         m.update(ctx, prev)
     steps = np.cumsum(gap)
