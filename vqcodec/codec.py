@@ -28,9 +28,9 @@ from vqcodec.metrics import Report, compare
 from vqcodec.runtime import session
 from vqcodec.signal import ChannelInfo, Signal
 
-ENCODE_CHUNK = 1 << 13
+ENCODE_CHUNK = 1 << 14
 """Samples per encoder call: bounds memory, and chunks this small keep the activations in cache (a 30-minute
-2-lead record encodes in 1.04 s instead of 1.74 s in chunks of 2^17, with training.cpu_graph's graphs)."""
+2-lead record encodes in about 1.0 s instead of 1.7 s in chunks of 2^17, with training.cpu_graph's graphs)."""
 ENCODE_MARGIN = 256
 """Context samples on each side of an encoder chunk (covers the receptive field, 205 samples)."""
 DECODE_CHUNK = 2048
