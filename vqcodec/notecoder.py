@@ -196,7 +196,8 @@ def contexts(sym: Symbols, s: NoteSetting, coding: bytes = CODING) -> dict[str, 
     nxt = np.searchsorted(NEXT_EDGES, _next_onset(steps), side="right")
     same = np.searchsorted(NEXT_EDGES, _next_same_pitch(steps, sym.pitch), side="right")
     near = np.array([_near_velocity(sym.pitch, sym.velocity, i, start_v) for i in range(len(sym.pitch))], np.int64)
-    return {"onset": onset, "velocity_near": _velocity_context(prev_v, near, sym.pitch, _prev(sym.pitch, START_PITCH), s),
+    velocity = _velocity_context(prev_v, near, sym.pitch, _prev(sym.pitch, START_PITCH), s)
+    return {"onset": onset, "velocity_near": velocity,
             "duration_next": (nxt * N_NEXT + same) * PREV_DURATION_BUCKETS
             + prev_d * PREV_DURATION_BUCKETS // DURATION_CONTEXTS}
 
@@ -428,8 +429,8 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
         weights = np.zeros((len(order), MIDI_MAX + 1))
         weights[: len(has), :2] = hit_w
         weights[len(has) :] = miss_w
-        plan += [("pitch", np.concatenate([hit, miss])[order], weights[order]), ("velocity", *rows("velocity_near")[1:]),
-                 ("duration", *rows("duration_next")[1:])]
+        plan += [("pitch", np.concatenate([hit, miss])[order], weights[order]),
+                 ("velocity", *rows("velocity_near")[1:]), ("duration", *rows("duration_next")[1:])]
     pedal_model = _Model(priors["pedal"])
     for gaps in sym.pedals.values():
         direct = np.minimum(gaps, DIRECT)
