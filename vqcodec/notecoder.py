@@ -67,6 +67,9 @@ CACHE_SHARE_DIV = 2
 MATCH_ORDERS = (16, 8, 4)
 """NC03's pitch match model: the most recent earlier occurrence of the last 16, else 8, else 4 pitches
 predicts the pitch that followed it."""
+MATCH_TABLE_BITS = 18
+"""Slots of each order's match table (2^18 positions, 2 MB)."""
+_HASH_MULTIPLIER = 0x9E3779B97F4A7C15  # 2^64 / golden ratio, odd: spreads packed k-grams over the slots
 MATCH_MAX = 32
 """Pitches compared backwards to measure a match's length (the flag's context)."""
 MATCH_EDGES = np.array([6, 10, 16, 24])
@@ -235,24 +238,27 @@ def _next_same_pitch(steps: np.ndarray, pitch: np.ndarray) -> np.ndarray:
 
 class _Matcher:
     """NC03's match model: predicts the next pitch from the latest earlier occurrence of the longest of the
-    MATCH_ORDERS last pitches (k-grams packed into exact integers, so every machine predicts the same)."""
+    MATCH_ORDERS last pitches. Each order keeps a table of 2^MATCH_TABLE_BITS positions indexed by a hash of
+    the k-gram (7 bits a pitch, packed exactly, then multiplied and shifted: the same on every machine); a
+    slot whose k-gram differs from the current one (a collision) is no match. Memory stays bounded whatever
+    the number of notes."""
 
     def __init__(self) -> None:
         self.seq: list[int] = []
-        self.tables: dict[int, dict[int, int]] = {k: {} for k in MATCH_ORDERS}
+        self.tables = {k: np.full(1 << MATCH_TABLE_BITS, -1, np.int64) for k in MATCH_ORDERS}
+        self.keys = dict.fromkeys(MATCH_ORDERS, 0)  # the last k pitches, packed (rolling)
 
-    def _key(self, k: int) -> int:
-        key = 0
-        for p in self.seq[-k:]:
-            key = key << 7 | p
-        return key
+    def _slot(self, k: int) -> int:
+        return (self.keys[k] * _HASH_MULTIPLIER) % (1 << 64) >> (64 - MATCH_TABLE_BITS)
 
     def predict(self) -> tuple[int, int]:
         """(predicted pitch, match length), or (-1, 0) without a match."""
         i = len(self.seq)
         for k in MATCH_ORDERS:
-            j = self.tables[k].get(self._key(k)) if i >= k else None
-            if j is not None:
+            if i < k:
+                continue
+            j = int(self.tables[k][self._slot(k)])
+            if j >= 0 and self.seq[j - k : j] == self.seq[i - k :]:
                 n = 0
                 while n < MATCH_MAX and j - 1 - n >= 0 and self.seq[j - 1 - n] == self.seq[i - 1 - n]:
                     n += 1
@@ -261,10 +267,11 @@ class _Matcher:
 
     def add(self, pitch: int) -> None:
         """Append the decoded pitch; the k-grams before it now point at it."""
-        i = len(self.seq)
+        pitch, i = int(pitch), len(self.seq)
         for k in MATCH_ORDERS:
             if i >= k:
-                self.tables[k][self._key(k)] = i
+                self.tables[k][self._slot(k)] = i
+            self.keys[k] = (self.keys[k] << 7 | pitch) & ((1 << 7 * k) - 1)
         self.seq.append(pitch)
 
 
