@@ -615,3 +615,11 @@ def test_a_mnot_of_the_wrong_length_is_a_format_error(cut: int) -> None:
     bad = join(head, [(tag, payload[:-cut] if tag == b"mNOT" else payload) for tag, payload in sections])
     with pytest.raises(FormatError, match="section mNOT: .* is not a metrics record"):
         vf.loads(bad, "m.vqc")
+
+
+def test_a_file_with_both_metrics_sections_is_refused() -> None:
+    head, sections = split(vf.dumps(midi_file(NOTE_METRICS)))
+    both = join(head, [*sections, (b"mTRC", b"{}")])
+    for read in (vf.loads, vf.read_header):
+        with pytest.raises(FormatError, match="sections mTRC and mNOT both hold metrics"):
+            read(both, "m.vqc")

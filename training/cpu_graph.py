@@ -7,7 +7,8 @@ Two rewrites, each exact up to float rounding (measured: < 2e-6 on outputs of ma
   blocked direct-convolution kernels (the 1-D path goes through im2col + GEMM);
 * Elu(x) becomes Max(x, Exp(Clip(x, max=0)) - 1): onnxruntime's Elu kernel evaluates exp element by element,
   while its Exp is vectorised, so four cheap passes beat one slow one (the fastest of the exact forms tried).
-On this 2-core machine the pair runs the ecg-v1 encoder and decoder about 1.5x faster (benchmarks/speed.py).
+On this 2-core machine, at the runtime's chunk sizes, a 30-minute 2-lead record goes through the ecg-v1 encoder
+in 0.98 s instead of 1.66 s and through the decoder in 1.12 s instead of 1.71 s (best of 4).
 """
 
 from __future__ import annotations

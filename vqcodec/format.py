@@ -230,6 +230,15 @@ def _note_metrics_bytes(metrics: dict) -> bytes | None:
         return None
 
 
+def _read_metrics(r: _Reader, sections: dict[str, memoryview]) -> dict | None:
+    """The stored metrics: mTRC (JSON) or mNOT (a midi file's, binary); a file holding both is refused."""
+    if TAG_MTRC in sections and TAG_MNOT in sections:
+        raise r.error(FormatError, f"sections {TAG_MTRC} and {TAG_MNOT} both hold metrics; a file has one")
+    if TAG_MNOT in sections:
+        return _read_note_metrics(r, sections[TAG_MNOT])
+    return _read_json(r, sections[TAG_MTRC], TAG_MTRC) if TAG_MTRC in sections else None
+
+
 def _read_note_metrics(r: _Reader, data: memoryview) -> dict:
     """mNOT -> the metrics dict (values to float32's 6 significant digits, NaN as None; controllers as strings,
     like JSON's)."""
@@ -631,10 +640,7 @@ def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS, s
         raise r.error(FormatError, f"n_stages 0 (no model layer) needs section {TAG_RESD}")
     if TAG_FPRT in sections:
         f.fingerprint = np.frombuffer(sections[TAG_FPRT], "<f4").reshape(nb, C, _FPRT_WIDTH).astype(np.float32)
-    if TAG_MTRC in sections:
-        f.metrics = _read_json(r, sections[TAG_MTRC], TAG_MTRC)
-    if TAG_MNOT in sections:
-        f.metrics = _read_note_metrics(r, sections[TAG_MNOT])
+    f.metrics = _read_metrics(r, sections)
     return f
 
 
@@ -646,6 +652,4 @@ def read_header(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIM
     r = _Reader(data, name)
     h = _read_header(r, limits)
     sections = dict(_read_sections(r, h, limits, crc_tags={TAG_MTRC, TAG_MNOT}))
-    metrics = (_read_json(r, sections[TAG_MTRC], TAG_MTRC) if TAG_MTRC in sections
-               else _read_note_metrics(r, sections[TAG_MNOT]) if TAG_MNOT in sections else None)
-    return h, metrics, r.pos
+    return h, _read_metrics(r, sections), r.pos
