@@ -97,12 +97,15 @@ def build(root: Path, out: Path, command: str) -> dict:
     levels, tables = [], {}
     for q, (grid, vstep, dmilli) in enumerate(LADDER, 1):
         s = notecoder.NoteSetting(grid, vstep, dmilli)
-        total = {}
+        symbols = [notecoder.quantise(perf, s) for _, perf in train]
+        total: dict[str, np.ndarray] = {}
         for coding in notecoder.CODINGS:  # the tables of every coding this version decodes (NC02 files too)
-            total |= {name: np.zeros(shape, np.int64) for name, shape in s.streams(coding).items()}
-            for _, perf in train:
-                for name, table in notecoder.count(notecoder.quantise(perf, s), s, coding).items():
-                    total[name] += table
+            fresh = {name: np.zeros(shape, np.int64) for name, shape in s.streams(coding).items() if name not in total}
+            for sym in symbols:
+                for name, table in notecoder.count(sym, s, coding).items():
+                    if name in fresh:  # a table shared with an earlier coding is counted once
+                        fresh[name] += table
+            total |= fresh
         path = out / f"priors-q{q}.npz"
         tables[path.name] = {k: v.astype(np.uint32) for k, v in total.items()}
         _save_npz(path, tables[path.name])

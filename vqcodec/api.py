@@ -18,7 +18,7 @@ from vqcodec.codec import DECODE_MARGIN, Codec, codec_for
 from vqcodec.atomic import write_atomic
 from vqcodec.errors import InputError, ModelMismatchError
 from vqcodec.metrics import Report
-from vqcodec.notecodec import NoteCodec, note_codec_for
+from vqcodec.notecodec import STORED_METRICS, NoteCodec, note_codec_for
 from vqcodec.notes import Performance
 from vqcodec.signal import FMT_BITS, Signal
 
@@ -146,7 +146,6 @@ class VqcInfo:
             )
         return out
 
-
     def _midi_lines(self) -> list[str]:
         """`vqcodec info` of a MIDI file: notes, duration, bits per note, stored metrics."""
         m = self.metrics
@@ -156,9 +155,7 @@ class VqcInfo:
                f"quality:     {self.quality} (onsets on a {1000 / self.fs:g} ms grid)",
                f"performance: {notes} notes, {self.duration:.1f} s",
                f"rate:        {8 * self.n_bytes / notes if notes else math.nan:.2f} bits/note"]
-        keys = ("f1_onset", "f1_offset", "onset_err_ms_median", "onset_err_ms_max", "velocity_mae",
-                "duration_rel_err_median", "pedal_agreement")
-        out += [f"  {k}: {m[k]}" for k in keys if k in m]
+        out += [f"  {k}: {m[k]}" for k in STORED_METRICS if k in m]
         return out
 
     @property

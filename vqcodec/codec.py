@@ -217,8 +217,8 @@ class Codec:
         """
         r = np.ascontiguousarray(z.T, dtype=np.float32)  # [F, D]
         out = np.empty((stages, r.shape[0]), dtype=np.uint16)
+        contextual = bool(lam) and self._ctx_bits is not None
         for s in range(stages):
-            contextual = bool(lam) and self._ctx_bits is not None
             if contextual and s == 0:
                 out[s] = _greedy_in_time(lambda rows, s=s: self._distances(r[rows], s),
                                          self._ctx_bits[s] * np.float32(lam), self.block_frames, len(r))

@@ -315,24 +315,27 @@ def stream_symbols(sym: Symbols) -> dict[str, np.ndarray]:
             "duration": sym.duration, "pedal": np.minimum(pedal, DIRECT)}
 
 
-def _coded(sym: Symbols, s: NoteSetting, coding: bytes) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Stream -> (contexts, symbols) of everything a coding codes with a model, each stream in its own order."""
+def _coded(sym: Symbols, s: NoteSetting,
+           coding: bytes) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray | None]:
+    """Stream -> (contexts, symbols) of everything a coding codes with a model, each stream in its own order; and
+    for NC03 the decoding order of the pitch part (flags, then coded pitches, as they interleave note by note)."""
     ctx = contexts(sym, s, coding)
     x = stream_symbols(sym)
     pedal_ctx = np.concatenate([pedal_contexts(g) for g in sym.pedals.values()] or [np.zeros(0, np.int64)])
     out = {"onset": (ctx["onset"], x["onset"]), "pedal": (pedal_ctx, x["pedal"])}
     if coding == NC02:
-        return out | {k: (ctx[k], x[k]) for k in ("pitch", "velocity", "duration")}
-    _, hit, hit_ctx, coded, miss_ctx = pitch_plan(sym)
+        return out | {k: (ctx[k], x[k]) for k in ("pitch", "velocity", "duration")}, None
+    has, hit, hit_ctx, coded, miss_ctx = pitch_plan(sym)
+    order = np.argsort(np.concatenate([has * 2, coded * 2 + 1]), kind="stable")
     return out | {"pitch_hit": (hit_ctx, hit), "pitch_miss": (miss_ctx, sym.pitch[coded]),
                   "velocity_near": (ctx["velocity_near"], x["velocity"]),
-                  "duration_next": (ctx["duration_next"], x["duration"])}
+                  "duration_next": (ctx["duration_next"], x["duration"])}, order
 
 
 def count(sym: Symbols, s: NoteSetting, coding: bytes = CODING) -> dict[str, np.ndarray]:
     """(context, symbol) counts of one piece per stream: what the training split's prior sums."""
     out = {}
-    for name, (c, x) in _coded(sym, s, coding).items():
+    for name, (c, x) in _coded(sym, s, coding)[0].items():
         table = np.zeros(s.streams(coding)[name], np.int64)
         np.add.at(table, (c, x), 1)
         out[name] = table
@@ -420,7 +423,7 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
     has a prediction) and the pitch (unless the flag hit); flag weights are padded to the pitch alphabet."""
     if len(sym.gap) > MAX_NOTES or len(sym.pedals) > MAX_PEDALS or any(len(g) > MAX_NOTES for g in sym.pedals.values()):
         raise LimitError(f"more than {MAX_NOTES} notes or pedal transitions, or {MAX_PEDALS} pedals")
-    streams = _coded(sym, s, coding)
+    streams, pitch_order = _coded(sym, s, coding)
 
     def rows(name: str) -> tuple[str, np.ndarray, np.ndarray]:
         c, x = streams[name]
@@ -430,13 +433,11 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
     if coding == NC02:
         plan += [rows("pitch"), rows("velocity"), rows("duration")]
     else:
-        has, _, _, coded, _ = pitch_plan(sym)
         (_, hit, hit_w), (_, miss, miss_w) = rows("pitch_hit"), rows("pitch_miss")
-        order = np.argsort(np.concatenate([has * 2, coded * 2 + 1]), kind="stable")
-        weights = np.zeros((len(order), MIDI_MAX + 1))
-        weights[: len(has), :2] = hit_w
-        weights[len(has) :] = miss_w
-        plan += [("pitch", np.concatenate([hit, miss])[order], weights[order]),
+        weights = np.zeros((len(pitch_order), MIDI_MAX + 1))
+        weights[: len(hit), :2] = hit_w
+        weights[len(hit) :] = miss_w
+        plan += [("pitch", np.concatenate([hit, miss])[pitch_order], weights[pitch_order]),
                  ("velocity", *rows("velocity_near")[1:]), ("duration", *rows("duration_next")[1:])]
     pedal_model = _Model(priors["pedal"])
     for gaps in sym.pedals.values():
