@@ -16,10 +16,13 @@ DATA_ENV = "VQCODEC_DATA"
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """Root of the shared data (e.g. /work/shared/data); skips the test when VQCODEC_DATA is unset."""
+    """Root of the shared data (e.g. /work/shared/data); skips the test when VQCODEC_DATA is unset or names a
+    folder that is not there (.ci/run defaults it to ../shared/data, absent in a clone made elsewhere)."""
     root = os.environ.get(DATA_ENV)
     if not root:
         pytest.skip(f"{DATA_ENV} is not set; set it to the shared data root to run real-data tests")
+    if not Path(root).is_dir():
+        pytest.skip(f"{DATA_ENV}={root} is not a folder (resolved from {Path.cwd()}); real-data tests skipped")
     return Path(root)
 
 
