@@ -87,7 +87,7 @@ def export(
 
     The quality ladder is one level per number of stages; training.calibrate refines it on `val`.
     """
-    ck = torch.load(checkpoint, weights_only=False)
+    ck = torch.load(checkpoint, weights_only=False, map_location="cpu")
     cfg = ck["config"]
     if cfg["model"].get("quantizer", "rvq") != "rvq":
         raise SystemExit("export writes residual-VQ bundles only (the runtime searches explicit codebooks)")
@@ -118,7 +118,7 @@ def export(
             "data_split": {"train": d["train_split"], "val": d["val_split"]},
             "steps": ck["step"],
             "seconds": round(ck["elapsed"]),
-            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {platform.processor() or 'cpu'}",
+            "machine": ck.get("device") or f"{platform.machine()}, {torch.get_num_threads()} threads, cpu",
             "torch": torch.__version__,
         },
         "val_metrics": ck["val"],
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--bits-samples", type=int, default=BITS_SAMPLES, help="samples per train record used")
     ap.add_argument("--note", default="", help="free text about the run (e.g. resumes), kept in the manifest")
     args = ap.parse_args(argv)
-    cfg = torch.load(args.checkpoint, weights_only=False)["config"]
+    cfg = torch.load(args.checkpoint, weights_only=False, map_location="cpu")["config"]
     root = data_root(args.data)
     d = cfg["data"]
     arrays = normalized_channels(

@@ -22,7 +22,7 @@ def nearest(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
 
 def kmeans(x: torch.Tensor, k: int, iters: int, gen: torch.Generator) -> torch.Tensor:
     """Plain Lloyd k-means of x [N, D] into k centroids (empty clusters keep their old centroid)."""
-    cent = x[torch.randint(len(x), (k,), generator=gen)].clone()
+    cent = x[torch.randint(len(x), (k,), generator=gen).to(x.device)].clone()
     for _ in range(iters):
         idx = nearest(x, cent)
         sums = torch.zeros_like(cent).index_add_(0, idx, x)
@@ -60,7 +60,7 @@ class ResidualVQ(nn.Module):
             self.initialized[s] = True
             return
         counts = torch.bincount(idx, minlength=self.codes).to(x.dtype)
-        sums = torch.zeros(self.codes, self.dim).index_add_(0, idx, x)
+        sums = torch.zeros(self.codes, self.dim, device=x.device).index_add_(0, idx, x)
         self.cluster_size[s].mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.embed_sum[s].mul_(self.decay).add_(sums, alpha=1 - self.decay)
         n = self.cluster_size[s].sum()
@@ -69,7 +69,7 @@ class ResidualVQ(nn.Module):
         dead = self.cluster_size[s] < self.dead_threshold
         n_dead = int(dead.sum())
         if n_dead:
-            pick = x[torch.randint(len(x), (n_dead,), generator=self.gen)]
+            pick = x[torch.randint(len(x), (n_dead,), generator=self.gen).to(x.device)]
             self.codebooks[s][dead] = pick
             self.embed_sum[s][dead] = pick
             self.cluster_size[s][dead] = 1.0
@@ -85,7 +85,7 @@ class ResidualVQ(nn.Module):
         b, d, f = z.shape
         x = z.permute(0, 2, 1)  # [B, F, D]
         if n_active is None:
-            n_active = torch.full((b,), self.stages, dtype=torch.long)
+            n_active = torch.full((b,), self.stages, dtype=torch.long, device=z.device)
         residual = x
         out = torch.zeros_like(x)
         indices = []

@@ -1,7 +1,9 @@
 """Train a VQ-VAE from a TOML config: `python -m training.train --config training/configs/ecg-v1.toml`.
 
 Writes runs/<name>/{train.log, last.pt, best.pt}; `--resume` continues from last.pt. Model selection
-uses the `val` split only.
+uses the `val` split only. `--device cuda` trains on a GPU; `--minutes M` then sizes the run to the time
+given: the step count is fixed from the speed of the warm-up steps (before the schedule depends on it) and
+logged, so `--steps N` repeats the run.
 """
 
 from __future__ import annotations
@@ -41,20 +43,20 @@ def lr_at(step: int, cfg: dict) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: VQVAE, val: list[np.ndarray]) -> dict:
+def evaluate(model: VQVAE, val: list[np.ndarray], device: str = "cpu") -> dict:
     """PRDN (%) per number of stages on the val excerpts (normalised domain), and code usage per stage."""
     model.eval()
     stages = model.quantizer.stages
     err = np.zeros(stages)
     used = [set() for _ in range(stages)]
     for x in val:
-        xt = torch.from_numpy(x)[None, None]
+        xt = torch.from_numpy(x)[None, None].to(device)
         _, idx, _ = model.quantizer(model.encoder(xt))
         for s in range(stages):
             used[s].update(idx[0, s].tolist())
         ref = float(np.sum((x - x.mean()) ** 2))
         for q in range(1, stages + 1):
-            y = model.decoder(model.quantizer.decode(idx[:, :q]))[0, 0].numpy()
+            y = model.decoder(model.quantizer.decode(idx[:, :q]))[0, 0].cpu().numpy()
             err[q - 1] += 100 * math.sqrt(float(np.sum((y - x) ** 2)) / ref)
     model.train()
     prdn = err / len(val)
@@ -65,12 +67,23 @@ def evaluate(model: VQVAE, val: list[np.ndarray]) -> dict:
     }
 
 
+def _device_name(device: str) -> str:
+    """What trained the model, for the manifest: the GPU's name, or the CPU's thread count."""
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"cpu, {torch.get_num_threads()} threads"
+
+
 def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run: Path,
-          resume: bool = False) -> Path:
-    """Train on normalised 1-D arrays, select on `val`; returns the best checkpoint's path."""
+          resume: bool = False, device: str = "cpu", minutes: float | None = None) -> Path:
+    """Train on normalised 1-D arrays, select on `val`; returns the best checkpoint's path.
+
+    With `minutes`, the total step count is set at the end of warm-up from the measured speed.
+    """
     t, d = cfg["train"], cfg["data"]
     torch.manual_seed(t["seed"])
     torch.set_num_threads(t.get("threads", 2))
+    torch.backends.cudnn.benchmark = device.startswith("cuda")  # fixed tile shapes: let cuDNN pick its kernels
     run.mkdir(parents=True, exist_ok=True)
     log = open(run / "train.log", "a")
 
@@ -79,11 +92,11 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
 
     sampler = TileSampler(train_arrays, d["tile"], t["seed"])
     say(f"{len(train_arrays)} train channels, {len(val)} val excerpts, hop {math.prod(cfg['model']['strides'])}")
-    model = VQVAE(cfg, seed=t["seed"])
+    model = VQVAE(cfg, seed=t["seed"]).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t.get("weight_decay", 0.0))
     step, best, elapsed0 = 0, math.inf, 0.0
     if resume and (run / "last.pt").exists():
-        ck = torch.load(run / "last.pt", weights_only=False)
+        ck = torch.load(run / "last.pt", weights_only=False, map_location=device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, best, elapsed0 = ck["step"], ck["best"], ck["elapsed"]
@@ -95,11 +108,21 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
     gen = torch.Generator().manual_seed(t["seed"] + step)
     start = time.time()
     bar = tqdm(total=t["steps"], initial=step, file=sys.stderr, mininterval=30, desc=cfg["name"])
+    timed = t["warmup"] // 4  # warm-up steps left out of the timing (k-means init, kernel choice)
+    if minutes is not None and t["warmup"] < 1:
+        raise ValueError("sizing a run by minutes needs train.warmup >= 1: the warm-up steps are timed")
     while step < t["steps"]:
+        if minutes is not None and step == timed:
+            tick = time.time()
+        if minutes is not None and step == t["warmup"]:
+            per_step = (time.time() - tick) / (t["warmup"] - timed)
+            t["steps"] = max(t["warmup"] + 1, int(minutes * 60 / per_step))
+            bar.total = t["steps"]
+            say(f"{per_step * 1e3:.1f} ms/step: {t['steps']} steps fill {minutes} minutes")
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        x = torch.from_numpy(sampler.batch(t["batch"]))
-        n_active = torch.randint(1, stages + 1, (t["batch"],), generator=gen)
+        x = torch.from_numpy(sampler.batch(t["batch"])).to(device)
+        n_active = torch.randint(1, stages + 1, (t["batch"],), generator=gen).to(device)
         y, _, commit = model(x, n_active)
         rec = torch.mean((y - x) ** 2)
         loss = rec + t["commit_weight"] * commit
@@ -114,10 +137,10 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
                 f"lr {lr_at(step, cfg):.2e} restarts {model.quantizer.restarts.tolist()} "
                 f"t {elapsed0 + time.time() - start:.0f}s")
         if step % t["eval_every"] == 0 or step == t["steps"]:
-            ev = evaluate(model, val)
+            ev = evaluate(model, val, device)
             elapsed = elapsed0 + time.time() - start
             ck = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                  "elapsed": elapsed, "config": cfg, "val": ev}
+                  "elapsed": elapsed, "config": cfg, "val": ev, "device": _device_name(device)}
             if ev["score"] < best:
                 best = ev["score"]
                 ck["best"] = best
@@ -137,15 +160,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", default=None, help="data folder (default: $VQCODEC_DATA)")
     ap.add_argument("--out", default="runs")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    ap.add_argument("--steps", type=int, default=None, help="override the config's step count")
+    ap.add_argument("--minutes", type=float, default=None, help="size the step count to this many minutes")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
+    if args.steps is not None:
+        cfg["train"]["steps"] = args.steps
     d = cfg["data"]
     root = data_root(args.data)
     train_arrays = normalized_channels(load_record_channels(root, mitdb_split(root, d["train_split"])),
                                        d["block_samples"])
     val = normalized_channels(load_record_channels(root, mitdb_split(root, d["val_split"]), d["val_samples"]),
                               d["block_samples"])
-    train(cfg, train_arrays, val, Path(args.out) / cfg["name"], args.resume)
+    train(cfg, train_arrays, val, Path(args.out) / cfg["name"], args.resume, args.device, args.minutes)
 
 
 if __name__ == "__main__":

@@ -29,3 +29,23 @@ def test_tiny_model_round_trips_a_signal_through_the_runtime(tiny_bundle):
     assert report.n_bytes == len(data)
     assert np.isfinite(report.prdn)
     assert [c.name for c in out.channels] == [c.name for c in sig.channels]
+
+
+def test_a_run_sized_in_minutes_fixes_its_step_count_after_warm_up_and_records_it(tmp_path):
+    import copy
+
+    import torch
+
+    from tests.conftest import TINY_CONFIG, synthetic_ecg
+    from training.train import train
+
+    cfg = copy.deepcopy(TINY_CONFIG)
+    cfg["train"].update(warmup=4, steps=10**6, log_every=100, eval_every=10**6)
+    cfg["data"]["block_samples"] = 720
+    arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(2)]
+    best = train(cfg, arrays, [synthetic_ecg(1024, seed=9).astype(np.float32)], tmp_path, minutes=0.002)
+    ck = torch.load(best, weights_only=False)
+    steps = ck["config"]["train"]["steps"]
+    assert cfg["train"]["warmup"] < steps < 10**6 and ck["step"] == steps
+    assert f"{steps} steps fill 0.002 minutes" in (tmp_path / "train.log").read_text()
+    assert ck["device"].startswith("cpu")
