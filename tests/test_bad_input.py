@@ -38,7 +38,7 @@ from tests.fuzz.fuzz_format import check_both, fix_crcs
 from tests.test_format import block_frames, flip_in_block, join, patch_header, split, with_block, with_section
 from vqcodec import api, atomic, codec as codec_module, format as vf
 from vqcodec.cli import EXIT_ERROR, EXIT_INTERRUPTED, main as cli_main
-from vqcodec.bundle import load_bundle
+from vqcodec.bundle import ALIASES, load_bundle
 from vqcodec.codec import Codec
 from vqcodec.notecodec import NoteCodec
 from vqcodec.notes import Performance
@@ -735,7 +735,7 @@ def test_a_midi_file_with_the_ecg_model_fails_cleanly(cli: Runner, tmp_path: Pat
     midi = tmp_path / "song.mid"
     write(midi, Performance([60], [0.0], [0.5], [80]))
     line = assert_fails_cleanly(lambda: cli("compress", midi, "-o", tmp_path / "s.vqc", "--model", "ecg"),
-                                "ecg-v1", tmp_path)
+                                ALIASES["ecg"], tmp_path)
     assert "a model for ecg files, not midi" in line
 
 

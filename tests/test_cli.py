@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_signal
+from vqcodec.bundle import ALIASES
 from vqcodec.io import read, write
 
 EXIT_ERROR = 1
@@ -98,7 +99,7 @@ def test_npy_input_needs_fs_and_works_with_it(tiny_bundle, tmp_path):
 
 def test_vqcodec_imports_and_runs_without_torch(record, tmp_path):
     """The runtime must never need torch: block it and run the whole CLI."""
-    shipped = Path(__file__).resolve().parents[1] / "vqcodec" / "models" / "ecg-v1"
+    shipped = Path(__file__).resolve().parents[1] / "vqcodec" / "models" / ALIASES["ecg"]
     if not shipped.is_dir():
         pytest.skip("no shipped model yet")
     code = (

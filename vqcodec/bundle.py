@@ -23,7 +23,7 @@ MANIFEST = "manifest.json"
 REQUIRED_FILES = ("encoder.onnx", "decoder.onnx", "codebooks.npy", "code_bits.npy")
 PRIORS = "priors.npy"
 """Optional: bigram counts of the code indices on the training split, [stages, codes + 1, codes] uint32."""
-ALIASES = {"ecg": "ecg-v1", "midi": "midi-v1"}
+ALIASES = {"ecg": "ecg-v2", "midi": "midi-v1"}
 """Short names users type; each maps to the shipped bundle it stands for."""
 
 
