@@ -116,7 +116,7 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
             tick = time.time()
         if minutes is not None and step == t["warmup"]:
             per_step = (time.time() - tick) / (t["warmup"] - timed)
-            t["steps"] = max(t["warmup"] + 1, int(minutes * 60 / per_step))
+            t["steps"] = max(t["warmup"] + 1, min(t["steps"], int(minutes * 60 / per_step)))  # config: a cap
             bar.total = t["steps"]
             say(f"{per_step * 1e3:.1f} ms/step: {t['steps']} steps fill {minutes} minutes")
         for g in opt.param_groups:
