@@ -161,6 +161,7 @@ class Codec:
         self._decoder = session(bundle.path / "decoder.onnx", threads)
         self._cb = bundle.codebooks
         self._cb_norm = np.sum(self._cb**2, axis=2)  # [S, K]
+        self._cb_t = np.ascontiguousarray(self._cb.transpose(0, 2, 1))  # [S, D, K]: gathers latents as [D, F]
         self._bits = bundle.code_bits
         self._prior = None if bundle.priors is None else entropy.prior_weights(bundle.priors)
         self._ctx_bits = None if self._prior is None else (  # [S, K + 1, K]: bits of index k in context c
@@ -240,11 +241,12 @@ class Codec:
     def _synthesize(self, indices: np.ndarray) -> np.ndarray:
         """indices [C, q, F] -> normalised signal [C, F * hop] float32."""
         c, q, f = indices.shape
-        z = np.zeros((c, f, self._cb.shape[2]), dtype=np.float32)
+        z = np.zeros((c, self._cb.shape[2], f), dtype=np.float32)  # in the decoder's layout: no transposed copy
         for s in range(q):
-            z += self._cb[s][indices[:, s].astype(np.int64)]
+            for ch in range(c):
+                z[ch] += self._cb_t[s][:, indices[ch, s].astype(np.int64)]
         run = lambda a: self._decoder.run(None, {"latent": np.ascontiguousarray(a)})[0]  # noqa: E731
-        return chunked(run, np.ascontiguousarray(z.transpose(0, 2, 1)), DECODE_CHUNK, DECODE_MARGIN, self.hop)[:, 0, :]
+        return chunked(run, z, DECODE_CHUNK, DECODE_MARGIN, self.hop)[:, 0, :]
 
     def encode(self, x: np.ndarray, quality: int | None = None) -> Codes:
         """x [N, C] physical units at the model rate, no NaN -> Codes."""
