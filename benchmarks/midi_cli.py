@@ -37,12 +37,13 @@ TIMING = ("onset", "velocity", "duration")
 ROLL_WINDOW = (30.0, 20.0)  # start and length (s) of the piano-roll figure
 
 
-def parts(data: bytes, codec: NoteCodec, perf_notes: int, quality: int, original: object) -> dict[str, float]:
+def parts(data: bytes, codec: NoteCodec, quality: int) -> dict[str, float]:
     """Bits of one file split into pitch / timing+velocity / pedal / header: the rANS words shared out in
     proportion to each stream's ideal code length, everything else (container, metrics, NOTE head) header."""
     f = vqc.loads(data)
     s = codec.setting(quality)
-    ideal = notecoder.stream_bits(notecoder.quantise(original, s), s, codec.bundle.priors(quality))
+    coded, _ = notecoder.decode(f.notes, f.header.n_samples, codec.bundle.priors(quality), "file")
+    ideal = notecoder.stream_bits(coded, s, codec.bundle.priors(quality))
     _, pedals = notecoder.setting_of(f.notes, "file")
     words = 8 * (len(f.notes) - notecoder.payload_head_size(len(pedals)))
     scale = words / max(sum(ideal.values()), 1e-9)
@@ -85,7 +86,7 @@ def main() -> None:
                 if args.roll and q == codec.default_quality and n == names[0]:
                     plot.piano_roll(originals[n], decoded, args.roll,
                                     f"{n}: original (top) and vqcodec quality {q} (bottom)", ROLL_WINDOW)
-                row = rep.to_dict() | {"piece": n, "quality": q, "bits": parts(data, codec, len(decoded), q, originals[n]),
+                row = rep.to_dict() | {"piece": n, "quality": q, "bits": parts(data, codec, q),
                                        "compress_s": t1 - t0, "decompress_s": t2 - t1}
                 per.append(row)
                 print(f"q={q} {n}: {rep.summary()}", file=sys.stderr)

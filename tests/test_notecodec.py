@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.test_notecoder import random_performance
-from vqcodec import api
+from vqcodec import api, noterdo
 from vqcodec import format as vqc
 from vqcodec.bundle import shipped_root
 from vqcodec.errors import (
@@ -68,12 +68,12 @@ def test_every_level_round_trips_within_its_bounds(midi: NoteCodec, perf: Perfor
     assert report.n_bytes == len(data) and report.original_bytes == 12345
     assert report.pitch_exact and report.n_paired == len(perf)
     assert report.f1_onset == 1.0
-    assert report.onset_err_ms_max <= s.grid_ms / 2 + EPS
-    assert report.velocity_max_err <= s.velocity_step / 2
+    assert report.onset_err_ms_max <= noterdo.onset_bound_ms(s) + EPS
+    assert report.velocity_max_err <= noterdo.velocity_bound(s)
     assert set(report.pedal_agreement) == {SUSTAIN, SOFT} and min(report.pedal_agreement.values()) > 0.95
     # what was measured is the decoded file: recompute the onset bound directly
     np.testing.assert_array_equal(np.sort(back.pitch), np.sort(perf.pitch))
-    assert np.max(np.abs(np.sort(back.onset) - np.sort(perf.onset))) <= s.grid_ms / 2000 + 1e-9
+    assert np.max(np.abs(np.sort(back.onset) - np.sort(perf.onset))) <= noterdo.onset_bound_ms(s) / 1000 + 1e-9
     # the file keeps the headline metrics, rounded
     assert set(f.metrics) == set(STORED_METRICS)
     assert f.metrics["f1_onset"] == 1.0
@@ -207,6 +207,7 @@ def test_an_asap_test_piece_round_trips_at_the_default_level(data_dir: Path, mid
     data, report = midi.compress(real, original_bytes=(folder / name).stat().st_size, name=Path(name).stem)
     back = midi.decode_file(vqc.loads(data))
     assert len(back) == len(real) and report.pitch_exact and report.f1_onset == 1.0
-    assert report.onset_err_ms_max <= s.grid_ms / 2 + EPS and report.velocity_max_err <= s.velocity_step / 2
+    assert report.onset_err_ms_max <= noterdo.onset_bound_ms(s) + EPS
+    assert report.velocity_max_err <= noterdo.velocity_bound(s)
     assert report.bits_per_note < 32 and report.cr_mid > 3
     assert min(report.pedal_agreement.values()) > 0.95

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from vqcodec import format as vqc
-from vqcodec import notecoder
+from vqcodec import notecoder, noterdo
 from vqcodec.bundle import NoteBundle, load_note_bundle
 from vqcodec.errors import FormatError, InputError, ModelMismatchError, ModelNotFoundError
 from vqcodec.metrics import NoteReport, compare_notes
@@ -57,8 +57,8 @@ class NoteCodec:
         """Performance -> (.vqc bytes, what was lost and what it cost, measured on the decoded file)."""
         quality = self.check_quality(quality, name)
         s = self.setting(quality)
-        sym = notecoder.quantise(perf, s)
-        payload = notecoder.encode(sym, s, self.bundle.priors(quality))
+        priors = self.bundle.priors(quality)
+        payload = notecoder.encode(noterdo.choose(perf, s, priors), s, priors)
         meta = {"model": self.name, "quality": quality, "record": name, "duration_s": round(perf.end, 3)}
         header = vqc.Header(kind="midi", fs=1000 / s.grid_ms, n_channels=0, n_samples=len(perf), n_frames=0,
                             hop=1, block_frames=1, n_stages=0, codebook_size=HEADER_CODEBOOK,

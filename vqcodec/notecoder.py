@@ -95,8 +95,9 @@ _U32 = struct.Struct("<I")
 
 @dataclass(frozen=True)
 class NoteSetting:
-    """How much each field may move: onsets and pedal times <= grid_ms/2, velocity <= velocity_step/2,
-    duration by a factor <= sqrt(duration_milli/1000)."""
+    """The grids: rounding (`quantise`) moves onsets and pedal times <= grid_ms/2, velocity <= velocity_step/2,
+    duration by a factor <= sqrt(duration_milli/1000); `vqcodec.noterdo` may choose a neighbour within its
+    tolerances."""
 
     grid_ms: int
     velocity_step: int
