@@ -106,8 +106,9 @@ def test_the_residual_golden_files_are_not_regenerated(minor: int) -> None:
     assert_never_regenerated(f"make_golden_v1_{minor}.py", RESIDUAL_GOLDEN[minor])
 
 
-MIDI_GOLDEN = {3: GOLDEN.parent / "v1.3", 5: GOLDEN.parent / "v1.5"}
-"""Format minor -> folder of MIDI golden files (1.3: NOTE coding NC02 and JSON metrics; 1.5: NC03 and mNOT)."""
+MIDI_GOLDEN = {3: GOLDEN.parent / "v1.3", 5: GOLDEN.parent / "v1.5", 6: GOLDEN.parent / "v1.6"}
+"""Format minor -> folder of MIDI golden files (1.3: NOTE coding NC02 and JSON metrics; 1.5: NC03 and mNOT;
+1.6: NC04)."""
 MIDI_EXPECTED = {minor: json.loads((folder / "expected.json").read_text()) for minor, folder in MIDI_GOLDEN.items()}
 
 

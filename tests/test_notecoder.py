@@ -131,6 +131,18 @@ def test_edge_symbols_round_trip_exactly() -> None:
     round_trip(sym, q)
 
 
+def test_nc04_codes_an_escape_in_fewer_bits_than_four_raw_bytes() -> None:
+    """A pedal held for 2-60 s: NC04 pays its excess's bit length and mantissa, NC03 a flat 32 bits."""
+    s = setting(3)
+    rng = np.random.default_rng(5)
+    gaps = nc.DIRECT + np.exp(rng.uniform(0, np.log(3500), 300)).astype(np.int64)
+    sym = nc.Symbols(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                     {SUSTAIN: gaps})
+    nc04, nc03 = nc.encode(sym, s, priors(3)), nc.encode(sym, s, priors(3), nc.NC03)
+    assert len(nc04) < 0.6 * len(nc03)
+    assert_symbols_equal(nc.decode(nc04, 0, priors(3), "long.vqc")[0], sym)
+
+
 def test_symbols_round_trip_under_flat_priors_too() -> None:
     """All-zero prior counts still leave every symbol codable (add-one)."""
     q = 2
@@ -241,7 +253,8 @@ def test_count_tables_fit_the_streams_and_teach_the_coder(coding: bytes) -> None
     tables = nc.count(sym, s, coding)
     has, hit, _, coded, _ = nc.pitch_plan(sym)
     n_pedal = sum(len(g) for g in sym.pedals.values())
-    counted = {"pedal": n_pedal, "pitch_hit": len(has), "pitch_miss": len(coded)}
+    escapes = sum(int((g >= nc.DIRECT).sum()) for g in [sym.gap, *sym.pedals.values()])
+    counted = {"pedal": n_pedal, "pitch_hit": len(has), "pitch_miss": len(coded), "escape": escapes}
     for name, shape in s.streams(coding).items():
         assert tables[name].shape == shape == priors(q)[name].shape
         assert tables[name].sum() == counted.get(name, len(sym.gap))
@@ -252,13 +265,14 @@ def test_count_tables_fit_the_streams_and_teach_the_coder(coding: bytes) -> None
         assert sum(own.values()) < 0.97 * sum(flat.values())  # counts of the piece itself are a good prior for it
 
 
+@pytest.mark.parametrize("coding", [nc.NC02, nc.NC03])
 @pytest.mark.parametrize("case", CASES)
-def test_nc02_files_still_round_trip(case: str) -> None:
-    """Format 1.3's coding: what earlier files hold decodes with the same bundle (its tables are kept)."""
+def test_earlier_codings_still_round_trip(case: str, coding: bytes) -> None:
+    """Formats 1.3 and 1.5: what earlier files hold decodes with the same bundle (its tables are kept)."""
     s = setting(3)
     sym = nc.quantise(CASES[case](), s)
-    payload = nc.encode(sym, s, priors(3), nc.NC02)
-    assert payload[:4] == nc.NC02
+    payload = nc.encode(sym, s, priors(3), coding)
+    assert payload[:4] == coding
     assert_symbols_equal(nc.decode(payload, len(sym.gap), priors(3), "old.vqc")[0], sym)
 
 

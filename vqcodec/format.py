@@ -30,7 +30,9 @@ CODED_MINOR = 2
 ADAPTIVE_RESD_MINOR = 4
 """Files whose RESD uses the adaptive contexts (vqcodec.residual.N_CONTEXTS) are written as 1.4."""
 COMPACT_NOTE_MINOR = 5
-"""MIDI files are written as 1.5: NOTE coding NC03 (vqcodec.notecoder) and their metrics in mNOT."""
+"""MIDI files with NOTE coding NC03 (vqcodec.notecoder) and their metrics in mNOT are written as 1.5."""
+NOTE_CODING_MINORS = {b"NC04": 6}
+"""NOTE codings written as a later minor: NC04 (escapes coded by bit length) as 1.6."""
 MAX_CODING_NAME = 64
 ZSTD_LEVEL = 19
 
@@ -290,7 +292,7 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
         raise ValueError(f"header field has the wrong type: {e}") from None
     if (h.kind == "midi") != (f.notes is not None):
         raise ValueError("a midi file holds a NOTE section, and only a midi file does")
-    minor = (COMPACT_NOTE_MINOR if f.notes is not None
+    minor = (NOTE_CODING_MINORS.get(bytes(f.notes[:4]), COMPACT_NOTE_MINOR) if f.notes is not None
              else ADAPTIVE_RESD_MINOR if f.residual is not None and residual.is_adaptive(f.residual)
              else CODED_MINOR if f.index_coding else RESIDUAL_MINOR if f.residual is not None else VERSION[1])
     version = (VERSION[0], minor)

@@ -28,12 +28,17 @@ from vqcodec.entropy import COUNT_WEIGHT, prior_weights
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError
 from vqcodec.notes import MIDI_MAX, Pedal, Performance
 
-CODING = b"NC03"
-"""Names the scheme the encoder writes in the NOTE section; another scheme gets another name."""
+CODING = b"NC04"
+"""Names the scheme the encoder writes in the NOTE section; another scheme gets another name. NC04 (format 1.6)
+is NC03 with escapes coded by bit length: a gap over DIRECT steps (a pedal held over 2 s at a 16 ms grid, 9 %
+of pedal transitions) costs its excess's bit length under an adaptive model plus the bits below its leading
+one, where NC03 spent 4 raw bytes."""
 NC02 = b"NC02"
 """The first scheme (format 1.3), still decoded: NC03 adds the pitch match model and richer velocity and
 duration contexts."""
-CODINGS = (NC02, CODING)
+NC03 = b"NC03"
+"""Format 1.5's scheme, still decoded."""
+CODINGS = (NC02, NC03, CODING)
 MAX_NOTES = 1 << 22
 """Notes (and pedal transitions per controller) one file may declare: 4 M, some 400 hours of playing."""
 MAX_PEDALS = 8
@@ -44,8 +49,13 @@ NOTES_PER_BYTE = 64
 costs almost no bits, so without this a 1 KB file could declare 4 M notes and keep a decoder busy for minutes.
 The encoder refuses a performance so repetitive that its stream would break the rule."""
 DIRECT = 128
-"""Grid steps coded as one symbol; larger gaps are the escape symbol DIRECT and ESCAPE_BYTES raw bytes."""
+"""Grid steps coded as one symbol; a larger gap is the escape symbol DIRECT, then its excess over DIRECT."""
 ESCAPE_BYTES = 4
+"""NC02 and NC03: the excess as this many raw bytes (a u32)."""
+ESCAPE_LENGTHS = 8 * ESCAPE_BYTES + 1
+"""NC04: the excess's bit length, 0 .. 32, is one symbol (table `escape`, context: onset or pedal); then the
+bits below its leading one, up to ESCAPE_CHUNK at a time, low first, uniform."""
+ESCAPE_CHUNK = 8
 DURATION_FLOOR = 0.01
 """Seconds: duration level 0; level q is DURATION_FLOOR * ratio**q."""
 DURATION_CEILING = 100.0
@@ -87,6 +97,8 @@ of this pitch (the same hand or voice, which keeps its own level), scaled to NEA
 NEAR_BUCKETS = 16
 PREV_DURATION_BUCKETS = 8
 """Duration context in NC03: the previous duration level scaled to this many buckets."""
+ESCAPE_ONSET, ESCAPE_PEDAL = 0, 1
+"""NC04's escape contexts."""
 _CHUNK = 4096  # positions whose adaptive probabilities the encoder builds at once
 _HEAD = struct.Struct("<4sHBHB")  # coding, grid_ms, velocity_step, duration_milli, n_pedals
 _PEDAL = struct.Struct("<BI")  # controller, transitions
@@ -128,9 +140,10 @@ class NoteSetting:
             return shared | {"pitch": (2 * (MIDI_MAX + 1), MIDI_MAX + 1),
                              "velocity": (2 * self.velocity_levels, self.velocity_levels),
                              "duration": (2 * DURATION_CONTEXTS, self.duration_levels)}
-        return shared | {"pitch_hit": (2 * N_MATCH, 2), "pitch_miss": (2 * (MIDI_MAX + 1), MIDI_MAX + 1),
+        nc03 = shared | {"pitch_hit": (2 * N_MATCH, 2), "pitch_miss": (2 * (MIDI_MAX + 1), MIDI_MAX + 1),
                          "velocity_near": (4 * NEAR_BUCKETS * self.velocity_levels, self.velocity_levels),
                          "duration_next": (N_NEXT * N_NEXT * PREV_DURATION_BUCKETS, self.duration_levels)}
+        return nc03 if coding == NC03 else nc03 | {"escape": (2, ESCAPE_LENGTHS)}
 
 
 @dataclass
@@ -328,9 +341,14 @@ def _coded(sym: Symbols, s: NoteSetting,
         return out | {k: (ctx[k], x[k]) for k in ("pitch", "velocity", "duration")}, None
     has, hit, hit_ctx, coded, miss_ctx = pitch_plan(sym)
     order = np.argsort(np.concatenate([has * 2, coded * 2 + 1]), kind="stable")
-    return out | {"pitch_hit": (hit_ctx, hit), "pitch_miss": (miss_ctx, sym.pitch[coded]),
-                  "velocity_near": (ctx["velocity_near"], x["velocity"]),
-                  "duration_next": (ctx["duration_next"], x["duration"])}, order
+    out |= {"pitch_hit": (hit_ctx, hit), "pitch_miss": (miss_ctx, sym.pitch[coded]),
+            "velocity_near": (ctx["velocity_near"], x["velocity"]),
+            "duration_next": (ctx["duration_next"], x["duration"])}
+    if coding == CODING:
+        lengths = [_bit_length(_excess(g)) for g in [sym.gap, *sym.pedals.values()]]
+        out["escape"] = (np.repeat([ESCAPE_ONSET] + [ESCAPE_PEDAL] * len(sym.pedals), [len(n) for n in lengths]),
+                         np.concatenate(lengths))
+    return out, order
 
 
 def count(sym: Symbols, s: NoteSetting, coding: bytes = CODING) -> dict[str, np.ndarray]:
@@ -430,7 +448,12 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
         c, x = streams[name]
         return name, x, _Model(priors[name]).rows(c, x)
 
-    plan = [rows("onset"), ("onset", *_escapes(sym.gap))]
+    escape = _Model(priors["escape"]) if coding == CODING else None
+
+    def escapes(gaps: np.ndarray, ctx: int) -> tuple[np.ndarray, np.ndarray]:
+        return _escapes(gaps) if escape is None else _gamma(_excess(gaps), escape, ctx)
+
+    plan = [rows("onset"), ("onset", *escapes(sym.gap, ESCAPE_ONSET))]
     if coding == NC02:
         plan += [rows("pitch"), rows("velocity"), rows("duration")]
     else:
@@ -443,7 +466,8 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
     pedal_model = _Model(priors["pedal"])
     for gaps in sym.pedals.values():
         direct = np.minimum(gaps, DIRECT)
-        plan += [("pedal", direct, pedal_model.rows(pedal_contexts(gaps), direct)), ("pedal", *_escapes(gaps))]
+        plan += [("pedal", direct, pedal_model.rows(pedal_contexts(gaps), direct)),
+                 ("pedal", *escapes(gaps, ESCAPE_PEDAL))]
     return plan
 
 
@@ -480,13 +504,45 @@ def _plausible(events: int, word_bytes: int) -> bool:
     return events <= FREE_EVENTS + NOTES_PER_BYTE * word_bytes
 
 
-def _escapes(gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Raw little-endian bytes of (gap - DIRECT) for every escaped gap, coded uniformly."""
+def _excess(gaps: np.ndarray) -> np.ndarray:
+    """(gap - DIRECT) of every escaped gap; LimitError when one does not fit ESCAPE_BYTES."""
     big = gaps[gaps >= DIRECT] - DIRECT
     if big.size and big.max() >= 1 << (8 * ESCAPE_BYTES):
         raise LimitError(f"a gap of {int(big.max()) + DIRECT} grid steps is over the limit")
-    raw = np.frombuffer(big.astype("<u4").tobytes(), np.uint8).astype(np.int64)
+    return big
+
+
+def _escapes(gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NC02/NC03: raw little-endian bytes of (gap - DIRECT) for every escaped gap, coded uniformly."""
+    raw = np.frombuffer(_excess(gaps).astype("<u4").tobytes(), np.uint8).astype(np.int64)
     return raw, np.ones((len(raw), 256))
+
+
+def _bit_length(values: np.ndarray) -> np.ndarray:
+    return np.array([int(v).bit_length() for v in values], np.int64)
+
+
+def _uniform(bits: int) -> np.ndarray:
+    """Weights of a uniform symbol of `bits` bits, padded to the 256 columns every escape row has."""
+    w = np.zeros((1, 256))
+    w[0, : 1 << bits] = 1
+    return w
+
+
+def _gamma(excess: np.ndarray, model: _Model, ctx: int) -> tuple[np.ndarray, np.ndarray]:
+    """NC04: each excess as its bit length n (under `model` in context ctx), then its n - 1 low bits in chunks of
+    ESCAPE_CHUNK, low first, uniform; every row padded to 256 columns."""
+    lengths = _bit_length(excess)
+    length_w = model.rows(np.full(len(excess), ctx, np.int64), lengths)
+    symbols, weights = [], []
+    for v, n, w in zip(excess.tolist(), lengths.tolist(), length_w):
+        symbols.append(n)
+        weights.append(np.pad(w, (0, 256 - len(w)))[None])
+        for shift in range(0, max(n - 1, 0), ESCAPE_CHUNK):
+            bits = min(ESCAPE_CHUNK, n - 1 - shift)
+            symbols.append(v >> shift & ((1 << bits) - 1))
+            weights.append(_uniform(bits))
+    return np.array(symbols, np.int64), np.concatenate(weights) if weights else np.zeros((0, 256))
 
 
 def payload_head_size(n_pedals: int) -> int:
@@ -545,11 +601,26 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
     def one(weights: np.ndarray) -> int:
         return int(coder.decode(family, weights)[0])
 
-    def escaped(values: np.ndarray) -> np.ndarray:
+    escape = _Model(priors["escape"]) if coding == CODING else None
+    pad = np.zeros((1, 256))
+
+    def escaped(values: np.ndarray, ctx: int) -> np.ndarray:
         big = np.flatnonzero(values == DIRECT)
-        raw = np.array([one(uniform) for _ in range(len(big) * ESCAPE_BYTES)], np.uint8)
         out = values.copy()
-        out[big] += np.frombuffer(raw.tobytes(), "<u4").astype(np.int64)
+        if escape is None:
+            raw = np.array([one(uniform) for _ in range(len(big) * ESCAPE_BYTES)], np.uint8)
+            out[big] += np.frombuffer(raw.tobytes(), "<u4").astype(np.int64)
+            return out
+        for i in big:
+            pad[0, :ESCAPE_LENGTHS] = escape.weights(ctx)[0]
+            n = one(pad)
+            if n >= ESCAPE_LENGTHS:
+                raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (an escape of {n} bits)")
+            escape.update(ctx, n)
+            v = 1 << (n - 1) if n else 0
+            for shift in range(0, max(n - 1, 0), ESCAPE_CHUNK):
+                v |= one(_uniform(min(ESCAPE_CHUNK, n - 1 - shift))) << shift
+            out[i] += v
         return out
 
     n = n_notes
@@ -561,7 +632,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
         gap[i] = one(m.weights(ctx))
         m.update(ctx, int(gap[i]))
         b1, b2 = int(_gap_bucket(gap[i])), b1
-    gap = escaped(gap)
+    gap = escaped(gap, ESCAPE_ONSET)
     chord = (gap == 0).astype(np.int64)
     streams = (_decode_nc02(one, n, chord, s, priors) if coding == NC02
                else _decode_nc03(one, gap, chord, s, priors, name))
@@ -575,7 +646,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
             gaps[i] = one(m.weights(ctx))
             m.update(ctx, int(gaps[i]))
             prev_b = int(_gap_bucket(gaps[i]))
-        pedals[number] = escaped(gaps)
+        pedals[number] = escaped(gaps, ESCAPE_PEDAL)
     sym = Symbols(gap, streams["pitch"], streams["velocity"], streams["duration"], pedals)
     if not coder.is_empty() or _symbols_crc(sym) != crc:
         raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (damaged, or another prior)")

@@ -46,7 +46,7 @@ def main() -> None:
         (CORPUS / f"{name}.vqc").write_bytes(vf.dumps(f))
     for golden in sorted(GOLDEN.glob("*.vqc")):
         shutil.copy(golden, CORPUS / f"golden_{golden.name}")
-    for version in ("1.1", "1.3", "1.4"):  # RESD, NOTE (MIDI), adaptive RESD
+    for version in ("1.1", "1.3", "1.4", "1.5", "1.6"):  # RESD, NOTE (MIDI), adaptive RESD, NC03, NC04
         for golden in sorted((GOLDEN.parent / f"v{version}").glob("*.vqc")):
             tag = version.replace(".", "_")
             shutil.copy(golden, CORPUS / f"golden_{tag}_{golden.name.removeprefix('ecg_')}")
