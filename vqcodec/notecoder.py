@@ -614,7 +614,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
         for i in big:
             pad[0, :ESCAPE_LENGTHS] = escape.weights(ctx)[0]
             n = one(pad)
-            if n >= ESCAPE_LENGTHS:
+            if n >= ESCAPE_LENGTHS:  # a damaged stream can land on a zero-weight symbol (found by fuzzing)
                 raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (an escape of {n} bits)")
             escape.update(ctx, n)
             v = 1 << (n - 1) if n else 0

@@ -2,8 +2,8 @@
 levels within its setting's tolerance, the encoder takes the one that costs the fewest bits plus lambda times
 the error, under the same adaptive models the coder then codes with (greedy, note by note, in decoding order).
 
-Encoder-only: the decoder reads whatever symbols were chosen, so files stay NC03 and any earlier decoder
-reads them. Every choice stays inside a tolerance stated per stream (ONSET_SLACK, VELOCITY_SLACK,
+Encoder-only: the decoder reads whatever symbols were chosen, so the coding is unchanged and decoders that
+know it read the files. Every choice stays inside a tolerance stated per stream (ONSET_SLACK, VELOCITY_SLACK,
 DURATION_SLACK_GRIDS with the level's own ratio), and the report measures the result against the original.
 """
 
@@ -107,7 +107,7 @@ def _onsets(t: np.ndarray, prior: np.ndarray) -> np.ndarray:
 
 
 def _velocities(v: np.ndarray, pitch: np.ndarray, gap: np.ndarray, s: NoteSetting, prior: np.ndarray) -> np.ndarray:
-    """Velocity levels, in NC03's velocity context."""
+    """Velocity levels, in the coder's velocity context (NC03 and NC04)."""
     model = _Model(prior)
     out = np.zeros(len(v), np.int64)
     first = prev = round(64 / s.velocity_step)
@@ -125,7 +125,7 @@ def _velocities(v: np.ndarray, pitch: np.ndarray, gap: np.ndarray, s: NoteSettin
 
 
 def _durations(d: np.ndarray, pitch: np.ndarray, steps: np.ndarray, s: NoteSetting, prior: np.ndarray) -> np.ndarray:
-    """Duration levels, in NC03's duration context."""
+    """Duration levels, in the coder's duration context (NC03 and NC04)."""
     model = _Model(prior)
     ratio = s.duration_milli / 1000
     level_s = DURATION_FLOOR * ratio ** np.arange(s.duration_levels)
