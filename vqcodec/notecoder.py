@@ -1,17 +1,18 @@
 """Piano performances <-> the bytes of a NOTE section: pitch exact, onsets on an absolute grid, velocity and
 duration quantised, pedals as on/off transitions; every stream coded with adaptive context models and rANS.
 
-Onsets are rounded to a grid of `grid_ms` in absolute time, so the error is at most grid/2 at every note from
-the first to the last and never accumulates; what is coded is the difference of grid steps between notes.
-Each stream's symbol is coded under an adaptive model: the probability of symbol k in context c is
-proportional to N[c, k] * COUNT_WEIGHT + Q[c, k] + a share for k's occurrences among the stream's last
-CACHE_WINDOW symbols, Q the bundle's prior for the setting (counts over the train split, see
-training/note_priors.py) and N what this piece has coded so far. Coding NC03 (what the encoder writes) adds a
-match model for pitch (music repeats its phrases: the pitch that followed the latest earlier occurrence of the
-last 16, 8 or 4 pitches is predicted, and a flag says whether it is right) and conditions velocity on the
-register and duration on the time to the next onset and to the next note of the same pitch; NC02 (format 1.3)
-is still decoded. All integer, so every machine builds the same model (the rule of vqcodec.entropy). Layout:
-docs/FORMAT.md, section NOTE.
+`quantise` rounds onsets to a grid of `grid_ms` in absolute time, so the error is at most grid/2 at every note
+from the first to the last and never accumulates (`vqcodec.noterdo` may pick the other neighbour within its
+tolerance); what is coded is the difference of grid steps between notes. Each stream's symbol is coded under
+an adaptive model: the probability of symbol k in context c is proportional to N[c, k] * COUNT_WEIGHT +
+Q[c, k] + a share for k's occurrences among the stream's last CACHE_WINDOW symbols, Q the bundle's prior for
+the setting (counts over the train split, see training/note_priors.py) and N what this piece has coded so far.
+Coding NC03 adds a match model for pitch (music repeats its phrases: the pitch that followed the latest
+earlier occurrence of the last 16, 8 or 4 pitches is predicted, and a flag says whether it is right) and
+conditions velocity on the register and duration on the time to the next onset and to the next note of the
+same pitch. NC04 (what the encoder writes, format 1.6) is NC03 with long gaps' escapes coded by bit length;
+NC02 (format 1.3) and NC03 (format 1.5) are still decoded. All integer, so every machine builds the same
+model (the rule of vqcodec.entropy). Layout: docs/FORMAT.md, section NOTE.
 """
 
 from __future__ import annotations
