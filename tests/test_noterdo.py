@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.test_notecoder import random_performance
 from vqcodec import notecoder as nc
@@ -73,3 +75,22 @@ def test_an_empty_performance_is_empty(midi: NoteCodec) -> None:
     empty = Performance(np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros(0, int))
     sym = noterdo.choose(empty, midi.setting(3), midi.bundle.priors(3))
     assert len(sym.gap) == len(sym.pitch) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(q=st.integers(1, 7), seed=st.integers(0, 2**32 - 1), n=st.integers(1, 60),
+       chord=st.floats(0, 1), spread_ms=st.sampled_from([0.0, 2.0, 30.0]))
+def test_any_performance_stays_within_its_tolerance_and_decodes_to_the_choice(
+        midi: NoteCodec, q: int, seed: int, n: int, chord: float, spread_ms: float) -> None:
+    """Hypothesis: ties, near-ties and chords at any level, any velocity and duration (1 ms to 10 s)."""
+    rng = np.random.default_rng(seed)
+    gaps = np.where(rng.random(n) < chord, rng.uniform(0, spread_ms / 1000, n), rng.exponential(0.2, n))
+    onset = np.cumsum(gaps)
+    perf = Performance(rng.integers(21, 109, n), onset, onset + np.exp(rng.uniform(np.log(1e-3), np.log(10), n)),
+                       rng.integers(1, 128, n))
+    s, priors = midi.setting(q), midi.bundle.priors(q)
+    sym = noterdo.choose(perf, s, priors)
+    check_bounds(perf, s, sym)
+    back, _ = nc.decode(nc.encode(sym, s, priors), n, priors, "h.vqc")
+    for field in ("gap", "pitch", "velocity", "duration"):
+        np.testing.assert_array_equal(getattr(back, field), getattr(sym, field))
