@@ -285,7 +285,7 @@ def test_salvage_recovers_every_sample_the_damage_cannot_reach(codec: Codec, thr
     clean = api.decompress(data, codec, "long.vqc")
     with pytest.warns(UserWarning) as caught:
         salvaged = api.decompress(bad, codec, "long.vqc", salvage=True)
-    start, stop = api.lost_samples(h, 1, codec.fs)
+    start, stop = api.lost_samples(h, 1, codec.fs, codec.decode_margin)
     lost = np.zeros(h.n_samples, bool)
     lost[start:stop] = True
     assert np.isnan(salvaged.samples[lost]).all()

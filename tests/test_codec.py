@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from vqcodec import codec as codec_module
 from vqcodec import format as vqc
 from vqcodec.codec import Codec, nan_runs
 from vqcodec.errors import BundleError, ChecksumError, InputError, ModelMismatchError
+from vqcodec.framing import reach
 from vqcodec.signal import ChannelInfo, Signal
 
 
@@ -125,6 +128,43 @@ def test_a_file_from_another_model_fails_showing_both_hashes(codec, tiny_bundle,
     with pytest.raises(ModelMismatchError) as e:
         retrained.decompress(data)
     assert codec.model_id in str(e.value) and retrained.model_id in str(e.value)
+
+
+def _with_context(tiny_bundle, tmp_path, context) -> Path:
+    bundle = tmp_path / "wide"
+    shutil.copytree(tiny_bundle, bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["context"] = context
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    return bundle
+
+
+def test_a_bundle_reaching_further_than_the_defaults_gets_wider_chunk_margins(tiny_bundle, tmp_path):
+    tiny = Codec.load(tiny_bundle)
+    assert (tiny.encode_margin, tiny.decode_margin) == (codec_module.ENCODE_MARGIN, codec_module.DECODE_MARGIN)
+    wide = Codec.load(_with_context(tiny_bundle, tmp_path, {"encoder_samples": 1001, "decoder_frames": 100}))
+    assert wide.encode_margin == -(-1001 // wide.hop) * wide.hop and wide.encode_margin % wide.hop == 0
+    assert wide.decode_margin == 100
+    sig = make_signal(3000)
+    assert wide.decompress(wide.compress(sig, quality=3)[0]).samples.shape == sig.samples.shape
+
+
+@pytest.mark.parametrize("context", [{"encoder_samples": -1}, {"decoder_frames": 1.5}, {"decoder_frames": 1 << 30},
+                                     ["encoder_samples"]])
+def test_a_malformed_context_is_a_bundle_error(tiny_bundle, tmp_path, context):
+    with pytest.raises(BundleError, match="context"):
+        Codec.load(_with_context(tiny_bundle, tmp_path, context))
+
+
+@pytest.mark.parametrize("name", ["ecg-v1", "ecg-v2"])
+def test_the_shipped_models_reach_within_the_default_margins(name):
+    """Measured as training.export measures a new bundle: the constants cover the shipped graphs."""
+    codec = Codec.load(name, threads=1)
+    x = np.random.default_rng(0).standard_normal((1, 1, 8192)).astype(np.float32)
+    encode = lambda a: codec._encoder.run(None, {"signal": a})[0]  # noqa: E731
+    decode = lambda a: codec._decoder.run(None, {"latent": a})[0]  # noqa: E731
+    assert reach(encode, x, 1 / codec.hop) <= codec_module.ENCODE_MARGIN
+    assert reach(decode, encode(x), codec.hop) <= codec_module.DECODE_MARGIN
 
 
 def test_a_tampered_bundle_fails_at_load(tiny_bundle, tmp_path):

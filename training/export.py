@@ -22,6 +22,7 @@ from training.cpu_graph import GRAPHS, rewrite_file
 from training.data import data_root, load_record_channels, mitdb_split, normalized_channels
 from training.model import VQVAE
 from vqcodec.bundle import MANIFEST, REQUIRED_FILES, load_bundle
+from vqcodec.framing import reach
 from vqcodec.runtime import session
 
 OPSET = 17
@@ -54,6 +55,16 @@ def export_onnx(model: VQVAE, out: Path) -> None:
         )
     for name in GRAPHS:
         rewrite_file(out / name)
+
+
+def context(out: Path, hop: int, n: int = 1 << 15, seed: int = 0) -> dict:
+    """How far a change reaches through the exported graphs (vqcodec.framing.reach): the encoder in samples, the
+    decoder in frames. The runtime widens its chunk margins to these when they exceed its defaults."""
+    x = np.random.default_rng(seed).standard_normal((1, 1, n - n % hop)).astype(np.float32)
+    encoder, decoder = session(out / "encoder.onnx"), session(out / "decoder.onnx")
+    encode = lambda a: encoder.run(None, {"signal": a})[0]  # noqa: E731
+    decode = lambda a: decoder.run(None, {"latent": a})[0]  # noqa: E731
+    return {"encoder_samples": reach(encode, x, 1 / hop), "decoder_frames": reach(decode, encode(x), hop)}
 
 
 def parity(model: VQVAE, out: Path, n: int = 8192, seed: int = 0) -> dict:
@@ -123,6 +134,7 @@ def export(
         },
         "val_metrics": ck["val"],
         "parity": check,
+        "context": context(out, model.hop),
         "files": {f: _sha256(out / f) for f in REQUIRED_FILES},
     }
     if extra:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from vqcodec import format as vqc
-from vqcodec.codec import DECODE_MARGIN, Codec, codec_for
 from vqcodec.atomic import write_atomic
+from vqcodec.codec import Codec, codec_for
 from vqcodec.errors import InputError, ModelMismatchError
 from vqcodec.metrics import Report
 from vqcodec.notecodec import STORED_METRICS, NoteCodec, note_codec_for
@@ -56,8 +56,9 @@ def decompress(data: bytes, model: str | Path | Codec | NoteCodec | None = None,
 def decode(parsed: vqc.VqcFile, model: str | Path | Codec | NoteCodec | None = None,
            name: str = "<bytes>") -> Signal | Performance:
     """A parsed .vqc file -> Signal or Performance. What a salvage parse skipped is warned about, and the samples
-    of each lost block, widened by the decoder's context (DECODE_MARGIN frames a side), become invalid (NaN); the
-    samples kept are those a decode of the undamaged file gives. The lost spans are also noted in the comments.
+    of each lost block, widened by the decoder's context (`Codec.decode_margin` frames a side), become invalid
+    (NaN); the samples kept are those a decode of the undamaged file gives. The lost spans are also noted in the
+    comments.
     """
     if parsed.header.kind == "midi":
         return note_codec_for(parsed.header, model, name).decode_file(parsed, name)
@@ -68,7 +69,7 @@ def decode(parsed: vqc.VqcFile, model: str | Path | Codec | NoteCodec | None = N
     for note in parsed.damage:
         warnings.warn(f"{name}: salvage: {note}", stacklevel=2)
     for b, why in sorted(parsed.lost_blocks.items()):
-        start, stop = lost_samples(parsed.header, b, codec.fs)
+        start, stop = lost_samples(parsed.header, b, codec.fs, codec.decode_margin)
         signal.samples[start:stop] = np.nan
         span = f"samples {start}..{stop - 1} ({start / signal.fs:.1f} s to {stop / signal.fs:.1f} s)"
         signal.comments.append(f"vqcodec salvage: {span} lost (block {b} damaged), stored as invalid")
@@ -77,10 +78,10 @@ def decode(parsed: vqc.VqcFile, model: str | Path | Codec | NoteCodec | None = N
     return signal
 
 
-def lost_samples(h: vqc.Header, block: int, model_fs: float) -> tuple[int, int]:
+def lost_samples(h: vqc.Header, block: int, model_fs: float, margin_frames: int) -> tuple[int, int]:
     """[start, stop) at the record's rate of the samples a lost block can affect: its own frames plus the
-    decoder's context on each side, mapped through the resampling ratio (rounded outwards)."""
-    margin = DECODE_MARGIN * h.hop
+    decoder's context (margin_frames) on each side, mapped through the resampling ratio (rounded outwards)."""
+    margin = margin_frames * h.hop
     first = max(0, block * h.block_frames * h.hop - margin)
     last = (block + 1) * h.block_frames * h.hop + margin
     ratio = h.fs / model_fs

@@ -23,6 +23,8 @@ MANIFEST = "manifest.json"
 REQUIRED_FILES = ("encoder.onnx", "decoder.onnx", "codebooks.npy", "code_bits.npy")
 PRIORS = "priors.npy"
 """Optional: bigram counts of the code indices on the training split, [stages, codes + 1, codes] uint32."""
+MAX_CONTEXT = 1 << 16
+"""Largest context (encoder samples, decoder frames) a manifest may state: a chunk's margins stay bounded."""
 ALIASES = {"ecg": "ecg-v2", "midi": "midi-v1"}
 """Short names users type; each maps to the shipped bundle it stands for."""
 
@@ -104,6 +106,10 @@ def load_bundle(model: str | Path) -> Bundle:
     path = _locate(model)
     manifest, raw = _manifest(path, "ecg", ("name", "fs", "hop", "block_frames", "stages", "codes",
                                             "default_quality"), REQUIRED_FILES)
+    context = manifest.get("context", {})
+    if not (isinstance(context, dict)
+            and all(type(v) is int and 0 <= v <= MAX_CONTEXT for v in context.values())):
+        raise BundleError(f"{path / MANIFEST}: malformed manifest (context {context!r})")
     stages, codes = manifest["stages"], manifest["codes"]
     codebooks = _array(path / "codebooks.npy", (stages, codes, manifest["latent"]))
     code_bits = _array(path / "code_bits.npy", (stages, codes))

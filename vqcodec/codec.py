@@ -32,11 +32,12 @@ ENCODE_CHUNK = 1 << 14
 """Samples per encoder call: bounds memory, and chunks this small keep the activations in cache (a 30-minute
 2-lead record encodes in about 1.0 s instead of 1.7 s in chunks of 2^17, with training.cpu_graph's graphs)."""
 ENCODE_MARGIN = 256
-"""Context samples on each side of an encoder chunk (covers the receptive field, 205 samples)."""
+"""Context samples on each side of an encoder chunk, at least (the shipped models reach 193 samples, as
+vqcodec.framing.reach measures; a bundle whose manifest states a larger `context` gets that)."""
 DECODE_CHUNK = 2048
 """Frames per decoder call (small for the same reason)."""
 DECODE_MARGIN = 64
-"""Context frames on each side of a decoder chunk (covers the receptive field, about 30)."""
+"""Context frames on each side of a decoder chunk, at least (the shipped models reach 25 frames)."""
 QUANTIZE_CHUNK = 8192
 """Frames whose code distances are computed at once: bounds the [frames, codes] temporaries."""
 NORM_BLOCKS_PER_BLOCK = 10
@@ -157,6 +158,7 @@ class Codec:
         self.default_quality = int(m["default_quality"])
         self.levels = {int(q): (int(v["stages"]), float(v.get("lambda", 0.0))) for q, v in m["qualities"].items()}
         self.kind = str(m["kind"])
+        self._context = m.get("context", {})  # measured by training.export; older bundles rely on the constants
         self._encoder = session(bundle.path / "encoder.onnx", threads)
         self._decoder = session(bundle.path / "decoder.onnx", threads)
         self._cb = bundle.codebooks
@@ -202,11 +204,23 @@ class Codec:
             raise InputError(f"--quality must be one of {self.qualities[0]}..{self.qualities[-1]}, got {q}")
         return q
 
+    @property
+    def encode_margin(self) -> int:
+        """Context samples each side of an encoder chunk: ENCODE_MARGIN, or the model's reach if larger, in
+        whole hops (so chunk outputs stay aligned)."""
+        need = max(ENCODE_MARGIN, int(self._context.get("encoder_samples", 0)))
+        return -(-need // self.hop) * self.hop
+
+    @property
+    def decode_margin(self) -> int:
+        """Context frames each side of a decoder chunk: DECODE_MARGIN, or the model's reach if larger."""
+        return max(DECODE_MARGIN, int(self._context.get("decoder_frames", 0)))
+
     # -- arrays at the model rate -------------------------------------------------------------
     def _latent(self, xn: np.ndarray) -> np.ndarray:
         """xn [C, N] normalised, N a multiple of hop -> latent [C, D, N / hop]."""
         run = lambda a: self._encoder.run(None, {"signal": np.ascontiguousarray(a)})[0]  # noqa: E731
-        return chunked(run, xn[:, None, :].astype(np.float32), ENCODE_CHUNK, ENCODE_MARGIN, 1 / self.hop)
+        return chunked(run, xn[:, None, :].astype(np.float32), ENCODE_CHUNK, self.encode_margin, 1 / self.hop)
 
     def _quantize(self, z: np.ndarray, stages: int, lam: float) -> np.ndarray:
         """Entropy-constrained residual VQ of z [D, F] with the first `stages` stages -> indices uint16.
@@ -246,7 +260,7 @@ class Codec:
             for ch in range(c):
                 z[ch] += self._cb_t[s][:, indices[ch, s].astype(np.int64)]
         run = lambda a: self._decoder.run(None, {"latent": np.ascontiguousarray(a)})[0]  # noqa: E731
-        return chunked(run, z, DECODE_CHUNK, DECODE_MARGIN, self.hop)[:, 0, :]
+        return chunked(run, z, DECODE_CHUNK, self.decode_margin, self.hop)[:, 0, :]
 
     def encode(self, x: np.ndarray, quality: int | None = None) -> Codes:
         """x [N, C] physical units at the model rate, no NaN -> Codes."""

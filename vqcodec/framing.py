@@ -68,3 +68,21 @@ def chunked(
         b = a + int(round((min(start + chunk, n) - start) * ratio))
         outs.append(y[..., a:b])
     return np.concatenate(outs, axis=-1)
+
+
+def reach(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, ratio: float) -> int:
+    """How far (in input items) a change travels through a convolutional fn: the context `chunked` needs.
+
+    x [B, D, n] is a typical input, fn maps it to [B, D', n * ratio]; the input at position n // 2 is moved
+    and every output item that changes is located back on the input axis (output i stands for inputs
+    [i / ratio, (i + 1) / ratio)). Returns the largest distance from the moved position to such an input span.
+    """
+    p = x.shape[-1] // 2
+    moved = x.copy()
+    moved[..., p] += 1.0
+    changed = np.flatnonzero(np.any(fn(x) != fn(moved), axis=tuple(range(x.ndim - 1))))
+    if changed.size == 0:
+        return 0
+    lo = np.floor(changed / ratio).astype(np.int64)
+    hi = np.ceil((changed + 1) / ratio).astype(np.int64) - 1
+    return int(max(lo.max() - p, p - hi.min(), 0))

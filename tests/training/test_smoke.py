@@ -18,6 +18,7 @@ def test_tiny_model_exports_a_bundle_with_hashes_and_parity(tiny_bundle):
     assert manifest["training"]["command"]
     assert manifest["parity"]["encoder_max_abs"] < 1e-4
     assert manifest["parity"]["decoder_max_abs"] < 1e-4
+    assert manifest["context"]["encoder_samples"] > 0 and manifest["context"]["decoder_frames"] > 0
 
 
 def test_tiny_model_round_trips_a_signal_through_the_runtime(tiny_bundle):
