@@ -85,7 +85,7 @@ def main() -> None:
                 rep = compare_notes(originals[n], decoded, len(data), mid_bytes[n], zstd_bytes[n])
                 if args.roll and q == codec.default_quality and n == names[0]:
                     plot.piano_roll(originals[n], decoded, args.roll,
-                                    f"{n}: original (top) and vqcodec quality {q} (bottom)", ROLL_WINDOW)
+                                    f"{n}, vqcodec quality {q} ({rep.bits_per_note:.2f} bits/note)", ROLL_WINDOW)
                 row = rep.to_dict() | {"piece": n, "quality": q, "bits": parts(data, codec, q),
                                        "compress_s": t1 - t0, "decompress_s": t2 - t1}
                 per.append(row)
