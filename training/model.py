@@ -18,7 +18,7 @@ class VQVAE(nn.Module):
         self.hop = 1
         for s in m["strides"]:
             self.hop *= s
-        self.encoder = Encoder(m["channels"], m["strides"], m["latent"], m["dilations"])
+        self.encoder = Encoder(m.get("encoder_channels", m["channels"]), m["strides"], m["latent"], m["dilations"])
         kind = m.get("quantizer", "rvq")
         self.quantizer: ResidualVQ | FSQ
         if kind == "rvq":

@@ -50,3 +50,29 @@ def test_a_run_sized_in_minutes_fixes_its_step_count_after_warm_up_and_records_i
     assert cfg["train"]["warmup"] < steps < 10**6 and ck["step"] == steps
     assert f"{steps} steps fill 0.002 minutes" in (tmp_path / "train.log").read_text()
     assert ck["device"].startswith("cpu")
+
+
+def test_a_distilled_encoder_keeps_the_teachers_decoder_and_exports(tiny_bundle, tmp_path):
+    """training.distill: a narrower encoder learns the teacher's latent; quantiser and decoder stay the teacher's,
+    and the checkpoint exports into a bundle the runtime round-trips a signal with."""
+    import torch
+
+    from tests.conftest import synthetic_ecg
+    from training.distill import distill
+    from training.export import export
+
+    teacher = tiny_bundle.parent / "run" / "best.pt"
+    arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(2)]
+    best = distill(teacher, [2, 4, 8], arrays, [synthetic_ecg(1024, seed=9).astype(np.float32)], tmp_path / "d",
+                   steps=3, eval_every=3)
+    student, original = torch.load(best, weights_only=False), torch.load(teacher, weights_only=False)
+    assert student["config"]["model"]["encoder_channels"] == [2, 4, 8] and student["step"] == 3
+    assert student["model"]["encoder.net.0.weight"].shape[0] == 2
+    for key, value in original["model"].items():
+        if not key.startswith("encoder."):
+            assert torch.equal(student["model"][key], value), key
+    bundle = tmp_path / "bundle"
+    export(best, bundle, default_quality=2, command="test")
+    sig = make_signal(3000)
+    codec = Codec.load(bundle)
+    assert codec.decompress(codec.compress(sig, quality=2)[0]).samples.shape == sig.samples.shape

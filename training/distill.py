@@ -1,0 +1,110 @@
+"""Distil a cheaper encoder for a trained model: the student encoder (config `model.encoder_channels`) learns
+to give the teacher's latent on train tiles (MSE over the latent's variance); the quantiser and decoder are the
+teacher's, frozen, so indices and decoded signals keep their meaning and only the encoder's arithmetic shrinks.
+Selection on val by the same score as training (PRDN by stages through the teacher's quantiser and decoder).
+
+    python -m training.distill --teacher runs/gpu/ecg-v2.pt --channels 16,32,64,128 --steps 3000 --batch 32 \
+        --data ../shared/data --out runs/ecg-v2-fast
+
+The checkpoints have train.py's layout, so `python -m training.export` makes a bundle of the student.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.data import TileSampler, data_root, load_record_channels, mitdb_split, normalized_channels
+from training.model import VQVAE
+from training.train import _device_name, evaluate, lr_at
+
+
+def student_of(teacher: VQVAE, cfg: dict, channels: list[int]) -> tuple[VQVAE, dict]:
+    """A VQVAE whose encoder has `channels` and whose quantiser and decoder are the teacher's (frozen)."""
+    cfg = copy.deepcopy(cfg)
+    cfg["model"]["encoder_channels"] = channels
+    student = VQVAE(cfg)
+    kept = {k: v for k, v in teacher.state_dict().items() if not k.startswith("encoder.")}
+    student.load_state_dict(kept, strict=False)
+    for p in [*student.quantizer.parameters(), *student.decoder.parameters()]:
+        p.requires_grad_(False)
+    return student, cfg
+
+
+def distill(teacher_path: Path, channels: list[int], train_arrays: list[np.ndarray], val: list[np.ndarray],
+            run: Path, steps: int, batch: int | None = None, eval_every: int = 500, device: str = "cpu") -> Path:
+    """Train the student for `steps` steps of the teacher's schedule (and batch, unless given); returns the best
+    checkpoint."""
+    ck = torch.load(teacher_path, weights_only=False, map_location=device)
+    teacher = VQVAE(ck["config"]).to(device)
+    teacher.load_state_dict(ck["model"])
+    teacher.eval()
+    student, cfg = student_of(teacher, ck["config"], channels)
+    student.to(device)
+    t = cfg["train"]
+    t["steps"] = steps
+    t["batch"] = batch or t["batch"]
+    torch.manual_seed(t["seed"])
+    torch.set_num_threads(t.get("threads", 2))
+    run.mkdir(parents=True, exist_ok=True)
+    log = open(run / "distill.log", "a")
+    sampler = TileSampler(train_arrays, cfg["data"]["tile"], t["seed"])
+    opt = torch.optim.AdamW(student.encoder.parameters(), lr=t["lr"])
+    print(f"teacher {teacher_path} step {ck['step']}, val PRDN by stages {ck['val']['prdn']}; student encoder "
+          f"{channels}: {sum(p.numel() for p in student.encoder.parameters())} parameters "
+          f"(teacher's {sum(p.numel() for p in teacher.encoder.parameters())})", file=log, flush=True)
+    best, start = math.inf, time.time()
+    for step in range(1, steps + 1):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step - 1, cfg)
+        x = torch.from_numpy(sampler.batch(t["batch"])).to(device)
+        with torch.no_grad():
+            target = teacher.encoder(x)
+        loss = torch.mean((student.encoder(x) - target) ** 2) / target.var()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.encoder.parameters(), t["clip"])
+        opt.step()
+        if step % eval_every == 0 or step == steps:
+            ev = evaluate(student, val, device)
+            out = {"model": student.state_dict(), "step": step, "best": best, "elapsed": time.time() - start,
+                   "config": cfg, "val": ev, "device": _device_name(device), "teacher": str(teacher_path)}
+            if ev["score"] < best:
+                best = out["best"] = ev["score"]
+                torch.save(out, run / "best.pt")
+            torch.save(out, run / "last.pt")
+            print(f"step {step} loss {loss.item():.4f} val PRDN% by stages {ev['prdn']} score {ev['score']:.4f} "
+                  f"best {best:.4f} t {time.time() - start:.0f}s", file=log, flush=True)
+    log.close()
+    return run / "best.pt"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--teacher", required=True, type=Path, help="the trained model's checkpoint")
+    ap.add_argument("--channels", required=True, help="student encoder channels, e.g. 16,32,64,128")
+    ap.add_argument("--steps", required=True, type=int)
+    ap.add_argument("--batch", type=int, default=None, help="tiles per step (default: the teacher's)")
+    ap.add_argument("--data", default=None, help="data folder (default: $VQCODEC_DATA)")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args(argv)
+    cfg = torch.load(args.teacher, weights_only=False, map_location="cpu")["config"]
+    d = cfg["data"]
+    root = data_root(args.data)
+    train_arrays = normalized_channels(load_record_channels(root, mitdb_split(root, d["train_split"])),
+                                       d["block_samples"])
+    val = normalized_channels(load_record_channels(root, mitdb_split(root, d["val_split"]), d["val_samples"]),
+                              d["block_samples"])
+    channels = [int(c) for c in args.channels.split(",")]
+    distill(args.teacher, channels, train_arrays, val, args.out, args.steps, args.batch, device=args.device)
+
+
+if __name__ == "__main__":
+    main()
