@@ -49,6 +49,13 @@ def normalized_channels(channels: list[np.ndarray], block_samples: int) -> list[
     return out
 
 
+def train_val_arrays(root: Path, data: dict) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The normalised channels of a config's train split (whole records) and val split (its first val_samples)."""
+    train = load_record_channels(root, mitdb_split(root, data["train_split"]))
+    val = load_record_channels(root, mitdb_split(root, data["val_split"]), data["val_samples"])
+    return normalized_channels(train, data["block_samples"]), normalized_channels(val, data["block_samples"])
+
+
 class TileSampler:
     """Random fixed-length tiles from a list of 1-D arrays, reproducible from a seed."""
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.data import TileSampler, data_root, load_record_channels, mitdb_split, normalized_channels
+from training.data import TileSampler, data_root, train_val_arrays
 from training.model import VQVAE
 from training.train import _device_name, evaluate, lr_at
 
@@ -96,12 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
     cfg = torch.load(args.teacher, weights_only=False, map_location="cpu")["config"]
-    d = cfg["data"]
-    root = data_root(args.data)
-    train_arrays = normalized_channels(load_record_channels(root, mitdb_split(root, d["train_split"])),
-                                       d["block_samples"])
-    val = normalized_channels(load_record_channels(root, mitdb_split(root, d["val_split"]), d["val_samples"]),
-                              d["block_samples"])
+    train_arrays, val = train_val_arrays(data_root(args.data), cfg["data"])
     channels = [int(c) for c in args.channels.split(",")]
     distill(args.teacher, channels, train_arrays, val, args.out, args.steps, args.batch, device=args.device)
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from training.data import TileSampler, data_root, load_record_channels, mitdb_split, normalized_channels
+from training.data import TileSampler, data_root, train_val_arrays
 from training.model import VQVAE
 
 
@@ -167,12 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = load_config(args.config)
     if args.steps is not None:
         cfg["train"]["steps"] = args.steps
-    d = cfg["data"]
-    root = data_root(args.data)
-    train_arrays = normalized_channels(load_record_channels(root, mitdb_split(root, d["train_split"])),
-                                       d["block_samples"])
-    val = normalized_channels(load_record_channels(root, mitdb_split(root, d["val_split"]), d["val_samples"]),
-                              d["block_samples"])
+    train_arrays, val = train_val_arrays(data_root(args.data), cfg["data"])
     train(cfg, train_arrays, val, Path(args.out) / cfg["name"], args.resume, args.device, args.minutes)
 
 
