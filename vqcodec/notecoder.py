@@ -167,13 +167,19 @@ def quantise(perf: Performance, s: NoteSetting) -> Symbols:
     dur = np.maximum(perf.offset - perf.onset, DURATION_FLOOR)[order]
     dq = np.floor(np.log(dur / DURATION_FLOOR) / np.log(s.duration_milli / 1000) + 0.5)
     vq = np.floor(perf.velocity[order] / s.velocity_step + 0.5)
+    return Symbols(np.diff(on, prepend=0), perf.pitch[order].astype(np.int64), vq.astype(np.int64),
+                   np.clip(dq, 0, s.duration_levels - 1).astype(np.int64), quantise_pedals(perf, s))
+
+
+def quantise_pedals(perf: Performance, s: NoteSetting) -> dict[int, np.ndarray]:
+    """Each pedal's on/off transitions as grid steps between them (down, up, ... from an initial up), rounded."""
+    step = s.grid_ms / 1000
     pedals = {}
     for number, p in sorted(perf.pedals.items()):
         down = (p.value >= PEDAL_DOWN).astype(np.int8)
         changes = np.flatnonzero(np.diff(down, prepend=0))  # alternate down, up, ... from the initial 'up'
         pedals[number] = np.diff(np.floor(p.time[changes] / step + 0.5).astype(np.int64), prepend=0)
-    return Symbols(np.diff(on, prepend=0), perf.pitch[order].astype(np.int64), vq.astype(np.int64),
-                   np.clip(dq, 0, s.duration_levels - 1).astype(np.int64), pedals)
+    return pedals
 
 
 def rebuild(sym: Symbols, s: NoteSetting) -> Performance:
@@ -210,14 +216,24 @@ def contexts(sym: Symbols, s: NoteSetting, coding: bytes = CODING) -> dict[str, 
     if coding == NC02:
         return {"onset": onset, "pitch": _prev(sym.pitch, START_PITCH) * 2 + chord, "velocity": prev_v,
                 "duration": prev_d * 2 + chord}
-    steps = np.cumsum(sym.gap)
-    nxt = np.searchsorted(NEXT_EDGES, _next_onset(steps), side="right")
-    same = np.searchsorted(NEXT_EDGES, _next_same_pitch(steps, sym.pitch), side="right")
+    nexts = _next_buckets(np.cumsum(sym.gap), sym.pitch)
     near = np.array([_near_velocity(sym.pitch, sym.velocity, i, start_v) for i in range(len(sym.pitch))], np.int64)
     velocity = _velocity_context(prev_v, near, sym.pitch, _prev(sym.pitch, START_PITCH), s)
     return {"onset": onset, "velocity_near": velocity,
-            "duration_next": (nxt * N_NEXT + same) * PREV_DURATION_BUCKETS
-            + prev_d * PREV_DURATION_BUCKETS // DURATION_CONTEXTS}
+            "duration_next": _duration_context(nexts, _prev(sym.duration, 0), s)}
+
+
+def _next_buckets(steps: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """NC03's duration context before the previous level: per note, the buckets of the grid steps to the next
+    later onset and to the next onset of its pitch, combined."""
+    nxt = np.searchsorted(NEXT_EDGES, _next_onset(steps), side="right")
+    same = np.searchsorted(NEXT_EDGES, _next_same_pitch(steps, pitch), side="right")
+    return (nxt * N_NEXT + same) * PREV_DURATION_BUCKETS
+
+
+def _duration_context(nexts: np.ndarray | int, prev_level: np.ndarray | int, s: NoteSetting) -> np.ndarray:
+    """NC03's duration context: `_next_buckets` and the previous duration level in PREV_DURATION_BUCKETS buckets."""
+    return nexts + s.duration_context(prev_level) * PREV_DURATION_BUCKETS // DURATION_CONTEXTS
 
 
 def _near_velocity(pitch: np.ndarray, velocity: np.ndarray, i: int, first: int) -> int:
@@ -706,15 +722,12 @@ def _decode_nc03(one: Callable[[np.ndarray], int], gap: np.ndarray, chord: np.nd
                                     int(pitch[i - 1]) if i else START_PITCH, s))
         prev = velocity[i] = one(m.weights(ctx))
         m.update(ctx, prev)
-    steps = np.cumsum(gap)
-    nxt = np.searchsorted(NEXT_EDGES, _next_onset(steps), side="right")
-    same = np.searchsorted(NEXT_EDGES, _next_same_pitch(steps, pitch), side="right")
+    nexts = _next_buckets(np.cumsum(gap), pitch)
     duration = np.zeros(n, np.int64)
     m = _Model(priors["duration_next"])
     prev = 0
     for i in range(n):
-        ctx = ((int(nxt[i]) * N_NEXT + int(same[i])) * PREV_DURATION_BUCKETS
-               + int(s.duration_context(prev)) * PREV_DURATION_BUCKETS // DURATION_CONTEXTS)
+        ctx = int(_duration_context(int(nexts[i]), prev, s))
         prev = duration[i] = one(m.weights(ctx))
         m.update(ctx, prev)
     return {"pitch": pitch, "velocity": velocity, "duration": duration}

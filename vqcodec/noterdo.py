@@ -15,22 +15,19 @@ import numpy as np
 
 from vqcodec.notecoder import (
     DIRECT,
-    DURATION_CONTEXTS,
     DURATION_FLOOR,
     N_GAP,
-    N_NEXT,
-    NEXT_EDGES,
-    PREV_DURATION_BUCKETS,
     START_PITCH,
     NoteSetting,
     Symbols,
+    _duration_context,
     _gap_bucket,
     _Model,
     _near_velocity,
-    _next_onset,
-    _next_same_pitch,
+    _next_buckets,
     _velocity_context,
     quantise,
+    quantise_pedals,
 )
 from vqcodec.notes import MIDI_MAX, Performance
 
@@ -67,9 +64,8 @@ def duration_bound_s(s: NoteSetting, d: np.ndarray) -> np.ndarray:
 
 def choose(perf: Performance, s: NoteSetting, priors: dict[str, np.ndarray]) -> Symbols:
     """The symbols of `perf` at setting s, each chosen within its tolerance for the fewest bits + lambda x error."""
-    sym = quantise(perf, s)
     if len(perf) == 0:
-        return sym
+        return quantise(perf, s)
     order = np.lexsort((perf.pitch, perf.onset))
     steps = _onsets(perf.onset[order] * 1000 / s.grid_ms, priors["onset"])
     final = np.lexsort((perf.pitch[order], steps))
@@ -79,7 +75,7 @@ def choose(perf: Performance, s: NoteSetting, priors: dict[str, np.ndarray]) -> 
     velocity = _velocities(perf.velocity[order].astype(np.float64), pitch, gap, s, priors["velocity_near"])
     duration = _durations(np.maximum(perf.offset - perf.onset, DURATION_FLOOR)[order], pitch, steps, s,
                           priors["duration_next"])
-    return Symbols(gap, pitch, velocity, duration, sym.pedals)
+    return Symbols(gap, pitch, velocity, duration, quantise_pedals(perf, s))
 
 
 def _best(candidates: list[int], weights: np.ndarray, error: list[float], lam: float) -> int:
@@ -129,8 +125,7 @@ def _durations(d: np.ndarray, pitch: np.ndarray, steps: np.ndarray, s: NoteSetti
     model = _Model(prior)
     ratio = s.duration_milli / 1000
     level_s = DURATION_FLOOR * ratio ** np.arange(s.duration_levels)
-    nxt = np.searchsorted(NEXT_EDGES, _next_onset(steps), side="right")
-    same = np.searchsorted(NEXT_EDGES, _next_same_pitch(steps, pitch), side="right")
+    nexts = _next_buckets(steps, pitch)
     out = np.zeros(len(d), np.int64)
     prev = 0
     for i in range(len(d)):
@@ -138,8 +133,7 @@ def _durations(d: np.ndarray, pitch: np.ndarray, steps: np.ndarray, s: NoteSetti
         nearest = min(max(level, 0), s.duration_levels - 1)
         within = np.flatnonzero(np.abs(level_s - d[i]) <= duration_bound_s(s, d[i])).tolist()
         cands = [nearest] + [c for c in within if c != nearest]
-        ctx = ((int(nxt[i]) * N_NEXT + int(same[i])) * PREV_DURATION_BUCKETS
-               + int(s.duration_context(prev)) * PREV_DURATION_BUCKETS // DURATION_CONTEXTS)
+        ctx = int(_duration_context(int(nexts[i]), prev, s))
         prev = out[i] = _best(cands, model.weights(ctx)[0], [abs(math.log2(level_s[c] / d[i])) for c in cands],
                               DURATION_LAMBDA)
         model.update(ctx, prev)
