@@ -22,7 +22,7 @@ import torch
 
 from training.data import TileSampler, data_root, train_val_arrays
 from training.model import VQVAE
-from training.train import _device_name, evaluate, lr_at
+from training.train import _device_name, evaluate, lr_at, steps_for
 
 
 def student_of(teacher: VQVAE, cfg: dict, channels: list[int]) -> tuple[VQVAE, dict]:
@@ -38,9 +38,15 @@ def student_of(teacher: VQVAE, cfg: dict, channels: list[int]) -> tuple[VQVAE, d
 
 
 def distill(teacher_path: Path, channels: list[int], train_arrays: list[np.ndarray], val: list[np.ndarray],
-            run: Path, steps: int, batch: int | None = None, eval_every: int = 500, device: str = "cpu") -> Path:
+            run: Path, steps: int, batch: int | None = None, eval_every: int = 500, device: str = "cpu",
+            minutes: float | None = None, recon: float = 0.0) -> Path:
     """Train the student for `steps` steps of the teacher's schedule (and batch, unless given); returns the best
-    checkpoint."""
+    checkpoint. With `minutes`, `steps` is a cap and the count is fixed from the warm-up's speed, as in train.py.
+
+    The loss is the latent's MSE over its variance, plus `recon` times the reconstruction MSE through the frozen
+    quantiser (straight-through, random stage count as in training) and decoder: the encoder then also learns
+    what the teacher's decoder needs rather than only the teacher's latent.
+    """
     ck = torch.load(teacher_path, weights_only=False, map_location=device)
     teacher = VQVAE(ck["config"]).to(device)
     teacher.load_state_dict(ck["model"])
@@ -52,29 +58,49 @@ def distill(teacher_path: Path, channels: list[int], train_arrays: list[np.ndarr
     t["batch"] = batch or t["batch"]
     torch.manual_seed(t["seed"])
     torch.set_num_threads(t.get("threads", 2))
+    torch.backends.cudnn.benchmark = device.startswith("cuda")
     run.mkdir(parents=True, exist_ok=True)
     log = open(run / "distill.log", "a")
     sampler = TileSampler(train_arrays, cfg["data"]["tile"], t["seed"])
+    gen = torch.Generator().manual_seed(t["seed"])
+    stages = student.quantizer.stages
     opt = torch.optim.AdamW(student.encoder.parameters(), lr=t["lr"])
     print(f"teacher {teacher_path} step {ck['step']}, val PRDN by stages {ck['val']['prdn']}; student encoder "
           f"{channels}: {sum(p.numel() for p in student.encoder.parameters())} parameters "
-          f"(teacher's {sum(p.numel() for p in teacher.encoder.parameters())})", file=log, flush=True)
-    best, start = math.inf, time.time()
-    for step in range(1, steps + 1):
+          f"(teacher's {sum(p.numel() for p in teacher.encoder.parameters())}), recon weight {recon}",
+          file=log, flush=True)
+    if minutes is not None and t["warmup"] < 1:
+        raise ValueError("sizing a run by minutes needs train.warmup >= 1: the warm-up steps are timed")
+    best, start, timed, step = math.inf, time.time(), t["warmup"] // 4, 0
+    while step < t["steps"]:
+        if minutes is not None and step == timed:
+            tick = time.time()
+        if minutes is not None and step == t["warmup"]:
+            per_step = (time.time() - tick) / (t["warmup"] - timed)
+            t["steps"] = steps_for(minutes, per_step, cfg)
+            print(f"{per_step * 1e3:.1f} ms/step: {t['steps']} steps fill {minutes} minutes", file=log, flush=True)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step - 1, cfg)
+            g["lr"] = lr_at(step, cfg)
+        step += 1
         x = torch.from_numpy(sampler.batch(t["batch"])).to(device)
         with torch.no_grad():
             target = teacher.encoder(x)
-        loss = torch.mean((student.encoder(x) - target) ** 2) / target.var()
+        z = student.encoder(x)
+        loss = torch.mean((z - target) ** 2) / target.var()
+        if recon:
+            student.quantizer.eval()  # frozen: no codebook updates or restarts
+            n_active = torch.randint(1, stages + 1, (t["batch"],), generator=gen).to(device)
+            z_q, _, _ = student.quantizer(z, n_active)
+            loss = loss + recon * torch.mean((student.decoder(z_q) - x) ** 2)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.encoder.parameters(), t["clip"])
         opt.step()
-        if step % eval_every == 0 or step == steps:
+        if step % eval_every == 0 or step == t["steps"]:
             ev = evaluate(student, val, device)
             out = {"model": student.state_dict(), "step": step, "best": best, "elapsed": time.time() - start,
-                   "config": cfg, "val": ev, "device": _device_name(device), "teacher": str(teacher_path)}
+                   "config": cfg, "val": ev, "device": _device_name(device), "teacher": str(teacher_path),
+                   "recon": recon}
             if ev["score"] < best:
                 best = out["best"] = ev["score"]
                 torch.save(out, run / "best.pt")
@@ -89,7 +115,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--teacher", required=True, type=Path, help="the trained model's checkpoint")
     ap.add_argument("--channels", required=True, help="student encoder channels, e.g. 16,32,64,128")
-    ap.add_argument("--steps", required=True, type=int)
+    ap.add_argument("--steps", required=True, type=int, help="step count (with --minutes: its cap)")
+    ap.add_argument("--minutes", type=float, default=None, help="size the step count to this many minutes")
+    ap.add_argument("--recon", type=float, default=0.0, help="weight of the reconstruction term (default 0)")
+    ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--batch", type=int, default=None, help="tiles per step (default: the teacher's)")
     ap.add_argument("--data", default=None, help="data folder (default: $VQCODEC_DATA)")
     ap.add_argument("--out", required=True, type=Path)
@@ -98,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg = torch.load(args.teacher, weights_only=False, map_location="cpu")["config"]
     train_arrays, val = train_val_arrays(data_root(args.data), cfg["data"])
     channels = [int(c) for c in args.channels.split(",")]
-    distill(args.teacher, channels, train_arrays, val, args.out, args.steps, args.batch, device=args.device)
+    distill(args.teacher, channels, train_arrays, val, args.out, args.steps, args.batch, args.eval_every,
+            args.device, args.minutes, args.recon)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,12 @@ def lr_at(step: int, cfg: dict) -> float:
     return t["lr_min"] + 0.5 * (t["lr"] - t["lr_min"]) * (1 + math.cos(math.pi * p))
 
 
+def steps_for(minutes: float, per_step: float, cfg: dict) -> int:
+    """Steps that fill `minutes` at `per_step` seconds each, past the warm-up and at most the config's count."""
+    t = cfg["train"]
+    return max(t["warmup"] + 1, min(t["steps"], int(minutes * 60 / per_step)))
+
+
 @torch.no_grad()
 def evaluate(model: VQVAE, val: list[np.ndarray], device: str = "cpu") -> dict:
     """PRDN (%) per number of stages on the val excerpts (normalised domain), and code usage per stage."""
@@ -116,7 +122,7 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
             tick = time.time()
         if minutes is not None and step == t["warmup"]:
             per_step = (time.time() - tick) / (t["warmup"] - timed)
-            t["steps"] = max(t["warmup"] + 1, min(t["steps"], int(minutes * 60 / per_step)))  # config: a cap
+            t["steps"] = steps_for(minutes, per_step, cfg)
             bar.total = t["steps"]
             say(f"{per_step * 1e3:.1f} ms/step: {t['steps']} steps fill {minutes} minutes")
         for g in opt.param_groups:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from tests.conftest import make_signal
 from vqcodec.codec import Codec
@@ -52,9 +53,11 @@ def test_a_run_sized_in_minutes_fixes_its_step_count_after_warm_up_and_records_i
     assert ck["device"].startswith("cpu")
 
 
-def test_a_distilled_encoder_keeps_the_teachers_decoder_and_exports(tiny_bundle, tmp_path):
-    """training.distill: a narrower encoder learns the teacher's latent; quantiser and decoder stay the teacher's,
-    and the checkpoint exports into a bundle the runtime round-trips a signal with."""
+@pytest.mark.parametrize("recon", [0.0, 1.0])
+def test_a_distilled_encoder_keeps_the_teachers_decoder_and_exports(tiny_bundle, tmp_path, recon):
+    """training.distill: a narrower encoder learns the teacher's latent (and, with `recon`, the reconstruction
+    through the frozen quantiser); quantiser and decoder stay the teacher's, codebooks included, and the
+    checkpoint exports into a bundle the runtime round-trips a signal with."""
     import torch
 
     from tests.conftest import synthetic_ecg
@@ -64,7 +67,7 @@ def test_a_distilled_encoder_keeps_the_teachers_decoder_and_exports(tiny_bundle,
     teacher = tiny_bundle.parent / "run" / "best.pt"
     arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(2)]
     best = distill(teacher, [2, 4, 8], arrays, [synthetic_ecg(1024, seed=9).astype(np.float32)], tmp_path / "d",
-                   steps=3, eval_every=3)
+                   steps=3, eval_every=3, recon=recon)
     student, original = torch.load(best, weights_only=False), torch.load(teacher, weights_only=False)
     assert student["config"]["model"]["encoder_channels"] == [2, 4, 8] and student["step"] == 3
     assert student["model"]["encoder.net.0.weight"].shape[0] == 2
