@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import platform
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 from training.cpu_graph import GRAPHS, rewrite_file
 from training.data import data_root, load_record_channels, mitdb_split, normalized_channels
 from training.model import VQVAE
-from vqcodec.bundle import MANIFEST, REQUIRED_FILES, load_bundle
+from vqcodec.bundle import MANIFEST, PRIORS, REQUIRED_FILES, Bundle, load_bundle
 from vqcodec.framing import reach
 from vqcodec.runtime import session
 
@@ -29,6 +30,8 @@ OPSET = 17
 FORMAT_VERSION = 1
 BITS_SAMPLES = 5 * 60 * 360
 """Samples of each train record (5 minutes at 360 Hz) used to count code frequencies."""
+DECODER_TOLERANCE = 1e-4
+"""Largest |difference| between two decoder graphs, on a random latent, for them to count as one decoder."""
 
 
 def _sha256(path: Path) -> str:
@@ -92,11 +95,14 @@ def code_bits(model: VQVAE, arrays: list[np.ndarray] | None) -> np.ndarray:
 
 def export(
     checkpoint: Path, out: Path, default_quality: int, command: str, bits_from: list[np.ndarray] | None = None,
-    extra: dict | None = None,
+    extra: dict | None = None, decoding_of: Path | None = None,
 ) -> dict:
     """Write the bundle for `checkpoint` into `out` and return its manifest.
 
-    The quality ladder is one level per number of stages; training.calibrate refines it on `val`.
+    The quality ladder is one level per number of stages; training.calibrate refines it on `val`. With
+    `decoding_of` (a bundle whose quantiser and decoder the checkpoint kept, as training.distill's students do),
+    the new bundle takes that bundle's decoder.onnx, codebooks and priors byte for byte, after checking they are
+    the checkpoint's, and lists its ids as compatible: it then decodes every file the earlier bundle wrote.
     """
     ck = torch.load(checkpoint, weights_only=False, map_location="cpu")
     cfg = ck["config"]
@@ -109,6 +115,7 @@ def export(
     export_onnx(model, out)
     np.save(out / "codebooks.npy", model.quantizer.codebooks.numpy().astype(np.float32), allow_pickle=False)
     np.save(out / "code_bits.npy", code_bits(model, bits_from), allow_pickle=False)
+    base = _take_decoding(out, decoding_of) if decoding_of else None
     check = parity(model, out)
     m, d = cfg["model"], cfg["data"]
     manifest = {
@@ -137,11 +144,35 @@ def export(
         "context": context(out, model.hop),
         "files": {f: _sha256(out / f) for f in REQUIRED_FILES},
     }
+    if base is not None:
+        manifest["compatible_ids"] = sorted(base.compatible_ids)
+        manifest["decoding_of"] = base.name
+        if base.priors is not None:
+            manifest["files"][PRIORS] = _sha256(out / PRIORS)
+            manifest["priors"] = {**base.manifest["priors"], "from": base.name}
     if extra:
         manifest.update(extra)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     load_bundle(out)  # verifies what was just written
     return manifest
+
+
+def _take_decoding(out: Path, base_path: Path) -> Bundle:
+    """Replace out's decoder.onnx and codebooks.npy with `base_path`'s (and copy its priors) once they are shown
+    to decode alike; return that bundle."""
+    base = load_bundle(base_path)
+    if not np.array_equal(np.load(out / "codebooks.npy"), base.codebooks):
+        raise SystemExit(f"{base_path}: the checkpoint's codebooks are not this bundle's")
+    z = np.random.default_rng(0).standard_normal((1, base.codebooks.shape[2], 256)).astype(np.float32)
+    mine, theirs = session(out / "decoder.onnx"), session(base.path / "decoder.onnx")
+    diff = np.abs(mine.run(None, {"latent": z})[0] - theirs.run(None, {"latent": z})[0]).max()
+    if diff > DECODER_TOLERANCE:
+        raise SystemExit(f"{base_path}: the checkpoint's decoder differs from this bundle's "
+                         f"(max {diff:.3g})")
+    for name in ("decoder.onnx", "codebooks.npy", PRIORS):
+        if (base.path / name).exists():
+            shutil.copyfile(base.path / name, out / name)
+    return base
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -152,6 +183,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--command", default="", help="the training command to record in the manifest")
     ap.add_argument("--data", default=None, help="data folder for the code frequencies (default: $VQCODEC_DATA)")
     ap.add_argument("--bits-samples", type=int, default=BITS_SAMPLES, help="samples per train record used")
+    ap.add_argument("--decoding-of", type=Path, default=None,
+                    help="a bundle whose quantiser and decoder the checkpoint kept (a distilled encoder's teacher)")
+    ap.add_argument("--name", default=None, help="the bundle's name (default: the checkpoint config's)")
     ap.add_argument("--note", default="", help="free text about the run (e.g. resumes), kept in the manifest")
     args = ap.parse_args(argv)
     cfg = torch.load(args.checkpoint, weights_only=False, map_location="cpu")["config"]
@@ -160,7 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     arrays = normalized_channels(
         load_record_channels(root, mitdb_split(root, d["train_split"]), args.bits_samples), d["block_samples"])
     this = "python -m training.export " + " ".join(argv if argv is not None else sys.argv[1:])
-    man = export(args.checkpoint, args.out, args.default_quality, args.command, arrays, {"export_command": this, "note": args.note})
+    extra = {"export_command": this, "note": args.note, **({"name": args.name} if args.name else {})}
+    man = export(args.checkpoint, args.out, args.default_quality, args.command, arrays, extra, args.decoding_of)
     print(json.dumps({"files": man["files"], "parity": man["parity"]}, indent=1))
 
 

@@ -75,7 +75,28 @@ def test_a_distilled_encoder_keeps_the_teachers_decoder_and_exports(tiny_bundle,
         if not key.startswith("encoder."):
             assert torch.equal(student["model"][key], value), key
     bundle = tmp_path / "bundle"
-    export(best, bundle, default_quality=2, command="test")
+    export(best, bundle, default_quality=2, command="test", decoding_of=tiny_bundle)
     sig = make_signal(3000)
-    codec = Codec.load(bundle)
+    codec, teacher_codec = Codec.load(bundle), Codec.load(tiny_bundle)
     assert codec.decompress(codec.compress(sig, quality=2)[0]).samples.shape == sig.samples.shape
+    # it takes the teacher's decoding path byte for byte, so it decodes the teacher's files, identically
+    for name in ("decoder.onnx", "codebooks.npy", "priors.npy"):
+        assert (bundle / name).read_bytes() == (tiny_bundle / name).read_bytes(), name
+    assert teacher_codec.bundle.model_id in codec.bundle.compatible_ids
+    blob = teacher_codec.compress(sig, quality=2)[0]
+    np.testing.assert_array_equal(codec.decompress(blob).samples, teacher_codec.decompress(blob).samples)
+
+
+def test_export_refuses_a_decoder_that_is_not_the_named_bundles(tiny_bundle, tmp_path):
+    """export --decoding-of checks the checkpoint's decoder against the bundle's before it borrows its files."""
+    import torch
+
+    from training.export import export
+
+    ck = torch.load(tiny_bundle.parent / "run" / "best.pt", weights_only=False)
+    key = next(k for k in ck["model"] if k.startswith("decoder.") and k.endswith("weight"))
+    ck["model"][key] = ck["model"][key] + 0.5
+    torch.save(ck, tmp_path / "changed.pt")
+    with pytest.raises(SystemExit, match="decoder differs"):
+        export(tmp_path / "changed.pt", tmp_path / "bundle", default_quality=2, command="test",
+               decoding_of=tiny_bundle)
