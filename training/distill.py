@@ -1,12 +1,14 @@
 """Distil a cheaper encoder for a trained model: the student encoder (config `model.encoder_channels`) learns
-to give the teacher's latent on train tiles (MSE over the latent's variance); the quantiser and decoder are the
-teacher's, frozen, so indices and decoded signals keep their meaning and only the encoder's arithmetic shrinks.
-Selection on val by the same score as training (PRDN by stages through the teacher's quantiser and decoder).
+to give the teacher's latent on train tiles (MSE over the latent's variance) and, with `--recon`, the
+reconstruction through the teacher's quantiser and decoder, which stay frozen, so indices and decoded signals keep
+their meaning and only the encoder's arithmetic shrinks. Selection on val by the same score as training (PRDN by
+stages through the teacher's quantiser and decoder). ecg-v3's encoder came from (on a GPU, sized by --minutes 4.5):
 
-    python -m training.distill --teacher runs/gpu/ecg-v2.pt --channels 16,32,64,128 --steps 3000 --batch 32 \
-        --data ../shared/data --out runs/ecg-v2-fast
+    python -m training.distill --teacher runs/gpu/ecg-v2.pt --channels 16,32,64,128 --recon 1 --batch 64 \
+        --steps 13380 --eval-every 1000 --data ../shared/data --device cuda --out runs/distill/s32-r1-long
 
-The checkpoints have train.py's layout, so `python -m training.export` makes a bundle of the student.
+The checkpoints have train.py's layout, so `python -m training.export --decoding-of <teacher's bundle>` makes a
+bundle of the student that decodes the teacher's files.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 
 from training.data import TileSampler, data_root, train_val_arrays
 from training.model import VQVAE
-from training.train import _device_name, evaluate, lr_at, steps_for
+from training.train import StepClock, _device_name, evaluate, lr_at
 
 
 def student_of(teacher: VQVAE, cfg: dict, channels: list[int]) -> tuple[VQVAE, dict]:
@@ -69,16 +71,11 @@ def distill(teacher_path: Path, channels: list[int], train_arrays: list[np.ndarr
           f"{channels}: {sum(p.numel() for p in student.encoder.parameters())} parameters "
           f"(teacher's {sum(p.numel() for p in teacher.encoder.parameters())}), recon weight {recon}",
           file=log, flush=True)
-    if minutes is not None and t["warmup"] < 1:
-        raise ValueError("sizing a run by minutes needs train.warmup >= 1: the warm-up steps are timed")
-    best, start, timed, step = math.inf, time.time(), t["warmup"] // 4, 0
+    clock = StepClock(cfg, minutes)
+    best, start, step = math.inf, time.time(), 0
     while step < t["steps"]:
-        if minutes is not None and step == timed:
-            tick = time.time()
-        if minutes is not None and step == t["warmup"]:
-            per_step = (time.time() - tick) / (t["warmup"] - timed)
-            t["steps"] = steps_for(minutes, per_step, cfg)
-            print(f"{per_step * 1e3:.1f} ms/step: {t['steps']} steps fill {minutes} minutes", file=log, flush=True)
+        if sized := clock.tick(step):
+            print(sized, file=log, flush=True)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         step += 1

@@ -42,10 +42,29 @@ def lr_at(step: int, cfg: dict) -> float:
     return t["lr_min"] + 0.5 * (t["lr"] - t["lr_min"]) * (1 + math.cos(math.pi * p))
 
 
-def steps_for(minutes: float, per_step: float, cfg: dict) -> int:
-    """Steps that fill `minutes` at `per_step` seconds each, past the warm-up and at most the config's count."""
-    t = cfg["train"]
-    return max(t["warmup"] + 1, min(t["steps"], int(minutes * 60 / per_step)))
+class StepClock:
+    """Sizes a run by minutes: times the warm-up steps after its first quarter (k-means init, kernel choice are
+    left out), then fixes cfg's step count to fill the time; the config's count stays a cap."""
+
+    def __init__(self, cfg: dict, minutes: float | None) -> None:
+        self.cfg, self.minutes = cfg, minutes
+        self.timed = cfg["train"]["warmup"] // 4
+        self.start = 0.0
+        if minutes is not None and cfg["train"]["warmup"] < 1:
+            raise ValueError("sizing a run by minutes needs train.warmup >= 1: the warm-up steps are timed")
+
+    def tick(self, step: int) -> str | None:
+        """Call before each step. At the end of warm-up, sets the step count and returns the line to log."""
+        t = self.cfg["train"]
+        if self.minutes is None:
+            return None
+        if step == self.timed:
+            self.start = time.time()
+        if step != t["warmup"]:
+            return None
+        per_step = (time.time() - self.start) / (t["warmup"] - self.timed)
+        t["steps"] = max(t["warmup"] + 1, min(t["steps"], int(self.minutes * 60 / per_step)))
+        return f"{per_step * 1e3:.1f} ms/step: {t['steps']} steps fill {self.minutes} minutes"
 
 
 @torch.no_grad()
@@ -114,17 +133,11 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
     gen = torch.Generator().manual_seed(t["seed"] + step)
     start = time.time()
     bar = tqdm(total=t["steps"], initial=step, file=sys.stderr, mininterval=30, desc=cfg["name"])
-    timed = t["warmup"] // 4  # warm-up steps left out of the timing (k-means init, kernel choice)
-    if minutes is not None and t["warmup"] < 1:
-        raise ValueError("sizing a run by minutes needs train.warmup >= 1: the warm-up steps are timed")
+    clock = StepClock(cfg, minutes)
     while step < t["steps"]:
-        if minutes is not None and step == timed:
-            tick = time.time()
-        if minutes is not None and step == t["warmup"]:
-            per_step = (time.time() - tick) / (t["warmup"] - timed)
-            t["steps"] = steps_for(minutes, per_step, cfg)
+        if sized := clock.tick(step):
             bar.total = t["steps"]
-            say(f"{per_step * 1e3:.1f} ms/step: {t['steps']} steps fill {minutes} minutes")
+            say(sized)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         x = torch.from_numpy(sampler.batch(t["batch"])).to(device)

@@ -87,6 +87,22 @@ def test_a_distilled_encoder_keeps_the_teachers_decoder_and_exports(tiny_bundle,
     np.testing.assert_array_equal(codec.decompress(blob).samples, teacher_codec.decompress(blob).samples)
 
 
+def test_a_distillation_sized_in_minutes_fixes_its_step_count_after_warm_up(tiny_bundle, tmp_path):
+    import torch
+
+    from tests.conftest import synthetic_ecg
+    from training.distill import distill
+
+    arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(2)]
+    best = distill(tiny_bundle.parent / "run" / "best.pt", [2, 4, 8], arrays,
+                   [synthetic_ecg(1024, seed=9).astype(np.float32)], tmp_path, steps=10**6, eval_every=10**6,
+                   minutes=0.002)
+    ck = torch.load(best, weights_only=False)
+    steps = ck["config"]["train"]["steps"]
+    assert ck["config"]["train"]["warmup"] < steps < 10**6 and ck["step"] == steps
+    assert f"{steps} steps fill 0.002 minutes" in (tmp_path / "distill.log").read_text()
+
+
 def test_export_refuses_a_decoder_that_is_not_the_named_bundles(tiny_bundle, tmp_path):
     """export --decoding-of checks the checkpoint's decoder against the bundle's before it borrows its files."""
     import torch
