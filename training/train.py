@@ -1,7 +1,8 @@
 """Train a VQ-VAE from a TOML config: `python -m training.train --config training/configs/ecg-v1.toml`.
 
-Writes runs/<name>/{train.log, last.pt, best.pt}; `--resume` continues from last.pt. Model selection
-uses the `val` split only. `--device cuda` trains on a GPU; `--minutes M` then sizes the run to the time
+Writes runs/<name>/{train.log, last.pt, best.pt}; `--resume` continues from last.pt, `--init CKPT` starts
+a new schedule from a trained model's weights and codebooks (fine-tuning). Model selection uses the `val`
+split only. `--device cuda` trains on a GPU; `--minutes M` then sizes the run to the time
 given: the step count is fixed from the speed of the warm-up steps (before the schedule depends on it) and
 logged, so `--steps N` repeats the run.
 """
@@ -13,6 +14,7 @@ import math
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -99,11 +101,24 @@ def _device_name(device: str) -> str:
     return f"cpu, {torch.get_num_threads()} threads"
 
 
+def stage_sampler(cfg: dict, stages: int, gen: torch.Generator) -> Callable[[int], torch.Tensor]:
+    """Draws the stage count of each tile (quantiser dropout): uniform over 1..stages, or by the config's
+    train.stage_probs, which can favour the low-rate prefixes the default quality uses."""
+    probs = cfg["train"].get("stage_probs")
+    if probs is None:
+        return lambda n: torch.randint(1, stages + 1, (n,), generator=gen)
+    if len(probs) != stages or min(probs) < 0:
+        raise ValueError(f"train.stage_probs needs {stages} non-negative weights, got {probs}")
+    weights = torch.tensor(probs, dtype=torch.float64)
+    return lambda n: torch.multinomial(weights, n, replacement=True, generator=gen) + 1
+
+
 def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run: Path,
-          resume: bool = False, device: str = "cpu", minutes: float | None = None) -> Path:
+          resume: bool = False, device: str = "cpu", minutes: float | None = None, init: Path | None = None) -> Path:
     """Train on normalised 1-D arrays, select on `val`; returns the best checkpoint's path.
 
-    With `minutes`, the total step count is set at the end of warm-up from the measured speed.
+    With `minutes`, the total step count is set at the end of warm-up from the measured speed. With `init`,
+    the model starts from that checkpoint's weights and codebooks (its architecture must be cfg's).
     """
     t, d = cfg["train"], cfg["data"]
     torch.manual_seed(t["seed"])
@@ -120,6 +135,9 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
     model = VQVAE(cfg, seed=t["seed"]).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t.get("weight_decay", 0.0))
     step, best, elapsed0 = 0, math.inf, 0.0
+    if init is not None and not (resume and (run / "last.pt").exists()):
+        model.load_state_dict(torch.load(init, weights_only=False, map_location=device)["model"])
+        say(f"initialised from {init}")
     if resume and (run / "last.pt").exists():
         ck = torch.load(run / "last.pt", weights_only=False, map_location=device)
         model.load_state_dict(ck["model"])
@@ -130,7 +148,7 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
     say(f"{sum(p.numel() for p in model.parameters())} parameters")
 
     stages = model.quantizer.stages  # 1 for FSQ, whose n_active is then always 1
-    gen = torch.Generator().manual_seed(t["seed"] + step)
+    draw_stages = stage_sampler(cfg, stages, torch.Generator().manual_seed(t["seed"] + step))
     start = time.time()
     bar = tqdm(total=t["steps"], initial=step, file=sys.stderr, mininterval=30, desc=cfg["name"])
     clock = StepClock(cfg, minutes)
@@ -141,7 +159,7 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         x = torch.from_numpy(sampler.batch(t["batch"])).to(device)
-        n_active = torch.randint(1, stages + 1, (t["batch"],), generator=gen).to(device)
+        n_active = draw_stages(t["batch"]).to(device)
         y, _, commit = model(x, n_active)
         rec = torch.mean((y - x) ** 2)
         loss = rec + t["commit_weight"] * commit
@@ -179,6 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", default=None, help="data folder (default: $VQCODEC_DATA)")
     ap.add_argument("--out", default="runs")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tune)")
     ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     ap.add_argument("--steps", type=int, default=None, help="override the config's step count")
     ap.add_argument("--minutes", type=float, default=None, help="size the step count to this many minutes")
@@ -187,7 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.steps is not None:
         cfg["train"]["steps"] = args.steps
     train_arrays, val = train_val_arrays(data_root(args.data), cfg["data"])
-    train(cfg, train_arrays, val, Path(args.out) / cfg["name"], args.resume, args.device, args.minutes)
+    train(cfg, train_arrays, val, Path(args.out) / cfg["name"], args.resume, args.device, args.minutes,
+          args.init)
 
 
 if __name__ == "__main__":

@@ -116,3 +116,38 @@ def test_export_refuses_a_decoder_that_is_not_the_named_bundles(tiny_bundle, tmp
     with pytest.raises(SystemExit, match="decoder differs"):
         export(tmp_path / "changed.pt", tmp_path / "bundle", default_quality=2, command="test",
                decoding_of=tiny_bundle)
+
+
+def test_a_fine_tune_starts_from_the_checkpoints_weights(tiny_bundle, tmp_path):
+    """train --init: a new schedule from a trained model (at learning rate 0 its network stays the checkpoint's)."""
+    import torch
+
+    from tests.conftest import synthetic_ecg
+    from training.train import train
+
+    start = torch.load(tiny_bundle.parent / "run" / "best.pt", weights_only=False)
+    cfg = start["config"]
+    cfg["train"].update(steps=2, lr=0.0, lr_min=0.0, eval_every=2)
+    arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(2)]
+    best = train(cfg, arrays, [synthetic_ecg(1024, seed=9).astype(np.float32)], tmp_path,
+                 init=tiny_bundle.parent / "run" / "best.pt")
+    ck = torch.load(best, weights_only=False)
+    for name, value in start["model"].items():
+        if not name.startswith("quantizer."):
+            torch.testing.assert_close(ck["model"][name], value, rtol=0, atol=0)
+    assert ck["step"] == 2
+    assert "initialised from" in (tmp_path / "train.log").read_text()
+
+
+def test_stage_probs_draw_the_tiles_stage_counts():
+    import torch
+
+    from training.train import stage_sampler
+
+    gen = torch.Generator().manual_seed(0)
+    draws = stage_sampler({"train": {"stage_probs": [0.0, 1.0, 0.0]}}, 3, gen)(64)
+    assert draws.tolist() == [2] * 64
+    uniform = stage_sampler({"train": {}}, 3, gen)(600)
+    assert set(uniform.tolist()) == {1, 2, 3}
+    with pytest.raises(ValueError, match="3 non-negative"):
+        stage_sampler({"train": {"stage_probs": [1.0, 1.0]}}, 3, gen)
