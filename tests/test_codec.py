@@ -164,7 +164,7 @@ def test_ecg_v3_decodes_the_files_ecg_v2_wrote_identically():
     np.testing.assert_array_equal(new.decompress(data).samples, old.decompress(data).samples)
 
 
-@pytest.mark.parametrize("name", ["ecg-v1", "ecg-v2", "ecg-v3"])
+@pytest.mark.parametrize("name", ["ecg-v1", "ecg-v2", "ecg-v3", "ecg-v4"])
 def test_the_shipped_models_reach_within_the_default_margins(name):
     """Measured as training.export measures a new bundle: the constants cover the shipped graphs."""
     codec = Codec.load(name, threads=1)

@@ -25,7 +25,7 @@ PRIORS = "priors.npy"
 """Optional: bigram counts of the code indices on the training split, [stages, codes + 1, codes] uint32."""
 MAX_CONTEXT = 1 << 16
 """Largest context (encoder samples, decoder frames) a manifest may state: a chunk's margins stay bounded."""
-ALIASES = {"ecg": "ecg-v3", "midi": "midi-v1"}
+ALIASES = {"ecg": "ecg-v4", "midi": "midi-v1"}
 """Short names users type; each maps to the shipped bundle it stands for."""
 
 
