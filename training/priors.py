@@ -2,11 +2,14 @@
 
 `python -m training.priors --model vqcodec/models/ecg-v1 --data ../shared/data`
 
-Encodes every train record with the bundle (all stages, plain nearest-neighbour search) and counts, per
+Encodes every train record with the bundle (all stages, plain nearest-neighbour search, or with `--lam` the
+entropy-constrained search of that weight, so that the prior matches what a ladder level writes) and counts, per
 stage, which index follows which: for stage 1 the previous stage-1 index of the same channel (row K: a
 lane's start), for later stages the index one stage up at the same frame — the contexts of
 vqcodec.entropy. Writes priors.npy into the bundle and adds it to the manifest; the previous model id goes
-into manifest["compatible_ids"], since decoding is unchanged. Calibrate after this: bit costs change.
+into manifest["compatible_ids"], since files written before the prior still decode. A bundle's prior is
+never replaced (files coded under it would no longer decode): start again from an export. Calibrate after this:
+bit costs change.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from vqcodec.bundle import MANIFEST, PRIORS, load_bundle
 from vqcodec.codec import Codec
 
 
-def count_bigrams(codec: Codec, signals: list[vqcodec.Signal]) -> np.ndarray:
-    """[stages, codes + 1, codes] int64 counts of (context, index) over the signals' codes (all stages, lambda 0)."""
+def count_bigrams(codec: Codec, signals: list[vqcodec.Signal], lam: float = 0.0) -> np.ndarray:
+    """[stages, codes + 1, codes] int64 counts of (context, index) over the signals' codes (all stages, searched
+    with entropy-constraint weight `lam`: the indices a ladder level at that lambda writes)."""
     counts = np.zeros((codec.stages, codec.codes + 1, codec.codes), dtype=np.int64)
-    codec.levels[0] = (codec.stages, 0.0)
+    codec.levels[0] = (codec.stages, lam)
     for sig in signals:
         counts += entropy.count_bigrams(codec.encode(np.nan_to_num(sig.samples), 0).indices, codec.codes)
     del codec.levels[0]
@@ -48,6 +52,9 @@ def rewrite_manifest(bundle: Path, manifest: dict) -> None:
 def add_priors(bundle: Path, counts: np.ndarray, command: str) -> None:
     """Write priors.npy into the bundle and list it in the manifest (the old id stays compatible)."""
     manifest = json.loads((bundle / MANIFEST).read_text())
+    if PRIORS in manifest["files"]:
+        raise ValueError(f"{bundle} already has an index prior: files coded under it would no longer decode "
+                         "with a new one; start from a fresh export")
     np.save(bundle / PRIORS, counts.astype(np.uint32), allow_pickle=False)
     manifest["files"][PRIORS] = hashlib.sha256((bundle / PRIORS).read_bytes()).hexdigest()
     manifest["priors"] = {"command": command, "split": "train", "indices_counted": int(counts[0].sum())}
@@ -58,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, type=Path, help="bundle folder (rewritten)")
     ap.add_argument("--data", default=None)
+    ap.add_argument("--lam", type=float, default=0.0,
+                    help="count the indices of this ECVQ weight (default 0: plain nearest-code search)")
     args = ap.parse_args(argv)
     root = data_root(args.data)
     codec = Codec.load(args.model)
@@ -65,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in mitdb_split(root, "train"):
         signals.append(vqcodec.read(root / "ecg" / "mitdb" / name))
         print(f"read {name}", file=sys.stderr, flush=True)
-    counts = count_bigrams(codec, signals)
+    counts = count_bigrams(codec, signals, args.lam)
     add_priors(args.model, counts, "python -m training.priors " + " ".join(argv if argv is not None else sys.argv[1:]))
     print(f"{args.model}: priors from {counts[0].sum()} stage-1 indices of {len(signals)} train records")
 

@@ -151,3 +151,27 @@ def test_stage_probs_draw_the_tiles_stage_counts():
     assert set(uniform.tolist()) == {1, 2, 3}
     with pytest.raises(ValueError, match="3 non-negative"):
         stage_sampler({"train": {"stage_probs": [1.0, 1.0]}}, 3, gen)
+
+
+def test_an_index_prior_counted_at_a_lambda_is_the_cheaper_codes_and_is_never_replaced(tiny_bundle, tmp_path):
+    """training.priors --lam counts the indices the entropy-constrained search writes (more concentrated than
+    the plain search's); a bundle's prior is never overwritten, since its files would no longer decode."""
+    import shutil
+
+    from training.priors import add_priors, count_bigrams
+
+    codec = Codec.load(tiny_bundle, threads=1)
+    signals = [make_signal(6000, channels=2, seed=s) for s in (11, 12)]
+
+    def entropy_bits(counts: np.ndarray) -> float:
+        p = counts[0].sum(axis=0) / counts[0].sum()
+        return float(-(p[p > 0] * np.log2(p[p > 0])).sum())
+
+    plain, cheap = count_bigrams(codec, signals), count_bigrams(codec, signals, lam=100.0)
+    assert plain.sum() == cheap.sum() and entropy_bits(cheap) < entropy_bits(plain)
+    copy = tmp_path / "b"
+    shutil.copytree(tiny_bundle, copy)
+    before = (copy / "priors.npy").read_bytes()
+    with pytest.raises(ValueError, match="already has an index prior"):
+        add_priors(copy, cheap, "test")
+    assert (copy / "priors.npy").read_bytes() == before
