@@ -2,8 +2,8 @@
 
 `python -m training.priors --model vqcodec/models/ecg-v1 --data ../shared/data`
 
-Encodes every train record with the bundle (all stages, plain nearest-neighbour search, or with `--lam` the
-entropy-constrained search of that weight, so that the prior matches what a ladder level writes) and counts, per
+Encodes every train record with the bundle (all stages, plain nearest-neighbour search; with `--lam`, stage 1
+also with the entropy-constrained search of that weight, whose indices then make stage 1's prior) and counts, per
 stage, which index follows which: for stage 1 the previous stage-1 index of the same channel (row K: a
 lane's start), for later stages the index one stage up at the same frame — the contexts of
 vqcodec.entropy. Writes priors.npy into the bundle and adds it to the manifest; the previous model id goes
@@ -30,10 +30,19 @@ from vqcodec.codec import Codec
 
 
 def count_bigrams(codec: Codec, signals: list[vqcodec.Signal], lam: float = 0.0) -> np.ndarray:
-    """[stages, codes + 1, codes] int64 counts of (context, index) over the signals' codes (all stages, searched
-    with entropy-constraint weight `lam`: the indices a ladder level at that lambda writes)."""
-    counts = np.zeros((codec.stages, codec.codes + 1, codec.codes), dtype=np.int64)
-    codec.levels[0] = (codec.stages, lam)
+    """[stages, codes + 1, codes] int64 counts of (context, index) over the signals' codes, all stages from the
+    plain search; with `lam`, stage 1's from the entropy-constrained search of that weight instead (the search
+    is greedy by stage, so these are the stage-1 indices of every level at that lambda)."""
+    counts = _counts(codec, signals, codec.stages, 0.0)
+    if lam:
+        counts[0] = _counts(codec, signals, 1, lam)[0]
+    return counts
+
+
+def _counts(codec: Codec, signals: list[vqcodec.Signal], stages: int, lam: float) -> np.ndarray:
+    """Bigram counts [stages, codes + 1, codes] of the signals encoded with `stages` stages at weight `lam`."""
+    counts = np.zeros((stages, codec.codes + 1, codec.codes), dtype=np.int64)
+    codec.levels[0] = (stages, lam)
     for sig in signals:
         counts += entropy.count_bigrams(codec.encode(np.nan_to_num(sig.samples), 0).indices, codec.codes)
     del codec.levels[0]
@@ -66,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", required=True, type=Path, help="bundle folder (rewritten)")
     ap.add_argument("--data", default=None)
     ap.add_argument("--lam", type=float, default=0.0,
-                    help="count the indices of this ECVQ weight (default 0: plain nearest-code search)")
+                    help="count stage 1's indices at this ECVQ weight, the one-stage levels' (default 0: plain "
+                    "search). On val, later stages counted at 0.3 cost up to 14 %% more bits on 2-3 stages")
     args = ap.parse_args(argv)
     root = data_root(args.data)
     codec = Codec.load(args.model)
