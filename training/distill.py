@@ -24,7 +24,7 @@ import torch
 
 from training.data import TileSampler, data_root, train_val_arrays
 from training.model import VQVAE
-from training.train import StepClock, _device_name, evaluate, lr_at
+from training.train import StepClock, _device_name, evaluate, lr_at, stage_sampler
 
 
 def student_of(teacher: VQVAE, cfg: dict, channels: list[int]) -> tuple[VQVAE, dict]:
@@ -64,8 +64,7 @@ def distill(teacher_path: Path, channels: list[int], train_arrays: list[np.ndarr
     run.mkdir(parents=True, exist_ok=True)
     log = open(run / "distill.log", "a")
     sampler = TileSampler(train_arrays, cfg["data"]["tile"], t["seed"])
-    gen = torch.Generator().manual_seed(t["seed"])
-    stages = student.quantizer.stages
+    draw_stages = stage_sampler(cfg, student.quantizer.stages, torch.Generator().manual_seed(t["seed"]))
     opt = torch.optim.AdamW(student.encoder.parameters(), lr=t["lr"])
     print(f"teacher {teacher_path} step {ck['step']}, val PRDN by stages {ck['val']['prdn']}; student encoder "
           f"{channels}: {sum(p.numel() for p in student.encoder.parameters())} parameters "
@@ -86,7 +85,7 @@ def distill(teacher_path: Path, channels: list[int], train_arrays: list[np.ndarr
         loss = torch.mean((z - target) ** 2) / target.var()
         if recon:
             student.quantizer.eval()  # frozen: no codebook updates or restarts
-            n_active = torch.randint(1, stages + 1, (t["batch"],), generator=gen).to(device)
+            n_active = draw_stages(t["batch"]).to(device)
             z_q, _, _ = student.quantizer(z, n_active)
             loss = loss + recon * torch.mean((student.decoder(z_q) - x) ** 2)
         opt.zero_grad(set_to_none=True)

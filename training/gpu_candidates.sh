@@ -12,13 +12,7 @@
 # The ecg-v2 bundle came from the default RUNS on one NVIDIA H200 (2026-11-27), the three runs sharing the GPU.
 set -u
 M=${M:-6.5}; PY=${PY:-python3}; DEVICE=${DEVICE:-cuda}
-if ! $PY -c "import wfdb, zstandard, mido" 2>/dev/null; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-    .gpu/whl/*.whl || exit 1
-fi
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
-[ -d /tmp/data/ecg/mitdb ] || $PY -c "import tarfile; tarfile.open('.gpu/data.tar.xz').extractall('/tmp')" || exit 1
-nvidia-smi --query-gpu=name,memory.used --format=csv 2>/dev/null; $PY -c "import torch; print(torch.__version__)"
+. training/gpu_env.sh  # wheels, data, GPU
 runs=${RUNS:-"training/configs/ecg-v2.toml
 training/configs/compare/ecg-v2-hop16.toml
 training/configs/compare/ecg-v2-b128.toml"}

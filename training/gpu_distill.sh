@@ -8,13 +8,7 @@
 #   M=6 OUT=<results folder> bash training/gpu_distill.sh
 set -u
 M=${M:-6}; PY=${PY:-python3}; DEVICE=${DEVICE:-cuda}; TEACHER=${TEACHER:-runs/gpu/ecg-v2.pt}
-if ! $PY -c "import wfdb, zstandard, mido" 2>/dev/null; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-    .gpu/whl/*.whl || exit 1
-fi
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
-[ -d /tmp/data/ecg/mitdb ] || $PY -c "import tarfile; tarfile.open('.gpu/data.tar.xz').extractall('/tmp')" || exit 1
-nvidia-smi --query-gpu=name,memory.used --format=csv 2>/dev/null; $PY -c "import torch; print(torch.__version__)"
+. training/gpu_env.sh  # wheels, data, GPU
 # name  channels  recon-weight  batch
 # (the second call that made ecg-v3: M=4.5 SLACK=90 RUNS="s32-r1-long 16,32,64,128 1 64
 #  s32-r3 16,32,64,128 3 64")

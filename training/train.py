@@ -135,9 +135,6 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
     model = VQVAE(cfg, seed=t["seed"]).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t.get("weight_decay", 0.0))
     step, best, elapsed0 = 0, math.inf, 0.0
-    if init is not None and not (resume and (run / "last.pt").exists()):
-        model.load_state_dict(torch.load(init, weights_only=False, map_location=device)["model"])
-        say(f"initialised from {init}")
     if resume and (run / "last.pt").exists():
         ck = torch.load(run / "last.pt", weights_only=False, map_location=device)
         model.load_state_dict(ck["model"])
@@ -145,6 +142,9 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
         step, best, elapsed0 = ck["step"], ck["best"], ck["elapsed"]
         sampler.rng = np.random.default_rng([t["seed"], step])
         say(f"resumed at step {step}")
+    elif init is not None:
+        model.load_state_dict(torch.load(init, weights_only=False, map_location=device)["model"])
+        say(f"initialised from {init}")
     say(f"{sum(p.numel() for p in model.parameters())} parameters")
 
     stages = model.quantizer.stages  # 1 for FSQ, whose n_active is then always 1
