@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import zlib
 
 import numpy as np
 import pytest
@@ -12,9 +14,9 @@ import zstandard
 from tests.conftest import make_signal
 from vqcodec import bitpack, entropy
 from vqcodec import format as vqc
-from vqcodec.bundle import MANIFEST, PRIORS
+from vqcodec.bundle import MANIFEST, PRIORS, STAGE_PRIORS
 from vqcodec.codec import Codec
-from vqcodec.errors import ChecksumError, FormatError, ModelMismatchError
+from vqcodec.errors import BundleError, ChecksumError, FormatError, ModelMismatchError
 
 K = 16
 
@@ -115,3 +117,78 @@ def test_an_old_reader_would_refuse_a_coded_file_cleanly():
     assert vqc.TAG_IDXC[0].isupper()
     with pytest.raises(FormatError):
         vqc.loads(b"")
+
+
+STAGE_LAMS = [0.3, 0.1, 0.0]
+"""The tiny model's weight per stage count (3 stages), as training.priors --stage-lams takes them."""
+
+
+@pytest.fixture(scope="module")
+def staged(codec, tmp_path_factory) -> Codec:
+    """The tiny model with a prior per stage count added by training.priors (as ecg-v4 ships)."""
+    from training.priors import add_stage_priors, stage_counts
+
+    path = tmp_path_factory.mktemp("staged") / "bundle"
+    shutil.copytree(codec.bundle.path, path)
+    signals = [make_signal(6000, channels=2, seed=s) for s in (11, 12)]
+    add_stage_priors(path, stage_counts(Codec.load(path, threads=1), signals, STAGE_LAMS), STAGE_LAMS, "test")
+    return Codec.load(path, threads=1)
+
+
+@pytest.mark.parametrize("quality", [1, 2, 3])
+def test_a_bundle_with_stage_priors_codes_each_stage_count_under_its_own(staged, quality):
+    """bigram-rans-2 (format 1.7): the blocks decode under the prior of the file's stage count, exactly."""
+    sig = make_signal(9000, seed=quality)
+    data, _ = staged.compress(sig, quality)
+    f = vqc.loads(data)
+    n = staged.levels[quality][0]
+    assert f.index_coding == entropy.CODING_BY_STAGES and data[8:12] == bytes([1, 0, 7, 0])
+    q = entropy.prior_weights(staged.bundle.stage_priors[n])
+    shape = (f.header.n_channels, n, f.header.block_length(0))
+
+    def decodes_under(q: np.ndarray) -> bool:
+        got, ended = entropy.decode(f.blocks[0][4:], q, shape)
+        return ended and f.blocks[0][:4] == zlib.crc32(got.astype("<u2").tobytes()).to_bytes(4, "little")
+
+    assert decodes_under(q)
+    single = entropy.prior_weights(staged.bundle.priors)[:n]  # the same table only where counted alike (lambda 0)
+    assert decodes_under(single) == np.array_equal(single, q)
+    assert staged.decompress(data).samples.shape == sig.samples.shape
+
+
+def test_stage_priors_keep_the_old_files_and_old_bundles_refuse_the_new_ones(codec, staged):
+    """Adding stage priors changes the model id; files coded before (bigram-rans-1) decode the same."""
+    assert codec.model_id in staged.bundle.compatible_ids
+    sig = make_signal(3000)
+    old_file, _ = codec.compress(sig, 3)
+    np.testing.assert_array_equal(staged.decompress(old_file).samples, codec.decompress(old_file).samples)
+    new_file, _ = staged.compress(sig, 3)
+    f = vqc.loads(new_file)
+    f.header.model_sha256 = codec.model_id  # even under the old id, the old bundle has no such prior
+    with pytest.raises(ModelMismatchError, match="bigram-rans-2"):
+        codec.decompress(vqc.dumps(f))
+
+
+def test_stage_priors_are_never_replaced(staged, tmp_path):
+    from training.priors import add_stage_priors
+
+    copy = tmp_path / "b"
+    shutil.copytree(staged.bundle.path, copy)
+    before = (copy / STAGE_PRIORS).read_bytes()
+    with pytest.raises(ValueError, match="already has stage priors"):
+        add_stage_priors(copy, staged.bundle.stage_priors, STAGE_LAMS, "test")
+    assert (copy / STAGE_PRIORS).read_bytes() == before
+
+
+@pytest.mark.parametrize("arrays", [{"1": (1, 17, 16), "2": (2, 17, 16)},  # one count missing
+                                    {"1": (1, 17, 16), "2": (2, 17, 16), "3": (2, 17, 16)},  # wrong shape
+                                    {"1": (1, 17, 16), "2": (2, 17, 16), "3": (3, 17, 16), "x": (1,)}])
+def test_malformed_stage_priors_are_a_bundle_error(staged, tmp_path, arrays):
+    bad = tmp_path / "bad"
+    shutil.copytree(staged.bundle.path, bad)
+    np.savez_compressed(bad / STAGE_PRIORS, **{k: np.ones(v, np.uint32) for k, v in arrays.items()})
+    manifest = json.loads((bad / MANIFEST).read_text())
+    manifest["files"][STAGE_PRIORS] = hashlib.sha256((bad / STAGE_PRIORS).read_bytes()).hexdigest()
+    (bad / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=STAGE_PRIORS):
+        Codec.load(bad, threads=1)

@@ -137,3 +137,31 @@ def test_a_midi_golden_file_decodes_to_exactly_the_stored_notes(minor: int, name
 @pytest.mark.parametrize("minor", sorted(MIDI_GOLDEN))
 def test_the_midi_golden_files_are_not_regenerated(minor: int) -> None:
     assert_never_regenerated(f"make_golden_v1_{minor}.py", MIDI_GOLDEN[minor])
+
+
+CODED_GOLDEN = GOLDEN.parent / "v1.7"
+"""Entropy-coded indices (IDXC): bigram-rans-1 (1.2) and bigram-rans-2 (1.7), with their frozen model."""
+CODED_EXPECTED = json.loads((CODED_GOLDEN / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(CODED_EXPECTED))
+def test_a_coded_golden_file_decodes_to_the_same_exact_indices_and_samples(name: str) -> None:
+    """The rANS coding is integer arithmetic: the indices are exact; the samples within the stated ADC steps."""
+    data = (CODED_GOLDEN / f"{name}.vqc").read_bytes()
+    want = CODED_EXPECTED[name]
+    assert data[8:12] == bytes([1, 0, want["minor"], 0])
+    codec = Codec.load(CODED_GOLDEN / "model", threads=1)
+    f = vf.loads(data, name)
+    assert f.index_coding == want["index_coding"]
+    indices = codec.file_indices(f, name)
+    assert hashlib.sha256(indices.astype("<u2").tobytes()).hexdigest() == want["indices_sha256"]
+    expected = np.load(CODED_GOLDEN / f"{name}.expected.npy", allow_pickle=False)
+    decoded = codec.decompress(data, name)
+    np.testing.assert_array_equal(np.isnan(decoded.samples), np.isnan(expected))
+    for c, ch in enumerate(decoded.channels):
+        np.testing.assert_allclose(decoded.samples[:, c], expected[:, c], rtol=0,
+                                   atol=want["tolerance_adc_steps"] / ch.gain, equal_nan=True)
+
+
+def test_the_coded_golden_files_are_not_regenerated() -> None:
+    assert_never_regenerated("make_golden_v1_7.py", CODED_GOLDEN)

@@ -22,7 +22,7 @@ import torch
 from training.cpu_graph import GRAPHS, rewrite_file
 from training.data import data_root, load_record_channels, mitdb_split, normalized_channels
 from training.model import VQVAE
-from vqcodec.bundle import MANIFEST, PRIORS, REQUIRED_FILES, Bundle, load_bundle
+from vqcodec.bundle import MANIFEST, PRIORS, REQUIRED_FILES, STAGE_PRIORS, Bundle, load_bundle
 from vqcodec.framing import reach
 from vqcodec.runtime import session
 
@@ -147,9 +147,10 @@ def export(
     if base is not None:
         manifest["compatible_ids"] = sorted(base.compatible_ids)
         manifest["decoding_of"] = base.name
-        if base.priors is not None:
-            manifest["files"][PRIORS] = _sha256(out / PRIORS)
-            manifest["priors"] = {**base.manifest["priors"], "from": base.name}
+        for name, key in ((PRIORS, "priors"), (STAGE_PRIORS, "stage_priors")):
+            if name in base.manifest["files"]:
+                manifest["files"][name] = _sha256(out / name)
+                manifest[key] = {**base.manifest[key], "from": base.name}
     if extra:
         manifest.update(extra)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -169,7 +170,7 @@ def _take_decoding(out: Path, base_path: Path) -> Bundle:
     if diff > DECODER_TOLERANCE:
         raise SystemExit(f"{base_path}: the checkpoint's decoder differs from this bundle's "
                          f"(max {diff:.3g})")
-    for name in ("decoder.onnx", "codebooks.npy", PRIORS):
+    for name in ("decoder.onnx", "codebooks.npy", PRIORS, STAGE_PRIORS):
         if (base.path / name).exists():
             shutil.copyfile(base.path / name, out / name)
     return base

@@ -10,6 +10,10 @@ vqcodec.entropy. Writes priors.npy into the bundle and adds it to the manifest; 
 into manifest["compatible_ids"], since files written before the prior still decode. A bundle's prior is
 never replaced (files coded under it would no longer decode): start again from an export. Calibrate after this:
 bit costs change.
+
+With `--stage-lams L1,L2,..` it writes stage_priors.npz instead, one prior per stage count n, counted from the
+indices of the n-stage search at weight Ln (what that count's levels write; their bit costs come from the
+bundle's priors.npy). Files are then coded with bigram-rans-2 under the prior of their stage count.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 import vqcodec
 from training.data import data_root, mitdb_split
 from vqcodec import entropy
-from vqcodec.bundle import MANIFEST, PRIORS, load_bundle
+from vqcodec.bundle import MANIFEST, PRIORS, STAGE_PRIORS, load_bundle
 from vqcodec.codec import Codec
 
 
@@ -70,6 +74,23 @@ def add_priors(bundle: Path, counts: np.ndarray, command: str) -> None:
     rewrite_manifest(bundle, manifest)
 
 
+def stage_counts(codec: Codec, signals: list[vqcodec.Signal], lams: list[float]) -> dict[int, np.ndarray]:
+    """n -> bigram counts [n, codes + 1, codes] of the signals' n-stage indices at weight lams[n - 1]."""
+    return {n: _counts(codec, signals, n, lam) for n, lam in enumerate(lams, start=1)}
+
+
+def add_stage_priors(bundle: Path, counts: dict[int, np.ndarray], lams: list[float], command: str) -> None:
+    """Write stage_priors.npz (array "n": the counts for n stages) and list it in the manifest."""
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    if STAGE_PRIORS in manifest["files"]:
+        raise ValueError(f"{bundle} already has stage priors: files coded under them would no longer decode "
+                         "with new ones; start from a fresh export")
+    np.savez_compressed(bundle / STAGE_PRIORS, **{str(n): c.astype(np.uint32) for n, c in counts.items()})
+    manifest["files"][STAGE_PRIORS] = hashlib.sha256((bundle / STAGE_PRIORS).read_bytes()).hexdigest()
+    manifest["stage_priors"] = {"command": command, "split": "train", "lambdas": lams}
+    rewrite_manifest(bundle, manifest)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, type=Path, help="bundle folder (rewritten)")
@@ -77,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lam", type=float, default=0.0,
                     help="count stage 1's indices at this ECVQ weight, the one-stage levels' (default 0: plain "
                     "search). On val, later stages counted at 0.3 cost up to 14 %% more bits on 2-3 stages")
+    ap.add_argument("--stage-lams", default=None,
+                    help="comma-separated weights, one per stage count from 1: write stage_priors.npz instead")
     args = ap.parse_args(argv)
     root = data_root(args.data)
     codec = Codec.load(args.model)
@@ -84,8 +107,16 @@ def main(argv: list[str] | None = None) -> None:
     for name in mitdb_split(root, "train"):
         signals.append(vqcodec.read(root / "ecg" / "mitdb" / name))
         print(f"read {name}", file=sys.stderr, flush=True)
+    command = "python -m training.priors " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.stage_lams:
+        lams = [float(v) for v in args.stage_lams.split(",")]
+        if len(lams) != codec.stages:
+            raise SystemExit(f"--stage-lams: {codec.stages} weights needed, one per stage count")
+        add_stage_priors(args.model, stage_counts(codec, signals, lams), lams, command)
+        print(f"{args.model}: stage priors at {lams} from {len(signals)} train records")
+        return
     counts = count_bigrams(codec, signals, args.lam)
-    add_priors(args.model, counts, "python -m training.priors " + " ".join(argv if argv is not None else sys.argv[1:]))
+    add_priors(args.model, counts, command)
     print(f"{args.model}: priors from {counts[0].sum()} stage-1 indices of {len(signals)} train records")
 
 

@@ -1,5 +1,5 @@
-"""Model bundles: manifest.json + encoder.onnx + decoder.onnx + codebooks.npy + code_bits.npy (+ priors.npy),
-verified by sha256.
+"""Model bundles: manifest.json + encoder.onnx + decoder.onnx + codebooks.npy + code_bits.npy (+ priors.npy,
+stage_priors.npz), verified by sha256.
 
 The model id written into every .vqc file is the sha256 of manifest.json, which itself lists the sha256
 of every other file, so the id names the exact bytes of the whole bundle. A bundle whose decoding path is
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,6 +24,9 @@ MANIFEST = "manifest.json"
 REQUIRED_FILES = ("encoder.onnx", "decoder.onnx", "codebooks.npy", "code_bits.npy")
 PRIORS = "priors.npy"
 """Optional: bigram counts of the code indices on the training split, [stages, codes + 1, codes] uint32."""
+STAGE_PRIORS = "stage_priors.npz"
+"""Optional: one index prior per stage count; array "n" holds the counts [n, codes + 1, codes] (uint32) under
+which files with n stages code their indices."""
 MAX_CONTEXT = 1 << 16
 """Largest context (encoder samples, decoder frames) a manifest may state: a chunk's margins stay bounded."""
 ALIASES = {"ecg": "ecg-v4", "midi": "midi-v1"}
@@ -39,6 +43,7 @@ class Bundle:
     codebooks: np.ndarray  # [stages, codes, latent] float32
     code_bits: np.ndarray  # [stages, codes] float32: -log2 of each code's frequency on the training data
     priors: np.ndarray | None = None  # [stages, codes + 1, codes] int64 bigram counts (vqcodec.entropy), if shipped
+    stage_priors: dict[int, np.ndarray] | None = None  # n -> [n, codes + 1, codes] int64 counts, if shipped
 
     @property
     def compatible_ids(self) -> frozenset[str]:
@@ -114,7 +119,8 @@ def load_bundle(model: str | Path) -> Bundle:
     codebooks = _array(path / "codebooks.npy", (stages, codes, manifest["latent"]))
     code_bits = _array(path / "code_bits.npy", (stages, codes))
     priors = _counts(path / PRIORS, (stages, codes + 1, codes)) if PRIORS in manifest["files"] else None
-    return Bundle(path, manifest, hashlib.sha256(raw).hexdigest(), codebooks, code_bits, priors)
+    by_stages = _stage_counts(path / STAGE_PRIORS, stages, codes) if STAGE_PRIORS in manifest["files"] else None
+    return Bundle(path, manifest, hashlib.sha256(raw).hexdigest(), codebooks, code_bits, priors, by_stages)
 
 
 @dataclass
@@ -188,6 +194,22 @@ def _counts(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     if a.shape != shape:
         raise BundleError(f"{path}: shape {a.shape} disagrees with the manifest")
     return _counts_array(path, "", a)
+
+
+def _stage_counts(path: Path, stages: int, codes: int) -> dict[int, np.ndarray]:
+    """STAGE_PRIORS: arrays "1" .. "stages", array "n" of shape [n, codes + 1, codes], or BundleError."""
+    want = [str(n) for n in range(1, stages + 1)]
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if sorted(z.files) != sorted(want):
+                raise BundleError(f"{path}: holds {sorted(z.files)}, not one prior for each of 1..{stages} stages")
+            arrays = {int(k): z[k] for k in want}
+    except (ValueError, OSError, zipfile.BadZipFile) as e:
+        raise BundleError(f"{path}: unreadable ({e})") from e
+    for n, a in arrays.items():
+        if a.shape != (n, codes + 1, codes):
+            raise BundleError(f"{path}:{n}: shape {a.shape} disagrees with the manifest")
+    return {n: _counts_array(path, str(n), a) for n, a in arrays.items()}
 
 
 def _counts_array(path: Path, key: str, a: np.ndarray) -> np.ndarray:

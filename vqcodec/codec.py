@@ -165,9 +165,7 @@ class Codec:
         self._cb_norm = np.sum(self._cb**2, axis=2)  # [S, K]
         self._cb_t = np.ascontiguousarray(self._cb.transpose(0, 2, 1))  # [S, D, K]: gathers latents as [D, F]
         self._bits = bundle.code_bits
-        self._prior = None if bundle.priors is None else entropy.prior_weights(bundle.priors)
-        self._ctx_bits = None if self._prior is None else (  # [S, K + 1, K]: bits of index k in context c
-            -np.log2(self._prior / self._prior.sum(axis=2, keepdims=True))).astype(np.float32)
+        self._priors: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}  # see _index_model
 
     @classmethod
     def load(cls, model: str | Path = "ecg", threads: int | None = None) -> Codec:
@@ -216,6 +214,28 @@ class Codec:
         """Context frames each side of a decoder chunk: DECODE_MARGIN, or the model's reach if larger."""
         return max(DECODE_MARGIN, int(self._context.get("decoder_frames", 0)))
 
+    def _index_model(self, coding: str | None, stages: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The prior Q [>= stages, K + 1, K] that `coding` uses for files with `stages` stages, and the bits
+        [.., K + 1, K] of index k in context c under it (what the search weighs); None when the bundle has no
+        such prior. Built on first use (compress searches, codes and decodes with the same one)."""
+        counts = (self.bundle.priors if coding == entropy.CODING
+                  else self.bundle.stage_priors.get(stages) if coding == entropy.CODING_BY_STAGES
+                  and self.bundle.stage_priors else None)
+        if counts is None:
+            return None
+        key = (coding, stages if coding == entropy.CODING_BY_STAGES else 0)
+        if key not in self._priors:
+            q = entropy.prior_weights(counts)
+            self._priors[key] = q, (-np.log2(q / q.sum(axis=2, keepdims=True))).astype(np.float32)
+        return self._priors[key]
+
+    @property
+    def index_coding(self) -> str | None:
+        """The IDXC coding this model writes: per-stage-count priors when the bundle has them, else its one
+        prior, else none (zstd-packed indices)."""
+        return (entropy.CODING_BY_STAGES if self.bundle.stage_priors else entropy.CODING
+                if self.bundle.priors is not None else None)
+
     # -- arrays at the model rate -------------------------------------------------------------
     def _latent(self, xn: np.ndarray) -> np.ndarray:
         """xn [C, N] normalised, N a multiple of hop -> latent [C, D, N / hop]."""
@@ -232,16 +252,17 @@ class Codec:
         """
         r = np.ascontiguousarray(z.T, dtype=np.float32)  # [F, D]
         out = np.empty((stages, r.shape[0]), dtype=np.uint16)
-        contextual = bool(lam) and self._ctx_bits is not None
+        model = self._index_model(self.index_coding, stages) if lam else None
+        ctx_bits = None if model is None else model[1]
         for s in range(stages):
-            if contextual and s == 0:
+            if ctx_bits is not None and s == 0:
                 out[s] = _greedy_in_time(lambda rows, s=s: self._distances(r[rows], s),
-                                         self._ctx_bits[s] * np.float32(lam), self.block_frames, len(r))
+                                         ctx_bits[s] * np.float32(lam), self.block_frames, len(r))
             else:
                 for a in range(0, len(r), QUANTIZE_CHUNK):
                     dist = self._distances(r[a : a + QUANTIZE_CHUNK], s)
-                    if contextual:
-                        dist += self._ctx_bits[s][out[s - 1, a : a + QUANTIZE_CHUNK]] * np.float32(lam)
+                    if ctx_bits is not None:
+                        dist += ctx_bits[s][out[s - 1, a : a + QUANTIZE_CHUNK]] * np.float32(lam)
                     else:
                         dist += np.float32(lam) * self._bits[s][None, :]
                     out[s, a : a + QUANTIZE_CHUNK] = np.argmin(dist, axis=1)
@@ -386,9 +407,10 @@ class Codec:
         )
         bf = self.block_frames
         blocks = [codes.indices[:, :, b * bf : (b + 1) * bf] for b in range(n_blocks(codes.indices.shape[2], bf))]
-        coding = entropy.CODING if self._prior is not None and codes.stages else None
+        coding = self.index_coding if codes.stages else None
         if coding:
-            blocks = [self._code_block(np.ascontiguousarray(b)) for b in blocks]
+            q = self._index_model(coding, codes.stages)[0]
+            blocks = [self._code_block(np.ascontiguousarray(b), q) for b in blocks]
         metrics = {
             "clipped": clipped,
             "channels": [vars(c) for c in report.channels],
@@ -404,21 +426,25 @@ class Codec:
         h = f.header
         blocks = f.blocks
         if f.index_coding is not None:
-            if f.index_coding != entropy.CODING or self._prior is None:
+            model = self._index_model(f.index_coding, h.n_stages)
+            if model is None:
                 raise ModelMismatchError(f"{name}: indices coded with {f.index_coding!r}, which model {self.name} "
                                          "cannot decode")
             blocks = [np.zeros((h.n_channels, h.n_stages, h.block_length(b)), np.uint16) if b in f.lost_blocks
-                      else self._decode_block(data, (h.n_channels, h.n_stages, h.block_length(b)), b, name)
+                      else self._decode_block(data, (h.n_channels, h.n_stages, h.block_length(b)), b, name, model[0])
                       for b, data in enumerate(f.blocks)]
         return np.concatenate(blocks, axis=2) if blocks else np.zeros((h.n_channels, h.n_stages, 0), np.uint16)
 
-    def _code_block(self, codes: np.ndarray) -> bytes:
-        """One block's indices [C, S, F] -> CRC-32 of the indices, then their rANS words (vqcodec.entropy)."""
-        return _U32.pack(zlib.crc32(codes.astype("<u2").tobytes())) + entropy.encode(codes, self._prior)
+    @staticmethod
+    def _code_block(codes: np.ndarray, q: np.ndarray) -> bytes:
+        """One block's indices [C, S, F] -> CRC-32 of the indices, then their rANS words under prior q
+        (vqcodec.entropy)."""
+        return _U32.pack(zlib.crc32(codes.astype("<u2").tobytes())) + entropy.encode(codes, q)
 
-    def _decode_block(self, data: bytes, shape: tuple[int, int, int], b: int, name: str) -> np.ndarray:
+    @staticmethod
+    def _decode_block(data: bytes, shape: tuple[int, int, int], b: int, name: str, q: np.ndarray) -> np.ndarray:
         """The inverse of _code_block; ChecksumError unless the stream ends exactly and the CRC matches."""
-        codes, ended = entropy.decode(data[_U32.size :], self._prior, shape) if len(data) >= _U32.size \
+        codes, ended = entropy.decode(data[_U32.size :], q, shape) if len(data) >= _U32.size \
             else (None, False)
         if not ended or _U32.unpack(data[: _U32.size])[0] != zlib.crc32(codes.astype("<u2").tobytes()):
             raise ChecksumError(f"{name}: block {b}: coded indices do not decode to what was encoded (damaged file "

@@ -23,7 +23,10 @@ PRIOR_MASS = 128 << 16
 """Weight of the prior in each context, in units of one coded index (COUNT_WEIGHT): 128 indices' worth."""
 COUNT_WEIGHT = 1 << 16
 CODING = "bigram-rans-1"
-"""The name this scheme writes into the IDXC section."""
+"""The name this scheme writes into the IDXC section when Q is the bundle's one prior (priors.npy)."""
+CODING_BY_STAGES = "bigram-rans-2"
+"""The same scheme with Q the bundle's prior for the file's stage count (stage_priors.npz): each stage count
+gets indices counted as its own levels' search writes them."""
 
 
 def prior_weights(counts: np.ndarray) -> np.ndarray:

@@ -33,6 +33,8 @@ COMPACT_NOTE_MINOR = 5
 """MIDI files with NOTE coding NC03 (vqcodec.notecoder) and their metrics in mNOT are written as 1.5."""
 NOTE_CODING_MINORS = {b"NC04": 6}
 """NOTE codings written as a later minor: NC04 (escapes coded by bit length) as 1.6."""
+INDEX_CODING_MINORS = {"bigram-rans-2": 7}
+"""IDXC codings written as a later minor: bigram-rans-2 (a prior per stage count) as 1.7."""
 MAX_CODING_NAME = 64
 ZSTD_LEVEL = 19
 
@@ -295,6 +297,7 @@ def dumps(f: VqcFile, level: int = ZSTD_LEVEL) -> bytes:
     minor = (NOTE_CODING_MINORS.get(bytes(f.notes[:4]), COMPACT_NOTE_MINOR) if f.notes is not None
              else ADAPTIVE_RESD_MINOR if f.residual is not None and residual.is_adaptive(f.residual)
              else CODED_MINOR if f.index_coding else RESIDUAL_MINOR if f.residual is not None else VERSION[1])
+    minor = max(minor, INDEX_CODING_MINORS.get(f.index_coding or "", 0))
     version = (VERSION[0], minor)
     header = _PREAMBLE.pack(*version, len(fixed) + len(meta)) + fixed + meta
     out = [MAGIC, header, _U32.pack(zlib.crc32(header))]
