@@ -131,7 +131,7 @@ def staged(codec, tmp_path_factory) -> Codec:
     path = tmp_path_factory.mktemp("staged") / "bundle"
     shutil.copytree(codec.bundle.path, path)
     signals = [make_signal(6000, channels=2, seed=s) for s in (11, 12)]
-    add_stage_priors(path, stage_counts(Codec.load(path, threads=1), signals, STAGE_LAMS), STAGE_LAMS, "test")
+    add_stage_priors(path, stage_counts(Codec.load(path, threads=1), signals, STAGE_LAMS, 2), STAGE_LAMS, 2, "test")
     return Codec.load(path, threads=1)
 
 
@@ -176,7 +176,7 @@ def test_stage_priors_are_never_replaced(staged, tmp_path):
     shutil.copytree(staged.bundle.path, copy)
     before = (copy / STAGE_PRIORS).read_bytes()
     with pytest.raises(ValueError, match="already has stage priors"):
-        add_stage_priors(copy, staged.bundle.stage_priors, STAGE_LAMS, "test")
+        add_stage_priors(copy, staged.bundle.stage_priors, STAGE_LAMS, 1, "test")
     assert (copy / STAGE_PRIORS).read_bytes() == before
 
 
@@ -192,3 +192,17 @@ def test_malformed_stage_priors_are_a_bundle_error(staged, tmp_path, arrays):
     (bad / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match=STAGE_PRIORS):
         Codec.load(bad, threads=1)
+
+
+def test_each_counting_round_prices_the_search_by_the_last_counts(codec):
+    """Round 2 searches under round 1's counts; the indices at weight 0 do not depend on prices (counted once)."""
+    import dataclasses
+
+    from training.priors import _counts, stage_counts
+
+    signals = [make_signal(6000, channels=2, seed=11)]
+    one, two = (stage_counts(codec, signals, [0.5, 0.0, 0.0], rounds) for rounds in (1, 2))
+    priced_by_one = Codec(dataclasses.replace(codec.bundle, stage_priors=one), threads=1)
+    np.testing.assert_array_equal(two[1], _counts(priced_by_one, signals, 1, 0.5))
+    np.testing.assert_array_equal(one[2], two[2])
+    assert one[1].sum() == two[1].sum() == 2 * 6000 // codec.hop  # every index of both channels

@@ -47,7 +47,7 @@ def main() -> None:
     sig.samples[:5, 0] = np.nan
     sig.samples[400:430, 1] = np.nan
     files = {"ecg_rans1": Codec.load(model, threads=1).compress(sig, 2)[0]}
-    add_stage_priors(model, stage_counts(Codec.load(model, threads=1), counted, STAGE_LAMS), STAGE_LAMS,
+    add_stage_priors(model, stage_counts(Codec.load(model, threads=1), counted, STAGE_LAMS), STAGE_LAMS, 1,
                      "make_golden_v1_7.py")
     codec = Codec.load(model, threads=1)
     files.update({f"ecg_rans2_q{q}": codec.compress(sig, q)[0] for q in (1, 2, 3)})
