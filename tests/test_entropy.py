@@ -206,3 +206,29 @@ def test_each_counting_round_prices_the_search_by_the_last_counts(codec):
     np.testing.assert_array_equal(two[1], _counts(priced_by_one, signals, 1, 0.5))
     np.testing.assert_array_equal(one[2], two[2])
     assert one[1].sum() == two[1].sum() == 2 * 6000 // codec.hop  # every index of both channels
+
+
+def _with_codings(staged: Codec, tmp_path, codings: dict[str, str]) -> Codec:
+    """A copy of the staged bundle whose ladder names an index coding for some levels (as calibrate writes)."""
+    path = tmp_path / "codings"
+    shutil.copytree(staged.bundle.path, path)
+    manifest = json.loads((path / MANIFEST).read_text())
+    for q, coding in codings.items():
+        manifest["qualities"][q]["coding"] = coding
+    (path / MANIFEST).write_text(json.dumps(manifest))
+    return Codec.load(path, threads=1)
+
+
+def test_a_level_may_name_the_coding_it_writes(staged, tmp_path):
+    """calibrate measures each setting under each prior the bundle has; a level keeps the one it was measured with."""
+    mixed = _with_codings(staged, tmp_path, {"1": entropy.CODING})
+    sig = make_signal(3000)
+    for q, coding in ((1, entropy.CODING), (2, entropy.CODING_BY_STAGES)):
+        data, _ = mixed.compress(sig, q)
+        assert vqc.loads(data).index_coding == coding
+        assert mixed.decompress(data).samples.shape == sig.samples.shape
+
+
+def test_a_level_naming_a_coding_without_its_prior_is_a_bundle_error(staged, tmp_path):
+    with pytest.raises(BundleError, match="no prior for"):
+        _with_codings(staged, tmp_path, {"2": "bigram-rans-9"})

@@ -2,8 +2,9 @@
 
 `python -m training.calibrate --model vqcodec/models/ecg-v1`
 
-For every number of stages and every entropy-constraint weight lambda, compress the val records with the
-real runtime (real .vqc bytes, every header counted) and measure PRDN. The ladder is the lower-left
+For every number of stages and every entropy-constraint weight lambda, and each index coding the bundle has a
+prior for (one prior, one per stage count), compress the val records with the real runtime (real .vqc bytes,
+every header counted) and measure PRDN; each level then names the coding it was measured with. The ladder is the lower-left
 (Pareto) front of (bits/sample, PRDN), thinned to levels at least LADDER_STEP apart in PRDN; the default
 is the cheapest level whose val PRDN is at most DEFAULT_PRDN. The manifest is rewritten with the ladder
 and the whole measured grid, so the model id changes: calibrate before shipping.
@@ -36,16 +37,20 @@ VAL_SECONDS = 600
 """Seconds of each val record used (from its start)."""
 
 
-def measure(codec: Codec, signals: list[vqcodec.Signal], stages: int, lam: float) -> dict:
-    """Mean bits/sample and PRDN over the signals at one (stages, lambda) setting."""
+def measure(codec: Codec, signals: list[vqcodec.Signal], stages: int, lam: float, coding: str | None = None,
+            ) -> dict:
+    """Mean bits/sample and PRDN over the signals at one (stages, lambda) setting, its indices coded (and
+    priced by the search) under `coding`'s prior (default: the bundle's preferred one)."""
     codec.levels[0] = (stages, lam)
+    codec.level_codings[0] = coding or codec.index_coding
     bps, prdn = [], []
     for sig in signals:
         _, report = codec.compress(sig, 0)
         bps.append(report.bits_per_sample)
         prdn.append(report.prdn)
-    del codec.levels[0]
-    return {"stages": stages, "lambda": lam, "bits_per_sample": float(np.mean(bps)), "prdn": float(np.mean(prdn))}
+    del codec.levels[0], codec.level_codings[0]
+    return {"stages": stages, "lambda": lam, "coding": coding or codec.index_coding,
+            "bits_per_sample": float(np.mean(bps)), "prdn": float(np.mean(prdn))}
 
 
 def pareto(points: list[dict]) -> list[dict]:
@@ -81,14 +86,16 @@ def main(argv: list[str] | None = None) -> None:
         n = int(args.seconds * sig.fs)
         signals.append(vqcodec.Signal(sig.samples[:n], sig.fs, sig.channels, name))
     grid = []
-    for stages in range(1, codec.stages + 1):
-        for lam in LAMBDAS:
-            grid.append(measure(codec, signals, stages, lam))
-            print(json.dumps(grid[-1]), file=sys.stderr, flush=True)
+    for coding in codec.index_codings or [None]:
+        for stages in range(1, codec.stages + 1):
+            for lam in LAMBDAS:
+                grid.append(measure(codec, signals, stages, lam, coding))
+                print(json.dumps(grid[-1]), file=sys.stderr, flush=True)
     levels = ladder(pareto(grid))
     default = next((i + 1 for i, p in enumerate(levels) if p["prdn"] <= DEFAULT_PRDN), len(levels))
     manifest = json.loads((args.model / MANIFEST).read_text())
     manifest["qualities"] = {str(i + 1): {"stages": p["stages"], "lambda": p["lambda"],
+                                          **({"coding": p["coding"]} if p["coding"] else {}),
                                           "val_bits_per_sample": round(p["bits_per_sample"], 4),
                                           "val_prdn": round(p["prdn"], 3)} for i, p in enumerate(levels)}
     manifest["default_quality"] = default

@@ -21,8 +21,8 @@ import numpy as np
 
 from vqcodec import format as vqc
 from vqcodec import entropy, residual
-from vqcodec.bundle import Bundle, find_by_id, installed_models, load_bundle
-from vqcodec.errors import ChecksumError, InputError, ModelMismatchError, ModelNotFoundError
+from vqcodec.bundle import MANIFEST, Bundle, find_by_id, installed_models, load_bundle
+from vqcodec.errors import BundleError, ChecksumError, InputError, ModelMismatchError, ModelNotFoundError
 from vqcodec.framing import chunked, denormalize_blocks, n_blocks, normalize_blocks
 from vqcodec.metrics import Report, compare
 from vqcodec.runtime import session
@@ -157,6 +157,12 @@ class Codec:
         self.block_frames = self.norm_frames * NORM_BLOCKS_PER_BLOCK
         self.default_quality = int(m["default_quality"])
         self.levels = {int(q): (int(v["stages"]), float(v.get("lambda", 0.0))) for q, v in m["qualities"].items()}
+        # levels whose manifest entry names the index coding (prior) they use; the others use index_coding
+        self.level_codings = {int(q): v["coding"] for q, v in m["qualities"].items() if "coding" in v}
+        for q, coding in self.level_codings.items():
+            if coding not in self.index_codings:
+                raise BundleError(f"{bundle.path / MANIFEST}: quality {q} names index coding {coding!r}, which "
+                                  "this bundle has no prior for")
         self.kind = str(m["kind"])
         self._context = m.get("context", {})  # measured by training.export; older bundles rely on the constants
         self._encoder = session(bundle.path / "encoder.onnx", threads)
@@ -230,11 +236,20 @@ class Codec:
         return self._priors[key]
 
     @property
+    def index_codings(self) -> list[str]:
+        """The IDXC codings this bundle's priors allow, preferred last: one prior (priors.npy), one per stage
+        count (stage_priors.npz)."""
+        return ([entropy.CODING] if self.bundle.priors is not None else []) + (
+            [entropy.CODING_BY_STAGES] if self.bundle.stage_priors else [])
+
+    @property
     def index_coding(self) -> str | None:
-        """The IDXC coding this model writes: per-stage-count priors when the bundle has them, else its one
-        prior, else none (zstd-packed indices)."""
-        return (entropy.CODING_BY_STAGES if self.bundle.stage_priors else entropy.CODING
-                if self.bundle.priors is not None else None)
+        """The IDXC coding a level writes unless its manifest entry names another; None: zstd-packed indices."""
+        return self.index_codings[-1] if self.index_codings else None
+
+    def level_coding(self, quality: int) -> str | None:
+        """The IDXC coding quality level `quality` writes (and its search prices indices under)."""
+        return self.level_codings.get(quality, self.index_coding)
 
     # -- arrays at the model rate -------------------------------------------------------------
     def _latent(self, xn: np.ndarray) -> np.ndarray:
@@ -242,7 +257,7 @@ class Codec:
         run = lambda a: self._encoder.run(None, {"signal": np.ascontiguousarray(a)})[0]  # noqa: E731
         return chunked(run, xn[:, None, :].astype(np.float32), ENCODE_CHUNK, self.encode_margin, 1 / self.hop)
 
-    def _quantize(self, z: np.ndarray, stages: int, lam: float) -> np.ndarray:
+    def _quantize(self, z: np.ndarray, stages: int, lam: float, coding: str | None) -> np.ndarray:
         """Entropy-constrained residual VQ of z [D, F] with the first `stages` stages -> indices uint16.
 
         Each stage picks argmin ||r - c_k||^2 + lam * bits_k (Chou, Lookabaugh & Gray 1989, ECVQ): lam = 0
@@ -252,7 +267,7 @@ class Codec:
         """
         r = np.ascontiguousarray(z.T, dtype=np.float32)  # [F, D]
         out = np.empty((stages, r.shape[0]), dtype=np.uint16)
-        model = self._index_model(self.index_coding, stages) if lam else None
+        model = self._index_model(coding, stages) if lam else None
         ctx_bits = None if model is None else model[1]
         for s in range(stages):
             if ctx_bits is not None and s == 0:
@@ -285,7 +300,8 @@ class Codec:
 
     def encode(self, x: np.ndarray, quality: int | None = None) -> Codes:
         """x [N, C] physical units at the model rate, no NaN -> Codes."""
-        stages, lam = self.levels[self.check_quality(quality)]
+        q = self.check_quality(quality)
+        stages, lam = self.levels[q]
         n, c = x.shape
         frames = -(-n // self.hop)
         nb = n_blocks(frames, self.norm_frames)
@@ -298,7 +314,7 @@ class Codec:
         if frames == 0:
             return Codes(np.zeros((c, stages, 0), dtype=np.uint16), stats, n)
         z = self._latent(xn)
-        indices = np.stack([self._quantize(z[ch], stages, lam) for ch in range(c)])
+        indices = np.stack([self._quantize(z[ch], stages, lam, self.level_coding(q)) for ch in range(c)])
         return Codes(indices, stats, n)
 
     def _no_codes(self, n: int, c: int) -> Codes:
@@ -407,7 +423,7 @@ class Codec:
         )
         bf = self.block_frames
         blocks = [codes.indices[:, :, b * bf : (b + 1) * bf] for b in range(n_blocks(codes.indices.shape[2], bf))]
-        coding = self.index_coding if codes.stages else None
+        coding = self.level_coding(q) if codes.stages else None
         if coding:
             q = self._index_model(coding, codes.stages)[0]
             blocks = [self._code_block(np.ascontiguousarray(b), q) for b in blocks]
