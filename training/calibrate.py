@@ -4,8 +4,8 @@
 
 For every number of stages and every entropy-constraint weight lambda, and each index coding the bundle has a
 prior for (one prior, one per stage count), compress the val records with the real runtime (real .vqc bytes,
-every header counted) and measure PRDN; each level then names the coding it was measured with. The ladder is the lower-left
-(Pareto) front of (bits/sample, PRDN), thinned to levels at least LADDER_STEP apart in PRDN; the default
+every header counted) and measure PRDN; each level then names the coding it was measured with. The ladder is
+the lower-left (Pareto) front of (bits/sample, PRDN), thinned to levels at least LADDER_STEP apart in PRDN; the default
 is the cheapest level whose val PRDN is at most DEFAULT_PRDN. The manifest is rewritten with the ladder
 and the whole measured grid, so the model id changes: calibrate before shipping.
 """
@@ -41,15 +41,16 @@ def measure(codec: Codec, signals: list[vqcodec.Signal], stages: int, lam: float
             ) -> dict:
     """Mean bits/sample and PRDN over the signals at one (stages, lambda) setting, its indices coded (and
     priced by the search) under `coding`'s prior (default: the bundle's preferred one)."""
+    coding = coding or codec.index_coding
     codec.levels[0] = (stages, lam)
-    codec.level_codings[0] = coding or codec.index_coding
+    codec.level_codings[0] = coding
     bps, prdn = [], []
     for sig in signals:
         _, report = codec.compress(sig, 0)
         bps.append(report.bits_per_sample)
         prdn.append(report.prdn)
     del codec.levels[0], codec.level_codings[0]
-    return {"stages": stages, "lambda": lam, "coding": coding or codec.index_coding,
+    return {"stages": stages, "lambda": lam, "coding": coding,
             "bits_per_sample": float(np.mean(bps)), "prdn": float(np.mean(prdn))}
 
 

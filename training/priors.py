@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -64,16 +65,26 @@ def rewrite_manifest(bundle: Path, manifest: dict) -> None:
     load_bundle(bundle)
 
 
-def add_priors(bundle: Path, counts: np.ndarray, command: str) -> None:
-    """Write priors.npy into the bundle and list it in the manifest (the old id stays compatible)."""
+def _add_prior_file(bundle: Path, name: str, what: str, write: Callable[[Path], None], key: str, info: dict,
+                    ) -> None:
+    """Write a prior file into the bundle with `write`, list it in the manifest with its sha256 and `info`
+    under `key` (the old id stays compatible). Refuses to replace one: files coded under it would no longer
+    decode."""
     manifest = json.loads((bundle / MANIFEST).read_text())
-    if PRIORS in manifest["files"]:
-        raise ValueError(f"{bundle} already has an index prior: files coded under it would no longer decode "
-                         "with a new one; start from a fresh export")
-    np.save(bundle / PRIORS, counts.astype(np.uint32), allow_pickle=False)
-    manifest["files"][PRIORS] = hashlib.sha256((bundle / PRIORS).read_bytes()).hexdigest()
-    manifest["priors"] = {"command": command, "split": "train", "indices_counted": int(counts[0].sum())}
+    if name in manifest["files"]:
+        raise ValueError(f"{bundle} already has {what}: files coded under {name} would no longer decode with a "
+                         "new one; start from a fresh export")
+    write(bundle / name)
+    manifest["files"][name] = hashlib.sha256((bundle / name).read_bytes()).hexdigest()
+    manifest[key] = {**info, "split": "train"}
     rewrite_manifest(bundle, manifest)
+
+
+def add_priors(bundle: Path, counts: np.ndarray, command: str) -> None:
+    """Write priors.npy into the bundle and list it in the manifest."""
+    _add_prior_file(bundle, PRIORS, "an index prior",
+                    lambda path: np.save(path, counts.astype(np.uint32), allow_pickle=False),
+                    "priors", {"command": command, "indices_counted": int(counts[0].sum())})
 
 
 def stage_counts(codec: Codec, signals: list[vqcodec.Signal], lams: list[float], rounds: int = 1,
@@ -85,24 +96,20 @@ def stage_counts(codec: Codec, signals: list[vqcodec.Signal], lams: list[float],
     iteration of Chou, Lookabaugh & Gray 1989). At weight 0 the search ignores prices: counted once."""
     counts: dict[int, np.ndarray] = {}
     for r in range(rounds):
+        if r:  # price this round's search by the last round's counts
+            codec = Codec(dataclasses.replace(codec.bundle, stage_priors=counts))
         counts = {n: counts[n] if r and not lam else _counts(codec, signals, n, lam)
                   for n, lam in enumerate(lams, start=1)}
         print(f"round {r + 1} of {rounds} counted", file=sys.stderr, flush=True)
-        codec = Codec(dataclasses.replace(codec.bundle, stage_priors=counts))
     return counts
 
 
 def add_stage_priors(bundle: Path, counts: dict[int, np.ndarray], lams: list[float], rounds: int,
                      command: str) -> None:
     """Write stage_priors.npz (array "n": the counts for n stages) and list it in the manifest."""
-    manifest = json.loads((bundle / MANIFEST).read_text())
-    if STAGE_PRIORS in manifest["files"]:
-        raise ValueError(f"{bundle} already has stage priors: files coded under them would no longer decode "
-                         "with new ones; start from a fresh export")
-    np.savez_compressed(bundle / STAGE_PRIORS, **{str(n): c.astype(np.uint32) for n, c in counts.items()})
-    manifest["files"][STAGE_PRIORS] = hashlib.sha256((bundle / STAGE_PRIORS).read_bytes()).hexdigest()
-    manifest["stage_priors"] = {"command": command, "split": "train", "lambdas": lams, "rounds": rounds}
-    rewrite_manifest(bundle, manifest)
+    arrays = {str(n): c.astype(np.uint32) for n, c in counts.items()}
+    _add_prior_file(bundle, STAGE_PRIORS, "stage priors", lambda path: np.savez_compressed(path, **arrays),
+                    "stage_priors", {"command": command, "lambdas": lams, "rounds": rounds})
 
 
 def main(argv: list[str] | None = None) -> None:

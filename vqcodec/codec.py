@@ -224,12 +224,14 @@ class Codec:
         """The prior Q [>= stages, K + 1, K] that `coding` uses for files with `stages` stages, and the bits
         [.., K + 1, K] of index k in context c under it (what the search weighs); None when the bundle has no
         such prior. Built on first use (compress searches, codes and decodes with the same one)."""
-        counts = (self.bundle.priors if coding == entropy.CODING
-                  else self.bundle.stage_priors.get(stages) if coding == entropy.CODING_BY_STAGES
-                  and self.bundle.stage_priors else None)
+        if coding == entropy.CODING:
+            counts, key = self.bundle.priors, (coding, 0)  # one prior whatever the stage count
+        elif coding == entropy.CODING_BY_STAGES:
+            counts, key = (self.bundle.stage_priors or {}).get(stages), (coding, stages)
+        else:
+            return None
         if counts is None:
             return None
-        key = (coding, stages if coding == entropy.CODING_BY_STAGES else 0)
         if key not in self._priors:
             q = entropy.prior_weights(counts)
             self._priors[key] = q, (-np.log2(q / q.sum(axis=2, keepdims=True))).astype(np.float32)
@@ -425,8 +427,8 @@ class Codec:
         blocks = [codes.indices[:, :, b * bf : (b + 1) * bf] for b in range(n_blocks(codes.indices.shape[2], bf))]
         coding = self.level_coding(q) if codes.stages else None
         if coding:
-            q = self._index_model(coding, codes.stages)[0]
-            blocks = [self._code_block(np.ascontiguousarray(b), q) for b in blocks]
+            prior = self._index_model(coding, codes.stages)[0]
+            blocks = [self._code_block(np.ascontiguousarray(b), prior) for b in blocks]
         metrics = {
             "clipped": clipped,
             "channels": [vars(c) for c in report.channels],
