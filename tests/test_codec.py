@@ -211,3 +211,39 @@ def test_max_prdn_picks_a_level_that_meets_it_and_the_cheapest_when_it_is_loose(
     assert top == codec.qualities[-1] and missed.prdn > 1e-6  # unreachable: the top level, and the report says so
     with pytest.raises(InputError):
         codec.compress_to_prdn(sig, -1.0)
+
+
+def _path_cost(seq: np.ndarray, dist: np.ndarray, bits: np.ndarray, starts: set[int]) -> float:
+    k = bits.shape[1]
+    return float(sum(dist[t, seq[t]] + bits[k if t in starts else seq[t - 1], seq[t]] for t in range(len(seq))))
+
+
+@pytest.mark.parametrize("lane", [3, 256])
+def test_the_trellis_finds_each_lanes_cheapest_index_sequence(monkeypatch, lane):
+    """Against brute force over every sequence: the search restarts at every lane and storage block start."""
+    import itertools
+
+    from vqcodec import entropy
+
+    monkeypatch.setattr(entropy, "LANE", lane)
+    rng = np.random.default_rng(5)
+    k = 4
+    for _ in range(25):
+        f, block = int(rng.integers(1, 8)), int(rng.integers(2, 9))
+        dist = rng.random((f, k)).astype(np.float32)
+        bits = (2 * rng.random((k + 1, k))).astype(np.float32)
+        starts = {t for t in range(f) if t % block % lane == 0}
+        got = codec_module._trellis_in_time(np.broadcast_to(np.arange(k), (f, k)), dist, bits, block)
+        best = min(_path_cost(np.array(s), dist, bits, starts) for s in itertools.product(range(k), repeat=f))
+        assert _path_cost(got, dist, bits, starts) == pytest.approx(best, abs=1e-5)
+
+
+def test_candidates_are_the_codes_nearest_after_the_floor(codec):
+    rng = np.random.default_rng(6)
+    r = rng.standard_normal((300, codec._cb.shape[2])).astype(np.float32)
+    floor = rng.random(codec.codes).astype(np.float32)
+    cand, near = codec._candidates(r, 0, floor, 5)
+    dist = codec._distances(r, 0)
+    want = np.sort(np.argsort(dist + floor, axis=1)[:, :5], axis=1)
+    assert np.array_equal(np.sort(cand, axis=1), want)
+    np.testing.assert_allclose(near, np.take_along_axis(dist, cand, axis=1), rtol=1e-4, atol=1e-4)
