@@ -920,9 +920,13 @@ def test_ctrl_c_while_the_model_runs_exits_130_with_no_output(
 
 def test_a_real_sigint_mid_write_exits_130_and_leaves_nothing(tmp_path: Path, record: Path,
                                                               tiny_bundle: Path) -> None:
-    """A real process gets a real SIGINT after half the output is written to its temporary file."""
+    """A real process gets a real SIGINT after half the output is written to its temporary file.
+
+    The child first restores Python's own SIGINT handler: a parent that ignores SIGINT (a background job of a
+    non-interactive shell, nohup) passes that on, and Python then leaves Ctrl-C ignored, as the user asked."""
     code = (
         "import os, signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import vqcodec.atomic as atomic\n"
         "real = os.fdopen\n"
         "class Half:\n"
