@@ -163,7 +163,9 @@ def test_max_prdn_reports_the_level_it_chose_and_refuses_a_quality_beside_it(rec
     proc = run_cli("compress", record, "-o", tmp_path / "p.vqc", "--model", tiny_bundle, "--max-prdn", "1000")
     assert proc.returncode == 0, proc.stderr
     assert "[quality 1]" in proc.stderr and "warning" not in proc.stderr  # loose: the cheapest level
-    missed = run_cli("compress", record, "-o", tmp_path / "m.vqc", "--model", tiny_bundle, "--max-prdn", "0.001")
-    assert missed.returncode == 0 and "even at the highest quality" in missed.stderr  # the tiny model cannot
+    tight = run_cli("compress", record, "-o", tmp_path / "m.vqc", "--model", tiny_bundle, "--max-prdn", "0.001")
+    assert tight.returncode == 0 and "[lossless]" in tight.stderr  # beyond the ladder: the residual layer
+    assert run_cli("decompress", tmp_path / "m.vqc", "-o", tmp_path / "m", "--model", tiny_bundle).returncode == 0
+    np.testing.assert_array_equal(read(tmp_path / "m").samples, read(record).samples)
     both = run_cli("compress", record, "-o", tmp_path / "q.vqc", "--max-prdn", "5", "--quality", "2")
     assert both.returncode == 2 and "--max-prdn" in both.stderr and not (tmp_path / "q.vqc").exists()

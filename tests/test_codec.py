@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -199,18 +200,41 @@ def test_a_misbehaving_decoder_is_caught_by_the_fingerprint(tiny_bundle):
         codec.decompress(data)
 
 
-def test_max_prdn_picks_a_level_that_meets_it_and_the_cheapest_when_it_is_loose(codec):
+def test_max_prdn_picks_the_cheapest_setting_that_meets_it(codec):
     sig = make_signal(6000)
-    prdns = {q: codec.compress(sig, q)[1].prdn for q in codec.qualities}
-    target = sorted(prdns.values())[len(prdns) // 2]
-    data, report, level = codec.compress_to_prdn(sig, target)
-    assert report.prdn <= target and report.prdn == prdns[level]
-    assert report.n_bytes == len(data) and vqc.loads(data).header.meta["quality"] == level
-    assert codec.compress_to_prdn(sig, 1e6)[2] == codec.qualities[0]
-    _, missed, top = codec.compress_to_prdn(sig, 1e-6)
-    assert top == codec.qualities[-1] and missed.prdn > 1e-6  # unreachable: the top level, and the report says so
+    runs = {q: codec.compress(sig, q) for q in codec.qualities}
+    target = sorted(r.prdn for _, r in runs.values())[len(runs) // 2]
+    cheapest = min(len(d) for d, r in runs.values() if r.prdn <= target)
+    data, report, setting = codec.compress_to_prdn(sig, target)
+    assert report.prdn <= target and report.n_bytes == len(data)
+    if setting.startswith("quality"):  # the ladder's answer, the cheapest level that meets the target
+        level = int(setting.split()[1])
+        assert len(data) == cheapest and report.prdn == runs[level][1].prdn
+        assert vqc.loads(data).header.meta["quality"] == level
+    else:  # the residual layer, when it is smaller still
+        assert len(data) < cheapest
+    assert codec.compress_to_prdn(sig, 1e6)[2] == f"quality {codec.qualities[0]}"
     with pytest.raises(InputError):
         codec.compress_to_prdn(sig, -1.0)
+
+
+def test_max_prdn_beyond_the_ladder_takes_the_residual_layer_and_lossless_meets_any_target(codec):
+    sig = make_signal(6000)
+    target = 0.99 * codec.compress(sig, codec.qualities[-1])[1].prdn  # the top level misses it
+    e2, e1 = (codec.compress(sig, max_error=e)[1].prdn for e in (2, 1))
+    data, report, setting = codec.compress_to_prdn(sig, target)
+    assert report.prdn <= target
+    assert setting == ("max error 2" if e2 <= target else "max error 1" if e1 <= target else "lossless")
+    data, report, setting = codec.compress_to_prdn(sig, 1e-6)
+    assert setting == "lossless" and report.prdn == 0 and vqc.loads(data).header.meta["max_error"] == 0
+    np.testing.assert_array_equal(codec.decompress(data).samples, sig.samples)
+
+
+def test_a_channel_without_an_adc_gain_is_refused(codec):
+    sig = make_signal(600)
+    no_gain = Signal(sig.samples, sig.fs, [replace(ch, gain=float("nan")) for ch in sig.channels], "no-gain")
+    with pytest.raises(InputError, match="no-gain: every channel needs an ADC gain"):
+        codec.compress(no_gain)
 
 
 def _path_cost(seq: np.ndarray, dist: np.ndarray, bits: np.ndarray, starts: set[int]) -> float:

@@ -63,7 +63,7 @@ def cli() -> None:
               help="guarantee |error| <= E ADC units on every sample (adds a residual layer)")
 @click.option("--lossless", is_flag=True, help="bit-exact ADC samples (the same as --max-error 0)")
 @click.option("-p", "--max-prdn", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="the cheapest quality level whose PRDN on this record is at most P %")
+              help="the cheapest setting (quality level, or max error) whose PRDN on this record is at most P %")
 @click.option("--fs", type=float, default=None, help="sampling rate of .npy input (Hz)")
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
 def compress(record: Path, output: Path | None, quality: int | None, model: str | None, max_error: int | None,
@@ -97,12 +97,9 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str 
     if max_prdn is None:
         data, report = codec.compress(signal, quality, original_bytes, max_error=max_error)
     else:
-        data, report, quality = codec.compress_to_prdn(signal, max_prdn, original_bytes)
-        if report.prdn > max_prdn:
-            click.echo(f"vqcodec: warning: {record}: PRDN {report.prdn:.2f} % > {max_prdn:g} % even at the highest "
-                       f"quality ({quality}); use --max-error for a guaranteed bound", err=True)
+        data, report, setting = codec.compress_to_prdn(signal, max_prdn, original_bytes)  # lossless meets any P
     _emit(data, output, to_stdout, force)
-    level = f" [quality {quality}]" if max_prdn is not None else ""
+    level = f" [{setting}]" if max_prdn is not None else ""
     click.echo(f"{output if not to_stdout else record}: {report.summary()}{level}", err=True)
 
 
