@@ -34,7 +34,7 @@ BOUNDED = "vqcodec --max-error"
 MAX_ERRORS = (0, 1, 2, 5)
 """Max errors (ADC units) benched by default; 0 is --lossless."""
 RATE_CONTROLLED = "vqcodec --max-prdn"
-"""vqcodec choosing its quality level per record (Codec.compress_to_prdn); benched only when asked."""
+"""vqcodec choosing its setting per record (Codec.compress_to_prdn); benched only when asked."""
 FAMILIES = (VQCODEC,) + baselines.FAMILIES
 """What `--methods` takes, in table order."""
 MATCHED_PRDN = (2.0, 4.0, 8.0)
