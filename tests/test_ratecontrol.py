@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vqcodec.ratecontrol import cheapest_level
@@ -44,6 +44,7 @@ def test_it_finds_the_exhaustive_answer_measuring_each_level_once(true, target, 
 @settings(max_examples=200, deadline=None)
 @given(true=falling, target=st.floats(0.005, 60), scale=st.floats(0.5, 2))
 def test_an_exact_prediction_costs_two_trials_and_one_off_by_a_factor_three(true, target, scale):
+    assume(all(not math.isclose(p, target) for p in true))  # a tie is decided by rounding in the scaled prediction
     assert len(run(true, target, true)[1]) <= 2  # the boundary and the level below it
     level, trials = run(true, target, [p * scale for p in true])  # the first trial measures the factor
     assert level == exhaustive(true, target) and len(trials) <= 3
