@@ -169,3 +169,35 @@ def test_max_prdn_reports_the_level_it_chose_and_refuses_a_quality_beside_it(rec
     np.testing.assert_array_equal(read(tmp_path / "m").samples, read(record).samples)
     both = run_cli("compress", record, "-o", tmp_path / "q.vqc", "--max-prdn", "5", "--quality", "2")
     assert both.returncode == 2 and "--max-prdn" in both.stderr and not (tmp_path / "q.vqc").exists()
+
+
+def test_the_output_may_not_be_a_file_of_the_input_even_with_force(record, tmp_path):
+    header = Path(f"{record}.hea")
+    before = header.read_bytes()
+    proc = run_cli("compress", record, "-o", header, "--force")
+    assert_clean_failure(proc, header)
+    assert header.read_bytes() == before
+
+
+def test_a_usage_error_is_one_line_with_exit_2(record, tmp_path):
+    proc = run_cli("compress", record, "-o", tmp_path / "x.vqc", "--max-prdn", "0")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "--max-prdn" in proc.stderr
+    assert "Usage" not in proc.stderr and not (tmp_path / "x.vqc").exists()
+
+
+def test_a_name_too_long_for_the_system_is_one_line(tmp_path):
+    long = tmp_path / ("y" * 300)
+    assert_clean_failure(run_cli("compress", long, "-o", tmp_path / "x.vqc"), "y" * 300)
+    assert_clean_failure(run_cli("info", long.with_suffix(".vqc")), "y" * 300)
+
+
+def test_a_record_failing_its_own_checksum_is_compressed_only_with_force(record, tmp_path):
+    dat = Path(f"{record}.dat")
+    raw = bytearray(dat.read_bytes())
+    raw[9] ^= 0x01  # one sample changed; the header's checksum still describes the original
+    dat.write_bytes(bytes(raw))
+    out = tmp_path / "c.vqc"
+    assert_clean_failure(run_cli("compress", record, "-o", out), "checksum mismatch")
+    assert not out.exists()
+    forced = run_cli("compress", record, "-o", out, "--force")
+    assert forced.returncode == 0 and out.exists() and "checksum mismatch" in forced.stderr

@@ -271,3 +271,9 @@ def test_candidates_are_the_codes_nearest_after_the_floor(codec):
     want = np.sort(np.argsort(dist + floor, axis=1)[:, :5], axis=1)
     assert np.array_equal(np.sort(cand, axis=1), want)
     np.testing.assert_allclose(near, np.take_along_axis(dist, cand, axis=1), rtol=1e-4, atol=1e-4)
+
+
+def test_more_channels_than_the_format_holds_is_an_input_error_naming_the_likely_transpose(codec):
+    sig = make_signal(2, channels=vqc.DEFAULT_LIMITS.max_channels + 1)
+    with pytest.raises(InputError, match=r"exceed the format's limit .*\[C, T\]"):
+        codec.compress(sig)

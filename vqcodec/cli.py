@@ -10,6 +10,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -17,7 +18,7 @@ from vqcodec import io
 from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, decode, info as read_info, read_file, write_bytes
 from vqcodec.codec import Codec
 from vqcodec.notecodec import NoteCodec
-from vqcodec.errors import FormatError, VqcError
+from vqcodec.errors import CorruptSourceWarning, FormatError, VqcError
 from vqcodec import format as vqc
 
 EXIT_ERROR = 1
@@ -25,7 +26,7 @@ EXIT_INTERRUPTED = 130
 STDOUT = "-"
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"vqcodec: {message}", err=True)
     sys.exit(EXIT_ERROR)
 
@@ -83,6 +84,8 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str 
         _fail(f"{record}: refusing to write binary .vqc data to a terminal (redirect it, or use --force)")
     if not to_stdout and output.exists() and not force:
         _fail(f"{output}: already exists (use --force to overwrite)")
+    if not to_stdout and output.exists() and any(output.samefile(p) for p in io.record_paths(record)):
+        _fail(f"{output}: is a file of the input record {record}; choose another output")
     if midi:
         codec_m = NoteCodec.load(model or DEFAULT_MIDI_MODEL)
         codec_m.check_quality(quality, str(record))  # before reading the file
@@ -91,7 +94,13 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str 
         _emit(data, output, to_stdout, force)
         click.echo(f"{output if not to_stdout else record}: {report.summary()}", err=True)
         return
-    signal = io.read(record, fs)
+    with warnings.catch_warnings():
+        if not force:  # a record that fails its own checksum is compressed only when asked (RELIABILITY.md §3)
+            warnings.simplefilter("error", CorruptSourceWarning)
+        try:
+            signal = io.read(record, fs)
+        except CorruptSourceWarning as w:
+            _fail(f"{w} (--force compresses it anyway)")
     original_bytes = sum(p.stat().st_size for p in io.record_paths(record))
     codec = Codec.load(model or DEFAULT_MODEL)
     if max_prdn is None:
@@ -176,11 +185,13 @@ def main() -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort, silently
         click.echo("vqcodec: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as e:
-        e.show()
+    except click.ClickException as e:  # usage errors too: one line, exit 2
+        click.echo(f"vqcodec: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
     except VqcError as e:
         _fail(str(e))
+    except OSError as e:  # what the checks before it cannot foresee, e.g. a name longer than the system allows
+        _fail(f"{e.filename or 'vqcodec'}: {e.strerror or e}")
     except MemoryError:
         _fail("out of memory")
 

@@ -451,6 +451,9 @@ class Codec:
         if not all(math.isfinite(ch.gain) and ch.gain > 0 for ch in signal.channels):
             raise InputError(f"{signal.record_name}: every channel needs an ADC gain > 0 (the decoded record is "
                              "rounded to its ADC grid)")
+        if signal.n_channels > vqc.DEFAULT_LIMITS.max_channels:
+            raise InputError(f"{signal.record_name}: {signal.n_channels} channels exceed the format's limit "
+                             f"{vqc.DEFAULT_LIMITS.max_channels} (are the samples [C, T] instead of [T, C]?)")
         if 0 < signal.n_samples < signal.n_channels:  # catalog #26: an array passed as [C, T] instead of [T, C]
             warnings.warn(f"{signal.record_name}: {signal.n_samples} samples < {signal.n_channels} channels; "
                           "are the samples [C, T] instead of [T, C]?", stacklevel=4)
@@ -505,7 +508,10 @@ class Codec:
             "channels": [vars(c) for c in report.channels],
         }
         f = vqc.VqcFile(header, blocks, codes.stats, runs, fingerprint, metrics, residual=resd, index_coding=coding)
-        data = vqc.dumps(f, level=level)
+        try:
+            data = vqc.dumps(f, level=level)
+        except ValueError as e:  # what the format cannot hold, e.g. more NaN runs than its limit
+            raise InputError(f"{signal.record_name}: cannot be stored: {e}") from e
         report.n_bytes = len(data)
         return data, report
 

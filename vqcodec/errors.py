@@ -48,3 +48,7 @@ class ModelMismatchError(VqcError):
 
 class OutputExistsError(VqcError):
     """The output exists and overwriting was not allowed (no --force)."""
+
+
+class CorruptSourceWarning(UserWarning):
+    """The input disagrees with its own checksum: read as it is, but the CLI compresses it only with --force."""

@@ -302,3 +302,11 @@ def test_ludb_1(data_dir: Path) -> None:
     sig = vqcodec.io.read(data_dir / "ecg" / "ludb" / "data" / "1.hea")
     assert sig.n_channels == 12 and sig.fs == 500 and sig.n_samples == 5000
     assert sig.channels[0].name == "i" and sig.channels[0].gain == 1716.0 and sig.comments[0] == "<age>: 51"
+
+
+@pytest.mark.parametrize("field", ["0", "-360", "1e9", "abc"])
+def test_a_sampling_rate_field_that_is_not_a_positive_number_wfdb_reads_is_refused(tmp_path: Path, field: str) -> None:
+    (tmp_path / "bad.hea").write_text(f"bad 1 {field} 10\nbad.dat 16 200 16 0\n")
+    np.arange(10, dtype="<i2").tofile(tmp_path / "bad.dat")
+    with pytest.raises(InputError, match="sampling rate"):
+        read_wfdb(tmp_path / "bad")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+import math
 import os
 import shutil
 import tempfile
@@ -19,7 +20,7 @@ import numpy as np
 import wfdb
 from wfdb.io._signal import BYTES_PER_SAMPLE, COMPRESSED_FMTS, INVALID_SAMPLE_VALUE, SAMPLE_VALUE_RANGE
 
-from vqcodec.errors import InputError, OutputExistsError, VqcError
+from vqcodec.errors import CorruptSourceWarning, InputError, OutputExistsError, VqcError
 from vqcodec.signal import ChannelInfo, Signal
 
 HEADER_SUFFIX = ".hea"
@@ -57,14 +58,15 @@ def _one_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
-def _header_has_fs(hea: Path) -> bool:
-    """Whether the record line names a sampling rate (wfdb silently assumes 250 Hz otherwise)."""
+def _header_fs_field(hea: Path) -> str | None:
+    """The record line's sampling-rate field as written (`360`, `360/3600(0)`), None when there is none (wfdb
+    then silently assumes 250 Hz)."""
     with open(hea, encoding="ascii", errors="ignore") as f:
         for line in f:
             fields = line.split()
             if fields and not fields[0].startswith("#"):
-                return len(fields) >= 3
-    return False
+                return fields[2] if len(fields) >= 3 else None
+    return None
 
 
 def _read_header(path: Path, base: Path) -> wfdb.Record:
@@ -138,7 +140,7 @@ def read_wfdb(path: str | Path, fs: float | None = None) -> Signal:
     _check_dat_files(path, header, base.parent)
     try:
         record = wfdb.rdrecord(str(base), physical=False, return_res=64, smooth_frames=True)
-        header_has_fs = _header_has_fs(header_path(base))
+        fs_field = _header_fs_field(header_path(base))
     except OSError as e:
         what = Path(e.filename).name if e.filename else "record"
         raise InputError(f"{path}: cannot read {what} ({e.strerror or _one_line(e)})") from e
@@ -149,7 +151,7 @@ def read_wfdb(path: str | Path, fs: float | None = None) -> Signal:
         raise InputError(f"{path}: empty record (0 samples)")
     if record.sig_len is not None and digital.shape[0] != record.sig_len:
         raise InputError(f"{path}: read {digital.shape[0]} samples but the header says {record.sig_len}")
-    record_fs = _record_fs(path, record.fs, header_has_fs, fs)
+    record_fs = _record_fs(path, record.fs, fs_field, fs)
 
     channels = [_channel_info(record, c) for c in range(record.n_sig)]
     gains = np.array([ch.gain for ch in channels])
@@ -171,9 +173,18 @@ def read_wfdb(path: str | Path, fs: float | None = None) -> Signal:
     )
 
 
-def _record_fs(path: Path, header_fs: float, header_has_fs: bool, fs: float | None) -> float:
-    """The sampling rate: the header's, else the caller's, else wfdb's 250 Hz default with a warning."""
-    if header_has_fs:
+def _record_fs(path: Path, header_fs: float, fs_field: str | None, fs: float | None) -> float:
+    """The sampling rate: the header's, else the caller's, else wfdb's 250 Hz default with a warning.
+
+    wfdb reads a field it cannot parse (`-360`, `1e9`) as 250 or 1 Hz without a word, so the field must be a
+    positive number that equals what wfdb read."""
+    if fs_field is not None:
+        try:
+            written = float(fs_field.split("/")[0].split("(")[0])
+        except ValueError:
+            written = math.nan
+        if not (math.isfinite(written) and written > 0 and math.isclose(written, header_fs)):
+            raise InputError(f"{path}: the header's sampling rate {fs_field!r} is not a positive number wfdb reads")
         if fs is not None and fs != header_fs:
             raise InputError(f"{path}: header says {header_fs:g} Hz but {fs:g} Hz was given")
         return float(header_fs)
@@ -199,7 +210,8 @@ def _check_checksums(path: Path, record: wfdb.Record, digital: np.ndarray) -> No
     """Warn when a header checksum disagrees with the samples read (the source is corrupt)."""
     for c, expected in enumerate(record.checksum or []):
         if expected is not None and int(digital[:, c].sum()) % CHECKSUM_MODULUS != expected % CHECKSUM_MODULUS:
-            warnings.warn(f"{path}: checksum mismatch in signal {c} ({record.sig_name[c]}); the record may be corrupt", stacklevel=3)
+            warnings.warn(f"{path}: checksum mismatch in signal {c} ({record.sig_name[c]}); the record may be corrupt",
+                          CorruptSourceWarning, stacklevel=3)
 
 
 def _output_fmt(signal: Signal, digital: np.ndarray) -> tuple[str, list[str]]:
