@@ -201,3 +201,12 @@ def test_a_record_failing_its_own_checksum_is_compressed_only_with_force(record,
     assert not out.exists()
     forced = run_cli("compress", record, "-o", out, "--force")
     assert forced.returncode == 0 and out.exists() and "checksum mismatch" in forced.stderr
+
+
+def test_a_dotted_npy_name_keeps_its_dots_in_the_vqc_and_decodes_to_a_valid_record_name(tiny_bundle, tmp_path):
+    np.save(tmp_path / "a.b.npy", make_signal(3000, channels=1).samples[:, 0])
+    assert run_cli("compress", "a.b.npy", "--fs", "360", "--model", tiny_bundle, cwd=tmp_path).returncode == 0
+    assert (tmp_path / "a.b.vqc").exists()
+    proc = run_cli("decompress", "a.b.vqc", "--model", tiny_bundle, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert read(tmp_path / "a_b").n_samples == 3000

@@ -32,19 +32,21 @@ def _fail(message: str) -> NoReturn:
 
 
 def _default_output(path: Path, suffix: str) -> Path:
-    return Path(path.stem if path.suffix else path.name).with_suffix(suffix) if suffix else Path(path.stem)
+    """The input's name in the current folder, its suffix replaced (`a.b.npy` -> `a.b.vqc`)."""
+    return Path((path.stem if path.suffix else path.name) + suffix)
 
 
 def _record_output(stored: object, vqc_file: Path) -> Path:
     """Default decompress output: the record name stored in the file, as a bare name in the current folder.
 
     The name comes from the file, so it may never pick a folder ("../x", "/etc/x") or hold control
-    characters; anything that is not a plain name falls back to the .vqc file's stem.
+    characters; anything that is not a plain name falls back to the .vqc file's stem. Dots become "_", since a
+    WFDB record name may not hold one (`a.b.npy` is stored as record `a.b` and decodes to `a_b`).
     """
     name = Path(str(stored)).name if isinstance(stored, str) else ""
     if not name or name in (".", "..") or not name.isprintable():
         name = vqc_file.stem
-    return Path(name)
+    return Path(name.replace(".", "_"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
