@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import make_signal
 from vqcodec.bundle import ALIASES
 from vqcodec.io import read, write
+from vqcodec.signal import ChannelInfo
 
 EXIT_ERROR = 1
 
@@ -210,3 +211,23 @@ def test_a_dotted_npy_name_keeps_its_dots_in_the_vqc_and_decodes_to_a_valid_reco
     proc = run_cli("decompress", "a.b.vqc", "--model", tiny_bundle, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert read(tmp_path / "a_b").n_samples == 3000
+
+
+@pytest.fixture
+def ecg_and_bp(tmp_path) -> Path:
+    sig = make_signal(3000, channels=2)
+    sig.channels[1] = ChannelInfo("ABP", "mmHg", 200.0, 1024, 11, 1024, "212")
+    write(tmp_path / "mixed", sig)
+    return tmp_path / "mixed"
+
+
+def test_a_non_ecg_channel_is_refused_unless_chosen_away_or_coded_without_the_model(ecg_and_bp, tiny_bundle, tmp_path):
+    out = tmp_path / "m.vqc"
+    refused = run_cli("compress", ecg_and_bp, "-o", out, "--model", tiny_bundle)
+    assert_clean_failure(refused, ecg_and_bp)
+    assert "ABP (mmHg)" in refused.stderr and "--channels ch0" in refused.stderr and not out.exists()
+    assert run_cli("compress", ecg_and_bp, "-o", out, "--model", tiny_bundle, "--channels", "ch0").returncode == 0
+    assert run_cli("decompress", out, "-o", tmp_path / "back", "--model", tiny_bundle).returncode == 0
+    assert [ch.name for ch in read(tmp_path / "back").channels] == ["ch0"]
+    assert run_cli("compress", ecg_and_bp, "-o", tmp_path / "l.vqc", "--lossless").returncode == 0  # every channel
+    assert_clean_failure(run_cli("compress", ecg_and_bp, "-o", out, "--force", "--channels", "V9"), "no channel 'V9'")

@@ -16,14 +16,17 @@ import click
 
 from vqcodec import io
 from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, decode, info as read_info, read_file, write_bytes
-from vqcodec.codec import Codec
+from vqcodec.codec import MODEL_MIN_ERROR, Codec
 from vqcodec.notecodec import NoteCodec
+from vqcodec.signal import Signal
 from vqcodec.errors import CorruptSourceWarning, FormatError, VqcError
 from vqcodec import format as vqc
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 STDOUT = "-"
+ECG_UNITS = frozenset({"v", "mv", "uv", "µv", "μv", "nv"})
+"""Units of the channels the ECG model takes (lower case); WFDB's default, when a header gives none, is mV."""
 
 
 def _fail(message: str) -> NoReturn:
@@ -68,13 +71,18 @@ def cli() -> None:
 @click.option("-p", "--max-prdn", type=click.FloatRange(min=0, min_open=True), default=None,
               help="the cheapest setting (quality level, or max error) whose PRDN on this record is at most P %")
 @click.option("--fs", type=float, default=None, help="sampling rate of .npy input (Hz)")
-@click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
+@click.option("-c", "--channels", default=None,
+              help="comma-separated channel names or 0-based numbers to compress (default: all; a record with "
+                   "non-ECG channels needs it, unless --max-error E < 4 or --lossless)")
+@click.option("-f", "--force", is_flag=True, help="overwrite an existing output (and compress a record that fails its "
+              "own checksum)")
 def compress(record: Path, output: Path | None, quality: int | None, model: str | None, max_error: int | None,
-             lossless: bool, max_prdn: float | None, fs: float | None, force: bool) -> None:
+             lossless: bool, max_prdn: float | None, fs: float | None, channels: str | None, force: bool) -> None:
     """Compress a WFDB record (NNN, NNN.hea, NNN.dat), a .npy array or a MIDI file into a .vqc file."""
     midi = io.is_midi(record)
-    if midi and (lossless or max_error is not None or max_prdn is not None or fs is not None):
-        raise click.UsageError("--lossless, --max-error, --max-prdn and --fs are for ECG; MIDI takes --quality")
+    if midi and (lossless or max_error is not None or max_prdn is not None or fs is not None or channels is not None):
+        raise click.UsageError("--lossless, --max-error, --max-prdn, --fs and --channels are for ECG; MIDI takes "
+                               "--quality")
     if lossless and max_error not in (None, 0):
         raise click.UsageError("--lossless and --max-error E > 0 contradict each other")
     max_error = 0 if lossless else max_error
@@ -103,7 +111,11 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str 
             signal = io.read(record, fs)
         except CorruptSourceWarning as w:
             _fail(f"{w} (--force compresses it anyway)")
-    original_bytes = sum(p.stat().st_size for p in io.record_paths(record))
+    original_bytes: int | None = sum(p.stat().st_size for p in io.record_paths(record))
+    if channels is not None:
+        signal, original_bytes = _select_channels(signal, channels, record), None  # file bytes: the whole record's
+    elif max_error is None or max_error >= MODEL_MIN_ERROR:
+        _check_ecg_channels(signal, record)
     codec = Codec.load(model or DEFAULT_MODEL)
     if max_prdn is None:
         data, report = codec.compress(signal, quality, original_bytes, max_error=max_error)
@@ -112,6 +124,31 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str 
     _emit(data, output, to_stdout, force)
     level = f" [{setting}]" if max_prdn is not None else ""
     click.echo(f"{output if not to_stdout else record}: {report.summary()}{level}", err=True)
+
+
+def _select_channels(signal: Signal, spec: str, record: Path) -> Signal:
+    """The channels --channels names (names, or 0-based numbers), in that order."""
+    names = [ch.name for ch in signal.channels]
+    columns = []
+    for item in (part.strip() for part in spec.split(",")):
+        if item in names:
+            columns.append(names.index(item))
+        elif item.isdigit() and int(item) < len(names):
+            columns.append(int(item))
+        else:
+            _fail(f"{record}: no channel {item!r} (it has {', '.join(names)})")
+    if len(set(columns)) != len(columns):
+        _fail(f"{record}: --channels names a channel twice ({spec})")
+    return signal.select(columns)
+
+
+def _check_ecg_channels(signal: Signal, record: Path) -> None:
+    """Refuse channels whose units are not a voltage: the model was trained on ECG (RELIABILITY.md §3)."""
+    other = [f"{ch.name} ({ch.units})" for ch in signal.channels if ch.units.strip().lower() not in ECG_UNITS]
+    if other:
+        ecg = [ch.name for ch in signal.channels if ch.units.strip().lower() in ECG_UNITS]
+        hint = f"--channels {','.join(ecg)}" if ecg else "--lossless or --max-error"
+        _fail(f"{record}: not an ECG channel: {', '.join(other)}; the model was trained on ECG (use {hint})")
 
 
 def _emit(data: bytes, output: Path, to_stdout: bool, force: bool) -> None:

@@ -70,6 +70,11 @@ class Signal:
         """Length in seconds."""
         return self.n_samples / self.fs
 
+    def select(self, columns: list[int]) -> Signal:
+        """The same record with only these channels, in this order."""
+        return Signal(self.samples[:, columns], self.fs, [self.channels[c] for c in columns], self.record_name,
+                      list(self.comments), self.base_time, self.base_date)
+
     def digital(self) -> np.ndarray:
         """[T, C] int64 ADC values (invalid samples become 0; use np.isnan(samples) for the mask)."""
         gains = np.array([c.gain for c in self.channels], dtype=np.float64)
