@@ -231,3 +231,14 @@ def test_a_non_ecg_channel_is_refused_unless_chosen_away_or_coded_without_the_mo
     assert [ch.name for ch in read(tmp_path / "back").channels] == ["ch0"]
     assert run_cli("compress", ecg_and_bp, "-o", tmp_path / "l.vqc", "--lossless").returncode == 0  # every channel
     assert_clean_failure(run_cli("compress", ecg_and_bp, "-o", out, "--force", "--channels", "V9"), "no channel 'V9'")
+
+
+def test_info_shows_the_header_of_a_damaged_file_and_says_it_is_damaged(record, tiny_bundle, tmp_path):
+    out = tmp_path / "d.vqc"
+    assert run_cli("compress", record, "-o", out, "--model", tiny_bundle).returncode == 0
+    data = bytearray(out.read_bytes())
+    data[data.index(b"BLKS") + 20] ^= 0x01  # one bit inside the coded blocks
+    out.write_bytes(bytes(data))
+    proc = run_cli("info", out)
+    assert_clean_failure(proc, out)
+    assert "BLKS CRC mismatch" in proc.stderr and "--salvage" in proc.stderr and "tiny-test" in proc.stdout

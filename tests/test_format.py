@@ -623,3 +623,13 @@ def test_a_file_with_both_metrics_sections_is_refused() -> None:
     for read in (vf.loads, vf.read_header):
         with pytest.raises(FormatError, match="sections mTRC and mNOT both hold metrics"):
             read(both, "m.vqc")
+
+
+def test_read_header_with_a_damage_list_notes_every_payload_crc_mismatch(blob: bytes) -> None:
+    broken = bytearray(blob)
+    broken[blob.index(b"BLKS") + 20] ^= 0xFF
+    damage: list[str] = []
+    h, metrics, _ = vf.read_header(bytes(broken), NAME, damage=damage)
+    assert h == make_file().header and metrics == make_file().metrics and damage == [
+        "section BLKS CRC mismatch (each block is checked by its own CRC)"]
+    assert vf.read_header(blob, NAME, damage=(whole := [])) and whole == []

@@ -105,6 +105,7 @@ class VqcInfo:
     metrics: dict = field(default_factory=dict)
     max_error: int | None = None  # the residual layer's bound in ADC units (0: lossless); None: no layer
     header_meta: dict = field(default_factory=dict, repr=False)
+    damage: list[str] = field(default_factory=list)  # payload CRC mismatches: decompress would fail
 
     @property
     def duration(self) -> float:
@@ -165,17 +166,19 @@ class VqcInfo:
 
 
 def info(path: str | Path) -> VqcInfo:
-    """Read only the header (and stored metrics) of a .vqc file."""
+    """Read the header (and stored metrics) of a .vqc file, and check every section's CRC: what is damaged
+    beyond the header is listed in `damage` rather than raised, so the header can still be shown."""
     path = Path(path)
     data = read_file(path)
-    header, metrics, size = vqc.read_header(data, str(path))
+    damage: list[str] = []
+    header, metrics, size = vqc.read_header(data, str(path), damage=damage)
     channels = header.meta.get("channels", [])
     return VqcInfo(
         str(path), header.kind, str(header.meta.get("model", "?")), header.model_sha256,
         q if isinstance(q := header.meta.get("quality"), int) and not isinstance(q, bool) else header.n_stages, header.fs, header.n_samples, [str(c.get("name", "?")) for c in channels], size,
         max((_resolution(c) for c in channels), default=16), metrics or {},
         bound if isinstance(bound := header.meta.get("max_error"), int) and not isinstance(bound, bool) else None,
-        header.meta,
+        header.meta, damage,
     )
 
 

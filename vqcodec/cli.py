@@ -206,13 +206,16 @@ def _salvageable(data: bytes) -> bool:
 @click.argument("vqc_file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
 def info(vqc_file: Path, as_json: bool) -> None:
-    """Show a .vqc file's header: model, rate, duration, channels, size, stored metrics."""
+    """Show a .vqc file's header: model, rate, duration, channels, size, stored metrics; exit 1 if it is damaged."""
     i = read_info(vqc_file)
     if as_json:
         d = dict(vars(i), duration=i.duration, bits_per_sample=i.bits_per_sample, cr=i.cr)
         click.echo(json.dumps(d, indent=1))
     else:
         click.echo("\n".join(i.lines()))
+    if i.damage:  # the header is shown, but the file is not whole
+        hint = " (decompress --salvage can recover the undamaged blocks)" if _salvageable(read_file(vqc_file)) else ""
+        _fail(f"{vqc_file}: damaged: {'; '.join(i.damage)}{hint}")
 
 
 def main() -> None:

@@ -446,11 +446,12 @@ def _section_cap(tag: str, h: Header, limits: Limits) -> int:
 
 
 def _read_sections(r: _Reader, h: Header, limits: Limits, crc_tags: set[str] | None,
-                   damage: list[str] | None = None) -> list[tuple[str, memoryview]]:
+                   damage: list[str] | None = None, tolerate: frozenset[str] = frozenset({TAG_BLKS}),
+                   ) -> list[tuple[str, memoryview]]:
     """Walk the sections up to END, checking lengths, the CRCs of `crc_tags` (None: all), END and EOF.
 
-    With `damage` (salvage), a BLKS CRC mismatch (each block has its own CRC) and bytes after END are noted
-    there instead of raised.
+    With `damage` (salvage, info), a CRC mismatch of a section in `tolerate` (by default BLKS, whose blocks
+    each have their own CRC) and bytes after END are noted there instead of raised.
     """
     sections: list[tuple[str, memoryview]] = []
     while True:
@@ -466,9 +467,10 @@ def _read_sections(r: _Reader, h: Header, limits: Limits, crc_tags: set[str] | N
         payload = r.take(length, f"section {tag}")  # the cap above came first, so no huge length reaches this
         (crc,) = _U32.unpack(r.take(4, f"section {tag}"))
         if (crc_tags is None or tag in crc_tags or tag == TAG_END) and zlib.crc32(payload, zlib.crc32(tag_b)) != crc:
-            if damage is None or tag != TAG_BLKS:
+            if damage is None or tag not in tolerate:
                 raise r.error(ChecksumError, f"section {tag} CRC mismatch")
-            damage.append(f"section {TAG_BLKS} CRC mismatch (each block is checked by its own CRC)")
+            damage.append(f"section {tag} CRC mismatch" + (" (each block is checked by its own CRC)"
+                                                            if tag == TAG_BLKS else ""))
         if tag == TAG_END:  # END's length and CRC are checked like any other section's
             break
         if any(t == tag for t, _ in sections):
@@ -649,12 +651,17 @@ def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS, s
     return f
 
 
-def read_header(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -> tuple[Header, dict | None, int]:
+def read_header(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
+                damage: list[str] | None = None) -> tuple[Header, dict | None, int]:
     """Header, stored metrics and file size, for `vqcodec info`: walks the sections without decompressing.
 
-    Checks the header, mTRC or mNOT and END CRCs and the structure; payloads are verified only by `loads`.
+    Checks the header, mTRC or mNOT and END CRCs and the structure. With `damage`, every other section's CRC
+    too, each mismatch (and bytes after END) noted there, so a damaged payload is reported beside the header
+    it did not damage; without, payloads are verified only by `loads`.
     """
     r = _Reader(data, name)
     h = _read_header(r, limits)
-    sections = dict(_read_sections(r, h, limits, crc_tags={TAG_MTRC, TAG_MNOT}))
+    payloads = frozenset(KNOWN_TAGS) - {TAG_MTRC, TAG_MNOT}
+    sections = dict(_read_sections(r, h, limits, crc_tags=None if damage is not None else {TAG_MTRC, TAG_MNOT},
+                                   damage=damage, tolerate=payloads))
     return h, _read_metrics(r, sections), r.pos
