@@ -277,3 +277,12 @@ def test_more_channels_than_the_format_holds_is_an_input_error_naming_the_likely
     sig = make_signal(2, channels=vqc.DEFAULT_LIMITS.max_channels + 1)
     with pytest.raises(InputError, match=r"exceed the format's limit .*\[C, T\]"):
         codec.compress(sig)
+
+
+@pytest.mark.parametrize("factor", [2.0, 1.0 + 1 / 3000])
+def test_a_forged_sample_count_with_valid_crcs_is_refused_not_stretched(codec, factor):
+    sig = make_signal(3000)
+    f = vqc.loads(codec.compress(sig)[0])
+    f.header = replace(f.header, n_samples=round(sig.n_samples * factor))
+    with pytest.raises(vqc.FormatError, match="disagrees with n_model"):
+        codec.decompress(vqc.dumps(f))

@@ -606,6 +606,8 @@ class Codec:
         n_model = h.meta.get("n_model", 0)
         if not isinstance(n_model, int) or isinstance(n_model, bool) or -(-n_model // self.hop) != h.n_frames:
             raise vqc.FormatError(f"{name}: n_model disagrees with n_frames")
+        if model_length(h.n_samples, h.fs, self.fs) != n_model:  # else a forged length would stretch the signal
+            raise vqc.FormatError(f"{name}: n_samples {h.n_samples} at {h.fs:g} Hz disagrees with n_model {n_model}")
         codes = Codes(indices, f.norm, n_model)
         template = signal_template(h, name)  # checked before the model runs
         y = p = None
