@@ -470,7 +470,7 @@ class Codec:
         """compress, from a prepared signal at quality level q."""
         signal, filled, runs = prepared.signal, prepared.filled, prepared.runs
         use_model = prepared.latent is not None
-        codes = (self.quantize(prepared.latent, q) if prepared.latent is not None
+        codes = (self.quantize(prepared.latent, q) if prepared.latent is not None  # (spelt out for mypy)
                  else self._no_codes(model_length(signal.n_samples, signal.fs, self.fs), signal.n_channels))
         yn = self.decode_normalized(codes) if use_model else None
         y = self._model_output(yn, codes, signal) if use_model else None
@@ -549,7 +549,8 @@ class Codec:
     def compress_to_prdn(self, signal: Signal, max_prdn: float, original_bytes: int | None = None,
                          ) -> tuple[bytes, Report, str]:
         """The cheapest setting whose measured PRDN on this record is at most max_prdn (%): a quality level, or,
-        where the ladder gets costly or cannot reach it, the residual layer (PRDN_BOUNDED_ERRORS, then lossless).
+        where only the ladder's top level or none reaches it, the residual layer (PRDN_BOUNDED_ERRORS, then
+        lossless) when that is smaller.
 
         Every trial is a real compress and decode of the whole record, the encoder run once for all of them;
         vqcodec.ratecontrol picks the ladder's trials from its val PRDN (usually 2-3). Returns (bytes, report,
