@@ -56,9 +56,9 @@ coder (format 1.4): at E = 3 1.508 b/s alone vs 1.559 with the model; at E = 4 1
 vs 1.178. (With the static tables of format 1.1 the model paid from E = 3.)"""
 PRDN_BOUNDED_ERRORS = (2, 1)
 """Max errors (ADC units) `--max-prdn` also tries, in this order, when the ladder's answer is its top level (met
-or missed): on the 4 val records, whole, E = 1 reached a lower PRDN than the top level (1.06-2.21 % against
-2.02-2.51 %) with 19-39 % fewer bits, and E = 2 (1.84-3.84 %) beat level 20 on 118. Lossless comes last and
-meets any target."""
+or missed); all below MODEL_MIN_ERROR, so coded without the model. On the 4 val records, whole, E = 1 reached a
+lower PRDN than the top level (1.06-2.21 % against 2.02-2.51 %) with 19-39 % fewer bits, and E = 2
+(1.84-3.84 %) beat level 20 on 118. Lossless comes last and meets any target."""
 FINGERPRINT_TOL = 1e-2
 """Allowed |difference| of the decode fingerprint (normalised units; onnxruntime is not bit-exact)."""
 MAX_RESAMPLE_DENOMINATOR = 1000
@@ -576,12 +576,11 @@ class Codec:
                          best: tuple[bytes, Report, str]) -> tuple[bytes, Report, str]:
         """The cheapest of `best` and the residual layer's settings that meets max_prdn: PRDN_BOUNDED_ERRORS in
         order (fewest bits first, so the first that meets is the one to weigh), lossless if nothing met."""
+        alone = replace(prepared, latent=None)  # every bound here is below MODEL_MIN_ERROR: no model layer
         for e in (*PRDN_BOUNDED_ERRORS, 0):
             if e == 0 and not best[1].prdn > max_prdn:
                 break
-            # below MODEL_MIN_ERROR the residual layer codes without the model
-            p = prepared if e >= MODEL_MIN_ERROR else replace(prepared, latent=None)
-            data, report = self._compress(p, self.default_quality, original_bytes, vqc.ZSTD_LEVEL, e)
+            data, report = self._compress(alone, self.default_quality, original_bytes, vqc.ZSTD_LEVEL, e)
             if not report.prdn > max_prdn:
                 if best[1].prdn > max_prdn or len(data) < len(best[0]):
                     best = (data, report, "lossless" if e == 0 else f"max error {e}")

@@ -651,6 +651,10 @@ def loads(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS, s
     return f
 
 
+_PAYLOAD_TAGS = frozenset(KNOWN_TAGS) - {TAG_MTRC, TAG_MNOT}
+"""What read_header with a damage list notes rather than raises: every section but the metrics it returns."""
+
+
 def read_header(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
                 damage: list[str] | None = None) -> tuple[Header, dict | None, int]:
     """Header, stored metrics and file size, for `vqcodec info`: walks the sections without decompressing.
@@ -661,7 +665,6 @@ def read_header(data: bytes, name: str = "<bytes>", limits: Limits = DEFAULT_LIM
     """
     r = _Reader(data, name)
     h = _read_header(r, limits)
-    payloads = frozenset(KNOWN_TAGS) - {TAG_MTRC, TAG_MNOT}
     sections = dict(_read_sections(r, h, limits, crc_tags=None if damage is not None else {TAG_MTRC, TAG_MNOT},
-                                   damage=damage, tolerate=payloads))
+                                   damage=damage, tolerate=_PAYLOAD_TAGS))
     return h, _read_metrics(r, sections), r.pos
