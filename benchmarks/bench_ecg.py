@@ -17,9 +17,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from vqcodec import bench
+from vqcodec.bench import ecg as bench
 from vqcodec.api import DEFAULT_MODEL, write_bytes
-from vqcodec.codec import Codec
+from vqcodec.ecg.codec import Codec
 from vqcodec.errors import VqcError
 
 DATA_ENV = "VQCODEC_DATA"

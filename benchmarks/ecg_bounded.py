@@ -22,8 +22,8 @@ import numpy as np
 
 import vqcodec
 from ecg_cli import emit, metadata_matches, preamble, run
-from vqcodec.baselines import Flac, Sz3
-from vqcodec.bench import filled_digital
+from vqcodec.bench.baselines import Flac, Sz3
+from vqcodec.bench.ecg import filled_digital
 
 MAX_ERRORS = (0, 1, 2, 5)
 

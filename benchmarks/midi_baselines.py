@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import zstandard
 
-from vqcodec.format import ZSTD_LEVEL
+from vqcodec.container.format import ZSTD_LEVEL
 from vqcodec.io.midi import onset_quantisation_error, read_midi, write_midi
-from vqcodec.notes import RuleCounts, pack_lossless, unpack_lossless
+from vqcodec.midi.performance import RuleCounts, pack_lossless, unpack_lossless
 
 ASAP = Path("midi/asap")
 SPLIT = "test"

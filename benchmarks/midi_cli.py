@@ -24,13 +24,14 @@ import numpy as np
 import zstandard
 
 from ecg_cli import emit, preamble, run
-from vqcodec import format as vqc
-from vqcodec import notecoder, plot
-from vqcodec.format import ZSTD_LEVEL
+from vqcodec.container import format as vqc
+from vqcodec.midi import coder as notecoder
+from vqcodec.bench import plot
+from vqcodec.container.format import ZSTD_LEVEL
 from vqcodec.io.midi import read_midi
 from vqcodec.metrics import compare_notes
-from vqcodec.notecodec import NoteCodec
-from vqcodec.notes import pack_lossless
+from vqcodec.midi.codec import NoteCodec
+from vqcodec.midi.performance import pack_lossless
 
 ASAP = Path("midi/asap")
 TIMING = ("onset", "velocity", "duration")

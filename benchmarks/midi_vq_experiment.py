@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vqcodec.io.midi import read_midi
-from vqcodec.notecoder import (
+from vqcodec.midi.coder import (
     DIRECT,
     ESCAPE_BYTES,
     NoteSetting,

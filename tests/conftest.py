@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vqcodec.codec import Codec
-from vqcodec.signal import ChannelInfo, Signal
+from vqcodec.ecg.codec import Codec
+from vqcodec.ecg.signal import ChannelInfo, Signal
 
 DATA_ENV = "VQCODEC_DATA"
 

@@ -1,4 +1,4 @@
-"""vqcodec.atomic: outputs appear whole or not at all, with the permissions a plain open() would give."""
+"""vqcodec.container.atomic: outputs appear whole or not at all, with the permissions a plain open() would give."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vqcodec.atomic import write_atomic
+from vqcodec.container.atomic import write_atomic
 from vqcodec.errors import InputError, OutputExistsError
 
 

@@ -36,15 +36,18 @@ import zstandard
 from tests.conftest import make_signal
 from tests.fuzz.fuzz_format import check_both, fix_crcs
 from tests.test_format import block_frames, flip_in_block, join, patch_header, split, with_block, with_section
-from vqcodec import api, atomic, codec as codec_module, format as vf
+from vqcodec import api
+from vqcodec.container import atomic
+from vqcodec.ecg import codec as codec_module
+from vqcodec.container import format as vf
 from vqcodec.cli import EXIT_ERROR, EXIT_INTERRUPTED, main as cli_main
-from vqcodec.bundle import ALIASES, load_bundle
-from vqcodec.codec import Codec
-from vqcodec.notecodec import NoteCodec
-from vqcodec.notes import Performance
+from vqcodec.models.bundle import ALIASES, load_bundle
+from vqcodec.ecg.codec import Codec
+from vqcodec.midi.codec import NoteCodec
+from vqcodec.midi.performance import Performance
 from vqcodec.errors import BundleError, ChecksumError, FormatError, LimitError, ModelMismatchError, TruncatedError, VersionError
 from vqcodec.io import write
-from vqcodec.signal import ChannelInfo, Signal
+from vqcodec.ecg.signal import ChannelInfo, Signal
 
 DATA = Path(__file__).parent / "data"
 GOLDEN_FILE = DATA / "golden" / "v1" / "ecg_short.vqc"
@@ -927,7 +930,7 @@ def test_a_real_sigint_mid_write_exits_130_and_leaves_nothing(tmp_path: Path, re
     code = (
         "import os, signal, sys, time\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-        "import vqcodec.atomic as atomic\n"
+        "import vqcodec.container.atomic as atomic\n"
         "real = os.fdopen\n"
         "class Half:\n"
         "    def __init__(self, fh): self.fh = fh\n"

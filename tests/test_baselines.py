@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_signal
-from vqcodec import baselines
-from vqcodec.baselines import Flac, MissingBaseline, Sz3, Unsupported, Wavelet, Zstd
+from vqcodec.bench import baselines
+from vqcodec.bench.baselines import Flac, MissingBaseline, Sz3, Unsupported, Wavelet, Zstd
 from vqcodec.errors import FormatError
 
 FS = 360.0

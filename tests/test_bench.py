@@ -13,10 +13,11 @@ import pytest
 from scipy.signal import find_peaks
 
 from tests.conftest import make_signal
-from vqcodec import bench, io
-from vqcodec.codec import Codec
+from vqcodec import io
+from vqcodec.bench import ecg as bench
+from vqcodec.ecg.codec import Codec
 from vqcodec.errors import InputError
-from vqcodec.signal import ChannelInfo, Signal
+from vqcodec.ecg.signal import ChannelInfo, Signal
 
 FS = 360.0
 SECONDS = 20

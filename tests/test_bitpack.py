@@ -1,4 +1,4 @@
-"""vqcodec.bitpack: exact-width MSB-first index packing, exact counts, no ghost values."""
+"""vqcodec.container.bitpack: exact-width MSB-first index packing, exact counts, no ghost values."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vqcodec.bitpack import pack, packed_size, unpack
+from vqcodec.container.bitpack import pack, packed_size, unpack
 from vqcodec.errors import FormatError
 
 LENGTHS = [0, 1, 2, 7, 8, 9, 15, 16, 17, 1000]

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_signal
-from vqcodec.bundle import ALIASES
+from vqcodec.models.bundle import ALIASES
 from vqcodec.io import read, write
-from vqcodec.signal import ChannelInfo
+from vqcodec.ecg.signal import ChannelInfo
 
 EXIT_ERROR = 1
 

@@ -18,12 +18,12 @@ import pytest
 
 from tests.test_bad_input import CliResult, assert_fails_cleanly, cli, snapshot  # noqa: F401 - cli: a fixture
 from tests.test_notecoder import random_performance
-from vqcodec import format as vqc
-from vqcodec import noterdo
+from vqcodec.container import format as vqc
+from vqcodec.midi import choice as noterdo
 from vqcodec.io import read_midi, write_midi
 from vqcodec.io.midi import TICKS_PER_SECOND
-from vqcodec.notecodec import NoteCodec
-from vqcodec.notes import SOFT, SUSTAIN, Pedal, Performance
+from vqcodec.midi.codec import NoteCodec
+from vqcodec.midi.performance import SOFT, SUSTAIN, Pedal, Performance
 
 HALF_TICK = 0.5 / TICKS_PER_SECOND
 USAGE = 2

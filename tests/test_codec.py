@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_signal
-from vqcodec import codec as codec_module
-from vqcodec import format as vqc
-from vqcodec.codec import Codec, nan_runs
+from vqcodec.ecg import codec as codec_module
+from vqcodec.container import format as vqc
+from vqcodec.ecg.codec import Codec, nan_runs
 from vqcodec.errors import BundleError, ChecksumError, InputError, ModelMismatchError
-from vqcodec.framing import reach
-from vqcodec.signal import ChannelInfo, Signal
+from vqcodec.ecg.framing import reach
+from vqcodec.ecg.signal import ChannelInfo, Signal
 
 
 def _lengths(codec: Codec) -> list[int]:
@@ -247,7 +247,7 @@ def test_the_trellis_finds_each_lanes_cheapest_index_sequence(monkeypatch, lane)
     """Against brute force over every sequence: the search restarts at every lane and storage block start."""
     import itertools
 
-    from vqcodec import entropy
+    from vqcodec.coding import entropy
 
     monkeypatch.setattr(entropy, "LANE", lane)
     rng = np.random.default_rng(5)

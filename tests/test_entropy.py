@@ -12,10 +12,11 @@ import pytest
 import zstandard
 
 from tests.conftest import make_signal
-from vqcodec import bitpack, entropy
-from vqcodec import format as vqc
-from vqcodec.bundle import MANIFEST, PRIORS, STAGE_PRIORS
-from vqcodec.codec import Codec
+from vqcodec.container import bitpack
+from vqcodec.coding import entropy
+from vqcodec.container import format as vqc
+from vqcodec.models.bundle import MANIFEST, PRIORS, STAGE_PRIORS
+from vqcodec.ecg.codec import Codec
 from vqcodec.errors import BundleError, ChecksumError, FormatError, ModelMismatchError
 
 K = 16
@@ -23,7 +24,7 @@ K = 16
 
 def skewed_codes(shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
     """Stage 1 follows a sticky chain in time; each later stage depends on the stage above it: the two
-    contexts vqcodec.entropy models (real codes have both, measured in benchmarks/results/)."""
+    contexts vqcodec.coding.entropy models (real codes have both, measured in benchmarks/results/)."""
     rng = np.random.default_rng(seed)
     c, s, f = shape
     out = np.zeros(shape, np.uint16)

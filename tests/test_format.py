@@ -1,4 +1,4 @@
-"""vqcodec.format: the .vqc container round-trips, and every malformed file fails with a named VqcError.
+"""vqcodec.container.format: the .vqc container round-trips, and every malformed file fails with a named VqcError.
 
 Files are crafted by splitting a valid file into its sections and joining them back with fresh CRCs, so each
 test changes exactly one thing (RELIABILITY.md section 5, cases 1-13).
@@ -18,8 +18,8 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vqcodec import bitpack
-from vqcodec import format as vf
+from vqcodec.container import bitpack
+from vqcodec.container import format as vf
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError, VersionError, VqcError
 
 NAME = "100.vqc"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vqcodec.framing import chunked, reach
+from vqcodec.ecg.framing import chunked, reach
 
 
 def conv_then_pool(radius: int, hop: int, seed: int):  # noqa: ANN201 - returns a [1, 1, n] -> [1, 1, n / hop] fn

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vqcodec import api, bitpack
-from vqcodec import format as vf
-from vqcodec.codec import Codec
-from vqcodec.notecodec import NoteCodec
-from vqcodec.notes import Performance
+from vqcodec import api
+from vqcodec.container import bitpack
+from vqcodec.container import format as vf
+from vqcodec.ecg.codec import Codec
+from vqcodec.midi.codec import NoteCodec
+from vqcodec.midi.performance import Performance
 
 GOLDEN = Path(__file__).parent / "data" / "golden" / "v1"
 EXPECTED = json.loads((GOLDEN / "expected.json").read_text())

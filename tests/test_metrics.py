@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vqcodec.metrics import channel_distortion, compare
-from vqcodec.signal import ChannelInfo, Signal
+from vqcodec.ecg.signal import ChannelInfo, Signal
 
 
 def _signal(x: np.ndarray, adc_res: int = 11) -> Signal:

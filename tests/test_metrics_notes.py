@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vqcodec.metrics import PAIRED_BY_MIR_EVAL, PAIRED_BY_RANK, compare_notes, note_f1
-from vqcodec.notes import SUSTAIN, Pedal, Performance
+from vqcodec.midi.performance import SUSTAIN, Pedal, Performance
 
 
 def _perf(onset_shift: dict[int, float] | None = None, velocity: dict[int, int] | None = None,

@@ -13,17 +13,18 @@ import numpy as np
 import pytest
 
 from tests.test_notecoder import random_performance
-from vqcodec import api, noterdo
-from vqcodec import format as vqc
-from vqcodec.bundle import shipped_root
+from vqcodec import api
+from vqcodec.midi import choice as noterdo
+from vqcodec.container import format as vqc
+from vqcodec.models.bundle import shipped_root
 from vqcodec.errors import (
     BundleError,
     FormatError,
     ModelMismatchError,
     ModelNotFoundError,
 )
-from vqcodec.notecodec import STORED_METRICS, NoteCodec
-from vqcodec.notes import SOFT, SUSTAIN, Pedal, Performance
+from vqcodec.midi.codec import STORED_METRICS, NoteCodec
+from vqcodec.midi.performance import SOFT, SUSTAIN, Pedal, Performance
 
 ROOT = Path(__file__).resolve().parents[1]
 EPS = 1e-6
@@ -187,9 +188,11 @@ def test_an_empty_performance_round_trips(midi: NoteCodec) -> None:
 
 def test_every_shipped_bundle_file_is_package_data() -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["vqcodec"]
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    globs = [str(Path(*pkg.split(".")[1:], g)) for pkg, patterns in package_data.items() for g in patterns]
     missing = [str(p.relative_to(ROOT / "vqcodec")) for p in sorted((ROOT / "vqcodec" / "models").rglob("*"))
-               if p.is_file() and not any(fnmatch.fnmatch(str(p.relative_to(ROOT / "vqcodec")), g) for g in patterns)]
+               if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts
+               and not any(fnmatch.fnmatch(str(p.relative_to(ROOT / "vqcodec")), g) for g in globs)]
     assert missing == []
 
 

@@ -1,4 +1,4 @@
-"""The NOTE section coder (vqcodec.notecoder): exact symbol round trips, bounded rebuild errors, damage detection.
+"""The NOTE section coder (vqcodec.midi.coder): exact symbol round trips, bounded rebuild errors, damage detection.
 
 Performances are synthetic (seeded numpy generators); the priors are the shipped midi-v1 bundle's.
 """
@@ -14,10 +14,10 @@ from functools import cache
 import numpy as np
 import pytest
 
-from vqcodec import notecoder as nc
-from vqcodec.bundle import NoteBundle, load_note_bundle
+from vqcodec.midi import coder as nc
+from vqcodec.models.bundle import NoteBundle, load_note_bundle
 from vqcodec.errors import FormatError, LimitError, VqcError
-from vqcodec.notes import MIDI_MAX, SOFT, SOSTENUTO, SUSTAIN, Pedal, Performance
+from vqcodec.midi.performance import MIDI_MAX, SOFT, SOSTENUTO, SUSTAIN, Pedal, Performance
 
 LEVELS = range(1, 8)
 EPS = 1e-9

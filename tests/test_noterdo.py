@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.test_notecoder import random_performance
-from vqcodec import notecoder as nc
-from vqcodec import noterdo
-from vqcodec.notecodec import NoteCodec
-from vqcodec.notes import Performance
+from vqcodec.midi import coder as nc
+from vqcodec.midi import choice as noterdo
+from vqcodec.midi.codec import NoteCodec
+from vqcodec.midi.performance import Performance
 
 EPS = 1e-9
 

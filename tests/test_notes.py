@@ -7,7 +7,7 @@ import pytest
 import zstandard
 
 from vqcodec.errors import FormatError, LimitError, VersionError, VqcError
-from vqcodec.notes import (PACK_MAGIC, PACK_VERSION, SOFT, SUSTAIN, Pedal, Performance, _read_varints,
+from vqcodec.midi.performance import (PACK_MAGIC, PACK_VERSION, SOFT, SUSTAIN, Pedal, Performance, _read_varints,
                            _varints, pack_lossless, unpack_lossless)
 
 

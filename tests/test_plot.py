@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import synthetic_ecg
-from vqcodec import plot
+from vqcodec.bench import plot
 
 FS = 360.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -47,7 +47,7 @@ def test_missing_matplotlib_names_the_extra(monkeypatch, tmp_path):
 
 
 def _performance(shift: float = 0.0):
-    from vqcodec.notes import SUSTAIN, Pedal, Performance
+    from vqcodec.midi.performance import SUSTAIN, Pedal, Performance
 
     onset = np.arange(40) * 0.25 + shift
     pitch = 48 + (np.arange(40) * 7) % 36
@@ -68,7 +68,7 @@ def test_piano_roll_figure(tmp_path):
 
 def test_piano_roll_of_empty_performances(tmp_path):
     pytest.importorskip("matplotlib")
-    from vqcodec.notes import Performance
+    from vqcodec.midi.performance import Performance
 
     empty = Performance([], [], [], [])
     path = tmp_path / "empty.png"
@@ -77,7 +77,7 @@ def test_piano_roll_of_empty_performances(tmp_path):
 
 
 def test_sustain_spans_are_clipped_to_the_window():
-    from vqcodec.notes import Pedal
+    from vqcodec.midi.performance import Pedal
 
     pedal = Pedal([0.4, 2.0, 3.0, 3.5, 6.5], [127, 0, 90, 100, 0])  # down 0.4–2.0 and 3.0–6.5
     assert plot._sustain_spans(pedal, 1.0, 5.0) == [(1.0, 1.0), (3.0, 2.0)]

@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from tests.conftest import make_signal
 from tests.fuzz.fuzz_format import check as fuzz_check, fix_crcs
 from tests.test_bad_input import with_meta
-from vqcodec import format as vf
-from vqcodec.codec import FINGERPRINT_TOL, Codec, Codes
+from vqcodec.container import format as vf
+from vqcodec.ecg.codec import FINGERPRINT_TOL, Codec, Codes
 from vqcodec.errors import VqcError
-from vqcodec.signal import ChannelInfo, Signal
+from vqcodec.ecg.signal import ChannelInfo, Signal
 
 SLOW = bool(os.environ.get("VQCODEC_SLOW_TESTS"))
 FAST_EXAMPLES, SLOW_EXAMPLES = 10, 500

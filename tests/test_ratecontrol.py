@@ -1,4 +1,4 @@
-"""vqcodec.ratecontrol: the guided search finds what exhaustive search finds, each level measured once."""
+"""vqcodec.ecg.ratecontrol: the guided search finds what exhaustive search finds, each level measured once."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from vqcodec.ratecontrol import cheapest_level
+from vqcodec.ecg.ratecontrol import cheapest_level
 
 
 def run(true: list[float], target: float, predicted: list[float] | None) -> tuple[int, list[int]]:

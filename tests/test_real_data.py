@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import vqcodec
-from vqcodec.bundle import ALIASES, installed_models
+from vqcodec.models.bundle import ALIASES, installed_models
 from vqcodec.metrics import compare
 
 pytestmark = pytest.mark.skipif(ALIASES["ecg"] not in installed_models(), reason="the default ECG model is not shipped")

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import make_signal, synthetic_ecg
-from vqcodec import format as vqc
-from vqcodec import residual
-from vqcodec.codec import MODEL_MIN_ERROR
+from vqcodec.container import format as vqc
+from vqcodec.coding import residual
+from vqcodec.ecg.codec import MODEL_MIN_ERROR
 from vqcodec.errors import ChecksumError, FormatError, InputError
 
 TABLES_SHA256 = "da996e8e749c6293d1340594fa9827e0a438f7fb8e41534829c326afe184f916"

@@ -24,8 +24,8 @@ import onnx
 from onnx import helper, numpy_helper
 
 from training.priors import rewrite_manifest
-from vqcodec.bundle import MANIFEST
-from vqcodec.runtime import session
+from vqcodec.models.bundle import MANIFEST
+from vqcodec.models.runtime import session
 
 GRAPHS = ("encoder.onnx", "decoder.onnx")
 HEIGHT_AXIS = "cpu_graph_axis2"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
-from vqcodec.framing import normalize_blocks
+from vqcodec.ecg.framing import normalize_blocks
 
 
 def data_root(path: str | None = None) -> Path:

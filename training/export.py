@@ -22,9 +22,9 @@ import torch
 from training.cpu_graph import GRAPHS, rewrite_file
 from training.data import data_root, load_record_channels, mitdb_split, normalized_channels
 from training.model import VQVAE
-from vqcodec.bundle import MANIFEST, PRIORS, REQUIRED_FILES, STAGE_PRIORS, Bundle, load_bundle
-from vqcodec.framing import reach
-from vqcodec.runtime import session
+from vqcodec.models.bundle import MANIFEST, PRIORS, REQUIRED_FILES, STAGE_PRIORS, Bundle, load_bundle
+from vqcodec.ecg.framing import reach
+from vqcodec.models.runtime import session
 
 OPSET = 17
 FORMAT_VERSION = 1
@@ -61,7 +61,7 @@ def export_onnx(model: VQVAE, out: Path) -> None:
 
 
 def context(out: Path, hop: int, n: int = 1 << 15, seed: int = 0) -> dict:
-    """How far a change reaches through the exported graphs (vqcodec.framing.reach): the encoder in samples, the
+    """How far a change reaches through the exported graphs (vqcodec.ecg.framing.reach): the encoder in samples, the
     decoder in frames. The runtime widens its chunk margins to these when they exceed its defaults."""
     x = np.random.default_rng(seed).standard_normal((1, 1, n - n % hop)).astype(np.float32)
     encoder, decoder = session(out / "encoder.onnx"), session(out / "decoder.onnx")

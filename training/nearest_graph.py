@@ -1,4 +1,4 @@
-"""Write vqcodec/nearest.onnx: the graph the runtime's stage-1 trellis search picks its candidate codes with.
+"""Write vqcodec/ecg/nearest.onnx: the graph the runtime's stage-1 trellis search picks its candidate codes with.
 
 `python -m training.nearest_graph`
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto, helper
 
-OUT = Path(__file__).resolve().parent.parent / "vqcodec" / "nearest.onnx"
+OUT = Path(__file__).resolve().parent.parent / "vqcodec" / "ecg" / "nearest.onnx"
 OPSET = 17
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from training.data import data_root
-from vqcodec import notecoder
-from vqcodec.bundle import MANIFEST
+from vqcodec.midi import coder as notecoder
+from vqcodec.models.bundle import MANIFEST
 from vqcodec.io.midi import read_midi
-from vqcodec.notecodec import NoteCodec
-from vqcodec.notes import Performance
+from vqcodec.midi.codec import NoteCodec
+from vqcodec.midi.performance import Performance
 
 ASAP = Path("midi/asap")
 LADDER = ((24, 12, 1800), (20, 10, 1600), (16, 10, 1400), (12, 8, 1300), (10, 6, 1200), (5, 4, 1100), (1, 1, 1020))

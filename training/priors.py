@@ -6,7 +6,7 @@ Encodes every train record with the bundle (all stages, plain nearest-neighbour 
 also with the entropy-constrained search of that weight, whose indices then make stage 1's prior) and counts, per
 stage, which index follows which: for stage 1 the previous stage-1 index of the same channel (row K: a
 lane's start), for later stages the index one stage up at the same frame — the contexts of
-vqcodec.entropy. Writes priors.npy into the bundle and adds it to the manifest; the previous model id goes
+vqcodec.coding.entropy. Writes priors.npy into the bundle and adds it to the manifest; the previous model id goes
 into manifest["compatible_ids"], since files written before the prior still decode. A bundle's prior is
 never replaced (files coded under it would no longer decode): start again from an export. Calibrate after this:
 bit costs change.
@@ -31,9 +31,9 @@ import numpy as np
 
 import vqcodec
 from training.data import data_root, mitdb_split
-from vqcodec import entropy
-from vqcodec.bundle import MANIFEST, PRIORS, STAGE_PRIORS, load_bundle
-from vqcodec.codec import Codec
+from vqcodec.coding import entropy
+from vqcodec.models.bundle import MANIFEST, PRIORS, STAGE_PRIORS, load_bundle
+from vqcodec.ecg.codec import Codec
 
 
 def count_bigrams(codec: Codec, signals: list[vqcodec.Signal], lam: float = 0.0) -> np.ndarray:

@@ -10,7 +10,7 @@
 """
 
 from vqcodec.api import VqcInfo, compress, decompress, info
-from vqcodec.codec import Codec, Codes
+from vqcodec.ecg.codec import Codec, Codes
 from vqcodec.errors import (
     BundleError,
     ChecksumError,
@@ -26,9 +26,9 @@ from vqcodec.errors import (
 )
 from vqcodec.io import read, write
 from vqcodec.metrics import NoteReport, Report, compare, compare_notes
-from vqcodec.notecodec import NoteCodec
-from vqcodec.notes import Pedal, Performance
-from vqcodec.signal import ChannelInfo, Signal
+from vqcodec.midi.codec import NoteCodec
+from vqcodec.midi.performance import Pedal, Performance
+from vqcodec.ecg.signal import ChannelInfo, Signal
 
 __version__ = "0.1.0"
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from vqcodec import format as vqc
-from vqcodec.atomic import write_atomic
-from vqcodec.codec import Codec, codec_for
+from vqcodec.container import format as vqc
+from vqcodec.container.atomic import write_atomic
+from vqcodec.ecg.codec import Codec, codec_for
 from vqcodec.errors import InputError, ModelMismatchError
 from vqcodec.metrics import Report
-from vqcodec.notecodec import STORED_METRICS, NoteCodec, note_codec_for
-from vqcodec.notes import Performance
-from vqcodec.signal import FMT_BITS, Signal
+from vqcodec.midi.codec import STORED_METRICS, NoteCodec, note_codec_for
+from vqcodec.midi.performance import Performance
+from vqcodec.ecg.signal import FMT_BITS, Signal
 
 DEFAULT_MODEL = "ecg"
 DEFAULT_MIDI_MODEL = "midi"
@@ -46,7 +46,7 @@ def decompress(data: bytes, model: str | Path | Codec | NoteCodec | None = None,
                salvage: bool = False) -> Signal | Performance:
     """.vqc bytes -> Signal (ECG) or Performance (MIDI); the model is found from the file's model id unless given.
 
-    salvage=True decodes a file whose damage is confined to its index blocks (see `vqcodec.format.loads`):
+    salvage=True decodes a file whose damage is confined to its index blocks (see `vqcodec.container.format.loads`):
     trailing bytes are ignored and every block that fails its CRC comes back as invalid (NaN) samples, each
     with a warning.
     """

@@ -16,11 +16,11 @@ import click
 
 from vqcodec import io
 from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, decode, info as read_info, read_file, write_bytes
-from vqcodec.codec import MODEL_MIN_ERROR, Codec
-from vqcodec.notecodec import NoteCodec
-from vqcodec.signal import Signal
+from vqcodec.ecg.codec import MODEL_MIN_ERROR, Codec
+from vqcodec.midi.codec import NoteCodec
+from vqcodec.ecg.signal import Signal
 from vqcodec.errors import CorruptSourceWarning, FormatError, VqcError
-from vqcodec import format as vqc
+from vqcodec.container import format as vqc
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -274,7 +274,7 @@ def bench(records: tuple[Path, ...], split_file: Path | None, split: str | None,
     """
     import shlex
 
-    from vqcodec import bench as vb
+    from vqcodec.bench import ecg as vb
 
     if _midi_inputs(records):
         _bench_midi(records, split_file, split, methods, model, qualities, json_path)
@@ -309,8 +309,8 @@ def _midi_inputs(records: tuple[Path, ...]) -> bool:
 def _bench_midi(records: tuple[Path, ...], split_file: Path | None, split: str | None, methods: str,
                 model: str | None, qualities: tuple[int, ...], json_path: Path | None) -> None:
     """`vqcodec bench` on MIDI: vqcodec's levels (unless --methods leaves it out) and the MIDI baselines."""
-    from vqcodec import bench as vb
-    from vqcodec import midibench
+    from vqcodec.bench import ecg as vb
+    from vqcodec.bench import midi as midibench
 
     pieces = vb.find_records(records, split_file, split, midi=True)
     if json_path is not None:

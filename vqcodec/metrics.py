@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from vqcodec.notes import MIDI_MAX, Pedal, Performance
-from vqcodec.signal import Signal
+from vqcodec.midi.performance import MIDI_MAX, Pedal, Performance
+from vqcodec.ecg.signal import Signal
 
 
 @dataclass

@@ -74,8 +74,8 @@ def check(data: bytes) -> None:
     """
     import numpy as np
 
-    from vqcodec import format as vf
-    from vqcodec import residual
+    from vqcodec.container import format as vf
+    from vqcodec.coding import residual
     from vqcodec.errors import VqcError
 
     with warnings.catch_warnings():
@@ -116,7 +116,7 @@ _NOTE_CODEC: list = []
 def _note_codec():  # noqa: ANN202 - a NoteCodec, loaded once (bundle verification reads every prior file)
     """The shipped MIDI codec."""
     if not _NOTE_CODEC:
-        from vqcodec.notecodec import NoteCodec
+        from vqcodec.midi.codec import NoteCodec
 
         _NOTE_CODEC.append(NoteCodec.load("midi"))
     return _NOTE_CODEC[0]
@@ -127,9 +127,9 @@ def main() -> None:
 
     # Instrument vqcodec only: the package __init__ also pulls in wfdb/pandas, whose edges would only add noise.
     with atheris.instrument_imports(include=["vqcodec"]):
-        import vqcodec.format  # noqa: F401
-        import vqcodec.notecoder  # noqa: F401
-        import vqcodec.residual  # noqa: F401
+        import vqcodec.container.format  # noqa: F401
+        import vqcodec.midi.coder  # noqa: F401
+        import vqcodec.coding.residual  # noqa: F401
     atheris.Setup(sys.argv, check_both)
     atheris.Fuzz()
 

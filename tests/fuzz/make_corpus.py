@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vqcodec import format as vf
+from vqcodec.container import format as vf
 
 HERE = Path(__file__).parent
 CORPUS = HERE / "corpus"

@@ -13,7 +13,7 @@ import pytest
 
 from vqcodec.errors import InputError, LimitError, OutputExistsError, VqcError
 from vqcodec.io.midi import MIN_DURATION, TICKS_PER_SECOND, onset_quantisation_error, read_midi, write_midi
-from vqcodec.notes import SOFT, SUSTAIN, Pedal, Performance
+from vqcodec.midi.performance import SOFT, SUSTAIN, Pedal, Performance
 
 HALF_TICK = 0.5 / TICKS_PER_SECOND + 1e-12
 

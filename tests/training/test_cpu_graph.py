@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
 from training.cpu_graph import rewrite, rewrite_file  # noqa: E402
-from vqcodec.runtime import session  # noqa: E402
+from vqcodec.models.runtime import session  # noqa: E402
 
 
 def exported(tmp_path: Path) -> Path:

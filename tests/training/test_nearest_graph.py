@@ -8,7 +8,7 @@ import pytest
 def test_the_shipped_nearest_graph_is_what_the_script_writes():
     pytest.importorskip("onnx")
     from training.nearest_graph import OUT, build
-    from vqcodec.codec import NEAREST_GRAPH
+    from vqcodec.ecg.codec import NEAREST_GRAPH
 
     assert OUT == NEAREST_GRAPH
     assert NEAREST_GRAPH.read_bytes() == build().SerializeToString()

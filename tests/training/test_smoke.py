@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_signal
-from vqcodec.codec import Codec
+from vqcodec.ecg.codec import Codec
 
 
 def test_tiny_model_exports_a_bundle_with_hashes_and_parity(tiny_bundle):

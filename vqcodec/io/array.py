@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vqcodec.atomic import write_atomic
+from vqcodec.container.atomic import write_atomic
 from vqcodec.errors import InputError
-from vqcodec.signal import ChannelInfo, Signal
+from vqcodec.ecg.signal import ChannelInfo, Signal
 
 NPY_UNITS = "mV"
 NPY_GAIN = 1000.0  # adu per mV: 1 µV steps

@@ -23,9 +23,9 @@ import numpy as np
 from mido.midifiles.meta import KeySignatureError
 from mido.midifiles.midifiles import DEFAULT_TEMPO
 
-from vqcodec.atomic import write_atomic
+from vqcodec.container.atomic import write_atomic
 from vqcodec.errors import InputError, LimitError
-from vqcodec.notes import PEDAL_CONTROLLERS, MidiSource, Pedal, Performance, RuleCounts
+from vqcodec.midi.performance import PEDAL_CONTROLLERS, MidiSource, Pedal, Performance, RuleCounts
 
 MAX_DURATION_S = 24 * 3600.0  # longer files are refused (huge delta times), as pretty_midi's MAX_TICK guards
 MAX_FILE_BYTES = 64 * 1024 * 1024  # real piano MIDI is < 1 MB; mido holds the whole file in memory

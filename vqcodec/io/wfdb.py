@@ -21,7 +21,7 @@ import wfdb
 from wfdb.io._signal import BYTES_PER_SAMPLE, COMPRESSED_FMTS, INVALID_SAMPLE_VALUE, SAMPLE_VALUE_RANGE
 
 from vqcodec.errors import CorruptSourceWarning, InputError, OutputExistsError, VqcError
-from vqcodec.signal import ChannelInfo, Signal
+from vqcodec.ecg.signal import ChannelInfo, Signal
 
 HEADER_SUFFIX = ".hea"
 DAT_SUFFIX = ".dat"

@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import make_signal, train_tiny  # noqa: E402
-from vqcodec import bitpack  # noqa: E402
-from vqcodec import format as vf  # noqa: E402
-from vqcodec.codec import Codec  # noqa: E402
-from vqcodec.signal import Signal  # noqa: E402
+from vqcodec.container import bitpack  # noqa: E402
+from vqcodec.container import format as vf  # noqa: E402
+from vqcodec.ecg.codec import Codec  # noqa: E402
+from vqcodec.ecg.signal import Signal  # noqa: E402
 
 OUT = Path(__file__).parent / "v1"
 TOLERANCE_ADC_STEPS = 2

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import make_signal  # noqa: E402
-from vqcodec.codec import Codec  # noqa: E402
+from vqcodec.ecg.codec import Codec  # noqa: E402
 
 HERE = Path(__file__).parent
 OUT = HERE / "v1.1"

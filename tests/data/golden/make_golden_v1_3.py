@@ -23,10 +23,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from vqcodec import format as vqc  # noqa: E402
-from vqcodec.bundle import shipped_root  # noqa: E402
-from vqcodec.notecodec import NoteCodec  # noqa: E402
-from vqcodec.notes import Pedal, Performance  # noqa: E402
+from vqcodec.container import format as vqc  # noqa: E402
+from vqcodec.models.bundle import shipped_root  # noqa: E402
+from vqcodec.midi.codec import NoteCodec  # noqa: E402
+from vqcodec.midi.performance import Pedal, Performance  # noqa: E402
 
 HERE = Path(__file__).parent
 OUT = HERE / "v1.3"

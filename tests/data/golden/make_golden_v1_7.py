@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import make_signal  # noqa: E402
 from training.priors import add_priors, add_stage_priors, count_bigrams, stage_counts  # noqa: E402
-from vqcodec import format as vqc  # noqa: E402
-from vqcodec.codec import Codec  # noqa: E402
+from vqcodec.container import format as vqc  # noqa: E402
+from vqcodec.ecg.codec import Codec  # noqa: E402
 
 HERE = Path(__file__).parent
 OUT = HERE / "v1.7"

@@ -1,7 +1,7 @@
 """`vqcodec bench` on MIDI files: bits per note and what each method loses, vqcodec's levels against the baselines.
 
 The baselines are what a user has today: the .mid file, zstd -19 of it, and the note table packed on a time grid
-with zstd (`vqcodec.notes.pack_lossless`, exact in pitch, velocity and pedal values). Every row is measured on
+with zstd (`vqcodec.midi.performance.pack_lossless`, exact in pitch, velocity and pedal values). Every row is measured on
 the decoded performance against the original with `metrics.compare_notes`.
 """
 
@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import zstandard
 
-from vqcodec import format as vqc
-from vqcodec.format import ZSTD_LEVEL
+from vqcodec.container import format as vqc
+from vqcodec.container.format import ZSTD_LEVEL
 from vqcodec.io.midi import read_midi
 from vqcodec.metrics import NoteReport, compare_notes
-from vqcodec.notecodec import NoteCodec
-from vqcodec.notes import Performance, pack_lossless, unpack_lossless
+from vqcodec.midi.codec import NoteCodec
+from vqcodec.midi.performance import Performance, pack_lossless, unpack_lossless
 
 PACK_GRIDS_MS = (1.0, 10.0)
 

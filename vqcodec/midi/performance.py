@@ -14,7 +14,7 @@ import numpy as np
 import zstandard
 
 from vqcodec.errors import FormatError, LimitError, TruncatedError, VersionError
-from vqcodec.format import ZSTD_LEVEL
+from vqcodec.container.format import ZSTD_LEVEL
 
 MIDI_MAX = 127  # largest pitch, velocity, controller and controller value
 SUSTAIN = 64

@@ -1,6 +1,6 @@
 """NoteCodec: piano performances <-> .vqc files (kind midi), with a MIDI bundle's quality ladder and priors.
 
-The counterpart of `vqcodec.codec.Codec` for notes: it picks a quality level, has `vqcodec.notecoder` code the
+The counterpart of `vqcodec.ecg.codec.Codec` for notes: it picks a quality level, has `vqcodec.midi.coder` code the
 note table into the NOTE section, measures what was lost against the input, and stores that in the file.
 """
 
@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vqcodec import format as vqc
-from vqcodec import notecoder, noterdo
-from vqcodec.bundle import NoteBundle, load_note_bundle
+from vqcodec.container import format as vqc
+from vqcodec.midi import coder as notecoder
+from vqcodec.midi import choice as noterdo
+from vqcodec.models.bundle import NoteBundle, load_note_bundle
 from vqcodec.errors import FormatError, InputError, ModelMismatchError, ModelNotFoundError
 from vqcodec.metrics import NoteReport, compare_notes
-from vqcodec.notes import Performance
+from vqcodec.midi.performance import Performance
 
 HEADER_CODEBOOK = 2
 """The container's smallest codebook size: a MIDI file holds no code indices, so unused fields take their minimum."""
@@ -101,7 +102,7 @@ def note_codec_for(h: vqc.Header, model: str | Path | NoteCodec | None, name: st
         return model
     if model is not None:
         return NoteCodec.load(model)
-    from vqcodec.bundle import installed_models, kind_of, shipped_root
+    from vqcodec.models.bundle import installed_models, kind_of, shipped_root
 
     for bundle_name in installed_models():
         if kind_of(shipped_root() / bundle_name) == "midi":

@@ -2,7 +2,7 @@
 duration quantised, pedals as on/off transitions; every stream coded with adaptive context models and rANS.
 
 `quantise` rounds onsets to a grid of `grid_ms` in absolute time, so the error is at most grid/2 at every note
-from the first to the last and never accumulates (`vqcodec.noterdo` may pick the other neighbour within its
+from the first to the last and never accumulates (`vqcodec.midi.choice` may pick the other neighbour within its
 tolerance); what is coded is the difference of grid steps between notes. Each stream's symbol is coded under
 an adaptive model: the probability of symbol k in context c is proportional to N[c, k] * COUNT_WEIGHT +
 Q[c, k] + a share for k's occurrences among the stream's last CACHE_WINDOW symbols, Q the bundle's prior for
@@ -12,7 +12,7 @@ earlier occurrence of the last 16, 8 or 4 pitches is predicted, and a flag says 
 conditions velocity on the register and duration on the time to the next onset and to the next note of the
 same pitch. NC04 (what the encoder writes, format 1.6) is NC03 with long gaps' escapes coded by bit length;
 NC02 (format 1.3) and NC03 (format 1.5) are still decoded. All integer, so every machine builds the same
-model (the rule of vqcodec.entropy). Layout: docs/FORMAT.md, section NOTE.
+model (the rule of vqcodec.coding.entropy). Layout: docs/FORMAT.md, section NOTE.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vqcodec.entropy import COUNT_WEIGHT, prior_weights
+from vqcodec.coding.entropy import COUNT_WEIGHT, prior_weights
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError
-from vqcodec.notes import MIDI_MAX, Pedal, Performance
+from vqcodec.midi.performance import MIDI_MAX, Pedal, Performance
 
 CODING = b"NC04"
 """Names the scheme the encoder writes in the NOTE section; another scheme gets another name. NC04 (format 1.6)
@@ -109,7 +109,7 @@ _U32 = struct.Struct("<I")
 @dataclass(frozen=True)
 class NoteSetting:
     """The grids: rounding (`quantise`) moves onsets and pedal times <= grid_ms/2, velocity <= velocity_step/2,
-    duration by a factor <= sqrt(duration_milli/1000); `vqcodec.noterdo` may choose a neighbour within its
+    duration by a factor <= sqrt(duration_milli/1000); `vqcodec.midi.choice` may choose a neighbour within its
     tolerances."""
 
     grid_ms: int
@@ -441,7 +441,7 @@ class _Model:
             self.recent[self.history.pop(0)] -= 1
 
 
-def _family():  # noqa: ANN202 - constriction is imported lazily, like vqcodec.entropy does
+def _family():  # noqa: ANN202 - constriction is imported lazily, like vqcodec.coding.entropy does
     import constriction
 
     return constriction

@@ -1,7 +1,7 @@
 """Fixed-width packing of code indices: `bits` bits per value, MSB first, last byte zero-padded.
 
 Unlike EnCodec's BitUnpacker, `unpack` takes the exact count, so no "ghost" values come back.
-The container around the packed bytes is in `vqcodec.format`.
+The container around the packed bytes is in `vqcodec.container.format`.
 """
 
 from __future__ import annotations

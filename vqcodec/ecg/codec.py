@@ -1,7 +1,7 @@
 """Codec: a verified model bundle run with onnxruntime, between Signals and .vqc bytes.
 
 This is the only module that knows both the model (ONNX sessions, codebooks) and the container
-(vqcodec.format). Pipeline per channel: fill invalid samples -> resample to the model rate -> normalise
+(vqcodec.container.format). Pipeline per channel: fill invalid samples -> resample to the model rate -> normalise
 per block -> encoder -> residual VQ (numpy) -> indices; and back: codebook sums -> decoder ->
 denormalise -> resample to the record rate -> round to the record's ADC grid -> restore NaN runs.
 """
@@ -18,22 +18,23 @@ from pathlib import Path
 
 import numpy as np
 
-from vqcodec import format as vqc
-from vqcodec import entropy, residual
-from vqcodec.bundle import MANIFEST, Bundle, find_by_id, installed_models, load_bundle
+from vqcodec.container import format as vqc
+from vqcodec.coding import entropy
+from vqcodec.coding import residual
+from vqcodec.models.bundle import MANIFEST, Bundle, find_by_id, installed_models, load_bundle
 from vqcodec.errors import BundleError, ChecksumError, InputError, ModelMismatchError, ModelNotFoundError
-from vqcodec.framing import chunked, denormalize_blocks, n_blocks, normalize_blocks
+from vqcodec.ecg.framing import chunked, denormalize_blocks, n_blocks, normalize_blocks
 from vqcodec.metrics import Report, compare
-from vqcodec.ratecontrol import cheapest_level
-from vqcodec.runtime import session
-from vqcodec.signal import ChannelInfo, Signal
+from vqcodec.ecg.ratecontrol import cheapest_level
+from vqcodec.models.runtime import session
+from vqcodec.ecg.signal import ChannelInfo, Signal
 
 ENCODE_CHUNK = 1 << 14
 """Samples per encoder call: bounds memory, and chunks this small keep the activations in cache (a 30-minute
 2-lead record encodes in about 1.0 s instead of 1.7 s in chunks of 2^17, with training.cpu_graph's graphs)."""
 ENCODE_MARGIN = 256
 """Context samples on each side of an encoder chunk, at least (the shipped models reach 193 samples, as
-vqcodec.framing.reach measures; a bundle whose manifest states a larger `context` gets that)."""
+vqcodec.ecg.framing.reach measures; a bundle whose manifest states a larger `context` gets that)."""
 DECODE_CHUNK = 2048
 """Frames per decoder call (small for the same reason)."""
 DECODE_MARGIN = 64
@@ -533,7 +534,7 @@ class Codec:
     @staticmethod
     def _code_block(codes: np.ndarray, q: np.ndarray) -> bytes:
         """One block's indices [C, S, F] -> CRC-32 of the indices, then their rANS words under prior q
-        (vqcodec.entropy)."""
+        (vqcodec.coding.entropy)."""
         return _U32.pack(zlib.crc32(codes.astype("<u2").tobytes())) + entropy.encode(codes, q)
 
     @staticmethod
@@ -553,7 +554,7 @@ class Codec:
         lossless) when that is smaller.
 
         Every trial is a real compress and decode of the whole record, the encoder run once for all of them;
-        vqcodec.ratecontrol picks the ladder's trials from its val PRDN (usually 2-3). Returns (bytes, report,
+        vqcodec.ecg.ratecontrol picks the ladder's trials from its val PRDN (usually 2-3). Returns (bytes, report,
         setting), the setting as text ("quality 6", "max error 1", "lossless"); lossless meets any target. The
         choice is per record: every block uses the same setting.
         """

@@ -1,7 +1,7 @@
 """The .vqc container, format 1.4 (reads 1.0 to 1.4): bytes <-> VqcFile (magic, header, CRC-checked sections, limits).
 
 Pure container code: no model, no onnxruntime, no wfdb. The byte layout is specified in docs/FORMAT.md;
-turning signals into code indices is `vqcodec.codec`'s job, packing the indices is `vqcodec.bitpack`'s.
+turning signals into code indices is `vqcodec.ecg.codec`'s job, packing the indices is `vqcodec.container.bitpack`'s.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import zstandard
 
-from vqcodec import bitpack, residual
+from vqcodec.container import bitpack
+from vqcodec.coding import residual
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError, VersionError
 
 MAGIC = b"\x89VQC\r\n\x1a\n"
@@ -28,9 +29,9 @@ RESIDUAL_MINOR = 1
 CODED_MINOR = 2
 """Files whose blocks hold entropy-coded indices (section IDXC) are written as 1.2; all others as 1.0 or 1.1."""
 ADAPTIVE_RESD_MINOR = 4
-"""Files whose RESD uses the adaptive contexts (vqcodec.residual.N_CONTEXTS) are written as 1.4."""
+"""Files whose RESD uses the adaptive contexts (vqcodec.coding.residual.N_CONTEXTS) are written as 1.4."""
 COMPACT_NOTE_MINOR = 5
-"""MIDI files with NOTE coding NC03 (vqcodec.notecoder) and their metrics in mNOT are written as 1.5."""
+"""MIDI files with NOTE coding NC03 (vqcodec.midi.coder) and their metrics in mNOT are written as 1.5."""
 NOTE_CODING_MINORS = {b"NC04": 6}
 """NOTE codings written as a later minor: NC04 (escapes coded by bit length) as 1.6."""
 INDEX_CODING_MINORS = {"bigram-rans-2": 7}
@@ -149,9 +150,9 @@ class VqcFile:
     extra: dict[str, bytes] = field(default_factory=dict)  # unknown ancillary sections, kept verbatim
     lost_blocks: dict[int, str] = field(default_factory=dict)  # salvage only: block -> why it was unreadable
     damage: list[str] = field(default_factory=list)  # salvage only: other damage that was skipped
-    residual: bytes | None = None  # RESD payload (vqcodec.residual), decoded with the model's prediction
+    residual: bytes | None = None  # RESD payload (vqcodec.coding.residual), decoded with the model's prediction
     index_coding: str | None = None  # IDXC: blocks are then the coded bytes of each block, decoded by the codec
-    notes: bytes | None = None  # NOTE payload of a MIDI file (vqcodec.notecoder), decoded with the model's priors
+    notes: bytes | None = None  # NOTE payload of a MIDI file (vqcodec.midi.coder), decoded with the model's priors
 
 
 def _header_problem(h: Header, limits: Limits) -> tuple[type[Exception], str] | None:

@@ -11,10 +11,10 @@ from types import ModuleType
 
 import numpy as np
 
-from vqcodec.atomic import write_atomic
+from vqcodec.container.atomic import write_atomic
 from vqcodec.errors import VqcError
 from vqcodec.metrics import PEDAL_DOWN
-from vqcodec.notes import MIDI_MAX, SUSTAIN, Pedal, Performance
+from vqcodec.midi.performance import MIDI_MAX, SUSTAIN, Pedal, Performance
 
 INSTALL_HINT = "pip install 'vqcodec[plot]'"
 DPI = 120

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from vqcodec.notecoder import (
+from vqcodec.midi.coder import (
     DIRECT,
     DURATION_FLOOR,
     N_GAP,
@@ -29,7 +29,7 @@ from vqcodec.notecoder import (
     quantise,
     quantise_pedals,
 )
-from vqcodec.notes import MIDI_MAX, Performance
+from vqcodec.midi.performance import MIDI_MAX, Performance
 
 ONSET_SLACK = 0.75
 """An onset may sit on either grid point around it that is within this many grid steps (the nearest is always

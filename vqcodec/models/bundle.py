@@ -42,7 +42,7 @@ class Bundle:
     model_id: str
     codebooks: np.ndarray  # [stages, codes, latent] float32
     code_bits: np.ndarray  # [stages, codes] float32: -log2 of each code's frequency on the training data
-    priors: np.ndarray | None = None  # [stages, codes + 1, codes] int64 bigram counts (vqcodec.entropy), if shipped
+    priors: np.ndarray | None = None  # [stages, codes + 1, codes] int64 bigram counts (vqcodec.coding.entropy), if shipped
     stage_priors: dict[int, np.ndarray] | None = None  # n -> [n, codes + 1, codes] int64 counts, if shipped
 
     @property

@@ -20,13 +20,14 @@ import numpy as np
 import wfdb
 from wfdb.processing import compare_annotations, gqrs_detect
 
-from vqcodec import baselines, io
-from vqcodec.baselines import Baseline, MissingBaseline, Unsupported
-from vqcodec.codec import Codec, fill_invalid, quantize_to_grid
+from vqcodec import io
+from vqcodec.bench import baselines
+from vqcodec.bench.baselines import Baseline, MissingBaseline, Unsupported
+from vqcodec.ecg.codec import Codec, fill_invalid, quantize_to_grid
 from vqcodec.errors import InputError
 from vqcodec.io.wfdb import record_base
 from vqcodec.metrics import compare
-from vqcodec.signal import Signal
+from vqcodec.ecg.signal import Signal
 
 VQCODEC = "vqcodec"
 BOUNDED = "vqcodec --max-error"
@@ -515,7 +516,7 @@ def to_json(bench: Bench, command: str | None = None) -> str:
 def write_plots(bench: Bench, folder: Path, prefix: str = "",
                 window: tuple[float, float] = OVERLAY_WINDOW) -> list[Path]:
     """The rate/distortion figure and, when a reconstruction was kept, its overlay; returns the files."""
-    from vqcodec import plot
+    from vqcodec.bench import plot
 
     folder.mkdir(parents=True, exist_ok=True)
     rd = folder / f"{prefix}rate_distortion.png"

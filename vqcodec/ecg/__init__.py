@@ -1,0 +1,1 @@
+"""ECG records: the Signal, its conditioning for the model, the VQ-VAE codec, its search and its rate control."""
