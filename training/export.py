@@ -22,8 +22,8 @@ import torch
 from training.cpu_graph import GRAPHS, rewrite_file
 from training.data import data_root, load_record_channels, mitdb_split, normalized_channels
 from training.model import VQVAE
-from vqcodec.models.bundle import MANIFEST, PRIORS, REQUIRED_FILES, STAGE_PRIORS, Bundle, load_bundle
 from vqcodec.ecg.framing import reach
+from vqcodec.models.bundle import MANIFEST, PRIORS, REQUIRED_FILES, STAGE_PRIORS, Bundle, load_bundle
 from vqcodec.models.runtime import session
 
 OPSET = 17
@@ -165,14 +165,14 @@ def _take_decoding(out: Path, base_path: Path) -> Bundle:
     if not np.array_equal(np.load(out / "codebooks.npy"), base.codebooks):
         raise SystemExit(f"{base_path}: the checkpoint's codebooks are not this bundle's")
     z = np.random.default_rng(0).standard_normal((1, base.codebooks.shape[2], 256)).astype(np.float32)
-    mine, theirs = session(out / "decoder.onnx"), session(base.path / "decoder.onnx")
+    mine, theirs = session(out / "decoder.onnx"), session(base.file("decoder.onnx"))
     diff = np.abs(mine.run(None, {"latent": z})[0] - theirs.run(None, {"latent": z})[0]).max()
     if diff > DECODER_TOLERANCE:
         raise SystemExit(f"{base_path}: the checkpoint's decoder differs from this bundle's "
                          f"(max {diff:.3g})")
     for name in ("decoder.onnx", "codebooks.npy", PRIORS, STAGE_PRIORS):
-        if (base.path / name).exists():
-            shutil.copyfile(base.path / name, out / name)
+        if base.file(name).exists():  # a file may be stored once, in an earlier bundle beside this one
+            shutil.copyfile(base.file(name), out / name)
     return base
 
 

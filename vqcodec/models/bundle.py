@@ -1,10 +1,15 @@
-"""Model bundles: manifest.json + encoder.onnx + decoder.onnx + codebooks.npy + code_bits.npy (+ priors.npy,
-stage_priors.npz), verified by sha256.
+"""Model bundles: find, sha256-verify and load them; vqcodec.models.runtime runs their ONNX graphs.
 
+An ECG bundle holds encoder.onnx + decoder.onnx + codebooks.npy + code_bits.npy (+ priors.npy, stage_priors.npz).
 The model id written into every .vqc file is the sha256 of manifest.json, which itself lists the sha256
 of every other file, so the id names the exact bytes of the whole bundle. A bundle whose decoding path is
 unchanged from an earlier one (same decoder, codebooks and layout; e.g. a new quality ladder or index prior)
 lists the earlier ids in manifest["compatible_ids"], and decodes their files.
+
+Earlier models ship decode-only: their manifest is unchanged (so is their id), but the files only compression
+reads (ENCODER_FILES) are absent, so they decode the files they wrote and refuse to write new ones. A file a
+manifest lists that is absent from its folder is looked for under the same name in the bundles beside it, and
+used if that bundle's manifest lists the same sha256 and the file has it: byte-identical files are stored once.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ from vqcodec.errors import BundleError, ModelNotFoundError
 
 MANIFEST = "manifest.json"
 REQUIRED_FILES = ("encoder.onnx", "decoder.onnx", "codebooks.npy", "code_bits.npy")
+"""The files every ECG bundle's manifest lists (training.export writes them)."""
+ENCODER_FILES = ("encoder.onnx", "code_bits.npy")
+"""What only compression reads (the encoder graph, and the code costs its search weighs): a bundle without them
+on disk is decode-only."""
 PRIORS = "priors.npy"
 """Optional: bigram counts of the code indices on the training split, [stages, codes + 1, codes] uint32."""
 STAGE_PRIORS = "stage_priors.npz"
@@ -35,15 +44,16 @@ ALIASES = {"ecg": "ecg-v4", "midi": "midi-v1"}
 
 @dataclass
 class Bundle:
-    """A verified model bundle on disk."""
+    """A verified model bundle on disk; decode-only when its ENCODER_FILES are not there."""
 
     path: Path
     manifest: dict
     model_id: str
     codebooks: np.ndarray  # [stages, codes, latent] float32
-    code_bits: np.ndarray  # [stages, codes] float32: -log2 of each code's frequency on the training data
-    priors: np.ndarray | None = None  # [stages, codes + 1, codes] int64 bigram counts (vqcodec.coding.entropy), if shipped
+    bits: np.ndarray | None  # code_bits.npy, None when decode-only: read it as code_bits
+    priors: np.ndarray | None = None  # [stages, codes + 1, codes] int64 bigram counts (coding.entropy), if shipped
     stage_priors: dict[int, np.ndarray] | None = None  # n -> [n, codes + 1, codes] int64 counts, if shipped
+    files: dict[str, Path] = field(default_factory=dict)  # where each verified file lies (here, or a bundle beside)
 
     @property
     def compatible_ids(self) -> frozenset[str]:
@@ -54,6 +64,39 @@ class Bundle:
     @property
     def name(self) -> str:
         return str(self.manifest["name"])
+
+    @property
+    def decode_only(self) -> bool:
+        """True when the files only compression reads are absent: the bundle decodes, and writes nothing."""
+        return self.bits is None or ENCODER_FILES[0] not in self.files
+
+    def file(self, name: str) -> Path:
+        """Where the bundle's verified file `name` lies (in its folder, or stored once in a bundle beside it)."""
+        return self.files.get(name, self.path / name)
+
+    @property
+    def encoder(self) -> Path:
+        """The verified encoder graph; BundleError for a decode-only bundle."""
+        if self.decode_only:
+            raise self._decode_only_error()
+        return self.files[ENCODER_FILES[0]]
+
+    @property
+    def code_bits(self) -> np.ndarray:
+        """[stages, codes] float32: -log2 of each code's frequency on the training data (the encoder's search
+        weighs it); BundleError for a decode-only bundle."""
+        if self.bits is None or self.decode_only:
+            raise self._decode_only_error()
+        return self.bits
+
+    def _decode_only_error(self) -> BundleError:
+        absent = " or ".join(f for f in ENCODER_FILES if f not in self.files)
+        if self.path.resolve().parent == shipped_root().resolve():
+            current = ALIASES.get(str(self.manifest["kind"]), "the current model")
+            return BundleError(f"{self.name} is decode-only in this release (its encoder is not shipped): it decodes "
+                               f"the files it wrote; compress with {current}, the current model")
+        return BundleError(f"{self.path}: decode-only bundle (no {absent}): it decodes the files it wrote; compress "
+                           "with a bundle that has its encoder")
 
 
 def shipped_root() -> Path:
@@ -84,9 +127,28 @@ def _locate(model: str | Path) -> Path:
     return path
 
 
-def _manifest(path: Path, kind: str, keys: tuple[str, ...], required: tuple[str, ...]) -> tuple[dict, bytes]:
-    """The manifest of the bundle of `kind` at `path` and its raw bytes, once every file it lists matches its
-    sha256."""
+def _elsewhere(path: Path, name: str, digest: str) -> Path | None:
+    """File `name` of another bundle beside `path` whose manifest lists it with this sha256 (verified later by
+    the caller, like any file): how byte-identical files are stored once."""
+    try:
+        others = sorted(p for p in path.parent.iterdir() if p != path and (p / name).is_file())
+    except OSError:
+        return None
+    for other in others:
+        try:
+            files = json.loads((other / MANIFEST).read_bytes())["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(files, dict) and files.get(name) == digest:
+            return other / name
+    return None
+
+
+def _manifest(path: Path, kind: str, keys: tuple[str, ...], required: tuple[str, ...],
+              may_lack: tuple[str, ...] = ()) -> tuple[dict, bytes, dict[str, Path]]:
+    """The manifest of the bundle of `kind` at `path`, its raw bytes, and where each file it lists lies, once
+    every one of them matches its sha256. A file in `may_lack` may be absent; every other listed file must be
+    there (in the folder, or stored once in a bundle beside it)."""
     raw = (path / MANIFEST).read_bytes()
     try:
         manifest = json.loads(raw)
@@ -95,32 +157,40 @@ def _manifest(path: Path, kind: str, keys: tuple[str, ...], required: tuple[str,
         files = manifest["files"]
         for key in keys:
             manifest[key]
-    except (ValueError, KeyError, TypeError) as e:
+        listed = [(str(f), str(digest)) for f, digest in files.items()]
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise BundleError(f"{path / MANIFEST}: malformed manifest ({e})") from e
     for f in required:
-        if f not in files or not (path / f).is_file():
+        if f not in files:
             raise BundleError(f"{path}: bundle is missing {f}")
-    for f, digest in files.items():
-        if not (path / f).is_file() or _sha256(path / f) != digest:
-            raise BundleError(f"{path / f}: missing, or its sha256 does not match the manifest (file damaged or edited)")
-    return manifest, raw
+    found: dict[str, Path] = {}
+    for f, digest in listed:
+        where = path / f if (path / f).is_file() else _elsewhere(path, f, digest)
+        if where is None and f in may_lack:
+            continue
+        if where is None or _sha256(where) != digest:
+            raise BundleError(f"{where or path / f}: missing, or its sha256 does not match the manifest (file damaged "
+                              "or edited)")
+        found[f] = where
+    return manifest, raw, found
 
 
 def load_bundle(model: str | Path) -> Bundle:
-    """Load an ECG bundle by path, name or alias; check every file's sha256 before anything parses it."""
+    """Load an ECG bundle by path, name or alias; check every file's sha256 before anything parses it. A bundle
+    without its ENCODER_FILES loads decode-only."""
     path = _locate(model)
-    manifest, raw = _manifest(path, "ecg", ("name", "fs", "hop", "block_frames", "stages", "codes",
-                                            "default_quality"), REQUIRED_FILES)
+    manifest, raw, files = _manifest(path, "ecg", ("name", "fs", "hop", "block_frames", "stages", "codes",
+                                                   "default_quality"), REQUIRED_FILES, ENCODER_FILES)
     context = manifest.get("context", {})
     if not (isinstance(context, dict)
             and all(type(v) is int and 0 <= v <= MAX_CONTEXT for v in context.values())):
         raise BundleError(f"{path / MANIFEST}: malformed manifest (context {context!r})")
     stages, codes = manifest["stages"], manifest["codes"]
-    codebooks = _array(path / "codebooks.npy", (stages, codes, manifest["latent"]))
-    code_bits = _array(path / "code_bits.npy", (stages, codes))
-    priors = _counts(path / PRIORS, (stages, codes + 1, codes)) if PRIORS in manifest["files"] else None
-    by_stages = _stage_counts(path / STAGE_PRIORS, stages, codes) if STAGE_PRIORS in manifest["files"] else None
-    return Bundle(path, manifest, hashlib.sha256(raw).hexdigest(), codebooks, code_bits, priors, by_stages)
+    codebooks = _array(files["codebooks.npy"], (stages, codes, manifest["latent"]))
+    code_bits = _array(files["code_bits.npy"], (stages, codes)) if "code_bits.npy" in files else None
+    priors = _counts(files[PRIORS], (stages, codes + 1, codes)) if PRIORS in files else None
+    by_stages = _stage_counts(files[STAGE_PRIORS], stages, codes) if STAGE_PRIORS in files else None
+    return Bundle(path, manifest, hashlib.sha256(raw).hexdigest(), codebooks, code_bits, priors, by_stages, files)
 
 
 @dataclass
@@ -130,6 +200,7 @@ class NoteBundle:
     path: Path
     manifest: dict
     model_id: str
+    files: dict[str, Path] = field(default_factory=dict)  # where each verified file lies (here, or a bundle beside)
     _priors: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
@@ -153,7 +224,8 @@ class NoteBundle:
         """Stream name -> (context, symbol) counts of one level, as int64 (read once per level: compress encodes
         and then decodes with them)."""
         if quality not in self._priors:
-            path = self.path / self.level(quality)["priors"]
+            name = self.level(quality)["priors"]
+            path = self.files.get(name, self.path / name)
             with np.load(path, allow_pickle=False) as z:
                 self._priors[quality] = {k: _counts_array(path, k, z[k]) for k in z.files}
         return self._priors[quality]
@@ -162,8 +234,8 @@ class NoteBundle:
 def load_note_bundle(model: str | Path) -> NoteBundle:
     """Load a MIDI bundle by path, name or alias; every file's sha256 is checked first."""
     path = _locate(model)
-    manifest, raw = _manifest(path, "midi", ("name", "levels", "default_quality"), ())
-    return NoteBundle(path, manifest, hashlib.sha256(raw).hexdigest())
+    manifest, raw, files = _manifest(path, "midi", ("name", "levels", "default_quality"), ())
+    return NoteBundle(path, manifest, hashlib.sha256(raw).hexdigest(), files)
 
 
 def kind_of(model: str | Path) -> str:
