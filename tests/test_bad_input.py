@@ -4,7 +4,7 @@ Each CLI failure goes through ONE helper, `assert_fails_cleanly`: exit 1 (130 fo
 line naming the file, no traceback, and the watched folder byte-for-byte and mtime-for-mtime unchanged (so no
 output, no temporary file, and any existing output untouched). The CLI runs in-process (`vqcodec.cli.main`
 with sys.argv patched) unless the real process adds something: printed warnings, a real SIGINT.
-Container-level cases already proven exhaustively in tests/test_format.py are not repeated; here they are
+Container-level cases already proven exhaustively in tests/container/test_format.py are not repeated; here they are
 driven through the codec and the CLI on files a real model wrote.
 """
 
@@ -23,9 +23,7 @@ import sys
 import tracemalloc
 import warnings
 import wave
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,21 +31,31 @@ import numpy as np
 import pytest
 import zstandard
 
-from tests.conftest import make_signal
 from tests.fuzz.fuzz_format import check_both, fix_crcs
-from tests.test_format import block_frames, flip_in_block, join, patch_header, split, with_block, with_section
+from tests.helpers.bundles import edited_bundle
+from tests.helpers.cli import CliResult, Runner, assert_fails_cleanly, run_process, snapshot
+from tests.helpers.signals import make_signal
+from tests.helpers.vqc import block_frames, flip_in_block, patch_header, split, with_block, with_meta, with_section
 from vqcodec import api
+from vqcodec.cli import EXIT_ERROR, EXIT_INTERRUPTED
 from vqcodec.container import atomic
-from vqcodec.ecg import codec as codec_module
 from vqcodec.container import format as vf
-from vqcodec.cli import EXIT_ERROR, EXIT_INTERRUPTED, main as cli_main
-from vqcodec.models.bundle import ALIASES, load_bundle
+from vqcodec.ecg import codec as codec_module
 from vqcodec.ecg.codec import Codec
+from vqcodec.ecg.signal import ChannelInfo, Signal
+from vqcodec.errors import (
+    BundleError,
+    ChecksumError,
+    FormatError,
+    LimitError,
+    ModelMismatchError,
+    TruncatedError,
+    VersionError,
+)
+from vqcodec.io import write
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.midi.performance import Performance
-from vqcodec.errors import BundleError, ChecksumError, FormatError, LimitError, ModelMismatchError, TruncatedError, VersionError
-from vqcodec.io import write
-from vqcodec.ecg.signal import ChannelInfo, Signal
+from vqcodec.models.bundle import ALIASES, load_bundle
 
 DATA = Path(__file__).parent / "data"
 GOLDEN_FILE = DATA / "golden" / "v1" / "ecg_short.vqc"
@@ -56,71 +64,6 @@ SEEDS = Path(__file__).parent / "fuzz" / "corpus"
 MAX_PEAK = 16 * 1024 * 1024
 OFF_MINOR, OFF_HDR_LEN, OFF_CHANNELS, OFF_SAMPLES, OFF_MODEL_SHA = 10, 12, 25, 27, 59
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-# ------------------------------------------------------------------ running the CLI and the one failure check
-
-
-@dataclass
-class CliResult:
-    """What a CLI run left behind: exit status and the two output streams."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-
-Runner = Callable[..., CliResult]
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Runner:
-    """Run `vqcodec ARGS` in-process through the real entry point (main), returning a CliResult."""
-
-    def run(*args: object) -> CliResult:
-        monkeypatch.setattr(sys, "argv", ["vqcodec", *map(str, args)])
-        monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # main() replaces it; restore after
-        capsys.readouterr()
-        code = 0
-        try:
-            cli_main()
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else int(e.code is not None)
-        out = capsys.readouterr()
-        return CliResult(code, out.out, out.err)
-
-    return run
-
-
-def run_process(*args: object, cwd: Path | None = None) -> CliResult:
-    """Run `python -m vqcodec ARGS` as a user would (costs ~1 s: keep these few)."""
-    proc = subprocess.run([sys.executable, "-m", "vqcodec", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
-    return CliResult(proc.returncode, proc.stdout, proc.stderr)
-
-
-def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file under `folder` (hidden temporaries included) with its bytes and mtime."""
-    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def assert_fails_cleanly(run: Callable[[], CliResult], names: str | Path, watch: Path,
-                         code: int = EXIT_ERROR) -> str:
-    """Run a failing CLI call and check the §5 contract; returns its one stderr line for further checks.
-
-    Exit `code`; one stderr line that names `names`; no traceback; nothing under `watch` created, changed or
-    left behind (no output, no temp file, existing outputs byte- and mtime-identical).
-    """
-    before = snapshot(watch)
-    result = run()
-    assert result.code == code, result
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert str(names) in lines[0], lines[0]
-    assert "Traceback" not in result.stderr + result.stdout
-    assert snapshot(watch) == before
-    return lines[0]
 
 
 # ------------------------------------------------------------------ fixtures: a real model and real files
@@ -155,34 +98,13 @@ def put(path: Path, data: bytes) -> Path:
     return path
 
 
-def edited_bundle(src: Path, dst: Path, **manifest_changes: object) -> Path:
-    """A copy of a bundle with manifest fields changed: a consistent bundle whose id (sha256) differs."""
-    shutil.copytree(src, dst)
-    manifest = json.loads((dst / "manifest.json").read_text())
-    manifest.update(manifest_changes)
-    (dst / "manifest.json").write_text(json.dumps(manifest))
-    return dst
-
-
-def with_meta(data: bytes, **changes: object) -> bytes:
-    """`data` with header meta keys replaced, every CRC and length fixed: a well-formed file, odd content."""
-    (hdr_len,) = struct.unpack_from("<I", data, OFF_HDR_LEN)
-    fixed_end = 16 + vf._FIXED.size
-    meta = json.loads(data[fixed_end : 16 + hdr_len])
-    meta.update(changes)
-    raw = json.dumps(meta, allow_nan=True).encode()
-    head = data[:8] + data[8:12] + struct.pack("<I", vf._FIXED.size + len(raw)) + data[16:fixed_end] + raw
-    _, sections = split(data)
-    return join(head + struct.pack("<I", zlib.crc32(head[8:])), sections)
-
-
 # ------------------------------------------------------------------ 1-2: empty and foreign files
 
 
 def test_an_empty_file_is_refused_as_empty(cli: Runner, tmp_path: Path) -> None:
     empty = put(tmp_path / "empty.vqc", b"")
     for command in ("decompress", "info"):
-        line = assert_fails_cleanly(lambda: cli(command, empty, "-o", tmp_path / "o.npy")
+        line = assert_fails_cleanly(lambda command=command: cli(command, empty, "-o", tmp_path / "o.npy")
                                     if command == "decompress" else cli(command, empty), empty, tmp_path)
         assert "empty file" in line
 
@@ -234,7 +156,7 @@ def test_no_single_bit_flip_in_a_real_compressed_file_decodes_silently(codec: Co
         flipped = bytearray(good_vqc)
         flipped[bit // 8] ^= 1 << (bit % 8)
         with pytest.raises((FormatError, LimitError)) as info:
-            api.decompress(bytes(flipped), codec, "flip.vqc")
+            api.decompress(bytes(flipped), codec, name="flip.vqc")
         caught[type(info.value).__name__] = caught.get(type(info.value).__name__, 0) + 1
     assert sum(caught.values()) == len(good_vqc) * 8
     assert caught.get("ChecksumError", 0) > 0.9 * len(good_vqc) * 8  # the CRCs, not luck, catch damage
@@ -284,10 +206,10 @@ def test_salvage_recovers_every_sample_the_damage_cannot_reach(codec: Codec, thr
     assert h.n_blocks == 3
     bad = flip_in_block(data, 1, 40)
     with pytest.raises(ChecksumError, match="section BLKS CRC mismatch"):
-        api.decompress(bad, codec, "long.vqc")
-    clean = api.decompress(data, codec, "long.vqc")
+        api.decompress(bad, codec, name="long.vqc")
+    clean = api.decompress(data, codec, name="long.vqc")
     with pytest.warns(UserWarning) as caught:
-        salvaged = api.decompress(bad, codec, "long.vqc", salvage=True)
+        salvaged = api.decompress(bad, codec, name="long.vqc", salvage=True)
     start, stop = api.lost_samples(h, 1, codec.fs, codec.decode_margin)
     lost = np.zeros(h.n_samples, bool)
     lost[start:stop] = True
@@ -502,7 +424,7 @@ def test_a_bundle_of_another_kind_is_refused_by_the_ecg_codec(tiny_bundle: Path,
 
 def test_an_ecg_file_decoded_with_the_midi_model_is_a_kind_mismatch(good_vqc: bytes) -> None:
     with pytest.raises(ModelMismatchError, match=r"ecg file, and midi-v1 is a MIDI model"):
-        api.decompress(good_vqc, NoteCodec.load("midi"), "rec.vqc")
+        api.decompress(good_vqc, NoteCodec.load("midi"), name="rec.vqc")
 
 
 @pytest.mark.parametrize("damage", ["flipped byte", "truncated"])
@@ -557,10 +479,10 @@ def test_a_decoder_with_perturbed_weights_fails_the_fingerprint(cli: Runner, tmp
     edited = Codec.load(bundle, threads=1)
     relabelled = patch_header(written, OFF_MODEL_SHA, "32s", bytes.fromhex(edited.model_id))
     if gain == 1.0:
-        assert api.decompress(relabelled, edited, "rel.vqc").n_samples == 3000
+        assert api.decompress(relabelled, edited, name="rel.vqc").n_samples == 3000
         return
     with pytest.raises(ChecksumError, match=r"^rel\.vqc: reconstruction does not match the encoder's fingerprint"):
-        api.decompress(relabelled, edited, "rel.vqc")
+        api.decompress(relabelled, edited, name="rel.vqc")
     src = put(tmp_path / "rel.vqc", relabelled)
     line = assert_fails_cleanly(lambda: cli("decompress", src, "-o", tmp_path / "o.npy", "--model", bundle), src,
                                 tmp_path)
@@ -589,7 +511,7 @@ def test_a_missing_or_directory_input_fails_cleanly(cli: Runner, tmp_path: Path)
                        (("decompress", missing, "-o", tmp_path / "o.npy"), missing),
                        (("decompress", folder, "-o", tmp_path / "o.npy"), folder),
                        (("info", missing), missing)]:
-        assert_fails_cleanly(lambda: cli(*args), name, tmp_path)
+        assert_fails_cleanly(lambda args=args: cli(*args), name, tmp_path)
 
 
 def unreadable(run: Callable[[], CliResult], *paths: Path) -> Callable[[], CliResult]:
@@ -704,7 +626,8 @@ def test_a_3d_or_mislabelled_api_signal_is_a_value_error() -> None:
 
 
 def test_an_api_signal_with_fewer_samples_than_channels_warns_that_it_may_be_transposed(codec: Codec) -> None:
-    """Catalog 26: 3 leads of 12 samples passed as [C, T] read as 12 channels of 3 samples: compressed, with a warning."""
+    """Catalog 26: 3 leads of 12 samples passed as [C, T] read as 12 channels of 3 samples: compressed, with a
+    warning."""
     leads = make_signal(12, channels=3).samples.T  # [C, T] by mistake
     wide = Signal(leads, 360.0, [ChannelInfo(f"c{i}") for i in range(12)], "wide")
     with pytest.warns(UserWarning, match=r"^wide: 3 samples < 12 channels; are the samples \[C, T\] instead of "
@@ -762,11 +685,15 @@ def test_an_existing_output_is_untouched_without_force(cli: Runner, tmp_path: Pa
 
 
 @pytest.mark.parametrize("command", ["compress", "decompress"])
-def test_a_missing_output_folder_fails_cleanly(cli: Runner, tmp_path: Path, record: Path, vqc_path: Path,
-                                               tiny_bundle: Path, command: str) -> None:
-    src, out = (record, tmp_path / "no" / "r.vqc") if command == "compress" else (vqc_path, tmp_path / "no" / "r")
+def test_a_missing_output_folder_is_made_and_one_that_cannot_be_fails_cleanly(
+        cli: Runner, tmp_path: Path, record: Path, vqc_path: Path, tiny_bundle: Path, command: str) -> None:
+    src, name = (record, "r.vqc") if command == "compress" else (vqc_path, "r")
+    result = cli(command, src, "-o", tmp_path / "no" / "sub" / name, "--model", tiny_bundle)
+    assert result.code == 0 and (tmp_path / "no" / "sub").is_dir(), result.stderr
+    put(tmp_path / "file", b"")
+    out = tmp_path / "file" / "sub" / name  # a folder cannot be made inside a file
     line = assert_fails_cleanly(lambda: cli(command, src, "-o", out, "--model", tiny_bundle), out, tmp_path)
-    assert "does not exist" in line
+    assert "cannot create its folder" in line
 
 
 @pytest.mark.parametrize("name", ["a.b", "rec.v2"])

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import make_signal
-from vqcodec.models.bundle import ALIASES
-from vqcodec.io import read, write
+from tests.helpers.signals import make_signal
 from vqcodec.ecg.signal import ChannelInfo
+from vqcodec.io import read, write
+from vqcodec.models.bundle import ALIASES
 
 EXIT_ERROR = 1
 
@@ -47,10 +47,7 @@ def test_compress_info_decompress_round_trip(record, tiny_bundle, tmp_path):
     info = run_cli("info", out)
     assert info.returncode == 0 and "tiny-test" in info.stdout and "PRDN" in info.stdout
     dec = run_cli("decompress", out, "-o", tmp_path / "back" / "rec", "--model", tiny_bundle)
-    assert_clean_failure(dec, tmp_path / "back")  # the output folder does not exist
-    (tmp_path / "back").mkdir()
-    dec = run_cli("decompress", out, "-o", tmp_path / "back" / "rec", "--model", tiny_bundle)
-    assert dec.returncode == 0, dec.stderr
+    assert dec.returncode == 0, dec.stderr  # the output folder back/ did not exist: it is made
     a, b = read(record), read(tmp_path / "back" / "rec")
     assert b.samples.shape == a.samples.shape
     assert [c.name for c in b.channels] == [c.name for c in a.channels]
@@ -242,3 +239,57 @@ def test_info_shows_the_header_of_a_damaged_file_and_says_it_is_damaged(record, 
     proc = run_cli("info", out)
     assert_clean_failure(proc, out)
     assert "BLKS CRC mismatch" in proc.stderr and "--salvage" in proc.stderr and "tiny-test" in proc.stdout
+
+
+def test_a_non_ecg_channel_is_refused_when_chosen_too_since_the_codec_decides(ecg_and_bp, tiny_bundle, tmp_path):
+    """The channel policy lives in the codec (the API refuses the same channels): --channels cannot pick ABP for
+    the model; --max-error below 4 codes it without the model."""
+    out = tmp_path / "bp.vqc"
+    refused = run_cli("compress", ecg_and_bp, "-o", out, "--model", tiny_bundle, "--channels", "ABP")
+    assert_clean_failure(refused, ecg_and_bp)
+    assert "ABP (mmHg)" in refused.stderr and "--max-error below 4" in refused.stderr and not out.exists()
+    assert run_cli("compress", ecg_and_bp, "-o", out, "--channels", "ABP", "-e", "3").returncode == 0
+
+
+def test_an_output_folder_is_written_into_and_missing_folders_are_made(record, tiny_bundle, tmp_path):
+    """`-o o3/` (a path ending in /) and `-o existing_folder` write <name> inside; `-o out/new/rec` makes out/new."""
+    proc = run_cli("compress", record, "-o", f"{tmp_path / 'o3'}/", "--model", tiny_bundle)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "o3" / "rec.vqc").is_file()
+    (tmp_path / "there").mkdir()
+    assert run_cli("compress", record, "-o", tmp_path / "there", "--model", tiny_bundle).returncode == 0
+    assert [p.name for p in (tmp_path / "there").iterdir()] == ["rec.vqc"]
+    vqc_file = tmp_path / "o3" / "rec.vqc"
+    proc = run_cli("decompress", vqc_file, "-o", f"{tmp_path / 'o2'}/", "--model", tiny_bundle)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "o2").iterdir()) == ["rec.dat", "rec.hea"]
+    assert not (tmp_path / "o2.hea").exists()
+    proc = run_cli("decompress", vqc_file, "-o", tmp_path / "out" / "new" / "r", "--model", tiny_bundle)
+    assert proc.returncode == 0, proc.stderr
+    assert read(tmp_path / "out" / "new" / "r").n_samples == read(record).n_samples
+    (tmp_path / "afile").write_bytes(b"")
+    assert_clean_failure(run_cli("decompress", vqc_file, "-o", tmp_path / "afile" / "sub" / "r", "--model",
+                                 tiny_bundle), "cannot create its folder")
+
+
+def test_the_summary_gives_the_max_error_in_the_records_units_and_in_adc_units(record, tiny_bundle, tmp_path):
+    proc = run_cli("compress", record, "-o", tmp_path / "e.vqc", "--model", tiny_bundle, "--max-error", "2")
+    assert proc.returncode == 0, proc.stderr
+    physical, adc = proc.stderr.split("max error ")[1].split(" mV = ")
+    adc_units = float(adc.split(" ADC unit")[0])
+    assert adc_units <= 2 and float(physical) == pytest.approx(adc_units / 200.0, abs=1e-4)  # gain 200 per mV
+
+
+def test_help_gives_the_quality_ranges_of_the_installed_bundles():
+    from vqcodec.midi.codec import NoteCodec
+    from vqcodec.models.bundle import load_bundle
+
+    ecg, midi = load_bundle("ecg"), NoteCodec.load("midi")
+    levels = sorted(map(int, ecg.manifest["qualities"]))
+    expected = [f"{levels[0]}-{levels[-1]} for {ecg.name} (default {ecg.manifest['default_quality']})",
+                f"{midi.qualities[0]}-{midi.qualities[-1]} for {midi.name} (default {midi.default_quality})"]
+    for command in ("compress", "bench"):
+        proc = run_cli(command, "--help")
+        assert proc.returncode == 0, proc.stderr
+        text = " ".join(proc.stdout.split())  # click wraps the help text
+        assert all(e in text for e in expected), text

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_bad_input import CliResult, assert_fails_cleanly, cli, snapshot  # noqa: F401 - cli: a fixture
-from tests.test_notecoder import random_performance
+from tests.helpers.bundles import copied_bundle
+from tests.helpers.cli import CliResult, assert_fails_cleanly, snapshot
+from tests.helpers.notes import random_performance
 from vqcodec.container import format as vqc
-from vqcodec.midi import choice as noterdo
 from vqcodec.io import read_midi, write_midi
 from vqcodec.io.midi import TICKS_PER_SECOND
+from vqcodec.midi import choice as noterdo
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.midi.performance import SOFT, SUSTAIN, Pedal, Performance
 
@@ -69,7 +70,9 @@ def test_compress_prints_one_summary_line_and_info_shows_the_file(run, song: Pat
     assert info.code == 0, info.stderr
     assert "kind:        midi" in info.stdout and "model:       midi-v1 sha256" in info.stdout
     assert "performance: 120 notes" in info.stdout and "bits/note" in info.stdout
-    assert "f1_onset: 1.0" in info.stdout and "quality:     3 (onsets on a 16 ms grid)" in info.stdout
+    assert "notes:       F1 1.0000" in info.stdout and "quality:     3 (onsets on a 16 ms grid)" in info.stdout
+    assert "pedals:      sustain (64) " in info.stdout and ", soft (67) " in info.stdout
+    assert not any(ch in info.stdout for ch in "{}'")  # words and numbers, not Python dicts
     bits = float(next(x for x in info.stdout.splitlines() if "bits/note" in x).split()[1])
     assert bits == pytest.approx(8 * out.stat().st_size / 120, abs=0.01)
     as_json = json.loads(run("info", out, "--json").stdout)
@@ -187,8 +190,6 @@ def test_a_truncated_midi_vqc_fails_cleanly(run, song_vqc: Path, tmp_path: Path,
 
 
 def test_another_midi_bundle_given_with_model_fails_cleanly(run, song_vqc: Path, tmp_path: Path) -> None:
-    from tests.test_notecodec import copied_bundle
-
     other = copied_bundle(tmp_path / "models")
     shipped_id = NoteCodec.load("midi").model_id
     line = assert_fails_cleanly(lambda: run("decompress", song_vqc, "-o", tmp_path / "o.mid", "--model", other),

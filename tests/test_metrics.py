@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from vqcodec.metrics import channel_distortion, compare
 from vqcodec.ecg.signal import ChannelInfo, Signal
+from vqcodec.metrics import channel_distortion, compare
 
 
 def _signal(x: np.ndarray, adc_res: int = 11) -> Signal:

@@ -1,8 +1,8 @@
 """Hypothesis properties of the container and the codec, plus determinism (RELIABILITY §6).
 
 Bounded for CI (a few examples each); set VQCODEC_SLOW_TESTS=1 for a long run (the python-zstandard
-pattern). Properties already in tests/test_format.py (container round trip of random layouts, arbitrary and
-mutated bytes) and tests/test_codec.py (fixed boundary lengths) are extended here, not repeated:
+pattern). Properties already in tests/container/test_format.py (container round trip of random layouts, arbitrary and
+mutated bytes) and tests/ecg/test_codec.py (fixed boundary lengths) are extended here, not repeated:
 header metadata of any shape and text, mutations that keep every CRC valid (so they reach the checks behind
 the CRCs), and lengths, rates and amplitudes drawn at random through the real model.
 """
@@ -19,13 +19,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import make_signal
-from tests.fuzz.fuzz_format import check as fuzz_check, fix_crcs
-from tests.test_bad_input import with_meta
+from tests.fuzz.fuzz_format import check as fuzz_check
+from tests.fuzz.fuzz_format import fix_crcs
+from tests.helpers.signals import make_signal
+from tests.helpers.vqc import with_meta
 from vqcodec.container import format as vf
 from vqcodec.ecg.codec import FINGERPRINT_TOL, Codec, Codes
-from vqcodec.errors import VqcError
+from vqcodec.ecg.file import EcgFile
 from vqcodec.ecg.signal import ChannelInfo, Signal
+from vqcodec.errors import VqcError
+from vqcodec.midi.file import MidiFile
 
 SLOW = bool(os.environ.get("VQCODEC_SLOW_TESTS"))
 FAST_EXAMPLES, SLOW_EXAMPLES = 10, 500
@@ -71,9 +74,12 @@ def test_any_header_round_trips_through_serialise_and_parse(
         names: list[str], comments: list[str], extra: dict, kind: str, fs: float, n_samples: int) -> None:
     """Header meta of any text (non-ASCII sig names, empty comment lists) and fields at their limits."""
     meta = {**extra, "channels": [{"name": n} for n in names], "comments": comments}
-    h = vf.Header(kind, fs, 1, n_samples, 0, 4, 50, 1, 16, SHA, meta)
-    notes = b"" if kind == "midi" else None  # a midi file carries a NOTE section (opaque to the container)
-    data = vf.dumps(vf.VqcFile(h, [], np.zeros((0, 1, 2), np.float32), notes=notes))
+    if kind == "midi":  # a midi file carries a NOTE section (opaque to the container) and no code layout
+        h = vf.Header(kind, fs, 0, n_samples, 0, 1, 1, 0, 2, SHA, meta)
+        data = vf.dumps(MidiFile(h, b""))
+    else:
+        h = vf.Header(kind, fs, 1, n_samples, 0, 4, 50, 1, 16, SHA, meta)
+        data = vf.dumps(EcgFile(h, [], np.zeros((0, 1, 2), np.float32)))
     assert vf.loads(data).header == h
     assert vf.read_header(data)[0] == h
 

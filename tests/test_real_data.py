@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import vqcodec
-from vqcodec.models.bundle import ALIASES, installed_models
 from vqcodec.metrics import compare
+from vqcodec.models.bundle import ALIASES, installed_models
 
 pytestmark = pytest.mark.skipif(ALIASES["ecg"] not in installed_models(), reason="the default ECG model is not shipped")
 
@@ -57,17 +57,3 @@ def test_info_reads_the_stored_metrics_without_the_model(codec, data_dir, tmp_pa
     assert info.n_samples == 36000 and info.channels == ["MLII", "V5"]
     assert info.model_sha256 == codec.model_id
     assert [c["prdn"] for c in info.metrics["channels"]] == pytest.approx([c.prdn for c in report.channels])
-
-
-def test_a_file_written_by_the_previous_ecg_model_still_decodes_without_naming_it(codec, tmp_path):
-    """ecg-v1 files predate the ecg-v2 default: decompress finds the bundle by the sha256 the file names."""
-    from tests.conftest import make_signal
-
-    sig = make_signal(360 * 20, channels=2, seed=3)
-    old = vqcodec.Codec.load("ecg-v1")
-    data, report = old.compress(sig)
-    assert codec.name != old.name
-    (tmp_path / "old.vqc").write_bytes(data)
-    assert vqcodec.info(tmp_path / "old.vqc").model == "ecg-v1"
-    back = vqcodec.decompress(data)
-    assert compare(sig, back, len(data)).prdn == pytest.approx(report.prdn, rel=1e-3)

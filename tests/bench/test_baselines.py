@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import make_signal
+from tests.helpers.signals import make_signal
 from vqcodec.bench import baselines
 from vqcodec.bench.baselines import Flac, MissingBaseline, Sz3, Unsupported, Wavelet, Zstd
 from vqcodec.errors import FormatError

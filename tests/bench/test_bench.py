@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from scipy.signal import find_peaks
 
-from tests.conftest import make_signal
+from tests.helpers.signals import make_signal
 from vqcodec import io
 from vqcodec.bench import ecg as bench
 from vqcodec.ecg.codec import Codec
-from vqcodec.errors import InputError
 from vqcodec.ecg.signal import ChannelInfo, Signal
+from vqcodec.errors import InputError
 
 FS = 360.0
 SECONDS = 20
@@ -189,7 +189,8 @@ def test_vqcodec_rows_count_real_vqc_bytes(tiny_bundle, data):
         assert row.n_bytes == len(codec.compress(signal, q)[0])
         assert row.prdn > 0 and row.cr > 0
     lossless, bounded = result.rows[-2:]
-    assert lossless.lossless and lossless.max_err == 0 and lossless.n_bytes == len(codec.compress(signal, max_error=0)[0])
+    assert lossless.lossless and lossless.max_err == 0
+    assert lossless.n_bytes == len(codec.compress(signal, max_error=0)[0])
     gain = min(c.gain for c in signal.channels)
     assert not bounded.lossless and 0 < bounded.max_err <= 3 / gain + 1e-12
     assert bench.overlay_target(methods, [data / "a"], codec) == ("a", f"vqcodec q={codec.default_quality}")
@@ -222,6 +223,7 @@ def test_plots_are_written(baseline_run, tmp_path):
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in written)
 
 
+@pytest.mark.slow
 def test_cli_prints_markdown_writes_json_and_never_writes_into_the_data(data, tmp_path):
     def cli(*args: object) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "vqcodec", "bench", *map(str, args)], capture_output=True,

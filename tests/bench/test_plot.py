@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import synthetic_ecg
+from tests.helpers.signals import synthetic_ecg
 from vqcodec.bench import plot
 
 FS = 360.0
@@ -29,6 +29,19 @@ def test_rate_distortion_figure(tmp_path):
     curves = {"FLAC -8": [(0.0, 4.0)], "SZ3": [(5.0, 1.5), (1.8, 3.2), (12.0, 0.6)], "wavelet": [(2.0, 3.0)]}
     plot.rate_distortion(curves, path, "test")
     assert png_size(path.read_bytes()) == tuple(round(v * plot.DPI) for v in plot.RD_SIZE)
+
+
+def test_rate_distortion_labels_each_setting_and_draws_lossless_methods_as_rates(tmp_path):
+    """Points say which setting they are; lossless methods (all at PRDN 0) are horizontal lines, not a pile at 0."""
+    pytest.importorskip("matplotlib")
+    curves = {"vqcodec": [(6.0, 0.4, "q=6"), (3.0, 0.9, "q=12")], "FLAC": [(0.0, 4.0, "")],
+              "vqcodec E=0": [(0.0, 3.7, "")]}
+    fig = plot.rate_distortion(curves, tmp_path / "rd.png", "Mean over 1 record")
+    ax = fig.axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == ["q=12", "q=6"]
+    flat = {line.get_label(): set(line.get_ydata()) for line in ax.get_lines()}
+    assert flat["FLAC (lossless, 4.00)"] == {4.0} and flat["vqcodec E=0 (lossless, 3.70)"] == {3.7}
+    assert set(flat["vqcodec"]) == {0.4, 0.9} and ax.get_xlim()[0] == 0
 
 
 def test_overlay_figure_clamps_its_window_to_the_signal(tmp_path):

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import zstandard
 
-from tests.conftest import make_signal
-from vqcodec.container import bitpack
+from tests.helpers.signals import make_signal
 from vqcodec.coding import entropy
+from vqcodec.container import bitpack
 from vqcodec.container import format as vqc
-from vqcodec.models.bundle import MANIFEST, PRIORS, STAGE_PRIORS
+from vqcodec.ecg import file as ecg_file
 from vqcodec.ecg.codec import Codec
 from vqcodec.errors import BundleError, ChecksumError, FormatError, ModelMismatchError
+from vqcodec.models.bundle import MANIFEST, PRIORS, STAGE_PRIORS
 
 K = 16
 
@@ -42,7 +43,7 @@ def prior_from(codes: np.ndarray) -> np.ndarray:
     return entropy.prior_weights(entropy.count_bigrams(codes, K))
 
 
-@pytest.mark.parametrize("shape", [(2, 1, 1000), (1, 3, 257), (3, 2, 1), (2, 2, 0), (1, 1, entropy.LANE)])
+@pytest.mark.parametrize("shape", [(2, 1, 1000), (1, 3, 257), (3, 2, 1), (2, 2, 0), (1, 1, entropy.LANE_FRAMES)])
 def test_round_trip_is_exact_for_any_shape(shape):
     codes = skewed_codes(shape)
     q = prior_from(skewed_codes((2, 3, 2000), seed=1))
@@ -67,7 +68,7 @@ def test_codec_codes_indices_when_its_bundle_has_a_prior(codec):
     sig = make_signal(9000)
     data, _ = codec.compress(sig)
     f = vqc.loads(data)
-    assert f.index_coding == entropy.CODING and all(isinstance(b, bytes) for b in f.blocks)
+    assert f.index_coding == entropy.CODING_ONE_PRIOR and all(isinstance(b, bytes) for b in f.blocks)
     assert data[8:12] == bytes([1, 0, 2, 0])  # format 1.2
     out = codec.decompress(data)
     assert out.samples.shape == sig.samples.shape
@@ -115,7 +116,7 @@ def test_an_unknown_index_coding_is_refused(codec):
 
 def test_an_old_reader_would_refuse_a_coded_file_cleanly():
     """IDXC is critical: a reader that does not know it must fail with 'unsupported feature'."""
-    assert vqc.TAG_IDXC[0].isupper()
+    assert ecg_file.TAG_IDXC[0].isupper()
     with pytest.raises(FormatError):
         vqc.loads(b"")
 
@@ -143,7 +144,7 @@ def test_a_bundle_with_stage_priors_codes_each_stage_count_under_its_own(staged,
     data, _ = staged.compress(sig, quality)
     f = vqc.loads(data)
     n = staged.levels[quality][0]
-    assert f.index_coding == entropy.CODING_BY_STAGES and data[8:12] == bytes([1, 0, 7, 0])
+    assert f.index_coding == entropy.CODING_PER_STAGES and data[8:12] == bytes([1, 0, 7, 0])
     q = entropy.prior_weights(staged.bundle.stage_priors[n])
     shape = (f.header.n_channels, n, f.header.block_length(0))
 
@@ -222,9 +223,9 @@ def _with_codings(staged: Codec, tmp_path, codings: dict[str, str]) -> Codec:
 
 def test_a_level_may_name_the_coding_it_writes(staged, tmp_path):
     """calibrate measures each setting under each prior the bundle has; a level keeps the one it was measured with."""
-    mixed = _with_codings(staged, tmp_path, {"1": entropy.CODING})
+    mixed = _with_codings(staged, tmp_path, {"1": entropy.CODING_ONE_PRIOR})
     sig = make_signal(3000)
-    for q, coding in ((1, entropy.CODING), (2, entropy.CODING_BY_STAGES)):
+    for q, coding in ((1, entropy.CODING_ONE_PRIOR), (2, entropy.CODING_PER_STAGES)):
         data, _ = mixed.compress(sig, q)
         assert vqc.loads(data).index_coding == coding
         assert mixed.decompress(data).samples.shape == sig.samples.shape

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import make_signal, synthetic_ecg
-from vqcodec.container import format as vqc
+from tests.helpers.signals import make_signal, synthetic_ecg
 from vqcodec.coding import residual
+from vqcodec.container import format as vqc
 from vqcodec.ecg.codec import MODEL_MIN_ERROR
 from vqcodec.errors import ChecksumError, FormatError, InputError
 
@@ -43,8 +43,9 @@ def test_every_sample_is_within_the_bound_and_the_decoder_repeats_the_encoder(ma
     assert np.array_equal(residual.decode(payload, p, d.shape, "x.vqc"), recon)
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
-@given(n=st.integers(0, 2 * residual.LANE + 3), channels=st.integers(1, 3), max_error=st.integers(0, 7),
+@given(n=st.integers(0, 2 * residual.LANE_SAMPLES + 3), channels=st.integers(1, 3), max_error=st.integers(0, 7),
        scale=st.sampled_from([1, 50, 30000]), seed=st.integers(0, 2**16))
 def test_any_length_and_amplitude_round_trips(n, channels, max_error, scale, seed):
     """Lane edges, short channels, huge steps and escapes: the bound holds and decoding is exact."""
@@ -73,6 +74,7 @@ def test_a_prediction_that_moves_beyond_the_guard_fails_loudly():
         residual.decode(payload, p + 0.7, d.shape, "x.vqc")
 
 
+@pytest.mark.slow
 def test_damage_anywhere_in_the_payload_never_decodes_silently():
     d = ecg_adc(3000)
     p = prediction(d)

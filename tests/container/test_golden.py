@@ -23,7 +23,7 @@ from vqcodec.ecg.codec import Codec
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.midi.performance import Performance
 
-GOLDEN = Path(__file__).parent / "data" / "golden" / "v1"
+GOLDEN = Path(__file__).parents[1] / "data" / "golden" / "v1"
 EXPECTED = json.loads((GOLDEN / "expected.json").read_text())
 
 

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import make_signal
-from vqcodec.ecg import codec as codec_module
+from tests.helpers.signals import make_signal
 from vqcodec.container import format as vqc
-from vqcodec.ecg.codec import Codec, nan_runs
-from vqcodec.errors import BundleError, ChecksumError, InputError, ModelMismatchError
+from vqcodec.ecg import codec as codec_module
+from vqcodec.ecg import search as search_module
+from vqcodec.ecg.codec import Codec
+from vqcodec.ecg.conditioning import nan_runs
 from vqcodec.ecg.framing import reach
 from vqcodec.ecg.signal import ChannelInfo, Signal
+from vqcodec.errors import BundleError, ChecksumError, InputError, ModelMismatchError
 
 
 def _lengths(codec: Codec) -> list[int]:
@@ -84,19 +86,19 @@ def test_compress_is_deterministic(codec):
 
 def test_chunked_inference_matches_one_pass(codec, monkeypatch):
     sig = make_signal(6000, channels=1)
-    whole = codec.encode(sig.samples, 3)
+    whole = codec.encode_model_rate(sig.samples, 3)
     monkeypatch.setattr(codec_module, "ENCODE_CHUNK", 512)
     monkeypatch.setattr(codec_module, "ENCODE_MARGIN", 256)
     monkeypatch.setattr(codec_module, "DECODE_CHUNK", 64)
     monkeypatch.setattr(codec_module, "DECODE_MARGIN", 64)
-    parts = codec.encode(sig.samples, 3)
+    parts = codec.encode_model_rate(sig.samples, 3)
     assert np.mean(whole.indices == parts.indices) > 0.999
-    np.testing.assert_allclose(codec.decode(parts), codec.decode(parts), atol=0)
+    np.testing.assert_allclose(codec.decode_model_rate(parts), codec.decode_model_rate(parts), atol=0)
     monkeypatch.undo()
-    one = codec.decode(parts)
+    one = codec.decode_model_rate(parts)
     monkeypatch.setattr(codec_module, "DECODE_CHUNK", 64)
     monkeypatch.setattr(codec_module, "DECODE_MARGIN", 64)
-    np.testing.assert_allclose(codec.decode(parts), one, atol=1e-4)
+    np.testing.assert_allclose(codec.decode_model_rate(parts), one, atol=1e-4)
 
 
 def test_quality_out_of_range_is_an_input_error(codec):
@@ -157,23 +159,21 @@ def test_a_malformed_context_is_a_bundle_error(tiny_bundle, tmp_path, context):
         Codec.load(_with_context(tiny_bundle, tmp_path, context))
 
 
-def test_ecg_v3_decodes_the_files_ecg_v2_wrote_identically():
-    """ecg-v3 is ecg-v2 with a distilled encoder: it lists ecg-v2's id and decodes its files to the same samples."""
-    old, new = Codec.load("ecg-v2", threads=1), Codec.load("ecg-v3", threads=1)
-    assert old.model_id in new.bundle.compatible_ids
-    data = old.compress(make_signal(360 * 20, channels=2, seed=5), quality=9)[0]
-    np.testing.assert_array_equal(new.decompress(data).samples, old.decompress(data).samples)
-
-
 @pytest.mark.parametrize("name", ["ecg-v1", "ecg-v2", "ecg-v3", "ecg-v4"])
 def test_the_shipped_models_reach_within_the_default_margins(name):
-    """Measured as training.export measures a new bundle: the constants cover the shipped graphs."""
+    """Measured as training.export measures a new bundle: the constants cover the shipped graphs (a decode-only
+    earlier model's decoder alone, on sums of random codes)."""
     codec = Codec.load(name, threads=1)
     x = np.random.default_rng(0).standard_normal((1, 1, 8192)).astype(np.float32)
-    encode = lambda a: codec._encoder.run(None, {"signal": a})[0]  # noqa: E731
+    cb = codec.bundle.codebooks
+    codes = np.random.default_rng(1).integers(0, codec.codes, (codec.stages, 8192 // codec.hop))
+    latent = np.ascontiguousarray(sum(cb[s][codes[s]] for s in range(codec.stages)).T[None], dtype=np.float32)
     decode = lambda a: codec._decoder.run(None, {"latent": a})[0]  # noqa: E731
-    assert reach(encode, x, 1 / codec.hop) <= codec_module.ENCODE_MARGIN
-    assert reach(decode, encode(x), codec.hop) <= codec_module.DECODE_MARGIN
+    if not codec.bundle.decode_only:
+        encode = lambda a: codec._encoder.run(None, {"signal": a})[0]  # noqa: E731
+        assert reach(encode, x, 1 / codec.hop) <= codec_module.ENCODE_MARGIN
+        latent = encode(x)
+    assert reach(decode, latent, codec.hop) <= codec_module.DECODE_MARGIN
 
 
 def test_a_tampered_bundle_fails_at_load(tiny_bundle, tmp_path):
@@ -249,7 +249,7 @@ def test_the_trellis_finds_each_lanes_cheapest_index_sequence(monkeypatch, lane)
 
     from vqcodec.coding import entropy
 
-    monkeypatch.setattr(entropy, "LANE", lane)
+    monkeypatch.setattr(entropy, "LANE_FRAMES", lane)
     rng = np.random.default_rng(5)
     k = 4
     for _ in range(25):
@@ -257,7 +257,7 @@ def test_the_trellis_finds_each_lanes_cheapest_index_sequence(monkeypatch, lane)
         dist = rng.random((f, k)).astype(np.float32)
         bits = (2 * rng.random((k + 1, k))).astype(np.float32)
         starts = {t for t in range(f) if t % block % lane == 0}
-        got = codec_module._trellis_in_time(np.broadcast_to(np.arange(k), (f, k)), dist, bits, block)
+        got = search_module.trellis_in_time(np.broadcast_to(np.arange(k), (f, k)), dist, bits, block)
         best = min(_path_cost(np.array(s), dist, bits, starts) for s in itertools.product(range(k), repeat=f))
         assert _path_cost(got, dist, bits, starts) == pytest.approx(best, abs=1e-5)
 
@@ -266,8 +266,8 @@ def test_candidates_are_the_codes_nearest_after_the_floor(codec):
     rng = np.random.default_rng(6)
     r = rng.standard_normal((300, codec._cb.shape[2])).astype(np.float32)
     floor = rng.random(codec.codes).astype(np.float32)
-    cand, near = codec._candidates(r, 0, floor, 5)
-    dist = codec._distances(r, 0)
+    cand, near = codec.search.candidates(r, 0, floor, 5)
+    dist = codec.search.distances(r, 0)
     want = np.sort(np.argsort(dist + floor, axis=1)[:, :5], axis=1)
     assert np.array_equal(np.sort(cand, axis=1), want)
     np.testing.assert_allclose(near, np.take_along_axis(dist, cand, axis=1), rtol=1e-4, atol=1e-4)

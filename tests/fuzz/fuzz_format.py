@@ -74,9 +74,10 @@ def check(data: bytes) -> None:
     """
     import numpy as np
 
-    from vqcodec.container import format as vf
     from vqcodec.coding import residual
+    from vqcodec.container import format as vf
     from vqcodec.errors import VqcError
+    from vqcodec.midi.file import MidiFile
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown ancillary sections warn; that is not a failure
@@ -90,16 +91,19 @@ def check(data: bytes) -> None:
             return
         header, _, size = vf.read_header(data, "fuzz")
         assert header == f.header and size == len(data)
-        if f.residual is not None and f.header.n_stages == 0:
-            try:
-                residual.decode(f.residual, None, (f.header.n_samples, f.header.n_channels), "fuzz")
-            except VqcError:
-                pass
-        if f.notes is not None:
+        if isinstance(f, MidiFile):
             codec = _note_codec()
             as_ours = dataclasses.replace(f, header=dataclasses.replace(f.header, model_sha256=codec.model_id))
             try:
                 codec.decode_file(as_ours, "fuzz")  # under the shipped bundle's id, so any input reaches the coder
+            except VqcError:
+                pass
+            again_midi = vf.loads(vf.dumps(f), "again")
+            assert again_midi.header == f.header and again_midi.notes == f.notes
+            return
+        if f.residual is not None and f.header.n_stages == 0:
+            try:
+                residual.decode(f.residual, None, (f.header.n_samples, f.header.n_channels), "fuzz")
             except VqcError:
                 pass
         again = vf.loads(vf.dumps(f), "again")
@@ -127,9 +131,9 @@ def main() -> None:
 
     # Instrument vqcodec only: the package __init__ also pulls in wfdb/pandas, whose edges would only add noise.
     with atheris.instrument_imports(include=["vqcodec"]):
+        import vqcodec.coding.residual  # noqa: F401
         import vqcodec.container.format  # noqa: F401
         import vqcodec.midi.coder  # noqa: F401
-        import vqcodec.coding.residual  # noqa: F401
     atheris.Setup(sys.argv, check_both)
     atheris.Fuzz()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from vqcodec.container import format as vf
+from vqcodec.ecg.file import EcgFile
 
 HERE = Path(__file__).parent
 CORPUS = HERE / "corpus"
@@ -19,8 +20,8 @@ GOLDEN = HERE.parent / "data" / "golden" / "v1"
 SHA = "ab" * 32
 
 
-def synthetic(n_frames: int, channels: int, stages: int, codebook: int, runs: bool, extras: bool) -> vf.VqcFile:
-    """A consistent VqcFile with random indices, built directly at the container level."""
+def synthetic(n_frames: int, channels: int, stages: int, codebook: int, runs: bool, extras: bool) -> EcgFile:
+    """A consistent EcgFile with random indices, built directly at the container level."""
     h = vf.Header("ecg", 360.0, channels, n_frames * 4, n_frames, 4, 16, stages, codebook, SHA,
                   {"model": "seed", "channels": [{"name": f"c{c}"} for c in range(channels)]})
     rng = np.random.default_rng(n_frames * 31 + channels)
@@ -31,7 +32,7 @@ def synthetic(n_frames: int, channels: int, stages: int, codebook: int, runs: bo
     fp = np.zeros((h.n_blocks, channels, 3), np.float32) if extras else None
     metrics = {"prd": [1.0] * channels, "snr": [float("inf")]} if extras else None
     extra = {"zzzz": b"ancillary"} if extras else {}
-    return vf.VqcFile(h, blocks, norm, nan, fp, metrics, extra)
+    return EcgFile(h, blocks, norm, nan, fp, metrics, extra)
 
 
 def main() -> None:

@@ -134,6 +134,7 @@ def test_huge_delta_time_is_a_limit_error(tmp_path: Path) -> None:
         read_midi(path)
 
 
+@pytest.mark.slow
 def test_every_prefix_and_bit_flip_reads_or_raises_one_line_errors(tmp_path: Path) -> None:
     source = save(tmp_path, [[mido.MetaMessage("set_tempo", tempo=400000), mido.MetaMessage("key_signature", key="C")],
                              [on(60), mido.Message("control_change", control=SUSTAIN, value=100, time=10),

@@ -12,9 +12,9 @@ import wfdb
 from wfdb.io._signal import INVALID_SAMPLE_VALUE, SAMPLE_VALUE_RANGE
 
 import vqcodec.io
+from vqcodec.ecg.signal import ChannelInfo, Signal
 from vqcodec.errors import InputError, OutputExistsError, VqcError
 from vqcodec.io.wfdb import read_wfdb, write_wfdb
-from vqcodec.ecg.signal import ChannelInfo, Signal
 
 N = 40
 GAINS = [200.0, 1000.0, 50.0]

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_notecoder import random_performance
-from vqcodec.midi import coder as nc
+from tests.helpers.notes import random_performance
 from vqcodec.midi import choice as noterdo
+from vqcodec.midi import coder as nc
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.midi.performance import Performance
 

@@ -1,32 +1,29 @@
 """NoteCodec with the shipped midi-v1 bundle: determinism, every quality level's bounds measured on the decoded
-file, bundle identity (another id is a mismatch, a tampered file fails at load), the public api, packaging."""
+file, bundle identity (another id is a mismatch, a tampered file fails at load), the public api."""
 
 from __future__ import annotations
 
 import csv
-import fnmatch
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.test_notecoder import random_performance
+from tests.helpers.bundles import copied_bundle
+from tests.helpers.notes import random_performance
 from vqcodec import api
-from vqcodec.midi import choice as noterdo
 from vqcodec.container import format as vqc
-from vqcodec.models.bundle import shipped_root
 from vqcodec.errors import (
     BundleError,
     FormatError,
     ModelMismatchError,
     ModelNotFoundError,
 )
+from vqcodec.midi import choice as noterdo
 from vqcodec.midi.codec import STORED_METRICS, NoteCodec
 from vqcodec.midi.performance import SOFT, SUSTAIN, Pedal, Performance
 
-ROOT = Path(__file__).resolve().parents[1]
 EPS = 1e-6
 
 
@@ -111,15 +108,6 @@ def test_a_setting_outside_the_ladder_is_a_format_error(midi: NoteCodec, perf: P
 # ------------------------------------------------------------------------------------------- bundle identity
 
 
-def copied_bundle(tmp_path: Path, name: str = "midi-other") -> Path:
-    folder = tmp_path / name
-    shutil.copytree(shipped_root() / "midi-v1", folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["name"] = name
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    return folder
-
-
 def test_a_file_decoded_with_another_bundle_is_a_model_mismatch(midi: NoteCodec, perf: Performance,
                                                                tmp_path: Path) -> None:
     other = NoteCodec.load(copied_bundle(tmp_path))
@@ -130,14 +118,14 @@ def test_a_file_decoded_with_another_bundle_is_a_model_mismatch(midi: NoteCodec,
     assert str(e.value).startswith("piece.vqc: ")
     assert midi.model_id in str(e.value) and other.model_id in str(e.value)
     with pytest.raises(ModelMismatchError, match=other.model_id):
-        api.decompress(data, tmp_path / "midi-other", "piece.vqc")
+        api.decompress(data, tmp_path / "midi-other", name="piece.vqc")
     # and the other way: a file of the copy is refused by midi-v1, and not found among the installed models
     theirs, _ = other.compress(perf, 2)
     with pytest.raises(ModelMismatchError, match=midi.model_id):
         midi.decode_file(vqc.loads(theirs), "theirs.vqc")
     with pytest.raises(ModelNotFoundError, match=other.model_id):
-        api.decompress(theirs, None, "theirs.vqc")
-    assert isinstance(api.decompress(theirs, other, "theirs.vqc"), Performance)
+        api.decompress(theirs, None, name="theirs.vqc")
+    assert isinstance(api.decompress(theirs, other, name="theirs.vqc"), Performance)
 
 
 def test_a_tampered_priors_file_fails_at_load(tmp_path: Path) -> None:
@@ -181,19 +169,6 @@ def test_api_compress_decompress_and_info(perf: Performance, tmp_path: Path) -> 
 def test_an_empty_performance_round_trips(midi: NoteCodec) -> None:
     data, report = midi.compress(Performance([], [], [], []))
     assert len(api.decompress(data)) == 0 and report.n_notes == 0
-
-
-# --------------------------------------------------------------------------------------------------- packaging
-
-
-def test_every_shipped_bundle_file_is_package_data() -> None:
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    globs = [str(Path(*pkg.split(".")[1:], g)) for pkg, patterns in package_data.items() for g in patterns]
-    missing = [str(p.relative_to(ROOT / "vqcodec")) for p in sorted((ROOT / "vqcodec" / "models").rglob("*"))
-               if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts
-               and not any(fnmatch.fnmatch(str(p.relative_to(ROOT / "vqcodec")), g) for g in globs)]
-    assert missing == []
 
 
 # --------------------------------------------------------------------------------------------------- real data

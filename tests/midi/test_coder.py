@@ -14,10 +14,11 @@ from functools import cache
 import numpy as np
 import pytest
 
-from vqcodec.midi import coder as nc
-from vqcodec.models.bundle import NoteBundle, load_note_bundle
+from tests.helpers.notes import random_performance
 from vqcodec.errors import FormatError, LimitError, VqcError
+from vqcodec.midi import coder as nc
 from vqcodec.midi.performance import MIDI_MAX, SOFT, SOSTENUTO, SUSTAIN, Pedal, Performance
+from vqcodec.models.bundle import NoteBundle, load_note_bundle
 
 LEVELS = range(1, 8)
 EPS = 1e-9
@@ -38,30 +39,6 @@ def priors(q: int) -> dict[str, np.ndarray]:
 def setting(q: int) -> nc.NoteSetting:
     level = bundle().level(q)
     return nc.NoteSetting(level["grid_ms"], level["velocity_step"], level["duration_milli"])
-
-
-def random_performance(n: int = 400, seed: int = 0, long_gaps: bool = True, pedals: bool = True,
-                       max_duration: float = 8.0) -> Performance:
-    """n notes: ~30 % in chords (onsets equal or within 2 ms), off-grid times, durations log-uniform from 2 ms (below
-    DURATION_FLOOR) to max_duration, a few gaps far over DIRECT grid steps; CC64 ramps, CC67 on/off, an empty CC66."""
-    rng = np.random.default_rng(seed)
-    gaps = rng.exponential(0.15, n)
-    chord = rng.random(n) < 0.3
-    gaps[chord] = np.where(rng.random(chord.sum()) < 0.5, 0.0, rng.uniform(0, 0.002, chord.sum()))
-    if long_gaps and n > 10:
-        gaps[[n // 4, n // 2, 3 * n // 4]] = [4.5, 61.0, 3700.0]  # > DIRECT * 24 ms, up to an hour of silence
-    onset = np.cumsum(gaps)
-    duration = np.exp(rng.uniform(np.log(0.002), np.log(max_duration), n))
-    pedal = {}
-    if pedals:
-        end = float(onset[-1]) + 1 if n else 10.0
-        m = 60
-        pedal = {
-            SUSTAIN: Pedal(np.sort(rng.uniform(0, end, m)), rng.integers(0, 128, m)),  # continuous, half-pedal values
-            SOFT: Pedal(np.sort(np.r_[rng.uniform(0, end, 9), 3 * end + 400]), np.tile([127, 0], 5)),  # a long gap
-            SOSTENUTO: Pedal([], []),
-        }
-    return Performance(rng.integers(21, 109, n), onset, onset + duration, rng.integers(1, 128, n), pedal)
 
 
 def assert_symbols_equal(a: nc.Symbols, b: nc.Symbols) -> None:
@@ -259,7 +236,7 @@ def test_count_tables_fit_the_streams_and_teach_the_coder(coding: bytes) -> None
         assert tables[name].shape == shape == priors(q)[name].shape
         assert tables[name].sum() == counted.get(name, len(sym.gap))
     assert len(coded) == len(sym.gap) - hit.sum()
-    if coding == nc.CODING:
+    if coding == nc.NOTE_CODING:
         own = nc.stream_bits(sym, s, tables)
         flat = nc.stream_bits(sym, s, {k: np.zeros_like(v) for k, v in tables.items()})
         assert sum(own.values()) < 0.97 * sum(flat.values())  # counts of the piece itself are a good prior for it
@@ -362,7 +339,7 @@ def test_another_levels_prior_fails_loudly(written: int, given: int) -> None:
 # ----------------------------------------------------------------------------------------- header and limits
 
 
-def header(coding: bytes = nc.CODING, grid: int = 16, vstep: int = 10, dmilli: int = 1400,
+def header(coding: bytes = nc.NOTE_CODING, grid: int = 16, vstep: int = 10, dmilli: int = 1400,
            pedals: tuple[tuple[int, int], ...] = (), n_pedals: int | None = None) -> bytes:
     n_pedals = len(pedals) if n_pedals is None else n_pedals
     return (HEAD.pack(coding, grid, vstep, dmilli, n_pedals) + b"".join(PEDAL_HEAD.pack(*p) for p in pedals)
@@ -375,7 +352,7 @@ def test_setting_of_reads_the_header() -> None:
     assert pedals == {64: 7, 67: 0}
 
 
-OTHER_CODING = bytes([nc.CODING[0] ^ 0x01]) + nc.CODING[1:]
+OTHER_CODING = bytes([nc.NOTE_CODING[0] ^ 0x01]) + nc.NOTE_CODING[1:]
 BAD_HEADERS = {
     "another coding": (header(coding=OTHER_CODING), f"NOTE coding {OTHER_CODING!r}"),
     "zero coding": (header(coding=b"\0\0\0\0"), "NOTE coding"),

@@ -7,8 +7,18 @@ import pytest
 import zstandard
 
 from vqcodec.errors import FormatError, LimitError, VersionError, VqcError
-from vqcodec.midi.performance import (PACK_MAGIC, PACK_VERSION, SOFT, SUSTAIN, Pedal, Performance, _read_varints,
-                           _varints, pack_lossless, unpack_lossless)
+from vqcodec.midi.performance import (
+    PACK_MAGIC,
+    PACK_VERSION,
+    SOFT,
+    SUSTAIN,
+    Pedal,
+    Performance,
+    _read_varints,
+    _varints,
+    pack_lossless,
+    unpack_lossless,
+)
 
 
 def random_performance(n: int = 300, seed: int = 0) -> Performance:

@@ -14,6 +14,8 @@ onnx = pytest.importorskip("onnx")
 from training.cpu_graph import rewrite, rewrite_file  # noqa: E402
 from vqcodec.models.runtime import session  # noqa: E402
 
+pytestmark = pytest.mark.slow  # training code (torch)
+
 
 def exported(tmp_path: Path) -> Path:
     """A small net with every op the VQ-VAE exports: dilated, strided and 1x1 convolutions, Elu, Add, ConvTranspose."""

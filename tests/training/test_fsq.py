@@ -8,9 +8,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.conftest import TINY_CONFIG  # noqa: E402
+from tests.helpers.tiny import TINY_CONFIG  # noqa: E402
 from training.model import VQVAE  # noqa: E402
 from training.quantizer import FSQ  # noqa: E402
+
+pytestmark = pytest.mark.slow  # training code (torch)
 
 
 def test_fsq_values_are_on_the_grid_and_indices_round_trip():

@@ -7,12 +7,16 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import make_signal
-from vqcodec.ecg.codec import Codec
+torch = pytest.importorskip("torch")
+
+from tests.helpers.signals import make_signal  # noqa: E402
+from vqcodec.ecg.codec import Codec  # noqa: E402
+
+pytestmark = pytest.mark.slow  # trains models
 
 
-def test_tiny_model_exports_a_bundle_with_hashes_and_parity(tiny_bundle):
-    manifest = json.loads((tiny_bundle / "manifest.json").read_text())
+def test_tiny_model_exports_a_bundle_with_hashes_and_parity(trained_bundle):
+    manifest = json.loads((trained_bundle / "manifest.json").read_text())
     # export writes the first four; the fixture then adds the index prior with training/priors.py
     assert set(manifest["files"]) == {"encoder.onnx", "decoder.onnx", "codebooks.npy", "code_bits.npy", "priors.npy"}
     assert manifest["priors"]["indices_counted"] > 0 and len(manifest["compatible_ids"]) == 1
@@ -22,8 +26,8 @@ def test_tiny_model_exports_a_bundle_with_hashes_and_parity(tiny_bundle):
     assert manifest["context"]["encoder_samples"] > 0 and manifest["context"]["decoder_frames"] > 0
 
 
-def test_tiny_model_round_trips_a_signal_through_the_runtime(tiny_bundle):
-    codec = Codec.load(tiny_bundle)
+def test_tiny_model_round_trips_a_signal_through_the_runtime(trained_bundle):
+    codec = Codec.load(trained_bundle)
     sig = make_signal(3000)
     data, report = codec.compress(sig, quality=3)
     out = codec.decompress(data)
@@ -36,9 +40,8 @@ def test_tiny_model_round_trips_a_signal_through_the_runtime(tiny_bundle):
 def test_a_run_sized_in_minutes_fixes_its_step_count_after_warm_up_and_records_it(tmp_path):
     import copy
 
-    import torch
-
-    from tests.conftest import TINY_CONFIG, synthetic_ecg
+    from tests.helpers.signals import synthetic_ecg
+    from tests.helpers.tiny import TINY_CONFIG
     from training.train import train
 
     cfg = copy.deepcopy(TINY_CONFIG)
@@ -54,17 +57,15 @@ def test_a_run_sized_in_minutes_fixes_its_step_count_after_warm_up_and_records_i
 
 
 @pytest.mark.parametrize("recon", [0.0, 1.0])
-def test_a_distilled_encoder_keeps_the_teachers_decoder_and_exports(tiny_bundle, tmp_path, recon):
+def test_a_distilled_encoder_keeps_the_teachers_decoder_and_exports(trained_bundle, tmp_path, recon):
     """training.distill: a narrower encoder learns the teacher's latent (and, with `recon`, the reconstruction
     through the frozen quantiser); quantiser and decoder stay the teacher's, codebooks included, and the
     checkpoint exports into a bundle the runtime round-trips a signal with."""
-    import torch
-
-    from tests.conftest import synthetic_ecg
+    from tests.helpers.signals import synthetic_ecg
     from training.distill import distill
     from training.export import export
 
-    teacher = tiny_bundle.parent / "run" / "best.pt"
+    teacher = trained_bundle.parent / "run" / "best.pt"
     arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(2)]
     best = distill(teacher, [2, 4, 8], arrays, [synthetic_ecg(1024, seed=9).astype(np.float32)], tmp_path / "d",
                    steps=3, eval_every=3, recon=recon)
@@ -75,26 +76,24 @@ def test_a_distilled_encoder_keeps_the_teachers_decoder_and_exports(tiny_bundle,
         if not key.startswith("encoder."):
             assert torch.equal(student["model"][key], value), key
     bundle = tmp_path / "bundle"
-    export(best, bundle, default_quality=2, command="test", decoding_of=tiny_bundle)
+    export(best, bundle, default_quality=2, command="test", decoding_of=trained_bundle)
     sig = make_signal(3000)
-    codec, teacher_codec = Codec.load(bundle), Codec.load(tiny_bundle)
+    codec, teacher_codec = Codec.load(bundle), Codec.load(trained_bundle)
     assert codec.decompress(codec.compress(sig, quality=2)[0]).samples.shape == sig.samples.shape
     # it takes the teacher's decoding path byte for byte, so it decodes the teacher's files, identically
     for name in ("decoder.onnx", "codebooks.npy", "priors.npy"):
-        assert (bundle / name).read_bytes() == (tiny_bundle / name).read_bytes(), name
+        assert (bundle / name).read_bytes() == (trained_bundle / name).read_bytes(), name
     assert teacher_codec.bundle.model_id in codec.bundle.compatible_ids
     blob = teacher_codec.compress(sig, quality=2)[0]
     np.testing.assert_array_equal(codec.decompress(blob).samples, teacher_codec.decompress(blob).samples)
 
 
-def test_a_distillation_sized_in_minutes_fixes_its_step_count_after_warm_up(tiny_bundle, tmp_path):
-    import torch
-
-    from tests.conftest import synthetic_ecg
+def test_a_distillation_sized_in_minutes_fixes_its_step_count_after_warm_up(trained_bundle, tmp_path):
+    from tests.helpers.signals import synthetic_ecg
     from training.distill import distill
 
     arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(2)]
-    best = distill(tiny_bundle.parent / "run" / "best.pt", [2, 4, 8], arrays,
+    best = distill(trained_bundle.parent / "run" / "best.pt", [2, 4, 8], arrays,
                    [synthetic_ecg(1024, seed=9).astype(np.float32)], tmp_path, steps=10**6, eval_every=10**6,
                    minutes=0.002)
     ck = torch.load(best, weights_only=False)
@@ -103,34 +102,30 @@ def test_a_distillation_sized_in_minutes_fixes_its_step_count_after_warm_up(tiny
     assert f"{steps} steps fill 0.002 minutes" in (tmp_path / "distill.log").read_text()
 
 
-def test_export_refuses_a_decoder_that_is_not_the_named_bundles(tiny_bundle, tmp_path):
+def test_export_refuses_a_decoder_that_is_not_the_named_bundles(trained_bundle, tmp_path):
     """export --decoding-of checks the checkpoint's decoder against the bundle's before it borrows its files."""
-    import torch
-
     from training.export import export
 
-    ck = torch.load(tiny_bundle.parent / "run" / "best.pt", weights_only=False)
+    ck = torch.load(trained_bundle.parent / "run" / "best.pt", weights_only=False)
     key = next(k for k in ck["model"] if k.startswith("decoder.") and k.endswith("weight"))
     ck["model"][key] = ck["model"][key] + 0.5
     torch.save(ck, tmp_path / "changed.pt")
     with pytest.raises(SystemExit, match="decoder differs"):
         export(tmp_path / "changed.pt", tmp_path / "bundle", default_quality=2, command="test",
-               decoding_of=tiny_bundle)
+               decoding_of=trained_bundle)
 
 
-def test_a_fine_tune_starts_from_the_checkpoints_weights(tiny_bundle, tmp_path):
+def test_a_fine_tune_starts_from_the_checkpoints_weights(trained_bundle, tmp_path):
     """train --init: a new schedule from a trained model (at learning rate 0 its network stays the checkpoint's)."""
-    import torch
-
-    from tests.conftest import synthetic_ecg
+    from tests.helpers.signals import synthetic_ecg
     from training.train import train
 
-    start = torch.load(tiny_bundle.parent / "run" / "best.pt", weights_only=False)
+    start = torch.load(trained_bundle.parent / "run" / "best.pt", weights_only=False)
     cfg = start["config"]
     cfg["train"].update(steps=2, lr=0.0, lr_min=0.0, eval_every=2)
     arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(2)]
     best = train(cfg, arrays, [synthetic_ecg(1024, seed=9).astype(np.float32)], tmp_path,
-                 init=tiny_bundle.parent / "run" / "best.pt")
+                 init=trained_bundle.parent / "run" / "best.pt")
     ck = torch.load(best, weights_only=False)
     for name, value in start["model"].items():
         if not name.startswith("quantizer."):
@@ -140,8 +135,6 @@ def test_a_fine_tune_starts_from_the_checkpoints_weights(tiny_bundle, tmp_path):
 
 
 def test_stage_probs_draw_the_tiles_stage_counts():
-    import torch
-
     from training.train import stage_sampler
 
     gen = torch.Generator().manual_seed(0)
@@ -153,14 +146,14 @@ def test_stage_probs_draw_the_tiles_stage_counts():
         stage_sampler({"train": {"stage_probs": [1.0, 1.0]}}, 3, gen)
 
 
-def test_an_index_prior_counted_at_a_lambda_has_cheaper_stage_1_codes_and_is_never_replaced(tiny_bundle, tmp_path):
+def test_an_index_prior_counted_at_a_lambda_has_cheaper_stage_1_codes_and_is_never_replaced(trained_bundle, tmp_path):
     """training.priors --lam counts stage 1's indices as the entropy-constrained search writes them (more
     concentrated than the plain search's); a bundle's prior is never overwritten: its files would not decode."""
     import shutil
 
     from training.priors import add_priors, count_bigrams
 
-    codec = Codec.load(tiny_bundle, threads=1)
+    codec = Codec.load(trained_bundle, threads=1)
     signals = [make_signal(6000, channels=2, seed=s) for s in (11, 12)]
 
     def entropy_bits(counts: np.ndarray) -> float:
@@ -171,7 +164,7 @@ def test_an_index_prior_counted_at_a_lambda_has_cheaper_stage_1_codes_and_is_nev
     assert plain[0].sum() == cheap[0].sum() and entropy_bits(cheap) < entropy_bits(plain)
     np.testing.assert_array_equal(cheap[1:], plain[1:])  # later stages: the plain search's
     copy = tmp_path / "b"
-    shutil.copytree(tiny_bundle, copy)
+    shutil.copytree(trained_bundle, copy)
     before = (copy / "priors.npy").read_bytes()
     with pytest.raises(ValueError, match="already has an index prior"):
         add_priors(copy, cheap, "test")

@@ -3,11 +3,11 @@
     python tests/data/golden/make_golden.py            # refuses when v1/ already holds files
 
 Golden files are a compatibility promise (RELIABILITY §2): every file written by format 1.x must decode with
-every later vqcodec. tests/test_golden.py reads them and never regenerates them. A new format version adds
+every later vqcodec. tests/container/test_golden.py reads them and never regenerates them. A new format version adds
 a new folder (v2/) and keeps this one. The tiny model that wrote them is frozen next to them (v1/model/).
 
 What it writes into v1/:
-  model/                      the tiny bundle (trained a few steps on synthetic ECG, exported as in tests/conftest.py)
+  model/                      the tiny bundle (trained a few steps on synthetic ECG, exported as tests/helpers/tiny.py does)
   ecg_short.vqc               2 channels, 1000 samples at the model rate (360 Hz), NaN runs at the start and middle
   ecg_500hz.vqc               1 channel, 700 samples at 500 Hz (goes through resampling)
   <name>.expected.npy         the decoded samples [T, C] float64 (NaN where invalid) at generation time
@@ -28,7 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import make_signal, train_tiny  # noqa: E402
+from tests.helpers.signals import make_signal  # noqa: E402
+from tests.helpers.tiny import train_tiny  # noqa: E402
 from vqcodec.container import bitpack  # noqa: E402
 from vqcodec.container import format as vf  # noqa: E402
 from vqcodec.ecg.codec import Codec  # noqa: E402

@@ -2,7 +2,7 @@
 
     python tests/data/golden/make_golden_v1_1.py       # refuses when v1.1/ already holds files
 
-Same promise as make_golden.py: tests/test_golden.py reads these and never regenerates them. They are
+Same promise as make_golden.py: tests/container/test_golden.py reads these and never regenerates them. They are
 written with the frozen v1 model (v1/model/), so no model is duplicated.
 
 What it writes into v1.1/:
@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import make_signal  # noqa: E402
+from tests.helpers.signals import make_signal  # noqa: E402
 from vqcodec.ecg.codec import Codec  # noqa: E402
 
 HERE = Path(__file__).parent

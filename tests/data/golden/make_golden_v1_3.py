@@ -2,7 +2,7 @@
 
     python tests/data/golden/make_golden_v1_3.py       # refuses when v1.3/ already holds files
 
-Same promise as make_golden.py: tests/test_golden.py reads these and never regenerates them. They are written
+Same promise as make_golden.py: tests/container/test_golden.py reads these and never regenerates them. They are written
 with the shipped bundle midi-v1, whose priors are copied into v1.3/model/ so the files stay decodable even if
 the shipped bundle moves on (a later midi-v1 must then list this id in compatible_ids, or the test says so).
 

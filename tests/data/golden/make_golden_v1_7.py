@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import make_signal  # noqa: E402
+from tests.helpers.signals import make_signal  # noqa: E402
 from training.priors import add_priors, add_stage_priors, count_bigrams, stage_counts  # noqa: E402
 from vqcodec.container import format as vqc  # noqa: E402
 from vqcodec.ecg.codec import Codec  # noqa: E402

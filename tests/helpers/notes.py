@@ -1,0 +1,31 @@
+"""Synthetic piano performances for the MIDI tests (seeded numpy generators); neighbour of signals.py for ECG."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vqcodec.midi.performance import SOFT, SOSTENUTO, SUSTAIN, Pedal, Performance
+
+
+def random_performance(n: int = 400, seed: int = 0, long_gaps: bool = True, pedals: bool = True,
+                       max_duration: float = 8.0) -> Performance:
+    """n notes: ~30 % in chords (onsets equal or within 2 ms), off-grid times, durations log-uniform from 2 ms (below
+    DURATION_FLOOR) to max_duration, a few gaps far over DIRECT grid steps; CC64 ramps, CC67 on/off, an empty CC66."""
+    rng = np.random.default_rng(seed)
+    gaps = rng.exponential(0.15, n)
+    chord = rng.random(n) < 0.3
+    gaps[chord] = np.where(rng.random(chord.sum()) < 0.5, 0.0, rng.uniform(0, 0.002, chord.sum()))
+    if long_gaps and n > 10:
+        gaps[[n // 4, n // 2, 3 * n // 4]] = [4.5, 61.0, 3700.0]  # > DIRECT * 24 ms, up to an hour of silence
+    onset = np.cumsum(gaps)
+    duration = np.exp(rng.uniform(np.log(0.002), np.log(max_duration), n))
+    pedal = {}
+    if pedals:
+        end = float(onset[-1]) + 1 if n else 10.0
+        m = 60
+        pedal = {
+            SUSTAIN: Pedal(np.sort(rng.uniform(0, end, m)), rng.integers(0, 128, m)),  # continuous, half-pedal values
+            SOFT: Pedal(np.sort(np.r_[rng.uniform(0, end, 9), 3 * end + 400]), np.tile([127, 0], 5)),  # a long gap
+            SOSTENUTO: Pedal([], []),
+        }
+    return Performance(rng.integers(21, 109, n), onset, onset + duration, rng.integers(1, 128, n), pedal)
