@@ -17,8 +17,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from vqcodec.bench import ecg as bench
 from vqcodec.api import DEFAULT_MODEL, write_bytes
+from vqcodec.bench import ecg as bench
 from vqcodec.ecg.codec import Codec
 from vqcodec.errors import VqcError
 

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 import vqcodec
-from ecg_cli import emit, metadata_matches, preamble, run
 from vqcodec.bench.baselines import Flac, Sz3
 from vqcodec.bench.ecg import filled_digital
+
+from ecg_cli import emit, metadata_matches, preamble, run
 
 MAX_ERRORS = (0, 1, 2, 5)
 

@@ -23,15 +23,16 @@ from pathlib import Path
 import numpy as np
 import zstandard
 
-from ecg_cli import emit, preamble, run
-from vqcodec.container import format as vqc
-from vqcodec.midi import coder as notecoder
 from vqcodec.bench import plot
+from vqcodec.container import format as vqc
 from vqcodec.container.format import ZSTD_LEVEL
 from vqcodec.io.midi import read_midi
 from vqcodec.metrics import compare_notes
+from vqcodec.midi import coder as notecoder
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.midi.performance import pack_lossless
+
+from ecg_cli import emit, preamble, run
 
 ASAP = Path("midi/asap")
 TIMING = ("onset", "velocity", "duration")
@@ -96,15 +97,17 @@ def main() -> None:
             bits = {k: sum(p["bits"][k] for p in per) / notes for k in per[0]["bits"]}
             rows.append(
                 f"| {q}{' (default)' if q == codec.default_quality else ''} | {codec.setting(q).grid_ms} / "
-                f"{codec.setting(q).velocity_step} / {codec.setting(q).duration_milli / 1000:g} | {per_note(total):.2f} | "
+                f"{codec.setting(q).velocity_step} / {codec.setting(q).duration_milli / 1000:g} | "
+                f"{per_note(total):.2f} | "
                 f"{sum(zstd_bytes.values()) / total:.2f} | {min(p['f1_onset'] for p in per):.4f} | "
                 f"{min(p['f1_offset'] for p in per):.4f} | {np.median([p['onset_err_ms_median'] for p in per]):.2f} | "
                 f"{max(p['onset_err_ms_max'] for p in per):.2f} | {np.mean([p['velocity_mae'] for p in per]):.2f} | "
                 f"{np.median([p['duration_rel_err_median'] for p in per]) * 100:.1f} | "
                 f"{min(min(p['pedal_agreement'].values(), default=1.0) for p in per):.4f} | "
                 f"{all(p['pitch_exact'] for p in per)} |")
-            split_rows.append(f"| {q} | " + " | ".join(f"{bits[k]:.2f}" for k in ("pitch", "timing+velocity", "pedal",
-                                                                                   "header")) + f" | {sum(bits.values()):.2f} |")
+            streams = ("pitch", "timing+velocity", "pedal", "header")
+            split_rows.append(f"| {q} | " + " | ".join(f"{bits[k]:.2f}" for k in streams)
+                              + f" | {sum(bits.values()):.2f} |")
     baselines = [("the .mid file", sum(mid_bytes.values())), ("zstd -19 of the .mid", sum(zstd_bytes.values())),
                  ("note table, 1 ms grid, pedal exact, zstd -19",
                   sum(len(pack_lossless(p, 1.0)) for p in originals.values())),

@@ -293,6 +293,11 @@ def base_streams(syms: list[Symbols]) -> dict[str, StreamData]:
     return out
 
 
+def valfit_bits(v: np.ndarray) -> float:
+    """Bits of the counts table `v` under its own row frequencies (the val-fitted lower bound)."""
+    return float(-(v * np.log2(np.where(v > 0, v / np.maximum(v.sum(1, keepdims=True), 1), 1))).sum())
+
+
 def stream_costs(tr: dict[str, StreamData], va: dict[str, StreamData]) -> dict[str, dict[str, float]]:
     """Baseline bits (total over val) per stream: static train-fitted, val-fitted, adaptive."""
     shapes = SETTING.streams()
@@ -303,7 +308,7 @@ def stream_costs(tr: dict[str, StreamData], va: dict[str, StreamData]) -> dict[s
         t = table(tr[name].ctx, tr[name].sym, n_ctx, k)
         v = table(va[name].ctx, va[name].sym, n_ctx, k)
         out[name] = {"static": bits(add_one(t), va[name].ctx, va[name].sym),
-                     "valfit": float(-(v * np.log2(np.where(v > 0, v / np.maximum(v.sum(1, keepdims=True), 1), 1))).sum()),
+                     "valfit": valfit_bits(v),
                      "adaptive": adaptive_bits(t, va[name].ctx, va[name].sym)}
     return out
 
@@ -321,7 +326,7 @@ def vq_costs(tr: dict[str, StreamData], va: dict[str, StreamData], tr_b: dict[st
         backoff = (t + BETA * np.repeat(base, nb, axis=0)) / (t.sum(1, keepdims=True) + BETA)
         v = table(vac, va[name].sym, n_ctx * nb, k)
         out[name] = {"static": bits(backoff, vac, va[name].sym), "addone": bits(add_one(t), vac, va[name].sym),
-                     "valfit": float(-(v * np.log2(np.where(v > 0, v / np.maximum(v.sum(1, keepdims=True), 1), 1))).sum()),
+                     "valfit": valfit_bits(v),
                      # the adaptive coder's prior: the backoff table (prior_weights scales each row to 128 notes)
                      "adaptive": adaptive_bits(np.round(backoff * 2**20), vac, va[name].sym)}
     return out
@@ -371,7 +376,8 @@ def main() -> None:
     base = stream_costs(tr, va)
     base["onset"] = {k: v + esc for k, v in base["onset"].items()}
     log("baseline bits/note (static train-fitted | val-fitted | adaptive): " + ", ".join(
-        f"{n} {c['static'] / n_val:.3f} | {c['valfit'] / n_val:.3f} | {c['adaptive'] / n_val:.3f}" for n, c in base.items())
+        f"{n} {c['static'] / n_val:.3f} | {c['valfit'] / n_val:.3f} | {c['adaptive'] / n_val:.3f}"
+        for n, c in base.items())
         + f", pedal static {pedal_static / n_val:.3f}")
 
     raw_tr, raw_va = [raw_features(s) for s in train_syms], [raw_features(s) for s in val_syms]
@@ -393,8 +399,8 @@ def main() -> None:
         vq["onset"] = {k: v + esc for k, v in vq["onset"].items()}
         idx_bigram, idx_unigram = index_bits([i for _, i in ptr], [i for _, i in pva], cfg.k)
         idx = min(idx_bigram, idx_unigram)
-        row = {"val_mse": val_mse(model, vals), "index_bigram": idx_bigram / n_val, "index_unigram": idx_unigram / n_val,
-               "index": idx / n_val,
+        row = {"val_mse": val_mse(model, vals), "index_bigram": idx_bigram / n_val,
+               "index_unigram": idx_unigram / n_val, "index": idx / n_val,
                "streams": {n: {k: v / n_val for k, v in c.items()} for n, c in vq.items()}}
         for kind in ("static", "valfit", "adaptive"):
             saved = sum(base[n][kind] - vq[n][kind] for n in STREAMS)
@@ -418,7 +424,8 @@ def print_table(r: dict) -> None:
     for name, c in r["configs"].items():
         st = c["streams"]
         s = sum(st[n]["static"] for n in STREAMS)
-        print(f"{name:22s} {st['onset']['static']:6.3f} {st['velocity']['static']:6.3f} {st['duration']['static']:6.3f} "
+        print(f"{name:22s} {st['onset']['static']:6.3f} {st['velocity']['static']:6.3f} "
+              f"{st['duration']['static']:6.3f} "
               f"{s:6.3f} {c['index']:6.3f} {c['net_static']:+7.3f} | "
               f"{c['net_addone']:+8.3f} {c['net_valfit']:+10.3f} {c['net_adaptive']:+9.3f}")
 

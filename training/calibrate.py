@@ -23,8 +23,8 @@ import numpy as np
 import vqcodec
 from training.data import data_root, mitdb_split
 from training.priors import rewrite_manifest
-from vqcodec.models.bundle import MANIFEST
 from vqcodec.ecg.codec import Codec
+from vqcodec.models.bundle import MANIFEST
 
 LAMBDAS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 """Entropy-constraint weights tried (latent squared error per bit of the entropy coder's context model). The

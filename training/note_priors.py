@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from training.data import data_root
-from vqcodec.midi import coder as notecoder
-from vqcodec.models.bundle import MANIFEST
 from vqcodec.io.midi import read_midi
+from vqcodec.midi import coder as notecoder
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.midi.performance import Performance
+from vqcodec.models.bundle import MANIFEST
 
 ASAP = Path("midi/asap")
 LADDER = ((24, 12, 1800), (20, 10, 1600), (16, 10, 1400), (12, 8, 1300), (10, 6, 1200), (5, 4, 1100), (1, 1, 1020))
@@ -127,10 +127,12 @@ def build(root: Path, out: Path, command: str) -> dict:
         scores.append(row)
         print(json.dumps(row), flush=True)
     default = next((r["quality"] for r in scores if _meets(r)), len(LADDER))
-    manifest |= {"default_quality": default, "compatible_ids": earlier, "data": {"train": "asap train split (189 pieces)", "select": "val"},
+    manifest |= {"default_quality": default, "compatible_ids": earlier,
+                 "data": {"train": "asap train split (189 pieces)", "select": "val"},
                  "selection": {"rule": DEFAULT_RULE, "val": scores}, "command": command,
                  "training_time_s": round(time.time() - start, 1),
-                 "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}"}
+                 "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
+                            f"python {platform.python_version()}"}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 

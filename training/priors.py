@@ -32,8 +32,8 @@ import numpy as np
 import vqcodec
 from training.data import data_root, mitdb_split
 from vqcodec.coding import entropy
-from vqcodec.models.bundle import MANIFEST, PRIORS, STAGE_PRIORS, load_bundle
 from vqcodec.ecg.codec import Codec
+from vqcodec.models.bundle import MANIFEST, PRIORS, STAGE_PRIORS, load_bundle
 
 
 def count_bigrams(codec: Codec, signals: list[vqcodec.Signal], lam: float = 0.0) -> np.ndarray:
@@ -51,7 +51,7 @@ def _counts(codec: Codec, signals: list[vqcodec.Signal], stages: int, lam: float
     counts = np.zeros((stages, codec.codes + 1, codec.codes), dtype=np.int64)
     codec.levels[0] = (stages, lam)
     for sig in signals:
-        counts += entropy.count_bigrams(codec.encode(np.nan_to_num(sig.samples), 0).indices, codec.codes)
+        counts += entropy.count_bigrams(codec.encode_model_rate(np.nan_to_num(sig.samples), 0).indices, codec.codes)
     del codec.levels[0]
     return counts
 

@@ -13,11 +13,11 @@ import argparse
 import math
 import sys
 import time
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import tomllib
 import torch
 from tqdm import tqdm
 

@@ -1,75 +1,98 @@
-"""The public functions: compress/decompress (bytes), info (header only) and safe file writing.
+"""The public functions compress, decompress and info, for both kinds; the codecs in ecg/ and midi/ do the work.
 
 ECG records (Signal) go through `Codec`, piano performances (Performance) through `NoteCodec`; a file's header
-says which kind it holds.
+says which kind it holds. `decompress` and `info` read a path, bytes or a binary file alike, and take the safety
+limits on what a file may declare (`Limits`) as a parameter.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from vqcodec.container import format as vqc
 from vqcodec.container.atomic import write_atomic
+from vqcodec.container.format import DEFAULT_LIMITS, Limits
 from vqcodec.ecg.codec import Codec, codec_for
+from vqcodec.ecg.file import EcgFile, EcgMeta
+from vqcodec.ecg.signal import Signal
 from vqcodec.errors import InputError, ModelMismatchError
 from vqcodec.metrics import Report
-from vqcodec.midi.codec import STORED_METRICS, NoteCodec, note_codec_for
-from vqcodec.midi.performance import Performance
-from vqcodec.ecg.signal import FMT_BITS, Signal
+from vqcodec.midi.codec import NoteCodec, note_codec_for
+from vqcodec.midi.file import KIND as MIDI_KIND
+from vqcodec.midi.file import MidiFile, MidiMeta
+from vqcodec.midi.performance import SOFT, SOSTENUTO, SUSTAIN, Performance
 
 DEFAULT_MODEL = "ecg"
 DEFAULT_MIDI_MODEL = "midi"
+BYTES_NAME = "<bytes>"
+"""The name messages give a .vqc file passed as bytes (or a file object without a name)."""
+PEDAL_NAMES = {SUSTAIN: "sustain", SOSTENUTO: "sostenuto", SOFT: "soft"}
+
+Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
+"""What decompress and info read: a path, the file's bytes, or a binary file object open for reading."""
 
 
 def compress(data: Signal | Performance, model: str | Path | Codec | NoteCodec | None = None,
              quality: int | None = None, max_error: int | None = None) -> bytes:
-    """Signal or Performance -> .vqc bytes (Codec.compress / NoteCodec.compress also give what was lost).
+    """Signal or Performance -> .vqc bytes (`Codec.compress` and `NoteCodec.compress` also return what was lost).
 
+    model: a name, alias, bundle folder or loaded codec (default: "ecg" for a Signal, "midi" for a Performance).
     max_error (ECG only): every sample within this many ADC units of the input's (0: lossless), by a residual
-    layer. Like Codec.compress, warns when the samples may be transposed ([C, T] instead of [T, C]).
+    layer. A channel the model does not take (see `Codec.accepts_units`) is a ChannelError unless max_error is
+    below the model's threshold. Like Codec.compress, warns when the samples may be transposed ([C, T]).
     """
-    if isinstance(data, Performance):
-        if max_error is not None:
-            raise ValueError("max_error bounds ECG samples; a MIDI model's bounds are its quality levels")
-        codec = model if isinstance(model, NoteCodec) else NoteCodec.load(model or DEFAULT_MIDI_MODEL)
-        return codec.compress(data, quality)[0]
-    codec = model if isinstance(model, Codec) else Codec.load(model or DEFAULT_MODEL)
-    return codec.compress(data, quality, max_error=max_error)[0]
+    if isinstance(model, (Codec, NoteCodec)):
+        codec: Codec | NoteCodec = model  # the codec checks that the data is of its kind
+    elif isinstance(data, Performance):
+        codec = NoteCodec.load(model or DEFAULT_MIDI_MODEL)
+    elif isinstance(data, Signal):
+        codec = Codec.load(model or DEFAULT_MODEL)
+    else:
+        raise InputError(f"{type(data).__name__}: expected a Signal or a Performance to compress")
+    return codec.compress(data, quality, max_error=max_error).data  # type: ignore[arg-type]
 
 
-def decompress(data: bytes, model: str | Path | Codec | NoteCodec | None = None, name: str = "<bytes>",
-               salvage: bool = False) -> Signal | Performance:
-    """.vqc bytes -> Signal (ECG) or Performance (MIDI); the model is found from the file's model id unless given.
+def decompress(source: Source, model: str | Path | Codec | NoteCodec | None = None, *, name: str | None = None,
+               salvage: bool = False, limits: Limits = DEFAULT_LIMITS) -> Signal | Performance:
+    """A .vqc file (path, bytes or binary file) -> Signal (ECG) or Performance (MIDI); the model is the installed
+    one the file names unless given.
 
-    salvage=True decodes a file whose damage is confined to its index blocks (see `vqcodec.container.format.loads`):
-    trailing bytes are ignored and every block that fails its CRC comes back as invalid (NaN) samples, each
-    with a warning.
+    name: the file's name in messages (default: its path, else "<bytes>"). salvage=True decodes a file whose damage
+    is confined to its index blocks: trailing bytes are ignored and every block that fails its CRC comes back as
+    invalid (NaN) samples, each with a warning. limits: caps on every length or count the file declares, checked
+    before anything is allocated (`Limits(max_samples=...)` bounds the output).
     """
-    return decode(vqc.loads(data, name, salvage=salvage), model, name)
+    data, name = read_source(source, name)
+    return decode(vqc.loads(data, name, limits=limits, salvage=salvage), model, name)
 
 
-def decode(parsed: vqc.VqcFile, model: str | Path | Codec | NoteCodec | None = None,
-           name: str = "<bytes>") -> Signal | Performance:
+def decode(parsed: EcgFile | MidiFile, model: str | Path | Codec | NoteCodec | None = None,
+           name: str = BYTES_NAME) -> Signal | Performance:
     """A parsed .vqc file -> Signal or Performance. What a salvage parse skipped is warned about, and the samples
     of each lost block, widened by the decoder's context (`Codec.decode_margin` frames a side), become invalid
     (NaN); the samples kept are those a decode of the undamaged file gives. The lost spans are also noted in the
     comments.
     """
-    if parsed.header.kind == "midi":
-        return note_codec_for(parsed.header, model, name).decode_file(parsed, name)
+    header = parsed.header
+    if isinstance(parsed, MidiFile):
+        if isinstance(model, Codec):
+            raise ModelMismatchError(f"{name}: a midi file, and {model.name} is an {model.kind} model")
+        return note_codec_for(header, model, name).decode_file(parsed, name)
     if isinstance(model, NoteCodec):
-        raise ModelMismatchError(f"{name}: an {parsed.header.kind} file, and {model.name} is a MIDI model")
-    codec = codec_for(parsed.header, model, name)
+        raise ModelMismatchError(f"{name}: an {header.kind} file, and {model.name} is a MIDI model")
+    codec = codec_for(header, model, name)
     signal = codec.decode_file(parsed, name)
     for note in parsed.damage:
         warnings.warn(f"{name}: salvage: {note}", stacklevel=2)
     for b, why in sorted(parsed.lost_blocks.items()):
-        start, stop = lost_samples(parsed.header, b, codec.fs, codec.decode_margin)
+        start, stop = lost_samples(header, b, codec.fs, codec.decode_margin)
         signal.samples[start:stop] = np.nan
         span = f"samples {start}..{stop - 1} ({start / signal.fs:.1f} s to {stop / signal.fs:.1f} s)"
         signal.comments.append(f"vqcodec salvage: {span} lost (block {b} damaged), stored as invalid")
@@ -88,6 +111,29 @@ def lost_samples(h: vqc.Header, block: int, model_fs: float, margin_frames: int)
     return min(h.n_samples, math.floor(first * ratio)), min(h.n_samples, math.ceil(last * ratio))
 
 
+def read_source(source: Source, name: str | None = None) -> tuple[bytes | memoryview, str]:
+    """The bytes of a .vqc source and the name messages give it: a path's contents and the path; bytes as they are
+    and "<bytes>"; what a binary file object reads, and its name. Anything else is an InputError."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        return read_file(path), str(path) if name is None else name
+    if isinstance(source, (bytes, memoryview)):
+        return source, BYTES_NAME if name is None else name
+    if isinstance(source, bytearray):
+        return bytes(source), BYTES_NAME if name is None else name
+    if callable(getattr(source, "read", None)):
+        own = getattr(source, "name", None)
+        name = name if name is not None else own if isinstance(own, str) else BYTES_NAME
+        try:
+            data = source.read()
+        except OSError as e:
+            raise InputError(f"{name}: cannot read ({e.strerror or e})") from e
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InputError(f"{name}: the file object gave {type(data).__name__}, not bytes (open it in 'rb' mode)")
+        return bytes(data) if isinstance(data, bytearray) else data, name
+    raise InputError(f"{type(source).__name__}: expected a path, bytes or a binary file to read a .vqc file from")
+
+
 @dataclass
 class VqcInfo:
     """What a .vqc header says, without running the model."""
@@ -104,8 +150,14 @@ class VqcInfo:
     adc_bits: int
     metrics: dict = field(default_factory=dict)
     max_error: int | None = None  # the residual layer's bound in ADC units (0: lossless); None: no layer
-    header_meta: dict = field(default_factory=dict, repr=False)
+    meta: EcgMeta | MidiMeta | None = field(default=None, repr=False)  # the header's metadata, typed
     damage: list[str] = field(default_factory=list)  # payload CRC mismatches: decompress would fail
+
+    def to_dict(self) -> dict:
+        """Every field (the metadata as the header stores it) and the derived figures, JSON-able."""
+        d = dict(vars(self), duration=self.duration, bits_per_sample=self.bits_per_sample, cr=self.cr)
+        d["meta"] = self.meta.to_json() if self.meta is not None else None
+        return d
 
     @property
     def duration(self) -> float:
@@ -141,15 +193,14 @@ class VqcInfo:
         if self.max_error is not None:
             out.append("bound:       " + ("lossless: every ADC sample exact" if self.max_error == 0 else
                                       f"|error| <= {self.max_error} ADC units on every sample") + " (residual layer)")
-        for ch in self.metrics.get("channels", []):
-            out.append(
-                f"  {ch['name']:>8}: PRD {ch['prd']:.2f} %  PRDN {ch['prdn']:.2f} %  SNR {ch['snr']:.1f} dB  "
-                f"max error {ch['max_err']:.4g}"
-            )
+        stored = self.meta.channels if isinstance(self.meta, EcgMeta) else []
+        for k, ch in enumerate(self.metrics.get("channels", [])):
+            if isinstance(ch, dict):
+                out.append(_channel_line(ch, vars(stored[k]) if k < len(stored) else {}))
         return out
 
     def _midi_lines(self) -> list[str]:
-        """`vqcodec info` of a MIDI file: notes, duration, bits per note, stored metrics."""
+        """`vqcodec info` of a MIDI file: notes, duration, bits per note, and the stored losses in words."""
         m = self.metrics
         notes = self.n_samples
         out = [f"file:        {self.path} ({self.n_bytes} bytes)", f"kind:        {self.kind}",
@@ -157,39 +208,80 @@ class VqcInfo:
                f"quality:     {self.quality} (onsets on a {1000 / self.fs:g} ms grid)",
                f"performance: {notes} notes, {self.duration:.1f} s",
                f"rate:        {8 * self.n_bytes / notes if notes else math.nan:.2f} bits/note"]
-        out += [f"  {k}: {m[k]}" for k in STORED_METRICS if k in m]
+        if any(k in m for k in ("f1_onset", "onset_err_ms_median", "velocity_mae")):
+            out += [f"notes:       F1 {_num(m.get('f1_onset'), '.4f')} "
+                    f"(with offsets {_num(m.get('f1_offset'), '.4f')}); "
+                    f"onset error median {_num(m.get('onset_err_ms_median'), '.2f')} ms, "
+                    f"max {_num(m.get('onset_err_ms_max'), '.2f')} ms",
+                    f"             velocity MAE {_num(m.get('velocity_mae'), '.2f')}; duration error median "
+                    f"{_num(_scaled(m.get('duration_rel_err_median'), 100), '.1f')} %"]
+        pedals = m.get("pedal_agreement")
+        if isinstance(pedals, dict) and pedals:
+            out.append("pedals:      " + ", ".join(
+                f"{_pedal_name(c)} {_num(_scaled(v, 100), '.1f')} %" for c, v in sorted(pedals.items(), key=str))
+                + " of the time in agreement")
         return out
 
     @property
     def midi_duration(self) -> float:
-        return d if isinstance(d := self.header_meta.get("duration_s"), (int, float)) else math.nan
+        return self.meta.duration_s if isinstance(self.meta, MidiMeta) else math.nan
 
 
-def info(path: str | Path) -> VqcInfo:
-    """Read the header (and stored metrics) of a .vqc file, and check every section's CRC: what is damaged
-    beyond the header is listed in `damage` rather than raised, so the header can still be shown."""
-    path = Path(path)
-    data = read_file(path)
+def _channel_line(m: dict, channel: dict) -> str:
+    """One channel's stored distortion, its max error in the channel's units and in ADC units (what --max-error
+    bounds); both dicts come from the file, so every value is checked before it is formatted."""
+    units = channel.get("units")
+    units = units.strip() if isinstance(units, str) and units.strip() else "mV"  # WFDB's default
+    gain, err = _number(channel.get("gain")), _number(m.get("max_err"))
+    adc = f" ({err * gain:.3g} ADC units)" if gain is not None and err is not None else ""
+    return (f"  {str(m.get('name', '?')):>8}: PRD {_num(m.get('prd'), '.2f')} %  PRDN {_num(m.get('prdn'), '.2f')} %  "
+            f"SNR {_num(m.get('snr'), '.1f')} dB  max error {_num(err, '.4g')} {units}{adc}")
+
+
+def _number(value: object) -> float | None:
+    """A stored figure as a float, or None when it is not a finite number (not measured, or the file is odd)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _num(value: object, spec: str) -> str:
+    """A stored figure formatted, or "n/a"."""
+    n = _number(value)
+    return "n/a" if n is None else format(n, spec)
+
+
+def _scaled(value: object, factor: float) -> float | None:
+    n = _number(value)
+    return None if n is None else n * factor
+
+
+def _pedal_name(controller: object) -> str:
+    """'sustain (64)' for a known pedal controller, else 'controller N'."""
+    c = int(controller) if isinstance(controller, (int, str)) and str(controller).isdigit() else None
+    return f"{PEDAL_NAMES[c]} ({c})" if c in PEDAL_NAMES else f"controller {controller}"
+
+
+def info(source: Source, *, name: str | None = None, limits: Limits = DEFAULT_LIMITS) -> VqcInfo:
+    """Read the header (and stored metrics) of a .vqc file (path, bytes or binary file), and check every section's
+    CRC: what is damaged beyond the header is listed in `damage` rather than raised, so the header can still be
+    shown. name and limits as in `decompress`."""
+    data, name = read_source(source, name)
     damage: list[str] = []
-    header, metrics, size = vqc.read_header(data, str(path), damage=damage)
-    channels = header.meta.get("channels", [])
+    header, metrics, size = vqc.read_header(data, name, limits=limits, damage=damage)
+    if header.kind == MIDI_KIND:
+        midi = MidiMeta.from_json(header.meta)
+        return VqcInfo(name, header.kind, midi.model, header.model_sha256, midi.quality, header.fs, header.n_samples,
+                       [], size, 0, metrics or {}, None, midi, damage)
+    meta = EcgMeta.from_json(header.meta)
+    if meta.invalid:
+        damage.append(f"header metadata: {meta.invalid}")
     return VqcInfo(
-        str(path), header.kind, str(header.meta.get("model", "?")), header.model_sha256,
-        q if isinstance(q := header.meta.get("quality"), int) and not isinstance(q, bool) else header.n_stages, header.fs, header.n_samples, [str(c.get("name", "?")) for c in channels], size,
-        max((_resolution(c) for c in channels), default=16), metrics or {},
-        bound if isinstance(bound := header.meta.get("max_error"), int) and not isinstance(bound, bool) else None,
-        header.meta, damage,
+        name, header.kind, meta.model, header.model_sha256, meta.quality, header.fs, header.n_samples,
+        [ch.name for ch in meta.channels] or ["?"] * header.n_channels, size,
+        max((ch.resolution for ch in meta.channels), default=16), metrics or {},
+        meta.max_error, meta, damage,
     )
-
-
-def _resolution(channel: object) -> int:
-    """ADC bits of a channel entry stored in a header (tolerant: the header is untrusted input)."""
-    if not isinstance(channel, dict):
-        return 16
-    res = channel.get("adc_res")
-    if isinstance(res, int) and res > 0:
-        return res
-    return FMT_BITS.get(str(channel.get("fmt")), 16)
 
 
 def read_file(path: Path) -> bytes:
@@ -206,7 +298,12 @@ def read_file(path: Path) -> bytes:
 
 def write_bytes(path: Path, data: bytes, force: bool = False) -> None:
     """Write bytes atomically (temporary file + rename); never overwrite without force."""
-    write_atomic(path, lambda fh: fh.write(data), force)
+
+    def write(fh: BinaryIO) -> None:
+        fh.write(data)
+
+    write_atomic(path, write, force)
 
 
-__all__ = ["compress", "decompress", "decode", "info", "VqcInfo", "Report", "write_bytes", "read_file"]
+__all__ = ["compress", "decompress", "decode", "info", "read_source", "Source", "VqcInfo", "Report", "Limits",
+           "DEFAULT_LIMITS", "write_bytes", "read_file"]

@@ -1,37 +1,83 @@
-"""Command line: `vqcodec compress | decompress | info | bench`.
+"""Command line: `vqcodec compress | decompress | info | bench`, over `vqcodec.api` and the codecs.
 
 Every VqcError becomes one stderr line "<file>: <problem>" and exit status 1; Ctrl-C exits 130.
-Outputs are written to a temporary file and renamed, and never overwrite without --force.
+Outputs are written to a temporary file and renamed, and never overwrite without --force; `-o` may name a folder
+(an existing one, or any path ending in "/"), and missing folders on an output's path are created.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from vqcodec import io
-from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, decode, info as read_info, read_file, write_bytes
-from vqcodec.ecg.codec import MODEL_MIN_ERROR, Codec
-from vqcodec.midi.codec import NoteCodec
-from vqcodec.ecg.signal import Signal
-from vqcodec.errors import CorruptSourceWarning, FormatError, VqcError
+from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, decode, read_file, write_bytes
+from vqcodec.api import info as read_info
 from vqcodec.container import format as vqc
+from vqcodec.ecg.codec import MODEL_MIN_ERROR, Codec
+from vqcodec.ecg.signal import Signal
+from vqcodec.errors import ChannelError, CorruptSourceWarning, FormatError, InputError, VqcError
+from vqcodec.metrics import Report
+from vqcodec.midi.codec import NoteCodec
+from vqcodec.models.bundle import ALIASES, MANIFEST, shipped_root
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 STDOUT = "-"
-ECG_UNITS = frozenset({"v", "mv", "uv", "µv", "μv", "nv"})
-"""Units of the channels the ECG model takes (lower case); WFDB's default, when a header gives none, is mV."""
 
 
 def _fail(message: str) -> NoReturn:
     click.echo(f"vqcodec: {message}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+class _LazyHelp(click.Option):
+    """An option whose help text is made when --help is shown (from the installed bundles), not at every start."""
+
+    def __init__(self, *args: Any, help_text: Callable[[], str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._help_text = help_text
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self._help_text()
+        return super().get_help_record(ctx)
+
+
+def _ladder(alias: str) -> str:
+    """'1-21 for ecg-v4 (default 6)': the quality levels a shipped bundle's manifest offers; '' when unreadable."""
+    try:
+        m = json.loads((shipped_root() / ALIASES[alias] / MANIFEST).read_bytes())
+        levels = sorted(map(int, m["qualities"])) if m["kind"] == "ecg" else list(range(1, len(m["levels"]) + 1))
+        return f"{levels[0]}-{levels[-1]} for {m['name']} (default {int(m['default_quality'])})"
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return ""
+
+
+def _quality_help(what: str) -> Callable[[], str]:
+    def text() -> str:
+        ranges = [r for r in (_ladder(DEFAULT_MODEL), _ladder(DEFAULT_MIDI_MODEL)) if r]
+        return f"{what}, higher is finer" + (f": {', '.join(ranges)}" if ranges else "")
+    return text
+
+
+def _is_folder(raw: str) -> bool:
+    """Whether an -o value names a folder: it ends with a path separator, or is an existing folder."""
+    return raw.endswith(("/", os.sep)) or Path(raw).is_dir()
+
+
+def _make_folder(output: Path) -> None:
+    """Create the folders on the way to an output file (`-o out/100` with no `out/` yet)."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{output}: cannot create its folder {output.parent} ({e.strerror or e})") from e
 
 
 def _default_output(path: Path, suffix: str) -> Path:
@@ -60,9 +106,10 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("record", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="output .vqc (default: <record>.vqc here; - for stdout)")
-@click.option("-q", "--quality", type=int, default=None, help="level of the model's quality ladder (default: its default)")
+@click.option("-o", "--output", "output_arg", default=None, metavar="PATH",
+              help="output .vqc, or a folder to write <record>.vqc into (default: <record>.vqc here; - for stdout)")
+@click.option("-q", "--quality", type=int, default=None, cls=_LazyHelp,
+              help_text=_quality_help("level of the model's quality ladder"))
 @click.option("-m", "--model", default=None,
               help=f"model name or bundle folder (default: {DEFAULT_MODEL}, or {DEFAULT_MIDI_MODEL} for .mid input)")
 @click.option("-e", "--max-error", type=click.IntRange(min=0), default=None,
@@ -73,10 +120,10 @@ def cli() -> None:
 @click.option("--fs", type=float, default=None, help="sampling rate of .npy input (Hz)")
 @click.option("-c", "--channels", default=None,
               help="comma-separated channel names or 0-based numbers to compress (default: all; a record with "
-                   "non-ECG channels needs it, unless --max-error E < 4 or --lossless)")
+                   "non-ECG channels needs it to pick the ECG ones, unless --max-error E < 4 or --lossless)")
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output (and compress a record that fails its "
               "own checksum)")
-def compress(record: Path, output: Path | None, quality: int | None, model: str | None, max_error: int | None,
+def compress(record: Path, output_arg: str | None, quality: int | None, model: str | None, max_error: int | None,
              lossless: bool, max_prdn: float | None, fs: float | None, channels: str | None, force: bool) -> None:
     """Compress a WFDB record (NNN, NNN.hea, NNN.dat), a .npy array or a MIDI file into a .vqc file."""
     midi = io.is_midi(record)
@@ -88,8 +135,10 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str 
     max_error = 0 if lossless else max_error
     if max_prdn is not None and (quality is not None or max_error is not None):
         raise click.UsageError("--max-prdn picks the quality itself: it goes with neither --quality nor a max error")
-    output = output or _default_output(record, ".vqc")
-    to_stdout = str(output) == STDOUT
+    to_stdout = output_arg == STDOUT
+    output = _default_output(record, ".vqc")
+    if output_arg is not None and not to_stdout:
+        output = Path(output_arg) / output if _is_folder(output_arg) else Path(output_arg)
     if to_stdout and sys.stdout.isatty() and not force:
         _fail(f"{record}: refusing to write binary .vqc data to a terminal (redirect it, or use --force)")
     if not to_stdout and output.exists() and not force:
@@ -105,25 +154,38 @@ def compress(record: Path, output: Path | None, quality: int | None, model: str 
         click.echo(f"{output if not to_stdout else record}: {report.summary()}", err=True)
         return
     with warnings.catch_warnings():
-        if not force:  # a record that fails its own checksum is compressed only when asked (RELIABILITY.md §3)
+        if not force:  # a record that fails its own checksum is compressed only when asked
             warnings.simplefilter("error", CorruptSourceWarning)
         try:
             signal = io.read(record, fs)
         except CorruptSourceWarning as w:
             _fail(f"{w} (--force compresses it anyway)")
+    assert isinstance(signal, Signal)  # MIDI input went to the NoteCodec above
     original_bytes: int | None = sum(p.stat().st_size for p in io.record_paths(record))
     if channels is not None:
         signal, original_bytes = _select_channels(signal, channels, record), None  # file bytes: the whole record's
-    elif max_error is None or max_error >= MODEL_MIN_ERROR:
-        _check_ecg_channels(signal, record)
     codec = Codec.load(model or DEFAULT_MODEL)
-    if max_prdn is None:
-        data, report = codec.compress(signal, quality, original_bytes, max_error=max_error)
-    else:
-        data, report, setting = codec.compress_to_prdn(signal, max_prdn, original_bytes)  # lossless meets any P
+    try:  # the codec refuses channels its model does not take, unless the residual layer codes without it
+        if max_prdn is None:
+            data, report = codec.compress(signal, quality, original_bytes, max_error=max_error)
+        else:
+            data, report, setting = codec.compress_to_prdn(signal, max_prdn, original_bytes)  # lossless meets any P
+    except ChannelError as e:
+        hint = f"--channels {','.join(e.fit)}, or " if e.fit else ""
+        _fail(f"{record}: model {codec.name} does not take channel(s) {', '.join(e.refused)}: it was trained on ECG "
+              f"(use {hint}--lossless or --max-error below {MODEL_MIN_ERROR})")
+    assert isinstance(report, Report)  # an ECG codec's
     _emit(data, output, to_stdout, force)
     level = f" [{setting}]" if max_prdn is not None else ""
-    click.echo(f"{output if not to_stdout else record}: {report.summary()}{level}", err=True)
+    click.echo(f"{output if not to_stdout else record}: {_summary(report, signal)}{level}", err=True)
+
+
+def _summary(report: Report, signal: Signal) -> str:
+    """The report's line, its max error in the record's units and in ADC units (what --max-error bounds)."""
+    units = sorted({ch.units.strip() or "mV" for ch in signal.channels})
+    adc = max((c.max_err * ch.gain for c, ch in zip(report.channels, signal.channels)), default=0.0)
+    unit = f" {units[0]}" if len(units) == 1 else f" (channels in {', '.join(units)})"
+    return f"{report.summary()}{unit} = {adc:.3g} ADC unit{'' if adc == 1 else 's'}"
 
 
 def _select_channels(signal: Signal, spec: str, record: Path) -> Signal:
@@ -142,34 +204,27 @@ def _select_channels(signal: Signal, spec: str, record: Path) -> Signal:
     return signal.select(columns)
 
 
-def _check_ecg_channels(signal: Signal, record: Path) -> None:
-    """Refuse channels whose units are not a voltage: the model was trained on ECG (RELIABILITY.md §3)."""
-    other = [f"{ch.name} ({ch.units})" for ch in signal.channels if ch.units.strip().lower() not in ECG_UNITS]
-    if other:
-        ecg = [ch.name for ch in signal.channels if ch.units.strip().lower() in ECG_UNITS]
-        hint = f"--channels {','.join(ecg)}" if ecg else "--lossless or --max-error"
-        _fail(f"{record}: not an ECG channel: {', '.join(other)}; the model was trained on ECG (use {hint})")
-
-
 def _emit(data: bytes, output: Path, to_stdout: bool, force: bool) -> None:
     """Write the .vqc bytes to stdout or, atomically, to the output file."""
     if to_stdout:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
+        _make_folder(output)
         write_bytes(output, data, force)
 
 
 @cli.command()
 @click.argument("vqc_file", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="output record (out/100 -> out/100.hea + .dat; .npy for an array; .mid for a MIDI file)")
+@click.option("-o", "--output", "output_arg", default=None, metavar="PATH",
+              help="output record (out/100 -> out/100.hea + .dat; .npy for an array; .mid for a MIDI file), or a "
+                   "folder to write the stored record name into (default: that name here)")
 @click.option("-m", "--model", default=None, help="model bundle folder (default: the one the file names)")
 @click.option("-f", "--force", is_flag=True, help="overwrite existing outputs")
 @click.option("--salvage", is_flag=True,
               help="decode a damaged file: ignore bytes after END, write the samples of blocks that fail their "
                    "CRC as invalid, and warn about each")
-def decompress(vqc_file: Path, output: Path | None, model: str | None, force: bool, salvage: bool) -> None:
+def decompress(vqc_file: Path, output_arg: str | None, model: str | None, force: bool, salvage: bool) -> None:
     """Decode a .vqc file back to a WFDB record (or .npy), or a MIDI file."""
     data = read_file(vqc_file)
     try:
@@ -178,15 +233,19 @@ def decompress(vqc_file: Path, output: Path | None, model: str | None, force: bo
         if not salvage and _salvageable(data):
             raise type(e)(f"{e} (decompress --salvage can recover the undamaged blocks)") from e
         raise
-    output = output or _record_output(parsed.header.meta.get("record"), vqc_file)
+    output = _record_output(parsed.meta.record, vqc_file)
+    if output_arg is not None:
+        output = Path(output_arg) / output if _is_folder(output_arg) else Path(output_arg)
     if parsed.header.kind == "midi" and not io.is_midi(output):
         output = output.with_name(output.name + io.MIDI_SUFFIXES[0])
     signal = decode(parsed, model, str(vqc_file))
+    _make_folder(output)
     written = io.write(output, signal, force)
     summary = f"{vqc_file}: wrote {', '.join(str(p) for p in written)}"
-    if parsed.lost_blocks or parsed.damage:
-        summary += (f"; SALVAGED from a damaged file: {len(parsed.lost_blocks)} of {parsed.header.n_blocks} blocks "
-                    f"lost and written as invalid samples, {len(parsed.damage)} other problem(s) skipped (see the "
+    lost, damage = getattr(parsed, "lost_blocks", {}), getattr(parsed, "damage", [])  # a MIDI file has no blocks
+    if lost or damage:
+        summary += (f"; SALVAGED from a damaged file: {len(lost)} of {parsed.header.n_blocks} blocks "
+                    f"lost and written as invalid samples, {len(damage)} other problem(s) skipped (see the "
                     "warnings)")
     click.echo(summary, err=True)
 
@@ -209,8 +268,7 @@ def info(vqc_file: Path, as_json: bool) -> None:
     """Show a .vqc file's header: model, rate, duration, channels, size, stored metrics; exit 1 if it is damaged."""
     i = read_info(vqc_file)
     if as_json:
-        d = dict(vars(i), duration=i.duration, bits_per_sample=i.bits_per_sample, cr=i.cr)
-        click.echo(json.dumps(d, indent=1))
+        click.echo(json.dumps(i.to_dict(), indent=1))
     else:
         click.echo("\n".join(i.lines()))
     if i.damage:  # the header is shown, but the file is not whole
@@ -246,7 +304,8 @@ def main() -> None:
               help="comma-separated: vqcodec, zstd, flac, sz3, wavelet")
 @click.option("-m", "--model", default=None,
               help=f"model name or bundle folder (default: {DEFAULT_MODEL}, or {DEFAULT_MIDI_MODEL} for MIDI)")
-@click.option("-q", "--quality", "qualities", type=int, multiple=True, help="vqcodec quality (repeat; default: all)")
+@click.option("-q", "--quality", "qualities", type=int, multiple=True, cls=_LazyHelp,
+              help_text=_quality_help("vqcodec quality (repeat; default: all)"))
 @click.option("-e", "--max-error", "max_errors", type=click.IntRange(min=0), multiple=True,
               help="vqcodec with a residual layer at this max error in ADC units (repeat; default: 0 1 2 5)")
 @click.option("-p", "--max-prdn", "max_prdns", type=click.FloatRange(min=0, min_open=True), multiple=True,

@@ -1,6 +1,7 @@
-"""vqcodec's error hierarchy: every failure the public API raises is a VqcError.
+"""vqcodec's error hierarchy: every failure the public API raises is a VqcError; the CLI prints them.
 
-Each message starts with the file (or record) it concerns, so the CLI can print it as one line.
+Each message starts with the file (or record) it concerns, so the CLI can print it as one line. InputError and
+FormatError are also ValueErrors, as a bad argument or bad bytes are in the standard library.
 """
 
 from __future__ import annotations
@@ -10,12 +11,21 @@ class VqcError(Exception):
     """Base class of every error vqcodec raises on purpose."""
 
 
-class InputError(VqcError):
-    """The input record, array or file cannot be compressed as given."""
+class InputError(VqcError, ValueError):
+    """The input record, array, argument or file cannot be used as given (also a ValueError)."""
 
 
-class FormatError(VqcError):
-    """A .vqc file is malformed (bad magic, bad structure, impossible values)."""
+class ChannelError(InputError):
+    """A channel's units are not what the model was trained on (`refused`: "name (units)" of each such channel,
+    `fit`: the names of the channels it takes); the record can still be coded without the model."""
+
+    def __init__(self, message: str, refused: list[str] | None = None, fit: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.refused, self.fit = refused or [], fit or []
+
+
+class FormatError(VqcError, ValueError):
+    """A .vqc file is malformed (bad magic, bad structure, impossible values); also a ValueError."""
 
 
 class TruncatedError(FormatError):

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
-from vqcodec.midi.performance import MIDI_MAX, Pedal, Performance
 from vqcodec.ecg.signal import Signal
+from vqcodec.errors import InputError
+from vqcodec.midi.performance import MIDI_MAX, Pedal, Performance
 
 
 @dataclass
@@ -128,7 +130,8 @@ def channel_distortion(name: str, x: np.ndarray, y: np.ndarray) -> ChannelReport
 def compare(original: Signal, decoded: Signal, n_bytes: int, original_bytes: int | None = None) -> Report:
     """Rate and distortion of `decoded` against `original` for a file of n_bytes."""
     if original.samples.shape != decoded.samples.shape:
-        raise ValueError(f"shape mismatch: {original.samples.shape} vs {decoded.samples.shape}")
+        raise InputError(f"{original.record_name}: shape mismatch: {original.samples.shape} vs "
+                         f"{decoded.samples.shape}")
     adc_bits = max((c.resolution for c in original.channels), default=16)
     report = Report(n_bytes, original.n_samples, original.n_channels, original.fs, adc_bits, original_bytes)
     for c, info in enumerate(original.channels):
@@ -212,7 +215,9 @@ class NoteReport:
         d = asdict(self)
         for key in ("bits_per_note", "cr_mid", "cr_zstd"):
             d[key] = getattr(self, key)
-        return _jsonable(d)
+        out = _jsonable(d)
+        assert isinstance(out, dict)  # _jsonable keeps a dict a dict
+        return out
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -328,3 +333,20 @@ def compare_notes(original: Performance, decoded: Performance, n_bytes: int, ori
         pedal_events={c: (len(original.pedals.get(c, ())), len(decoded.pedals.get(c, ())))
                       for c in sorted(original.pedals.keys() | decoded.pedals.keys())},
     )
+
+
+class Compressed(NamedTuple):
+    """What `Codec.compress` and `NoteCodec.compress` return: the .vqc bytes and what the round trip lost
+    (`data, report = codec.compress(x)` unpacks it)."""
+
+    data: bytes
+    report: Report | NoteReport
+
+
+class CompressedToTarget(NamedTuple):
+    """What `Codec.compress_to_prdn` returns: the bytes, their Report, and the setting chosen as text ("quality 6",
+    "max error 1", "lossless")."""
+
+    data: bytes
+    report: Report
+    setting: str

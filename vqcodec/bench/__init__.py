@@ -1,1 +1,1 @@
-"""`vqcodec bench`: measurements against baselines, and their plots; an optional extra, never imported by the codec path."""
+"""`vqcodec bench`: measurements against baselines, and their plots (an optional extra; the codec never imports it)."""

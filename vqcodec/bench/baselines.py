@@ -45,7 +45,7 @@ WAVELET_MODE = "periodization"
 WAVELET_STEPS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 """Uniform quantisation steps swept for the wavelet coder, in ADC units (one step for every band)."""
 WAVELET_ZSTD_LEVEL = 19
-COEFF_DTYPES = (np.dtype("<i2"), np.dtype("<i4"))
+COEFF_DTYPES: tuple[np.dtype, ...] = (np.dtype("<i2"), np.dtype("<i4"))
 """Integer types for quantised coefficients, narrowest first; the header names the one used by its index."""
 COEFF_DTYPE = struct.Struct("<B")
 

@@ -23,11 +23,12 @@ from wfdb.processing import compare_annotations, gqrs_detect
 from vqcodec import io
 from vqcodec.bench import baselines
 from vqcodec.bench.baselines import Baseline, MissingBaseline, Unsupported
-from vqcodec.ecg.codec import Codec, fill_invalid, quantize_to_grid
+from vqcodec.ecg.codec import Codec
+from vqcodec.ecg.conditioning import fill_invalid, quantize_to_grid
+from vqcodec.ecg.signal import Signal
 from vqcodec.errors import InputError
 from vqcodec.io.wfdb import record_base
 from vqcodec.metrics import compare
-from vqcodec.ecg.signal import Signal
 
 VQCODEC = "vqcodec"
 BOUNDED = "vqcodec --max-error"
@@ -153,6 +154,8 @@ def find_records(paths: Sequence[Path], split_file: Path | None = None, split: s
 def load(path: Path, seconds: float | None = None) -> Signal:
     """A record, cut to its first `seconds` when given."""
     signal = io.read(path)
+    if not isinstance(signal, Signal):
+        raise InputError(f"{path}: not an ECG record")
     if seconds is None:
         return signal
     if seconds <= 0:
@@ -198,16 +201,21 @@ def vqcodec_methods(codec: Codec, qualities: Sequence[int] | None = None,
     """vqcodec at each quality level (all of the model's when None), then with each max error (residual
     layer, at the model's residual quality), then with each PRDN target, through real .vqc bytes."""
     qs = [codec.check_quality(q) for q in qualities] if qualities else codec.qualities
-    decode = lambda data, s: codec.decompress(data, s.record_name)  # noqa: E731
-    return [
-        Method(VQCODEC, f"q={q}", False, lambda s, q=q: codec.compress(s, q)[0], decode) for q in qs
-    ] + [
-        Method(BOUNDED, f"E={e}", e == 0, lambda s, e=e: codec.compress(s, max_error=e)[0], decode)
-        for e in max_errors
-    ] + [
-        Method(RATE_CONTROLLED, f"P={p:g}", False, lambda s, p=p: codec.compress_to_prdn(s, p)[0], decode)
-        for p in max_prdns
-    ]
+    def decode(data: bytes, s: Signal) -> Signal:
+        return codec.decompress(data, s.record_name)
+
+    def at_level(q: int) -> Callable[[Signal], bytes]:
+        return lambda s: codec.compress(s, q)[0]
+
+    def bounded(e: int) -> Callable[[Signal], bytes]:
+        return lambda s: codec.compress(s, max_error=e)[0]
+
+    def to_prdn(p: float) -> Callable[[Signal], bytes]:
+        return lambda s: codec.compress_to_prdn(s, p)[0]
+
+    return ([Method(VQCODEC, f"q={q}", False, at_level(q), decode) for q in qs]
+            + [Method(BOUNDED, f"E={e}", e == 0, bounded(e), decode) for e in max_errors]
+            + [Method(RATE_CONTROLLED, f"P={p:g}", False, to_prdn(p), decode) for p in max_prdns])
 
 
 def build_methods(families: Sequence[str], codec: Codec | None = None, qualities: Sequence[int] | None = None,
@@ -402,13 +410,17 @@ def beat_means(bench: Bench) -> list[tuple[str, float, float, float, float]]:
     return out
 
 
-def rd_curves(mean_rows: Sequence[Row]) -> dict[str, list[tuple[float, float]]]:
-    """{codec: [(PRDN %, bits/sample), ...]} of the mean rows, for the rate/distortion plot; each lossless
+def _records(n: int) -> str:
+    return f"{n} record{'' if n == 1 else 's'}"
+
+
+def rd_curves(mean_rows: Sequence[Row]) -> dict[str, list[tuple[float, float, str]]]:
+    """{codec: [(PRDN %, bits/sample, setting), ...]} of the mean rows, for the rate/distortion plot; each lossless
     setting is its own one-point curve."""
-    out: dict[str, list[tuple[float, float]]] = {}
+    out: dict[str, list[tuple[float, float, str]]] = {}
     for r in mean_rows:
         key = r.codec if not r.lossless else r.name
-        out.setdefault(key, []).append((r.prdn, r.bits_per_sample))
+        out.setdefault(key, []).append((r.prdn, r.bits_per_sample, "" if r.lossless else r.setting))
     return out
 
 
@@ -449,7 +461,7 @@ def markdown(bench: Bench) -> str:
     if bench.model:
         out.append(f"vqcodec model: {bench.model}")
     out += [f"Skipped: {why}" for why in bench.missing.values()]
-    out += ["", f"## Mean over {len(bench.records)} records", ""] + _table_rows(
+    out += ["", f"## Mean over {_records(len(bench.records))}", ""] + _table_rows(
         mean_rows, {"mean": original_mean(bench)} if bench.original_beats else {})
     out += ["", "CR is against the ADC resolution; in this table it is the harmonic mean over records (ADC bits "
             "/ mean bits per sample), max error (physical units) the maximum over records, the rest plain "
@@ -521,7 +533,7 @@ def write_plots(bench: Bench, folder: Path, prefix: str = "",
     folder.mkdir(parents=True, exist_ok=True)
     rd = folder / f"{prefix}rate_distortion.png"
     span = f"first {bench.seconds:g} s of " if bench.seconds else ""
-    plot.rate_distortion(rd_curves(means(bench)), rd, f"Mean over {span}{len(bench.records)} records")
+    plot.rate_distortion(rd_curves(means(bench)), rd, f"Mean over {span}{_records(len(bench.records))}")
     written = [rd]
     if bench.kept is not None:
         original, decoded, row = bench.kept

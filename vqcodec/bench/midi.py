@@ -1,8 +1,8 @@
 """`vqcodec bench` on MIDI files: bits per note and what each method loses, vqcodec's levels against the baselines.
 
 The baselines are what a user has today: the .mid file, zstd -19 of it, and the note table packed on a time grid
-with zstd (`vqcodec.midi.performance.pack_lossless`, exact in pitch, velocity and pedal values). Every row is measured on
-the decoded performance against the original with `metrics.compare_notes`.
+with zstd (`vqcodec.midi.performance.pack_lossless`, exact in pitch, velocity and pedal values). Every row is
+measured on the decoded performance against the original with `metrics.compare_notes`.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def run(pieces: Sequence[Path], codec: NoteCodec | None, qualities: Sequence[int
         perf = read_midi(path)
         base = baseline_rows(path, perf)
         rows += base
-        rows += [vqcodec_row(codec, q, path, perf, base[1].report.n_bytes) for q in levels]
+        rows += [vqcodec_row(codec, q, path, perf, base[1].report.n_bytes) for q in levels if codec is not None]
         say(f"{path.name}: {len(perf)} notes")
     return rows
 
@@ -89,7 +89,8 @@ def _min(values: list[float | None]) -> float:
 def markdown(rows: Sequence[MidiRow], default_quality: int | None = None) -> str:
     """One table: per method, totals over the pieces (bits/note and ratios from summed bytes) and worst cases."""
     lines = [
-        f"{len({r.piece for r in rows})} pieces, {sum(r.report.n_notes for r in rows if r.method == '.mid file')} notes. "
+        f"{len({r.piece for r in rows})} pieces, "
+        f"{sum(r.report.n_notes for r in rows if r.method == '.mid file')} notes. "
         "bits/note and CR from the bytes summed over the pieces; F1 and pedal agreement: the worst piece; onset "
         "error: median of the per-piece medians, and the largest over every note; velocity MAE: mean over pieces.",
         "",
@@ -111,6 +112,7 @@ def markdown(rows: Sequence[MidiRow], default_quality: int | None = None) -> str
             f"| {label} | {8 * size / max(notes, 1):.2f} | {mid / size:.2f} | {zst / size:.2f} | "
             f"{_min([r.f1_onset for r in reps]):.4f} | {_min([r.f1_offset for r in reps]):.4f} | "
             f"{np.median([r.onset_err_ms_median or 0.0 for r in reps]):.2f} / "
-            f"{max(r.onset_err_ms_max or 0.0 for r in reps):.2f} | {np.mean([r.velocity_mae or 0.0 for r in reps]):.2f} | "
+            f"{max(r.onset_err_ms_max or 0.0 for r in reps):.2f} | "
+            f"{np.mean([r.velocity_mae or 0.0 for r in reps]):.2f} | "
             f"{pedal:.4f} | {sum(r.encode_s for r in mine):.2f} | {sum(r.decode_s for r in mine):.2f} |")
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""Figures for `vqcodec bench`: rate/distortion curves, an ECG overlay with its error trace, a MIDI piano roll.
+"""Figures for `vqcodec bench`: rate/distortion curves, ECG overlay, piano roll, of what `vqcodec.bench.ecg` measured.
 
 matplotlib is the optional `[plot]` extra, imported only when a figure is drawn. Figures are built with the
 object API on an Agg canvas, so no pyplot state or interactive backend is touched.
@@ -6,8 +6,10 @@ object API on an Agg canvas, so no pyplot state or interactive backend is touche
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +29,10 @@ NOTE_HEIGHT = 0.8  # bar height in semitones
 PEDAL_ALPHA = 0.15
 PITCH_PAD = 2  # semitones above and below the notes drawn
 PIANO_RANGE = (21, 108)  # A0–C8: the pitch axis when the window holds no note
+LABEL_OFFSET = 3  # points between a rate/distortion point and its setting label
+LABEL_SIZE = 6
+LOSSLESS_COLOR = "0.35"  # grey: lossless methods are reference rates, not curves
+LOSSLESS_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1)))
 
 
 class MissingPlotting(VqcError):
@@ -43,15 +49,31 @@ def _matplotlib() -> tuple[ModuleType, ModuleType, type]:
     return figure, ticker, FigureCanvasAgg
 
 
-def rate_distortion(curves: dict[str, list[tuple[float, float]]], path: Path, title: str) -> None:
-    """Bits/sample (log scale) against PRDN %, one line per method; lossless methods are points at PRDN 0."""
+def rate_distortion(curves: Mapping[str, Sequence[tuple[float, float] | tuple[float, float, str]]], path: Path,
+                    title: str) -> Any:
+    """Bits/sample (log scale) against PRDN %, one line per method, each point labelled with its setting when the
+    point names one ((PRDN, bits, setting)). A method whose points all sit at PRDN 0 (lossless) is a dashed
+    horizontal line at its rate across the figure, so lossless methods do not pile up on the axis. Returns the
+    matplotlib Figure written."""
     figure, ticker, canvas = _matplotlib()
     fig = figure.Figure(figsize=RD_SIZE)
     canvas(fig)
     ax = fig.add_subplot()
+    lossless = {name: points for name, points in curves.items() if points and all(p[0] == 0 for p in points)}
     for name, points in curves.items():
-        xs, ys = zip(*sorted(points))
-        ax.plot(xs, ys, marker="o", label=name)
+        if name in lossless or not points:
+            continue
+        ordered = sorted(points, key=lambda p: (p[0], p[1]))
+        line, = ax.plot([p[0] for p in ordered], [p[1] for p in ordered], marker="o", label=name)
+        for p in ordered:
+            if len(p) > 2 and p[2]:
+                ax.annotate(str(p[2]), (p[0], p[1]), xytext=(LABEL_OFFSET, LABEL_OFFSET), textcoords="offset points",
+                            fontsize=LABEL_SIZE, color=line.get_color())
+    for k, (name, points) in enumerate(lossless.items()):
+        rate = min(p[1] for p in points)
+        ax.axhline(rate, linestyle=LOSSLESS_STYLES[k % len(LOSSLESS_STYLES)], color=LOSSLESS_COLOR, linewidth=1.0,
+                   label=f"{name} (lossless, {rate:.2f})")
+    ax.set_xlim(left=0)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
@@ -62,6 +84,7 @@ def rate_distortion(curves: dict[str, list[tuple[float, float]]], path: Path, ti
     ax.legend(fontsize="small", ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
+    return fig
 
 
 def overlay(original: np.ndarray, decoded: np.ndarray, fs: float, window: tuple[float, float], title: str,
@@ -128,7 +151,7 @@ def piano_roll(original: Performance, decoded: Performance, path: Path, title: s
         low, high = y - NOTE_HEIGHT / 2, y + NOTE_HEIGHT / 2
         verts = np.stack([np.stack([on, low], 1), np.stack([off, low], 1), np.stack([off, high], 1),
                           np.stack([on, high], 1)], axis=1)
-        bars = PolyCollection(verts, array=perf.velocity[idx].astype(float), cmap=ROLL_CMAP, norm=norm,
+        bars = PolyCollection(list(verts), array=perf.velocity[idx].astype(float), cmap=ROLL_CMAP, norm=norm,
                               linewidths=0)
         ax.add_collection(bars)
         ax.set_ylabel("pitch (MIDI)")

@@ -7,7 +7,7 @@ Q is the bundle's prior (bigram counts over the training split, scaled to PRIOR_
 counts what this block has coded so far, so the model adapts to the record. Everything is integer, so
 every machine builds the same model; rANS is `constriction`'s with exact fixed-point Categorical models.
 
-The first stage depends on the index before it, so decoding is sequential; it runs over LANE-frame lanes
+The first stage depends on the index before it, so decoding is sequential; it runs over LANE_FRAMES-frame lanes
 of every channel at once (a lane's first index has the start context), all lanes in one numpy step, and
 N is updated after each step from all lanes. One stream per storage block, so blocks stay independent.
 Layout: docs/FORMAT.md, section IDXC.
@@ -15,16 +15,18 @@ Layout: docs/FORMAT.md, section IDXC.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
-LANE = 256
+LANE_FRAMES = 256
 """Frames per lane: lanes of a block are coded in lockstep."""
 PRIOR_MASS = 128 << 16
 """Weight of the prior in each context, in units of one coded index (COUNT_WEIGHT): 128 indices' worth."""
 COUNT_WEIGHT = 1 << 16
-CODING = "bigram-rans-1"
+CODING_ONE_PRIOR = "bigram-rans-1"
 """The name this scheme writes into the IDXC section when Q is the bundle's one prior (priors.npy)."""
-CODING_BY_STAGES = "bigram-rans-2"
+CODING_PER_STAGES = "bigram-rans-2"
 """The same scheme with Q the bundle's prior for the file's stage count (stage_priors.npz): each stage count
 gets indices counted as its own levels' search writes them."""
 
@@ -61,24 +63,24 @@ def _run(q: np.ndarray, codes: np.ndarray, step) -> list[np.ndarray]:  # noqa: A
     Returns each stage's final counts."""
     c, s, f = codes.shape
     k = q.shape[2]
-    per = -(-f // LANE)  # lanes per channel
-    frame = (np.arange(per) * LANE)[None, :].repeat(c, 0).ravel()  # lane start frame
+    per = -(-f // LANE_FRAMES)  # lanes per channel
+    frame = (np.arange(per) * LANE_FRAMES)[None, :].repeat(c, 0).ravel()  # lane start frame
     chan = np.repeat(np.arange(c), per)
     finals = []
     for stage in range(s):
         counts = np.zeros((k + 1, k), dtype=np.int64)
         prior = q[stage]
-        for t in range(LANE):
+        for t in range(LANE_FRAMES):
             pos = frame + t
             live = pos < f
             if not live.any():
                 break
             lc, lp = chan[live], pos[live]
             if stage == 0:
-                ctx = np.where(lp % LANE == 0, k, codes[lc, 0, np.maximum(lp - 1, 0)])
+                ctx = np.where(lp % LANE_FRAMES == 0, k, codes[lc, 0, np.maximum(lp - 1, 0)])
             else:
                 ctx = codes[lc, stage - 1, lp].astype(np.int64)
-            sym = step(lambda: _weights(counts, prior, ctx), ctx, lc, stage, lp)
+            sym = step(partial(_weights, counts, prior, ctx), ctx, lc, stage, lp)
             np.add.at(counts, (ctx, sym), 1)
         finals.append(counts)
     return finals

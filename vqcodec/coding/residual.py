@@ -4,7 +4,7 @@ Closed-loop predictive coding in integers (near-lossless DPCM, as in JPEG-LS): e
 from the previous ORDER reconstructed samples and, when the model is used, from the model's own
 reconstruction around it; the prediction error is quantised with step 2E + 1 and coded with rANS
 (`constriction`) under two-sided geometric tables chosen per sample by the recent error size. The
-recursion runs over many independent lanes at once (each a run of LANE samples of one channel), so
+recursion runs over many independent lanes at once (each a run of LANE_SAMPLES samples of one channel), so
 numpy does the sequential work for all lanes in one step.
 
 Every table and every prediction is integer arithmetic, so the decoder repeats the encoder exactly on
@@ -27,7 +27,7 @@ import zstandard
 
 from vqcodec.errors import ChecksumError, FormatError
 
-LANE = 2048
+LANE_SAMPLES = 2048
 """Samples per lane: lanes run in parallel; each starts from its first sample, stored whole."""
 ORDER = 16
 """Past reconstructed samples in the prediction (an LPC of order 16: 3 % fewer bits than order 8 on val)."""
@@ -59,12 +59,12 @@ MAX_ERROR_LIMIT = 1 << 20
 N_CONTEXTS = 9 * N_CLASSES
 """Adaptive layout (written since format 1.4): each class split by the sign of the previous quantised error and
 the sign of the last reconstructed slope; on val it codes 5.8 % fewer bits than the static tables."""
-PRIOR_MASS = 256
+RESIDUAL_PRIOR_MASS = 256
 """Weight of a context's starting table (its class's geometric law), in coded symbols."""
 MAX_SHARE = 255
 """No symbol of the adaptive model gets more than MAX_SHARE times the weight of all the others (p <= 255/256), so
 a sample costs at least 0.0056 bits and a small section cannot claim a huge record (see check_size)."""
-COUNT_WEIGHT = 1 << 12
+RESIDUAL_COUNT_WEIGHT = 1 << 12
 _HEAD = struct.Struct("<IIHHBII")  # max_error, lane, order, n_contexts, uses_model, n_samples, n_channels
 _PART = struct.Struct("<I")
 _N_PARTS = 7
@@ -100,17 +100,17 @@ def tables() -> tuple[np.ndarray, np.ndarray]:
 @lru_cache(maxsize=1)
 def context_priors() -> np.ndarray:
     """[N_CONTEXTS, ALPHABET] int64: each adaptive context's starting weights, its class's table scaled to
-    PRIOR_MASS symbols' worth (integers, at least 1)."""
+    RESIDUAL_PRIOR_MASS symbols' worth (integers, at least 1)."""
     freq = tables()[0].astype(np.int64)
     rows = freq.sum(axis=1, keepdims=True)
-    scaled = np.maximum(1, (freq * (PRIOR_MASS * COUNT_WEIGHT) * 2 + rows) // (2 * rows))
+    scaled = np.maximum(1, (freq * (RESIDUAL_PRIOR_MASS * RESIDUAL_COUNT_WEIGHT) * 2 + rows) // (2 * rows))
     return np.repeat(scaled, 9, axis=0)
 
 
 def _adaptive_rows(counts: np.ndarray, ctx: np.ndarray) -> np.ndarray:
     """Weights [n, ALPHABET] (float64 holding integers) of the next symbol in each context: counts plus the
     prior, the largest capped at MAX_SHARE times the rest."""
-    w = counts[ctx] * COUNT_WEIGHT + context_priors()[ctx]
+    w = counts[ctx] * RESIDUAL_COUNT_WEIGHT + context_priors()[ctx]
     top = w.argmax(axis=1)
     rows = np.arange(len(w))
     rest = w.sum(axis=1) - w[rows, top]
@@ -139,7 +139,8 @@ def _regressors(d: np.ndarray, x: np.ndarray | None) -> np.ndarray:
     n = len(d)
     cols = [np.concatenate([np.zeros(i), d[: n - i]]) for i in range(1, ORDER + 1)]
     if x is not None:
-        cols += [np.concatenate([x[k:], np.repeat(x[-1:], k)]) if k >= 0 else np.concatenate([np.repeat(x[:1], -k), x[:k]])
+        cols += [np.concatenate([x[k:], np.repeat(x[-1:], k)]) if k >= 0
+                 else np.concatenate([np.repeat(x[:1], -k), x[:k]])
                  for k in MODEL_TAPS]
     return np.stack(cols, axis=1).astype(np.float64)
 
@@ -162,29 +163,31 @@ def fit(d: np.ndarray, x: np.ndarray | None, max_error: int, seed: int = 0) -> n
 
 
 class _Lanes:
-    """The lane layout: channel c's samples [l * LANE, (l + 1) * LANE) form lane c * per_channel + l."""
+    """The lane layout: channel c's samples [l * LANE_SAMPLES, (l + 1) * LANE_SAMPLES) form lane c * per_channel + l."""
 
     def __init__(self, t: int, c: int) -> None:
         self.t, self.c = t, c
-        self.per_channel = -(-t // LANE)
+        self.per_channel = -(-t // LANE_SAMPLES)
         self.n = c * self.per_channel
         self.channel = np.repeat(np.arange(c), self.per_channel)
-        self.length = np.tile(np.minimum(LANE, t - np.arange(self.per_channel) * LANE), c) if t else np.zeros(0, int)
+        self.length = (np.tile(np.minimum(LANE_SAMPLES, t - np.arange(self.per_channel) * LANE_SAMPLES), c) if t
+                       else np.zeros(0, int))
 
     def split(self, a: np.ndarray, fill: int = 0) -> np.ndarray:
-        """[T, C] -> [lanes, LANE] (the last lane of each channel padded with `fill`)."""
-        out = np.full((self.c, self.per_channel * LANE), fill, dtype=a.dtype)
+        """[T, C] -> [lanes, LANE_SAMPLES] (the last lane of each channel padded with `fill`)."""
+        out = np.full((self.c, self.per_channel * LANE_SAMPLES), fill, dtype=a.dtype)
         out[:, : self.t] = a.T
-        return out.reshape(self.n, LANE)
+        return out.reshape(self.n, LANE_SAMPLES)
 
     def join(self, a: np.ndarray) -> np.ndarray:
-        """[lanes, LANE] -> [T, C]."""
-        return a.reshape(self.c, self.per_channel * LANE)[:, : self.t].T.copy()
+        """[lanes, LANE_SAMPLES] -> [T, C]."""
+        return a.reshape(self.c, self.per_channel * LANE_SAMPLES)[:, : self.t].T.copy()
 
 
 def _run(lanes: _Lanes, coef: np.ndarray, first: np.ndarray, xs: np.ndarray | None, max_error: int,
-         step_q: Callable[[int, np.ndarray], np.ndarray], adaptive: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The closed loop, shared by encoder and decoder: (reconstruction [lanes, LANE], contexts [lanes, LANE]).
+         step_q: Callable[..., np.ndarray], adaptive: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The closed loop, shared by encoder and decoder: (reconstruction [lanes, LANE_SAMPLES], contexts [lanes,
+    LANE_SAMPLES]).
 
     step_q(t, ...) returns the quantised errors of column t given the prediction and the contexts: the classes,
     or with `adaptive` each class split 9 ways by the signs of the previous error and of the last slope.
@@ -192,18 +195,18 @@ def _run(lanes: _Lanes, coef: np.ndarray, first: np.ndarray, xs: np.ndarray | No
     _, thresholds = tables()
     step = 2 * max_error + 1
     w = coef[lanes.channel]  # [lanes, K]
-    recon = np.zeros((lanes.n, ORDER + LANE), dtype=np.int64)
+    recon = np.zeros((lanes.n, ORDER + LANE_SAMPLES), dtype=np.int64)
     recon[:, :ORDER] = first[:, None]  # history before a lane: its first sample, repeated
-    classes = np.zeros((lanes.n, LANE), dtype=np.int64)
+    classes = np.zeros((lanes.n, LANE_SAMPLES), dtype=np.int64)
     activity = np.full(lanes.n, ACTIVITY_START, dtype=np.int64)
     last_q = np.zeros(lanes.n, dtype=np.int64)
     taps = None
     if xs is not None:  # the model terms do not depend on the loop: add them up front
         pad = np.pad(xs, ((0, 0), (1, 1)), mode="edge")
-        taps = sum(w[:, ORDER + i, None] * pad[:, 1 + k : 1 + k + LANE] for i, k in enumerate(MODEL_TAPS))
+        taps = sum(w[:, ORDER + i, None] * pad[:, 1 + k : 1 + k + LANE_SAMPLES] for i, k in enumerate(MODEL_TAPS))
     half = 1 << (COEF_BITS - 1)
     wr = w[:, ORDER - 1 :: -1]  # reversed: recon[:, t:t+ORDER] is oldest first
-    for t in range(LANE):
+    for t in range(LANE_SAMPLES):
         acc = np.einsum("ij,ij->i", recon[:, t : t + ORDER], wr)
         if taps is not None:
             acc = acc + taps[:, t]
@@ -255,7 +258,7 @@ def encode(d: np.ndarray, p: np.ndarray | None, max_error: int, adaptive: bool =
     dl = lanes.split(d)
     first = dl[:, 0].copy()
     xs = lanes.split(xr) if xr is not None else None
-    symbols = np.full((lanes.n, LANE), RADIX, dtype=np.int64)
+    symbols = np.full((lanes.n, LANE_SAMPLES), RADIX, dtype=np.int64)
     escapes: list[np.ndarray] = []
 
     def step_q(i: int, pred: np.ndarray, cls: np.ndarray) -> np.ndarray:
@@ -268,10 +271,10 @@ def encode(d: np.ndarray, p: np.ndarray | None, max_error: int, adaptive: bool =
         return q
 
     recon, classes = _run(lanes, coef, first, xs, max_error, step_q, adaptive)
-    live = np.arange(LANE)[None, :] < lanes.length[:, None]
+    live = np.arange(LANE_SAMPLES)[None, :] < lanes.length[:, None]
     streams = _adaptive_stream(classes, symbols, live) if adaptive else _static_streams(classes, symbols, live)
     out = lanes.join(recon)
-    head = _HEAD.pack(max_error, LANE, ORDER, N_CONTEXTS if adaptive else N_CLASSES, int(p is not None), t, c)
+    head = _HEAD.pack(max_error, LANE_SAMPLES, ORDER, N_CONTEXTS if adaptive else N_CLASSES, int(p is not None), t, c)
     payload = head + _parts(
         coef.astype("<i8").tobytes(), _zpack(first.astype("<i8")),
         np.array([len(s) for s in streams], dtype="<u4").tobytes() + b"".join(s.tobytes() for s in streams),
@@ -309,7 +312,7 @@ def _adaptive_stream(contexts: np.ndarray, symbols: np.ndarray, live: np.ndarray
     counts = np.zeros((N_CONTEXTS, ALPHABET), dtype=np.int64)
     np.add.at(counts, (contexts[live], symbols[live]), 1)
     coder = constriction.stream.stack.AnsCoder()
-    for t in range(LANE - 1, -1, -1):
+    for t in range(LANE_SAMPLES - 1, -1, -1):
         lv = live[:, t]
         if lv.any():
             ctx, sym = contexts[lv, t], symbols[lv, t]
@@ -387,7 +390,7 @@ def header(payload: bytes | memoryview, name: str) -> tuple[int, bool, int, int]
     if len(payload) < _HEAD.size:
         raise FormatError(f"{name}: residual section truncated")
     max_error, lane, order, n_classes, uses_model, t, c = _HEAD.unpack(bytes(payload[: _HEAD.size]))
-    if (lane, order) != (LANE, ORDER) or n_classes not in (N_CLASSES, N_CONTEXTS) or uses_model > 1 \
+    if (lane, order) != (LANE_SAMPLES, ORDER) or n_classes not in (N_CLASSES, N_CONTEXTS) or uses_model > 1 \
             or max_error > MAX_ERROR_LIMIT:
         raise FormatError(f"{name}: residual layer layout (lane {lane}, order {order}, {n_classes} classes) "
                           "is not supported")
@@ -438,6 +441,8 @@ def decode(payload: bytes | memoryview, p: np.ndarray | None, shape: tuple[int, 
         positions = np.cumsum(gaps.astype(np.uint64)).astype(np.int64)
         if len(gaps) and (positions[-1] >= t * c or (np.diff(positions) <= 0).any()):
             raise FormatError(f"{name}: residual guard positions out of range")
+        if p is None:
+            raise FormatError(f"{name}: the residual layer codes around the model, and no model output was given")
         xr = _rounded(p)
         xr.ravel()[positions] = values
         xs = lanes.split(xr)

@@ -1,1 +1,1 @@
-"""The .vqc container: magic, header, CRC-checked sections, limits, atomic writes and bit packing; it knows no payload."""
+"""The .vqc container: header, CRC-checked sections, limits, atomic writes and bit packing; it knows no payload."""

@@ -14,7 +14,6 @@ from typing import BinaryIO
 
 from vqcodec.errors import InputError, OutputExistsError, VqcError
 
-
 _NEW_FILE_MODE = 0o666
 
 

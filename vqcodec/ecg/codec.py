@@ -13,21 +13,33 @@ import struct
 import warnings
 import zlib
 from dataclasses import dataclass, replace
-from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
+from vqcodec.coding import entropy, residual
 from vqcodec.container import format as vqc
-from vqcodec.coding import entropy
-from vqcodec.coding import residual
-from vqcodec.models.bundle import MANIFEST, Bundle, find_by_id, installed_models, load_bundle
-from vqcodec.errors import BundleError, ChecksumError, InputError, ModelMismatchError, ModelNotFoundError
+from vqcodec.ecg import file as ecg_file
+from vqcodec.ecg.conditioning import fill_invalid, model_length, nan_runs, quantize_to_grid, resample
+from vqcodec.ecg.file import EcgFile, EcgMeta
 from vqcodec.ecg.framing import chunked, denormalize_blocks, n_blocks, normalize_blocks
-from vqcodec.metrics import Report, compare
 from vqcodec.ecg.ratecontrol import cheapest_level
+from vqcodec.ecg.search import ResidualSearch
+from vqcodec.ecg.signal import Signal
+from vqcodec.errors import (
+    BundleError,
+    ChannelError,
+    ChecksumError,
+    FormatError,
+    InputError,
+    ModelMismatchError,
+    ModelNotFoundError,
+)
+from vqcodec.metrics import Compressed, CompressedToTarget, Report, compare
+from vqcodec.models.bundle import MANIFEST, Bundle, find_by_id, installed_models, load_bundle
 from vqcodec.models.runtime import session
-from vqcodec.ecg.signal import ChannelInfo, Signal
 
 ENCODE_CHUNK = 1 << 14
 """Samples per encoder call: bounds memory, and chunks this small keep the activations in cache (a 30-minute
@@ -39,11 +51,6 @@ DECODE_CHUNK = 2048
 """Frames per decoder call (small for the same reason)."""
 DECODE_MARGIN = 64
 """Context frames on each side of a decoder chunk, at least (the shipped models reach 25 frames)."""
-QUANTIZE_CHUNK = 8192
-"""Frames whose code distances are computed at once: bounds the [frames, codes] temporaries."""
-TRELLIS_PATHS = 8
-"""Candidate codes per frame in the stage-1 trellis: those with the least distance plus the least bits the code
-costs in any context. Measured on val, one stage: 8 give the bits of 16 within 0.3 %, 4 lose 2 %."""
 NEAREST_GRAPH = Path(__file__).resolve().parent / "nearest.onnx"
 """Distances and top-k in one small ONNX graph (training/nearest_graph.py writes it)."""
 NORM_BLOCKS_PER_BLOCK = 10
@@ -60,16 +67,11 @@ PRDN_BOUNDED_ERRORS = (2, 1)
 or missed); all below MODEL_MIN_ERROR, so coded without the model. On the 4 val records, whole, E = 1 reached a
 lower PRDN than the top level (1.06-2.21 % against 2.02-2.51 %) with 19-39 % fewer bits, and E = 2
 (1.84-3.84 %) beat level 20 on 118. Lossless comes last and meets any target."""
+ECG_UNITS = ("V", "mV", "uV", "µV", "μV", "nV", "")
+"""The channel units an ECG bundle takes when its manifest states no `accepts_units`: voltages, and none (a WFDB
+channel without units is in mV). Compared without case or surrounding spaces."""
 FINGERPRINT_TOL = 1e-2
 """Allowed |difference| of the decode fingerprint (normalised units; onnxruntime is not bit-exact)."""
-MAX_RESAMPLE_DENOMINATOR = 1000
-FALLBACK_RANGE = (-32768, 32767)
-SAMPLE_VALUE_RANGE = {
-    "80": (-128, 127), "508": (-128, 127), "310": (-512, 511), "311": (-512, 511), "212": (-2048, 2047),
-    "16": (-32768, 32767), "61": (-32768, 32767), "160": (-32768, 32767), "516": (-32768, 32767),
-    "24": (-8388608, 8388607), "524": (-8388608, 8388607), "32": (-2147483648, 2147483647),
-}
-"""Digital range of each WFDB format (as in wfdb.io._signal); the minimum is the invalid-sample marker."""
 
 
 @dataclass
@@ -113,70 +115,6 @@ class _Prepared:
     latent: Latent | None
 
 
-def nan_runs(mask: np.ndarray) -> np.ndarray:
-    """Runs of True in mask [T, C] as int64 [R, 3] = (channel, start, length)."""
-    runs = []
-    for c in range(mask.shape[1]):
-        m = np.concatenate([[False], mask[:, c], [False]]).astype(np.int8)
-        edges = np.flatnonzero(np.diff(m))
-        for start, stop in zip(edges[::2], edges[1::2]):
-            runs.append((c, start, stop - start))
-    return np.array(runs, dtype=np.int64).reshape(-1, 3)
-
-
-def fill_invalid(x: np.ndarray) -> np.ndarray:
-    """Replace NaN in a 1-D array by linear interpolation (edges held); an all-NaN array becomes zeros."""
-    bad = np.isnan(x)
-    if not bad.any():
-        return x
-    if bad.all():
-        return np.zeros_like(x)
-    idx = np.arange(len(x))
-    out = x.copy()
-    out[bad] = np.interp(idx[bad], idx[~bad], x[~bad])
-    return out
-
-
-def resample(x: np.ndarray, fs_from: float, fs_to: float, length: int | None = None) -> np.ndarray:
-    """Polyphase resampling of x [T, C] (exact rational ratio), trimmed or edge-padded to `length`."""
-    if fs_from != fs_to and len(x) == 1:  # padtype="line" fits a line through one point: all NaN
-        x = np.repeat(x, model_length(1, fs_from, fs_to), axis=0)
-    elif fs_from != fs_to and len(x):
-        from scipy.signal import resample_poly  # imported here: scipy.signal alone costs ~0.8 s of start-up
-
-        ratio = Fraction(fs_to / fs_from).limit_denominator(MAX_RESAMPLE_DENOMINATOR)
-        x = resample_poly(x, ratio.numerator, ratio.denominator, axis=0, padtype="line")
-    if length is not None:
-        if len(x) >= length:
-            x = x[:length]
-        else:
-            x = np.concatenate([x, np.repeat(x[-1:], length - len(x), axis=0)])
-    return x
-
-
-def model_length(n: int, fs_from: float, fs_to: float) -> int:
-    """Samples a record of n samples has at the model rate (as resample() makes them)."""
-    if fs_from == fs_to:
-        return n
-    ratio = Fraction(fs_to / fs_from).limit_denominator(MAX_RESAMPLE_DENOMINATOR)
-    return -(-n * ratio.numerator // ratio.denominator)
-
-
-def quantize_to_grid(y: np.ndarray, channels: list[ChannelInfo]) -> tuple[np.ndarray, int]:
-    """Round y [T, C] (physical) to each channel's ADC grid inside its format's valid range.
-
-    Returns the physical values the written record will hold and the number of clipped samples.
-    """
-    out = np.empty_like(y)
-    clipped = 0
-    for c, ch in enumerate(channels):
-        lo, hi = SAMPLE_VALUE_RANGE.get(ch.fmt, FALLBACK_RANGE)
-        d = np.rint(y[:, c] * ch.gain + ch.baseline)
-        clipped += int(np.count_nonzero((d <= lo) | (d > hi)))
-        out[:, c] = (np.clip(d, lo + 1, hi) - ch.baseline) / ch.gain
-    return out, clipped
-
-
 class Codec:
     """A loaded model: encode/decode arrays, compress/decompress Signals to .vqc bytes."""
 
@@ -199,19 +137,23 @@ class Codec:
                                   "this bundle has no prior for")
         self.kind = str(m["kind"])
         self._context = m.get("context", {})  # measured by training.export; older bundles rely on the constants
-        self._encoder = session(bundle.path / "encoder.onnx", threads)
-        self._decoder = session(bundle.path / "decoder.onnx", threads)
-        self._nearest = session(NEAREST_GRAPH, threads)
+        self._threads = threads  # for the encoder session, started on first use (_encoder)
+        self._decoder = session(bundle.file("decoder.onnx"), threads)
         self._cb = bundle.codebooks
-        self._cb_norm = np.sum(self._cb**2, axis=2)  # [S, K]
         self._cb_t = np.ascontiguousarray(self._cb.transpose(0, 2, 1))  # [S, D, K]: gathers latents as [D, F]
-        self._bits = bundle.code_bits
+        self.search = ResidualSearch(self._cb, session(NEAREST_GRAPH, threads), self.block_frames)
         self._priors: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}  # see _index_model
 
     @classmethod
     def load(cls, model: str | Path = "ecg", threads: int | None = None) -> Codec:
         """Load a bundle by name, alias or path (hashes verified) and start its sessions."""
         return cls(load_bundle(model), threads)
+
+    @cached_property
+    def _encoder(self) -> ort.InferenceSession:
+        """The encoder's session, started on first use: only compression needs it (a decode-only bundle, an
+        earlier model, has none: BundleError)."""
+        return session(self.bundle.encoder, self._threads)
 
     @property
     def name(self) -> str:
@@ -236,11 +178,16 @@ class Codec:
         """The quality levels this model offers, lowest rate first."""
         return sorted(self.levels)
 
-    def check_quality(self, quality: int | None) -> int:
-        """The quality to use (default when None); InputError when the model has no such level."""
-        q = self.default_quality if quality is None else int(quality)
+    def check_quality(self, quality: int | None, name: str | None = None) -> int:
+        """The quality to use (default when None); InputError (naming `name` if given) when the model has no such
+        level."""
+        try:
+            q = self.default_quality if quality is None else int(quality)
+        except (TypeError, ValueError):
+            q = None
         if q not in self.levels:
-            raise InputError(f"--quality must be one of {self.qualities[0]}..{self.qualities[-1]}, got {q}")
+            raise InputError(f"{name + ': ' if name else ''}--quality must be one of {self.qualities[0]}.."
+                             f"{self.qualities[-1]}, got {quality!r}")
         return q
 
     @property
@@ -259,9 +206,9 @@ class Codec:
         """The prior Q [>= stages, K + 1, K] that `coding` uses for files with `stages` stages, and the bits
         [.., K + 1, K] of index k in context c under it (what the search weighs); None when the bundle has no
         such prior. Built on first use (compress searches, codes and decodes with the same one)."""
-        if coding == entropy.CODING:
+        if coding == entropy.CODING_ONE_PRIOR:
             counts, key = self.bundle.priors, (coding, 0)  # one prior whatever the stage count
-        elif coding == entropy.CODING_BY_STAGES:
+        elif coding == entropy.CODING_PER_STAGES:
             counts, key = (self.bundle.stage_priors or {}).get(stages), (coding, stages)
         else:
             return None
@@ -276,8 +223,8 @@ class Codec:
     def index_codings(self) -> list[str]:
         """The IDXC codings this bundle's priors allow, preferred last: one prior (priors.npy), one per stage
         count (stage_priors.npz)."""
-        return ([entropy.CODING] if self.bundle.priors is not None else []) + (
-            [entropy.CODING_BY_STAGES] if self.bundle.stage_priors else [])
+        return ([entropy.CODING_ONE_PRIOR] if self.bundle.priors is not None else []) + (
+            [entropy.CODING_PER_STAGES] if self.bundle.stage_priors else [])
 
     @property
     def index_coding(self) -> str | None:
@@ -295,50 +242,11 @@ class Codec:
         return chunked(run, xn[:, None, :].astype(np.float32), ENCODE_CHUNK, self.encode_margin, 1 / self.hop)
 
     def _quantize(self, z: np.ndarray, stages: int, lam: float, coding: str | None) -> np.ndarray:
-        """Entropy-constrained residual VQ of z [D, F] with the first `stages` stages -> indices uint16.
-
-        Each stage picks argmin ||r - c_k||^2 + lam * bits_k (Chou, Lookabaugh & Gray 1989, ECVQ): lam = 0
-        is plain nearest-neighbour search; larger lam favours cheap codes. With an index prior, bits_k is the
-        cost in the entropy coder's context (the previous stage-1 index, or the index one stage up), stage 1's
-        chosen for each lane as a whole (_trellis_in_time); without, each code's unigram cost. Only the encoder
-        needs lam.
-        """
-        r = np.ascontiguousarray(z.T, dtype=np.float32)  # [F, D]
-        out = np.empty((stages, r.shape[0]), dtype=np.uint16)
+        """The search (vqcodec.ecg.search) of z [D, F] with the first `stages` stages, pricing each index by its cost
+        under `coding`'s prior (the unigram cost of each code when the bundle has none) -> indices uint16."""
         model = self._index_model(coding, stages) if lam else None
-        ctx_bits = None if model is None else model[1]
-        for s in range(stages):
-            if ctx_bits is not None and s == 0:
-                bits = ctx_bits[s] * np.float32(lam)
-                cand, near = self._candidates(r, s, bits.min(axis=0), TRELLIS_PATHS)
-                out[s] = _trellis_in_time(cand, near, bits, self.block_frames)
-            else:
-                for a in range(0, len(r), QUANTIZE_CHUNK):
-                    dist = self._distances(r[a : a + QUANTIZE_CHUNK], s)
-                    if ctx_bits is not None:
-                        dist += ctx_bits[s][out[s - 1, a : a + QUANTIZE_CHUNK]] * np.float32(lam)
-                    else:
-                        dist += np.float32(lam) * self._bits[s][None, :]
-                    out[s, a : a + QUANTIZE_CHUNK] = np.argmin(dist, axis=1)
-            r -= self._cb[s][out[s]]
-        return out
-
-    def _candidates(self, r: np.ndarray, s: int, floor: np.ndarray, paths: int) -> tuple[np.ndarray, np.ndarray]:
-        """For residuals r [n, D], the `paths` codes of stage s with the least ||r - c_k||^2 + floor_k and their
-        distances ||r - c_k||^2 - ||r||^2 -> ([n, paths] int64, [n, paths] float32), through NEAREST_GRAPH."""
-        paths = min(paths, self.codes)
-        bias = (self._cb_norm[s] + floor).astype(np.float32)
-        cand = np.empty((len(r), paths), dtype=np.int64)
-        near = np.empty((len(r), paths), dtype=np.float32)
-        for a in range(0, len(r), QUANTIZE_CHUNK):
-            values, idx = self._nearest.run(None, {"r": r[a : a + QUANTIZE_CHUNK], "cbt": self._cb_t[s], "bias": bias,
-                                                   "k": np.array([paths], dtype=np.int64)})
-            cand[a : a + len(idx)], near[a : a + len(idx)] = idx, values - floor[idx]
-        return cand, near
-
-    def _distances(self, r: np.ndarray, s: int) -> np.ndarray:
-        """||r - c_k||^2 - ||r||^2 for residuals r [n, D] and the codes of stage s -> [n, K] float32."""
-        return self._cb_norm[s][None, :] - 2.0 * (r @ self._cb[s].T)
+        return self.search.quantize(z, stages, lam, None if model is None else model[1],
+                                    lambda: self.bundle.code_bits)
 
     def _synthesize(self, indices: np.ndarray) -> np.ndarray:
         """indices [C, q, F] -> normalised signal [C, F * hop] float32."""
@@ -350,8 +258,16 @@ class Codec:
         run = lambda a: self._decoder.run(None, {"latent": np.ascontiguousarray(a)})[0]  # noqa: E731
         return chunked(run, z, DECODE_CHUNK, self.decode_margin, self.hop)[:, 0, :]
 
-    def encode(self, x: np.ndarray, quality: int | None = None) -> Codes:
-        """x [N, C] physical units at the model rate, no NaN -> Codes."""
+    def encode(self, signal: Signal, quality: int | None = None) -> Codes:
+        """Signal at any rate -> Codes at quality level `quality` (the default when None), as compress makes them:
+        invalid samples filled, the record resampled to the model rate; the residual layer is not made."""
+        q = self.check_quality(quality, getattr(signal, "record_name", None))
+        latent = self._prepare(signal, None).latent
+        assert latent is not None  # without a max error the model always codes
+        return self.quantize(latent, q)
+
+    def encode_model_rate(self, x: np.ndarray, quality: int | None = None) -> Codes:
+        """Low level: x [N, C] physical units already at the model rate (self.fs), no NaN -> Codes."""
         return self.quantize(self.analyse(x), self.check_quality(quality))
 
     def analyse(self, x: np.ndarray) -> Latent:
@@ -392,8 +308,19 @@ class Codec:
             return np.zeros((c, 0), dtype=np.float32)
         return self._synthesize(codes.indices)[:, : codes.n_model]
 
-    def decode(self, codes: Codes) -> np.ndarray:
-        """Codes -> [N, C] physical units at the model rate."""
+    def decode(self, codes: Codes, template: Signal) -> Signal:
+        """Codes -> Signal at `template`'s rate and length, on its channels' ADC grid, NaN where the template is:
+        `decode(encode(s, q), s)` gives what compress and decompress give at level q without a residual layer."""
+        c = codes.indices.shape[0]
+        if c != template.n_channels or model_length(template.n_samples, template.fs, self.fs) != codes.n_model:
+            raise InputError(f"{template.record_name}: codes of {c} channel(s) and {codes.n_model} samples at "
+                             f"{self.fs:g} Hz do not fit {template.n_channels} channel(s) of {template.n_samples} "
+                             f"samples at {template.fs:g} Hz")
+        y = self._model_output(self.decode_normalized(codes), codes, template)
+        return self._finish(y, template, nan_runs(np.isnan(template.samples)))[0]
+
+    def decode_model_rate(self, codes: Codes) -> np.ndarray:
+        """Low level: Codes -> [N, C] physical units at the model rate (self.fs)."""
         yn = self.decode_normalized(codes)
         out = np.empty((codes.n_model, yn.shape[0]))
         for ch in range(yn.shape[0]):
@@ -432,19 +359,48 @@ class Codec:
 
     def compress(
         self, signal: Signal, quality: int | None = None, original_bytes: int | None = None,
-        level: int = vqc.ZSTD_LEVEL, max_error: int | None = None,
-    ) -> tuple[bytes, Report]:
-        """Signal -> (.vqc bytes, Report of what the round trip lost, measured by decoding).
+        level: int = vqc.ZSTD_LEVEL, max_error: int | None = None, *, name: str | None = None,
+    ) -> Compressed:
+        """Signal -> Compressed(.vqc bytes, Report of what the round trip lost, measured by decoding).
 
         max_error E (ADC units): every sample within E of the record's ADC value (0: lossless), by the
         residual layer. From E = MODEL_MIN_ERROR up it codes what the model (at `quality`) missed; below,
-        the model does not pay for its bits and the layer codes alone.
+        the model does not pay for its bits and the layer codes alone. A channel whose units the model does not
+        take (`accepts_units`) is a ChannelError unless the layer codes alone. original_bytes: the input's size,
+        for the report's file CR; level: zstd level of the compressed sections; name: the record name stored
+        and used in messages (default: the signal's).
         """
-        q = self.check_quality(quality)
-        return self._compress(self._prepare(signal, max_error), q, original_bytes, level, max_error)
+        if name is not None and isinstance(signal, Signal):
+            signal = replace(signal, record_name=name)
+        q = self.check_quality(quality, getattr(signal, "record_name", None))
+        return Compressed(*self._compress(self._prepare(signal, max_error), q, original_bytes, level, max_error))
+
+    @property
+    def accepts_units(self) -> frozenset[str]:
+        """The channel units (lower case) this model takes: its manifest's `accepts_units`, else ECG_UNITS."""
+        units = self.bundle.manifest.get("accepts_units", ECG_UNITS)
+        if not (isinstance(units, list | tuple) and all(isinstance(u, str) for u in units)):
+            raise BundleError(f"{self.bundle.path / MANIFEST}: accepts_units must be a list of unit names")
+        return frozenset(u.strip().lower() for u in units)
+
+    def check_channels(self, signal: Signal) -> None:
+        """ChannelError naming the record and each channel whose units this model does not take."""
+        takes = self.accepts_units
+        fits = [str(ch.units or "").strip().lower() in takes for ch in signal.channels]
+        refused = [f"{ch.name} ({ch.units})" for ch, ok in zip(signal.channels, fits) if not ok]
+        if refused:
+            fit = [ch.name for ch, ok in zip(signal.channels, fits) if ok]
+            units = ", ".join(u.strip() or "none" for u in self.bundle.manifest.get("accepts_units", ECG_UNITS))
+            keep = f"keep only {', '.join(fit)}, or " if fit else ""
+            raise ChannelError(f"{signal.record_name}: model {self.name} does not take channel(s) "
+                               f"{', '.join(refused)} (its units: {units}); {keep}code without the model "
+                               f"(max_error below {MODEL_MIN_ERROR}, or 0 for lossless)", refused, fit)
 
     def _prepare(self, signal: Signal, max_error: int | None) -> _Prepared:
         """Check the signal, fill its invalid samples and, unless the residual layer codes alone, encode it."""
+        if not isinstance(signal, Signal):
+            raise InputError(f"{getattr(signal, 'record_name', type(signal).__name__)}: model {self.name} codes "
+                             f"Signals, not {type(signal).__name__}")
         if max_error is not None:
             check_max_error(max_error, signal)
         if signal.n_channels == 0:
@@ -463,6 +419,8 @@ class Codec:
         runs = nan_runs(np.isnan(signal.samples))
         filled = np.stack([fill_invalid(signal.samples[:, c]) for c in range(signal.n_channels)], axis=1)
         use_model = max_error is None or max_error >= MODEL_MIN_ERROR
+        if use_model:
+            self.check_channels(signal)
         latent = self.analyse(resample(filled, signal.fs, self.fs)) if use_model else None
         return _Prepared(signal, filled, runs, latent)
 
@@ -474,49 +432,48 @@ class Codec:
         codes = (self.quantize(prepared.latent, q) if prepared.latent is not None  # (spelt out for mypy)
                  else self._no_codes(model_length(signal.n_samples, signal.fs, self.fs), signal.n_channels))
         yn = self.decode_normalized(codes) if use_model else None
-        y = self._model_output(yn, codes, signal) if use_model else None
+        y = self._model_output(yn, codes, signal) if yn is not None else None
         resd = None
         if max_error is not None:
             d = np.rint(filled * _gains(signal) + _baselines(signal)).astype(np.int64)
             p = None if y is None else y * _gains(signal) + _baselines(signal)
             resd, recon = residual.encode(d, p, max_error)
             y = (recon - _baselines(signal)) / _gains(signal)
+        assert y is not None  # the model's output, the residual layer's, or both
         decoded, clipped = self._finish(y, signal, runs)
-        fingerprint = self._fingerprint(yn, self.block_frames) if use_model else None
+        fingerprint = self._fingerprint(yn, self.block_frames) if yn is not None else None
         # the report's n_bytes is set once the file exists; distortion does not depend on it
         report = compare(signal, decoded, 0, original_bytes)
+        meta = EcgMeta(
+            model=self.name, model_fs=self.fs, quality=q if use_model else 0, n_model=codes.n_model,
+            record=signal.record_name, channels=list(signal.channels), comments=signal.comments,
+            base_time=signal.base_time, base_date=signal.base_date, original_bytes=original_bytes,
+            norm_frames=self.norm_frames, max_error=max_error,
+        )
         header = vqc.Header(
             kind=self.kind, fs=float(signal.fs), n_channels=signal.n_channels, n_samples=signal.n_samples,
             n_frames=int(codes.indices.shape[2]), hop=self.hop, block_frames=self.block_frames,
-            n_stages=codes.stages,
-            codebook_size=self.codes, model_sha256=self.model_id,
-            meta={
-                "model": self.name, "model_fs": self.fs, "quality": q if use_model else 0, "n_model": codes.n_model,
-                vqc.NORM_FRAMES_KEY: self.norm_frames, **({} if max_error is None else {"max_error": max_error}),
-                "record": signal.record_name, "comments": signal.comments,
-                "base_time": signal.base_time, "base_date": signal.base_date,
-                "channels": [vars(ch) for ch in signal.channels], "original_bytes": original_bytes,
-            },
+            n_stages=codes.stages, codebook_size=self.codes, model_sha256=self.model_id, meta=meta.to_json(),
         )
         bf = self.block_frames
-        blocks = [codes.indices[:, :, b * bf : (b + 1) * bf] for b in range(n_blocks(codes.indices.shape[2], bf))]
+        blocks: list = [codes.indices[:, :, b * bf : (b + 1) * bf] for b in range(n_blocks(codes.indices.shape[2], bf))]
         coding = self.level_coding(q) if codes.stages else None
-        if coding:
-            prior = self._index_model(coding, codes.stages)[0]
-            blocks = [self._code_block(np.ascontiguousarray(b), prior) for b in blocks]
+        model = self._index_model(coding, codes.stages) if coding else None
+        if model is not None:
+            blocks = [self._code_block(np.ascontiguousarray(b), model[0]) for b in blocks]
         metrics = {
             "clipped": clipped,
             "channels": [vars(c) for c in report.channels],
         }
-        f = vqc.VqcFile(header, blocks, codes.stats, runs, fingerprint, metrics, residual=resd, index_coding=coding)
+        f = EcgFile(header, blocks, codes.stats, runs, fingerprint, metrics, residual=resd, index_coding=coding)
         try:
-            data = vqc.dumps(f, level=level)
+            data = ecg_file.dumps(f, level=level)
         except ValueError as e:  # what the format cannot hold, e.g. more NaN runs than its limit
             raise InputError(f"{signal.record_name}: cannot be stored: {e}") from e
         report.n_bytes = len(data)
         return data, report
 
-    def file_indices(self, f: vqc.VqcFile, name: str = "<bytes>") -> np.ndarray:
+    def file_indices(self, f: EcgFile, name: str = "<bytes>") -> np.ndarray:
         """All code indices of a parsed file [C, S, n_frames], entropy-decoded when the file codes them
         (a block lost to salvage gives zeros)."""
         h = f.header
@@ -542,21 +499,21 @@ class Codec:
         """The inverse of _code_block; ChecksumError unless the stream ends exactly and the CRC matches."""
         codes, ended = entropy.decode(data[_U32.size :], q, shape) if len(data) >= _U32.size \
             else (None, False)
-        if not ended or _U32.unpack(data[: _U32.size])[0] != zlib.crc32(codes.astype("<u2").tobytes()):
+        if codes is None or not ended or _U32.unpack(data[: _U32.size])[0] != zlib.crc32(codes.astype("<u2").tobytes()):
             raise ChecksumError(f"{name}: block {b}: coded indices do not decode to what was encoded (damaged file "
                                 "or a different index prior)")
         return codes
 
     def compress_to_prdn(self, signal: Signal, max_prdn: float, original_bytes: int | None = None,
-                         ) -> tuple[bytes, Report, str]:
+                         ) -> CompressedToTarget:
         """The cheapest setting whose measured PRDN on this record is at most max_prdn (%): a quality level, or,
         where only the ladder's top level or none reaches it, the residual layer (PRDN_BOUNDED_ERRORS, then
         lossless) when that is smaller.
 
         Every trial is a real compress and decode of the whole record, the encoder run once for all of them;
-        vqcodec.ecg.ratecontrol picks the ladder's trials from its val PRDN (usually 2-3). Returns (bytes, report,
-        setting), the setting as text ("quality 6", "max error 1", "lossless"); lossless meets any target. The
-        choice is per record: every block uses the same setting.
+        vqcodec.ecg.ratecontrol picks the ladder's trials from its val PRDN (usually 2-3). Returns
+        CompressedToTarget(data, report, setting), the setting as text ("quality 6", "max error 1", "lossless");
+        lossless meets any target. The choice is per record: every block uses the same setting.
         """
         if not (isinstance(max_prdn, (int, float)) and math.isfinite(max_prdn) and max_prdn > 0):
             raise InputError(f"{signal.record_name}: --max-prdn must be a positive percentage, got {max_prdn!r}")
@@ -570,11 +527,11 @@ class Codec:
 
         val_prdn = [self.bundle.manifest["qualities"][str(q)].get("val_prdn") for q in levels]
         i = cheapest_level(len(levels), measure, max_prdn, None if None in val_prdn else val_prdn)
-        best = (*trials[i], f"quality {levels[i]}")
+        best = CompressedToTarget(*trials[i], f"quality {levels[i]}")
         return self._bounded_to_prdn(prepared, max_prdn, original_bytes, best) if i == len(levels) - 1 else best
 
     def _bounded_to_prdn(self, prepared: _Prepared, max_prdn: float, original_bytes: int | None,
-                         best: tuple[bytes, Report, str]) -> tuple[bytes, Report, str]:
+                         best: CompressedToTarget) -> CompressedToTarget:
         """The cheapest of `best` and the residual layer's settings that meets max_prdn: PRDN_BOUNDED_ERRORS in
         order (fewest bits first, so the first that meets is the one to weigh), lossless if nothing met."""
         alone = replace(prepared, latent=None)  # every bound here is below MODEL_MIN_ERROR: no model layer
@@ -584,33 +541,36 @@ class Codec:
             data, report = self._compress(alone, self.default_quality, original_bytes, vqc.ZSTD_LEVEL, e)
             if not report.prdn > max_prdn:
                 if best[1].prdn > max_prdn or len(data) < len(best[0]):
-                    best = (data, report, "lossless" if e == 0 else f"max error {e}")
+                    best = CompressedToTarget(data, report, "lossless" if e == 0 else f"max error {e}")
                 break
         return best
 
-    def decompress(self, data: bytes, name: str = "<bytes>", check: bool = True) -> Signal:
-        """.vqc bytes -> Signal; the file must name this exact model (sha256)."""
-        return self.decode_file(vqc.loads(data, name), name, check)
+    def decompress(self, data: bytes | bytearray | memoryview, name: str | None = None, *,
+                   limits: vqc.Limits = vqc.DEFAULT_LIMITS) -> Signal:
+        """.vqc bytes -> Signal; the file must name this model (sha256, or one it lists as compatible). name: the
+        file's name in error messages (default "<bytes>"); limits: caps on what the file may declare."""
+        name = "<bytes>" if name is None else name
+        return self.decode_file(ecg_file.loads(_bytes(data, name), name, limits), name)
 
-    def decode_file(self, f: vqc.VqcFile, name: str = "<bytes>", check: bool = True) -> Signal:
+    def decode_file(self, f: EcgFile, name: str = "<bytes>", check: bool = True) -> Signal:
         """A parsed .vqc file -> Signal (for callers that already parsed it to find the model)."""
-        h = f.header
+        h, meta = f.header, f.meta
         if h.model_sha256 not in self.bundle.compatible_ids or h.kind != self.kind:
             raise ModelMismatchError(
-                f"{name}: written by model {h.meta.get('model')} ({h.kind}) sha256 {h.model_sha256}, "
+                f"{name}: written by model {meta.model} ({h.kind}) sha256 {h.model_sha256}, "
                 f"but the model given is {self.name} ({self.kind}) sha256 {self.model_id}"
             )
         if (h.n_stages > self.stages or h.codebook_size != self.codes or h.hop != self.hop
-                or h.norm_frames != self.norm_frames):
+                or ecg_file.norm_frames(h) != self.norm_frames):
             raise ModelMismatchError(f"{name}: code layout does not fit model {self.name}")
         indices = self.file_indices(f, name)
-        n_model = h.meta.get("n_model", 0)
-        if not isinstance(n_model, int) or isinstance(n_model, bool) or -(-n_model // self.hop) != h.n_frames:
-            raise vqc.FormatError(f"{name}: n_model disagrees with n_frames")
+        n_model = meta.n_model
+        if meta.invalid == "n_model disagrees with n_frames" or -(-n_model // self.hop) != h.n_frames:
+            raise FormatError(f"{name}: n_model disagrees with n_frames")
         if model_length(h.n_samples, h.fs, self.fs) != n_model:  # else a forged length would stretch the signal
-            raise vqc.FormatError(f"{name}: n_samples {h.n_samples} at {h.fs:g} Hz disagrees with n_model {n_model}")
+            raise FormatError(f"{name}: n_samples {h.n_samples} at {h.fs:g} Hz disagrees with n_model {n_model}")
         codes = Codes(indices, f.norm, n_model)
-        template = signal_template(h, name)  # checked before the model runs
+        template = signal_template(h, meta, name)  # checked before the model runs
         y = p = None
         if h.n_stages:
             yn = self.decode_normalized(codes)
@@ -630,36 +590,19 @@ class Codec:
             recon = residual.decode(f.residual, p, (template.n_samples, template.n_channels), name,
                                     verify=not f.lost_blocks)
             y = (recon - _baselines(template)) / _gains(template)
+        if y is None:
+            raise FormatError(f"{name}: neither a model layer nor a residual layer")  # loads refuses such a file
         decoded, _ = self._finish(y, template, f.nan_runs)
         return decoded
 
 
-def _trellis_in_time(cand: np.ndarray, near: np.ndarray, bits: np.ndarray, block_frames: int) -> np.ndarray:
-    """argmin over each lane's whole index sequence of sum_t dist_t[k_t] + bits[k_(t-1), k_t] (Viterbi), frame t's
-    choices cut to its candidates cand[t] [F, P] at distances near[t]. Lanes are the entropy coder's (LANE frames
-    from each storage block's start; a lane's first frame has the start context, row K), all in lockstep."""
-    f, paths = cand.shape
-    k = bits.shape[1]
-    starts = np.concatenate([np.arange(b, min(f, b + block_frames), entropy.LANE) for b in range(0, f, block_frames)]
-                            or [np.zeros(0, np.int64)])
-    length = np.minimum(np.minimum(f, (starts // block_frames + 1) * block_frames) - starts, entropy.LANE)
-    steps = int(length.max(initial=0))
-    cost = near[starts] + bits[k][cand[starts]]  # [lanes, paths]: best total ending in each candidate
-    back = np.zeros((steps, len(starts), paths), dtype=np.int16)  # the best predecessor of each candidate
-    for t in range(1, steps):
-        live = np.flatnonzero(t < length)
-        rows = starts[live] + t
-        total = cost[live][:, :, None] + bits[cand[rows - 1][:, :, None], cand[rows][:, None, :]]
-        best = np.argmin(total, axis=1)
-        back[t, live] = best
-        cost[live] = np.take_along_axis(total, best[:, None, :], axis=1)[:, 0] + near[rows]
-    out = np.empty(f, dtype=np.int64)
-    j = np.argmin(cost, axis=1) if steps else np.zeros(0, np.int64)
-    for t in range(steps - 1, -1, -1):
-        live = np.flatnonzero(t < length)
-        out[starts[live] + t] = cand[starts[live] + t, j[live]]
-        j[live] = back[t, live, j[live]]
-    return out
+def _bytes(data: object, name: str) -> bytes | memoryview:
+    """The bytes of a bytes-like argument (no copy of bytes or a memoryview), else InputError."""
+    if isinstance(data, (bytes, memoryview)):
+        return data
+    if isinstance(data, bytearray):
+        return bytes(data)
+    raise InputError(f"{name}: expected .vqc bytes, got {type(data).__name__}")
 
 
 def _gains(signal: Signal) -> np.ndarray:
@@ -678,36 +621,17 @@ def check_max_error(max_error: int, signal: Signal) -> None:
         raise InputError(f"{signal.record_name}: max error {max_error} outside [0, {residual.MAX_ERROR_LIMIT}]")
 
 
-def _channel_ok(ch: ChannelInfo) -> bool:
-    """Whether stored channel metadata has the types (and a usable gain) the decoder and writers rely on."""
-    ints = (ch.baseline, ch.adc_res, ch.adc_zero)
-    return (all(isinstance(v, str) for v in (ch.name, ch.units, ch.fmt))
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in ints)
-            and isinstance(ch.gain, (int, float)) and not isinstance(ch.gain, bool)
-            and math.isfinite(ch.gain) and ch.gain > 0)
-
-
-def signal_template(h: vqc.Header, name: str = "<bytes>") -> Signal:
+def signal_template(h: vqc.Header, meta: EcgMeta, name: str = "<bytes>") -> Signal:
     """An empty-sample Signal carrying the record metadata stored in a header.
 
     The metadata passed the CRCs but is still untrusted: wrong types are a FormatError, never a TypeError.
     """
-    meta = h.meta
-    try:
-        channels = [ChannelInfo(**ch) for ch in meta.get("channels", [])]
-    except TypeError as e:
-        raise vqc.FormatError(f"{name}: header channel metadata is invalid ({e})") from None
-    if len(channels) != h.n_channels:
-        raise vqc.FormatError(f"{name}: header channel list disagrees with n_channels")
-    if not all(map(_channel_ok, channels)):
-        raise vqc.FormatError(f"{name}: header channel metadata has wrong types or a gain <= 0")
-    comments = meta.get("comments", [])
-    times = (meta.get("base_time"), meta.get("base_date"))
-    if not (isinstance(comments, list) and all(isinstance(c, str) for c in comments)
-            and all(t is None or isinstance(t, str) for t in times)):
-        raise vqc.FormatError(f"{name}: header comments or base time/date have the wrong type")
-    return Signal(np.zeros((h.n_samples, h.n_channels)), h.fs, channels, meta.get("record", "record"),
-                  list(meta.get("comments", [])), meta.get("base_time"), meta.get("base_date"))
+    if meta.invalid:
+        raise FormatError(f"{name}: {meta.invalid}")
+    if len(meta.channels) != h.n_channels:
+        raise FormatError(f"{name}: header channel list disagrees with n_channels")
+    return Signal(np.zeros((h.n_samples, h.n_channels)), h.fs, meta.channels, meta.record, list(meta.comments),
+                  meta.base_time, meta.base_date)
 
 
 def codec_for(header: vqc.Header, model: str | Path | Codec | None, name: str) -> Codec:
@@ -718,7 +642,7 @@ def codec_for(header: vqc.Header, model: str | Path | Codec | None, name: str) -
         return Codec.load(model)
     bundle = find_by_id(header.model_sha256)
     if bundle is None:
-        wanted = header.meta.get("model", "?")
+        wanted = EcgMeta.from_json(header.meta).model
         raise ModelNotFoundError(
             f"{name}: model {wanted} sha256 {header.model_sha256} is not installed "
             f"(installed: {', '.join(installed_models()) or 'none'}); pass --model PATH"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+
 def cheapest_level(n: int, measure: Callable[[int], float], target: float,
                    predicted: Sequence[float] | None = None) -> int:
     """Index of the cheapest of n levels whose measure(i) is at most target (NaN counts as meeting it), the

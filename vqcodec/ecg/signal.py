@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vqcodec.errors import InputError
 
 FMT_BITS = {"8": 8, "80": 8, "508": 8, "310": 10, "311": 10, "212": 12, "16": 16, "61": 16, "160": 16,
             "516": 16, "24": 24, "524": 24, "32": 32}
@@ -51,11 +52,10 @@ class Signal:
 
     def __post_init__(self) -> None:
         if self.samples.ndim != 2:
-            raise ValueError(f"samples must be [T, C], got shape {self.samples.shape}")
+            raise InputError(f"{self.record_name}: samples must be [T, C], got shape {self.samples.shape}")
         if self.samples.shape[1] != len(self.channels):
-            raise ValueError(
-                f"samples have {self.samples.shape[1]} channels but {len(self.channels)} ChannelInfo given"
-            )
+            raise InputError(f"{self.record_name}: samples have {self.samples.shape[1]} channels but "
+                             f"{len(self.channels)} ChannelInfo given")
 
     @property
     def n_samples(self) -> int:

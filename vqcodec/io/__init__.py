@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vqcodec.ecg.signal import Signal
 from vqcodec.errors import InputError
 from vqcodec.io.array import read_array, write_array
 from vqcodec.io.midi import read_midi, write_midi
 from vqcodec.io.wfdb import RECORD_SUFFIXES, header_path, read_wfdb, record_base, wfdb_files, write_wfdb
 from vqcodec.midi.performance import Performance
-from vqcodec.ecg.signal import Signal
 
 __all__ = ["read", "write", "record_paths", "read_array", "write_array", "read_wfdb", "write_wfdb", "read_midi",
            "write_midi", "is_midi"]

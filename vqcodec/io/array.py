@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from vqcodec.container.atomic import write_atomic
-from vqcodec.errors import InputError
 from vqcodec.ecg.signal import ChannelInfo, Signal
+from vqcodec.errors import InputError
 
 NPY_UNITS = "mV"
 NPY_GAIN = 1000.0  # adu per mV: 1 µV steps

@@ -100,7 +100,8 @@ def _load(path: Path) -> tuple[mido.MidiFile, int]:
         raise _invalid(path, "0 ticks per beat")
     if n_tracks > MAX_TRACKS:
         raise _invalid(path, f"{n_tracks} tracks (at most {MAX_TRACKS})")
-    pos, tracks, unknown = _CHUNK.size + header_len, [], 0
+    pos, unknown = _CHUNK.size + header_len, 0
+    tracks: list[bytes] = []
     while len(tracks) < n_tracks:
         if pos + _CHUNK.size > len(data):
             raise _invalid(path, f"header declares {n_tracks} tracks, found {len(tracks)}")
@@ -189,7 +190,7 @@ def read_midi(path: str | Path) -> Performance:
             continue
         channel = getattr(msg, "channel", None)  # sysex has none
         is_start = msg.type == "note_on" and msg.velocity > 0
-        if msg.type == "program_change":
+        if msg.type == "program_change" and channel is not None:
             programs[channel] = msg.program
         elif channel is not None and (channel == DRUM_CHANNEL or programs[channel] not in PIANO_PROGRAMS):
             if is_start and channel == DRUM_CHANNEL:
@@ -206,7 +207,8 @@ def read_midi(path: str | Path) -> Performance:
             pedals.setdefault(msg.control, []).append((sec, msg.value))
         else:
             counts.ignored_messages += 1
-    pedal_streams = {c: Pedal([t for t, _ in ev], [v for _, v in ev]) for c, ev in sorted(pedals.items())}
+    pedal_streams = {c: Pedal(np.array([t for t, _ in ev], np.float64), np.array([v for _, v in ev], np.int64))
+                     for c, ev in sorted(pedals.items())}
     return Performance(*notes.arrays(sec), pedal_streams, counts,
                        MidiSource(mid.type, mid.ticks_per_beat, tempo_events, sec))
 

@@ -20,8 +20,8 @@ import numpy as np
 import wfdb
 from wfdb.io._signal import BYTES_PER_SAMPLE, COMPRESSED_FMTS, INVALID_SAMPLE_VALUE, SAMPLE_VALUE_RANGE
 
-from vqcodec.errors import CorruptSourceWarning, InputError, OutputExistsError, VqcError
 from vqcodec.ecg.signal import ChannelInfo, Signal
+from vqcodec.errors import CorruptSourceWarning, InputError, OutputExistsError, VqcError
 
 HEADER_SUFFIX = ".hea"
 DAT_SUFFIX = ".dat"
@@ -117,7 +117,8 @@ def _check_dat_files(path: Path, header: wfdb.Record, directory: Path) -> None:
         needed = offset + int(header.sig_len * len(channels) * BYTES_PER_SAMPLE[fmt])
         size = dat.stat().st_size
         if size < needed:
-            raise InputError(f"{path}: signal file {dat.name} is shorter than the header says ({size} < {needed} bytes)")
+            raise InputError(f"{path}: signal file {dat.name} is shorter than the header says "
+                             f"({size} < {needed} bytes)")
 
 
 def wfdb_files(path: str | Path) -> list[Path]:

@@ -8,23 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from vqcodec.container import format as vqc
-from vqcodec.midi import coder as notecoder
-from vqcodec.midi import choice as noterdo
-from vqcodec.models.bundle import NoteBundle, load_note_bundle
+from vqcodec.container.format import DEFAULT_LIMITS, ZSTD_LEVEL, Header, Limits
 from vqcodec.errors import FormatError, InputError, ModelMismatchError, ModelNotFoundError
-from vqcodec.metrics import NoteReport, compare_notes
+from vqcodec.metrics import Compressed, compare_notes
+from vqcodec.midi import choice as noterdo
+from vqcodec.midi import coder as notecoder
+from vqcodec.midi import file as midi_file
+from vqcodec.midi.file import STORED_METRICS, MidiFile, MidiMeta
 from vqcodec.midi.performance import Performance
+from vqcodec.models.bundle import NoteBundle, load_note_bundle
 
-HEADER_CODEBOOK = 2
-"""The container's smallest codebook size: a MIDI file holds no code indices, so unused fields take their minimum."""
-STORED_METRICS = (*vqc.NOTE_METRICS, vqc.PEDAL_METRIC)
-"""What a file keeps of its NoteReport for `vqcodec info`: the headline losses only, as float32 in section mNOT,
-since on a piece of a few thousand notes every 100 bytes cost some 0.3 bits/note (the bench and the CLI report
-the rest)."""
 STORED_DIGITS = 4
+"""Significant digits of the stored metrics (STORED_METRICS, the headline losses only: on a piece of a few
+thousand notes every 100 bytes cost some 0.3 bits/note; the bench and the CLI report the rest)."""
 
 
 class NoteCodec:
@@ -39,13 +35,20 @@ class NoteCodec:
         self.kind = "midi"
 
     @classmethod
-    def load(cls, model: str | Path = "midi") -> NoteCodec:
+    def load(cls, model: str | Path = "midi", threads: int | None = None) -> NoteCodec:
+        """Load a MIDI bundle by name, alias or path (hashes verified). threads: as in Codec.load, so both load
+        alike; the note coder runs no model and takes no threads."""
         return cls(load_note_bundle(model))
+
+    @property
+    def qualities(self) -> list[int]:
+        """The quality levels this model offers, 1 (coarsest) first."""
+        return list(range(1, self.n_levels + 1))
 
     def check_quality(self, quality: int | None, name: str) -> int:
         """The level to use (the default when None); InputError naming `name` when the ladder has no such level."""
         quality = self.default_quality if quality is None else quality
-        if not 1 <= quality <= self.n_levels:
+        if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= self.n_levels:
             raise InputError(f"{name}: --quality must be one of 1..{self.n_levels}, got {quality}")
         return quality
 
@@ -54,32 +57,51 @@ class NoteCodec:
         return notecoder.NoteSetting(level["grid_ms"], level["velocity_step"], level["duration_milli"])
 
     def compress(self, perf: Performance, quality: int | None = None, original_bytes: int | None = None,
-                 name: str = "performance") -> tuple[bytes, NoteReport]:
-        """Performance -> (.vqc bytes, what was lost and what it cost, measured on the decoded file)."""
+                 level: int = ZSTD_LEVEL, max_error: int | None = None, *, name: str | None = None) -> Compressed:
+        """Performance -> Compressed(.vqc bytes, NoteReport of what was lost and what it cost, measured on the
+        decoded file). The parameters are Codec.compress's: max_error must be None (a MIDI model's bounds are its
+        quality levels); name: the piece's name stored and used in messages (default "performance")."""
+        name = "performance" if name is None else name
+        if not isinstance(perf, Performance):
+            raise InputError(f"{name}: model {self.name} codes Performances, not {type(perf).__name__}")
+        if max_error is not None:
+            raise InputError(f"{name}: max_error bounds ECG samples; a MIDI model's bounds are its quality levels")
         quality = self.check_quality(quality, name)
         s = self.setting(quality)
         priors = self.bundle.priors(quality)
         payload = notecoder.encode(noterdo.choose(perf, s, priors), s, priors)
-        meta = {"model": self.name, "quality": quality, "record": name, "duration_s": round(perf.end, 3)}
-        header = vqc.Header(kind="midi", fs=1000 / s.grid_ms, n_channels=0, n_samples=len(perf), n_frames=0,
-                            hop=1, block_frames=1, n_stages=0, codebook_size=HEADER_CODEBOOK,
-                            model_sha256=self.model_id, meta=meta)
-        f = vqc.VqcFile(header=header, blocks=[], norm=np.zeros((0, 0, 2), np.float32), notes=payload)
-        decoded = self.decode_file(vqc.loads(vqc.dumps(f), name), name)
+        meta = MidiMeta(model=self.name, quality=quality, record=name, duration_s=round(perf.end, 3))
+        f = MidiFile(MidiFile.header_for(meta, 1000 / s.grid_ms, len(perf), self.model_id), payload)
+        try:
+            decoded = self.decode_file(midi_file.loads(midi_file.dumps(f, level), name), name)
+        except ValueError as e:  # what the format cannot hold (a FormatError is a ValueError too)
+            raise InputError(f"{name}: cannot be stored: {e}") from e
         report = compare_notes(perf, decoded, 0, original_bytes)
         full = report.to_dict()
         f.metrics = {k: _significant(full[k]) for k in STORED_METRICS}
-        data = vqc.dumps(f)
+        data = midi_file.dumps(f, level)
         report.n_bytes = len(data)  # the file as written, metrics included
-        return data, report
+        return Compressed(data, report)
 
-    def decode_file(self, f: vqc.VqcFile, name: str = "<bytes>") -> Performance:
+    def decompress(self, data: bytes | bytearray | memoryview, name: str | None = None, *,
+                   limits: Limits = DEFAULT_LIMITS) -> Performance:
+        """.vqc bytes -> Performance, as Codec.decompress: the file must name this model (sha256, or one it lists
+        as compatible). name: the file's name in error messages (default "<bytes>"); limits: caps on what the
+        file may declare."""
+        name = "<bytes>" if name is None else name
+        if isinstance(data, bytearray):
+            data = bytes(data)
+        if not isinstance(data, (bytes, memoryview)):
+            raise InputError(f"{name}: expected .vqc bytes, got {type(data).__name__}")
+        return self.decode_file(midi_file.loads(data, name, limits), name)
+
+    def decode_file(self, f: MidiFile, name: str = "<bytes>") -> Performance:
         """A parsed midi .vqc file -> Performance (notes sorted by onset, pedals as on/off transitions)."""
         h = f.header
-        if h.kind != "midi" or f.notes is None:
+        if not isinstance(f, MidiFile):
             raise ModelMismatchError(f"{name}: a {h.kind} file, and {self.name} is a MIDI model")
         if h.model_sha256 not in self.bundle.compatible_ids:
-            raise ModelMismatchError(f"{name}: written by model {h.meta.get('model')} sha256 {h.model_sha256}, "
+            raise ModelMismatchError(f"{name}: written by model {f.meta.model} sha256 {h.model_sha256}, "
                                      f"but the model given is {self.name} sha256 {self.model_id}")
         setting, _ = notecoder.setting_of(f.notes, name)
         quality = next((q for q in range(1, self.n_levels + 1) if self.setting(q) == setting), None)
@@ -96,7 +118,7 @@ def _significant(value: object) -> object:
     return float(f"{value:.{STORED_DIGITS}g}") if isinstance(value, float) else value
 
 
-def note_codec_for(h: vqc.Header, model: str | Path | NoteCodec | None, name: str) -> NoteCodec:
+def note_codec_for(h: Header, model: str | Path | NoteCodec | None, name: str) -> NoteCodec:
     """The codec that decodes a midi file: the one given, else the installed bundle whose id the file names."""
     if isinstance(model, NoteCodec):
         return model
@@ -109,5 +131,5 @@ def note_codec_for(h: vqc.Header, model: str | Path | NoteCodec | None, name: st
             codec = NoteCodec.load(shipped_root() / bundle_name)
             if h.model_sha256 in codec.bundle.compatible_ids:
                 return codec
-    raise ModelNotFoundError(f"{name}: written by model {h.meta.get('model')} sha256 {h.model_sha256}, "
+    raise ModelNotFoundError(f"{name}: written by model {MidiMeta.from_json(h.meta).model} sha256 {h.model_sha256}, "
                              "which is not installed (give its bundle folder with --model)")

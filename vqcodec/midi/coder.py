@@ -29,7 +29,7 @@ from vqcodec.coding.entropy import COUNT_WEIGHT, prior_weights
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError
 from vqcodec.midi.performance import MIDI_MAX, Pedal, Performance
 
-CODING = b"NC04"
+NOTE_CODING = b"NC04"
 """Names the scheme the encoder writes in the NOTE section; another scheme gets another name. NC04 (format 1.6)
 is NC03 with escapes coded by bit length: a gap over DIRECT steps (a pedal held over 2 s at a 16 ms grid, 9 %
 of pedal transitions) costs its excess's bit length under an adaptive model plus the bits below its leading
@@ -39,7 +39,7 @@ NC02 = b"NC02"
 duration contexts."""
 NC03 = b"NC03"
 """Format 1.5's scheme, still decoded."""
-CODINGS = (NC02, NC03, CODING)
+CODINGS = (NC02, NC03, NOTE_CODING)
 MAX_NOTES = 1 << 22
 """Notes (and pedal transitions per controller) one file may declare: 4 M, some 400 hours of playing."""
 MAX_PEDALS = 8
@@ -129,11 +129,11 @@ class NoteSetting:
         """Levels from DURATION_FLOOR up to DURATION_CEILING at this ratio."""
         return math.ceil(math.log(DURATION_CEILING / DURATION_FLOOR) / math.log(self.duration_milli / 1000)) + 1
 
-    def duration_context(self, level: np.ndarray) -> np.ndarray:
+    def duration_context(self, level: np.ndarray | int) -> np.ndarray:
         """The bucket of a duration level used as context (levels scaled to DURATION_CONTEXTS)."""
         return np.asarray(level, np.int64) * DURATION_CONTEXTS // self.duration_levels
 
-    def streams(self, coding: bytes = CODING) -> dict[str, tuple[int, int]]:
+    def streams(self, coding: bytes = NOTE_CODING) -> dict[str, tuple[int, int]]:
         """Each stream's (contexts, alphabet) under a coding: the shapes of the prior tables (named by stream;
         NC03 shares the onset and pedal tables with NC02)."""
         shared = {"onset": (N_GAP * N_GAP, DIRECT + 1), "pedal": (2 * N_GAP, DIRECT + 1)}
@@ -204,7 +204,7 @@ def _prev(a: np.ndarray, first: int, k: int = 1) -> np.ndarray:
     return np.concatenate([np.full(min(k, len(a)), first, np.int64), a[: len(a) - k]])
 
 
-def contexts(sym: Symbols, s: NoteSetting, coding: bytes = CODING) -> dict[str, np.ndarray]:
+def contexts(sym: Symbols, s: NoteSetting, coding: bytes = NOTE_CODING) -> dict[str, np.ndarray]:
     """Every note stream's context per position, from what the decoder knows then: the onsets and pitches of
     every note (decoded first) and the earlier symbols of the stream. NC03's pitch streams: see `pitch_plan`."""
     chord = (sym.gap == 0).astype(np.int64)
@@ -330,7 +330,7 @@ def pitch_plan(sym: Symbols) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     hit = (sym.pitch[has] == pred[has]).astype(np.int64)
     coded = np.setdiff1d(np.arange(len(sym.pitch)), has[hit == 1])
     miss_ctx = (_prev(sym.pitch, START_PITCH) * 2 + chord)[coded]
-    return has, hit, _hit_context(length[has], chord[has]), coded, miss_ctx
+    return has, hit, np.asarray(_hit_context(length[has], chord[has])), coded, miss_ctx
 
 
 def pedal_contexts(gaps: np.ndarray) -> np.ndarray:
@@ -361,14 +361,14 @@ def _coded(sym: Symbols, s: NoteSetting,
     out |= {"pitch_hit": (hit_ctx, hit), "pitch_miss": (miss_ctx, sym.pitch[coded]),
             "velocity_near": (ctx["velocity_near"], x["velocity"]),
             "duration_next": (ctx["duration_next"], x["duration"])}
-    if coding == CODING:
+    if coding == NOTE_CODING:
         lengths = [_bit_length(_excess(g)) for g in [sym.gap, *sym.pedals.values()]]
         out["escape"] = (np.repeat([ESCAPE_ONSET] + [ESCAPE_PEDAL] * len(sym.pedals), [len(n) for n in lengths]),
                          np.concatenate(lengths))
     return out, order
 
 
-def count(sym: Symbols, s: NoteSetting, coding: bytes = CODING) -> dict[str, np.ndarray]:
+def count(sym: Symbols, s: NoteSetting, coding: bytes = NOTE_CODING) -> dict[str, np.ndarray]:
     """(context, symbol) counts of one piece per stream: what the training split's prior sums."""
     out = {}
     for name, (c, x) in _coded(sym, s, coding)[0].items():
@@ -453,7 +453,7 @@ def _symbols_crc(sym: Symbols) -> int:
 
 
 def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
-          coding: bytes = CODING) -> list[tuple[str, np.ndarray, np.ndarray]]:
+          coding: bytes = NOTE_CODING) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(stream, symbols, weights) in decoding order: onsets and their escapes, pitch, velocity, duration, then
     each pedal's gaps and escapes. NC03's pitch part interleaves, note by note, the match flag (when the note
     has a prediction) and the pitch (unless the flag hit); flag weights are padded to the pitch alphabet."""
@@ -465,7 +465,7 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
         c, x = streams[name]
         return name, x, _Model(priors[name]).rows(c, x)
 
-    escape = _Model(priors["escape"]) if coding == CODING else None
+    escape = _Model(priors["escape"]) if coding == NOTE_CODING else None
 
     def escapes(gaps: np.ndarray, ctx: int) -> tuple[np.ndarray, np.ndarray]:
         return _escapes(gaps) if escape is None else _gamma(_excess(gaps), escape, ctx)
@@ -475,6 +475,7 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
         plan += [rows("pitch"), rows("velocity"), rows("duration")]
     else:
         (_, hit, hit_w), (_, miss, miss_w) = rows("pitch_hit"), rows("pitch_miss")
+        assert pitch_order is not None  # every coding after NC02 gives the order of its pitch part
         weights = np.zeros((len(pitch_order), MIDI_MAX + 1))
         weights[: len(hit), :2] = hit_w
         weights[len(hit) :] = miss_w
@@ -498,7 +499,7 @@ def stream_bits(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray]) -> 
     return bits
 
 
-def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = CODING) -> bytes:
+def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = NOTE_CODING) -> bytes:
     """The NOTE section payload of one piece at setting s, with the bundle's priors for s."""
     c = _family()
     family = c.stream.model.Categorical(perfect=False)
@@ -618,7 +619,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
     def one(weights: np.ndarray) -> int:
         return int(coder.decode(family, weights)[0])
 
-    escape = _Model(priors["escape"]) if coding == CODING else None
+    escape = _Model(priors["escape"]) if coding == NOTE_CODING else None
     pad = np.zeros((1, 256))
 
     def escaped(values: np.ndarray, ctx: int) -> np.ndarray:

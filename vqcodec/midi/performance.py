@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import zstandard
 
-from vqcodec.errors import FormatError, LimitError, TruncatedError, VersionError
 from vqcodec.container.format import ZSTD_LEVEL
+from vqcodec.errors import FormatError, InputError, LimitError, TruncatedError, VersionError
 
 MIDI_MAX = 127  # largest pitch, velocity, controller and controller value
 SUSTAIN = 64
@@ -103,10 +103,10 @@ class Performance:
         self.pitch = _ints(self.pitch, "pitch", 0, MIDI_MAX, n)
         self.velocity = _ints(self.velocity, "velocity", 1, MIDI_MAX, n)
         if np.any(self.offset < self.onset):
-            raise ValueError(f"offset before onset at note {int(np.argmax(self.offset < self.onset))}")
+            raise InputError(f"offset before onset at note {int(np.argmax(self.offset < self.onset))}")
         for number, pedal in self.pedals.items():
             if not 0 <= number <= MIDI_MAX or not isinstance(pedal, Pedal):
-                raise ValueError(f"pedals must map controllers 0..{MIDI_MAX} to Pedal, got {number}: {type(pedal)}")
+                raise InputError(f"pedals must map controllers 0..{MIDI_MAX} to Pedal, got {number}: {type(pedal)}")
         order = np.lexsort((self.pitch, self.onset))
         self.pitch, self.onset = self.pitch[order], self.onset[order]
         self.offset, self.velocity = self.offset[order], self.velocity[order]
@@ -125,9 +125,9 @@ def _times(values: np.ndarray, what: str, n: int | None = None) -> np.ndarray:
     """A 1-D float64 array of finite, non-negative seconds (of length n when given)."""
     a = np.asarray(values, dtype=np.float64)
     if a.ndim != 1 or (n is not None and len(a) != n):
-        raise ValueError(f"{what} must be 1-D of length {n if n is not None else 'N'}, got shape {a.shape}")
+        raise InputError(f"{what} must be 1-D of length {n if n is not None else 'N'}, got shape {a.shape}")
     if not np.all(np.isfinite(a)) or np.any(a < 0):
-        raise ValueError(f"{what} must be finite and >= 0")
+        raise InputError(f"{what} must be finite and >= 0")
     return a
 
 
@@ -135,9 +135,9 @@ def _ints(values: np.ndarray, what: str, lo: int, hi: int, n: int) -> np.ndarray
     """A 1-D uint8 array of length n with integer values in [lo, hi] (checked before the cast)."""
     a = np.asarray(values)
     if a.ndim != 1 or len(a) != n:
-        raise ValueError(f"{what} must be 1-D of length {n}, got shape {a.shape}")
+        raise InputError(f"{what} must be 1-D of length {n}, got shape {a.shape}")
     if len(a) and (not np.all(a == np.round(a)) or a.min() < lo or a.max() > hi):
-        raise ValueError(f"{what} must be integers in {lo}..{hi}")
+        raise InputError(f"{what} must be integers in {lo}..{hi}")
     return a.astype(np.uint8)
 
 
@@ -203,7 +203,7 @@ def pack_lossless(perf: Performance, grid_ms: float = 1.0, pedal: bool = True) -
     """
     grid_us = round(grid_ms * US_PER_MS)
     if grid_us < 1 or abs(grid_us - grid_ms * US_PER_MS) > 1e-6:
-        raise ValueError(f"grid_ms must be a positive whole number of microseconds, got {grid_ms}")
+        raise InputError(f"grid_ms must be a positive whole number of microseconds, got {grid_ms}")
     on = _grid_units(perf.onset, grid_us)
     off = _grid_units(perf.offset, grid_us)
     order = np.lexsort((perf.pitch, on))  # rounding can reorder equal-step notes

@@ -1,0 +1,472 @@
+"""The ECG payload of a .vqc file: its typed header metadata and its sections, to and from the container.
+
+`vqcodec.container.format` walks and checks the bytes; this module says what an ECG file's sections hold (NORM,
+NANM, IDXC, BLKS, RESD, fPRT, mTRC), which minor version each needs, and checks them. `vqcodec.ecg.codec` turns
+signals into an `EcgFile` and back.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import zstandard
+
+from vqcodec.coding import entropy, residual
+from vqcodec.container import bitpack
+from vqcodec.container import format as vqc
+from vqcodec.container.format import (
+    BASE_MINOR,
+    DEFAULT_LIMITS,
+    TAG_BLKS,
+    TAG_MTRC,
+    TAG_NORM,
+    Container,
+    Header,
+    Kind,
+    Limits,
+    Reader,
+    SectionType,
+)
+from vqcodec.ecg.signal import ChannelInfo
+from vqcodec.errors import ChecksumError, FormatError, LimitError
+
+KIND = "ecg"
+TAG_NANM, TAG_IDXC, TAG_RESD, TAG_FPRT = "NANM", "IDXC", "RESD", "fPRT"
+"""An ECG file's own sections; NORM (normalisation statistics) and BLKS (index blocks) are the two every file holds."""
+SECTION_ORDER = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_FPRT, TAG_MTRC)
+"""The order an ECG file's sections are written in."""
+
+RESIDUAL_MINOR = 1
+"""A file with an error-bounded residual layer (RESD) with the static tables needs format 1.1."""
+CODED_MINOR = 2
+"""A file whose blocks hold entropy-coded indices (IDXC) needs 1.2."""
+ADAPTIVE_RESD_MINOR = 4
+"""A RESD with the adaptive contexts (vqcodec.coding.residual.N_CONTEXTS) needs 1.4."""
+INDEX_CODING_MINORS = {entropy.CODING_ONE_PRIOR: CODED_MINOR, entropy.CODING_PER_STAGES: 7}
+"""The minor each index coding needs: bigram-rans-2 (a prior per stage count) came with 1.7."""
+MAX_CODING_NAME = 64
+
+_NORM_WIDTH, _FPRT_WIDTH, _RUN_WIDTH = 2, 3, 3  # (offset, scale); (mean, rms, max|x|); (channel, start, length)
+_BLOCK_HEAD = struct.Struct("<II")  # compressed length, CRC-32 of the compressed bytes
+
+
+# ------------------------------------------------------------------ typed header metadata
+
+
+@dataclass
+class EcgMeta:
+    """The header metadata of an ECG file (the JSON object after the fixed fields), typed.
+
+    Read from an untrusted header, so `from_json` never raises: what is missing takes the first release's
+    defaults, and `problem` says what the decoder cannot use.
+    """
+
+    model: str
+    model_fs: float
+    quality: int  # 0: no model layer (the residual layer holds every sample)
+    n_model: int  # samples per channel at the model's rate
+    record: str
+    channels: list[ChannelInfo]
+    comments: list[str] = field(default_factory=list)
+    base_time: str | None = None
+    base_date: str | None = None
+    original_bytes: int | None = None
+    norm_frames: int | None = None  # frames per normalisation block; None: one per storage block
+    max_error: int | None = None  # the residual layer's bound in ADC units (0: lossless); None: no layer
+    unknown: dict = field(default_factory=dict)  # keys this release does not know, kept as they were
+    invalid: str | None = field(default=None, repr=False, compare=False)  # why the stored object does not fit
+
+    _KEYS = ("model", "model_fs", "quality", "n_model", "record", "channels", "comments", "base_time", "base_date",
+             "original_bytes", "norm_frames", "max_error")
+
+    def to_json(self) -> dict:
+        """The JSON object the header stores (optional keys only when set, as every release wrote them)."""
+        out: dict[str, Any] = {
+            "model": self.model, "model_fs": self.model_fs, "quality": self.quality, "n_model": self.n_model,
+            "record": self.record, "comments": self.comments, "base_time": self.base_time,
+            "base_date": self.base_date, "channels": [vars(ch) for ch in self.channels],
+            "original_bytes": self.original_bytes,
+        }
+        if self.norm_frames is not None:
+            out["norm_frames"] = self.norm_frames
+        if self.max_error is not None:
+            out["max_error"] = self.max_error
+        return {**self.unknown, **out}
+
+    @classmethod
+    def from_json(cls, meta: dict) -> EcgMeta:
+        """The typed view of a stored object; wrong types are noted in `invalid`, never raised."""
+        invalid = None
+        n_model = meta.get("n_model", 0)
+        if not _is_int(n_model):
+            invalid = "n_model disagrees with n_frames"
+        try:
+            channels = [ChannelInfo(**ch) for ch in meta.get("channels", [])]
+        except TypeError as e:
+            channels, invalid = [], invalid or f"header channel metadata is invalid ({e})"
+        if invalid is None and not all(map(_channel_ok, channels)):
+            invalid = "header channel metadata has wrong types or a gain <= 0"
+        comments = meta.get("comments", [])
+        times = (meta.get("base_time"), meta.get("base_date"))
+        if invalid is None and not (isinstance(comments, list) and all(isinstance(c, str) for c in comments)
+                                    and all(t is None or isinstance(t, str) for t in times)):
+            invalid = "header comments or base time/date have the wrong type"
+        return cls(
+            model=str(meta.get("model", "?")), model_fs=_number(meta.get("model_fs"), math.nan),
+            quality=q if _is_int(q := meta.get("quality", 0)) else 0, n_model=n_model if _is_int(n_model) else 0,
+            record=meta.get("record", "record"), channels=channels,
+            comments=list(comments) if isinstance(comments, list) else [],
+            base_time=times[0] if isinstance(times[0], str) else None,
+            base_date=times[1] if isinstance(times[1], str) else None,
+            original_bytes=b if _is_int(b := meta.get("original_bytes")) else None,
+            norm_frames=meta.get(NORM_FRAMES_KEY), max_error=bound if _is_int(bound := meta.get("max_error")) else None,
+            unknown={k: v for k, v in meta.items() if k not in cls._KEYS}, invalid=invalid,
+        )
+
+
+NORM_FRAMES_KEY = "norm_frames"
+"""The EcgMeta key (and header JSON key) of the normalisation block, in frames."""
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v: object, default: float) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else default
+
+
+def _channel_ok(ch: ChannelInfo) -> bool:
+    """Whether stored channel metadata has the types (and a usable gain) the decoder and writers rely on."""
+    ints = (ch.baseline, ch.adc_res, ch.adc_zero)
+    return (all(isinstance(v, str) for v in (ch.name, ch.units, ch.fmt))
+            and all(_is_int(v) for v in ints)
+            and isinstance(ch.gain, (int, float)) and not isinstance(ch.gain, bool)
+            and math.isfinite(ch.gain) and ch.gain > 0)
+
+
+def norm_frames(h: Header) -> int:
+    """Frames per normalisation block: the header's norm_frames when given, else one per storage block."""
+    nf = h.meta.get(NORM_FRAMES_KEY, h.block_frames)
+    return nf if _is_int(nf) and nf >= 1 else h.block_frames
+
+
+def n_norm_blocks(h: Header) -> int:
+    """Rows of NORM: ceil(n_frames / norm_frames); 0 for an empty record."""
+    return -(-h.n_frames // norm_frames(h))
+
+
+def packed_block_size(h: Header, frames: int) -> int:
+    """Bytes of one block's zstd-packed indices: ceil(C * S * frames * bits / 8)."""
+    return bitpack.packed_size(h.n_channels * h.n_stages * frames, h.bits_per_index)
+
+
+def _header_problem(h: Header, limits: Limits) -> tuple[type[Exception], str] | None:
+    """What the ECG payload needs of the header beyond the container's checks."""
+    nf = h.meta.get(NORM_FRAMES_KEY, h.block_frames)
+    if not (type(nf) is int and 1 <= nf <= h.block_frames):
+        return FormatError, f"meta {NORM_FRAMES_KEY} {nf!r} must be an integer in [1, block_frames]"
+    largest = packed_block_size(h, min(h.block_frames, h.n_frames))
+    if largest > limits.max_block_bytes:
+        return LimitError, f"a block holds {largest} bytes of indices, over the limit {limits.max_block_bytes}"
+    return None
+
+
+# ------------------------------------------------------------------ the file
+
+
+@dataclass(eq=False)
+class EcgFile:
+    """A decoded ECG .vqc file. `==` is identity (it holds arrays): compare the fields instead."""
+
+    header: Header
+    blocks: list  # uint16 [C, S, F_b] per block, or each block's coded bytes when index_coding is set
+    norm: np.ndarray  # float32 [n_norm_blocks, C, 2]: (offset, scale), the model sees (x - offset) / scale
+    nan_runs: np.ndarray = field(default_factory=lambda: np.zeros((0, _RUN_WIDTH), np.int64))
+    fingerprint: np.ndarray | None = None  # float32 [n_blocks, C, 3]: (mean, rms, max|x|)
+    metrics: dict | None = None
+    extra: dict[str, bytes] = field(default_factory=dict)  # unknown ancillary sections, kept verbatim
+    lost_blocks: dict[int, str] = field(default_factory=dict)  # salvage only: block -> why it was unreadable
+    damage: list[str] = field(default_factory=list)  # salvage only: other damage that was skipped
+    residual: bytes | None = None  # RESD payload (vqcodec.coding.residual), decoded with the model's prediction
+    index_coding: str | None = None  # IDXC: blocks are then the coded bytes of each block, decoded by the codec
+
+    @property
+    def meta(self) -> EcgMeta:
+        """The header's metadata, typed."""
+        return EcgMeta.from_json(self.header.meta)
+
+
+def _runs_problem(runs: np.ndarray, h: Header) -> str | None:
+    """Why NaN runs are not canonical (in range, sorted by (channel, start), non-overlapping), or None."""
+    if runs.size == 0:
+        return None
+    ch, start, length = runs.T
+    if ch.min() < 0 or ch.max() >= h.n_channels:
+        return "NaN run channel out of range"
+    if start.min() < 0 or length.min() < 1 or np.any(start > h.n_samples - length):
+        return "NaN run outside [0, n_samples) or of length < 1"
+    same = ch[1:] == ch[:-1]
+    if np.any(ch[1:] < ch[:-1]) or np.any(same & (start[1:] < start[:-1] + length[:-1])):
+        return "NaN runs not sorted by (channel, start) or overlapping"
+    return None
+
+
+def _check_array(a: Any, what: str, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape:
+        got = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+        raise ValueError(f"{what} must be {np.dtype(dtype)} {shape}, got {got}")
+    return a
+
+
+def _coding_name_ok(name: bytes) -> bool:
+    """Whether an IDXC payload is an index coding name: 1..MAX_CODING_NAME printable ASCII characters."""
+    return 0 < len(name) <= MAX_CODING_NAME and name.isascii() and name.decode().isprintable()
+
+
+def _write(f: EcgFile, level: int) -> tuple[Header, list[tuple[str, bytes]]]:
+    """An EcgFile -> its header and sections, checked (the header by the container); ValueError when inconsistent."""
+    h = f.header
+    problem = vqc.header_problem(h)
+    if problem:
+        raise ValueError(problem)
+    C, S, nb = h.n_channels, h.n_stages, h.n_blocks
+    out: list[tuple[str, bytes]] = []
+    zc = zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
+    norm = _check_array(f.norm, "norm", np.float32, (n_norm_blocks(h), C, _NORM_WIDTH))
+    if not (np.isfinite(norm).all() and (norm[..., 1] > 0).all()):
+        raise ValueError("norm must be finite with scale > 0")
+    out.append((TAG_NORM, norm.astype("<f4").tobytes()))
+
+    runs = _check_array(f.nan_runs, "nan_runs", np.int64, np.shape(f.nan_runs)[:1] + (_RUN_WIDTH,))
+    problem_runs = _runs_problem(runs, h)
+    if problem_runs:
+        raise ValueError(problem_runs)
+    if len(runs) > DEFAULT_LIMITS.max_nan_runs:
+        raise ValueError(f"{len(runs)} NaN runs exceed the limit {DEFAULT_LIMITS.max_nan_runs}")
+    if len(runs):
+        out.append((TAG_NANM, zc.compress(runs.astype("<i8").tobytes())))
+
+    if len(f.blocks) != nb:
+        raise ValueError(f"{len(f.blocks)} blocks given, header implies {nb}")
+    if f.index_coding is not None:
+        name = f.index_coding.encode("ascii", "replace")
+        if not _coding_name_ok(name):
+            raise ValueError(f"index coding name {f.index_coding!r} must be 1..{MAX_CODING_NAME} printable ASCII")
+        out.append((TAG_IDXC, name))
+    blks = []
+    for b, codes in enumerate(f.blocks):
+        if f.index_coding is not None:
+            if not isinstance(codes, bytes) or len(codes) > DEFAULT_LIMITS.max_block_bytes:
+                raise ValueError(f"block {b}: coded blocks are bytes of at most {DEFAULT_LIMITS.max_block_bytes}")
+            frame = codes
+        else:
+            _check_array(codes, f"block {b}", np.uint16, (C, S, h.block_length(b)))
+            if codes.size and codes.max() >= h.codebook_size:
+                raise ValueError(f"block {b} holds index {codes.max()} >= codebook_size {h.codebook_size}")
+            frame = zc.compress(bitpack.pack(codes, h.bits_per_index))
+        blks += [_BLOCK_HEAD.pack(len(frame), zlib.crc32(frame)), frame]
+    out.append((TAG_BLKS, b"".join(blks)))
+    if f.residual is not None:
+        out.append((TAG_RESD, bytes(f.residual)))
+    if f.fingerprint is not None:
+        fp = _check_array(f.fingerprint, "fingerprint", np.float32, (nb, C, _FPRT_WIDTH))
+        out.append((TAG_FPRT, fp.astype("<f4").tobytes()))
+    if f.metrics is not None:
+        if not isinstance(f.metrics, dict):
+            raise ValueError("metrics must be a dict")
+        out.append((TAG_MTRC, vqc.json_bytes(f.metrics, "metrics", allow_nan=True)))
+    return h, out
+
+
+def dumps(f: EcgFile, level: int = vqc.ZSTD_LEVEL) -> bytes:
+    """Serialise an ECG file to .vqc bytes; deterministic. Raises ValueError when `f` is inconsistent."""
+    return vqc.dumps(f, level)
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _frame_size(r: Reader, frame: memoryview, where: str, limit: int) -> int:
+    """The content size a zstd frame declares, checked against `limit` before anything is allocated."""
+    try:
+        declared = zstandard.frame_content_size(frame)
+    except zstandard.ZstdError as e:
+        raise r.error(FormatError, f"{where}: bad zstd frame header ({e})") from None
+    if declared < 0:
+        raise r.error(FormatError, f"{where}: zstd frame does not declare its content size")
+    if declared > limit:
+        raise r.error(LimitError, f"{where}: zstd frame declares {declared} bytes, over the limit {limit}")
+    return declared
+
+
+def _decompress(r: Reader, frame: memoryview, size: int, where: str, dz: zstandard.ZstdDecompressor) -> bytes:
+    """Decompress a frame whose declared size was checked; zstd verifies its own content checksum."""
+    try:
+        return dz.decompress(frame, max_output_size=size, allow_extra_data=False)
+    except zstandard.ZstdError as e:
+        raise r.error(FormatError, f"{where}: zstd: {e}") from None
+
+
+def _read_blocks(r: Reader, data: memoryview, h: Header, limits: Limits, dz: zstandard.ZstdDecompressor,
+                 lost: dict[int, str] | None = None, coded: bool = False) -> list:
+    """Every block of BLKS, in order: index arrays, or each block's coded bytes when `coded` (IDXC).
+
+    With `lost` (salvage), a block that fails a check is recorded there (block -> why) and replaced by zero
+    indices, and the walk goes on: each block has its own length and CRC, so one bad block loses only itself
+    unless its length field is what was damaged.
+    """
+    sub = Reader(data, f"{r.name}: section {TAG_BLKS}")
+    blocks: list = []
+    for b in range(h.n_blocks):
+        try:
+            blocks.append(_read_coded_block(sub, b, limits) if coded else _read_block(sub, b, h, limits, dz))
+        except (FormatError, LimitError) as e:
+            if lost is None:
+                raise
+            lost[b] = str(e).removeprefix(f"{sub.name}: ")
+            blocks.append(b"" if coded else np.zeros((h.n_channels, h.n_stages, h.block_length(b)), np.uint16))
+    if sub.pos != len(sub.view) and not lost:  # with a lost block, its bad length explains the rest
+        raise sub.error(FormatError, f"{len(sub.view) - sub.pos} bytes after the last block")
+    return blocks
+
+
+def _read_coded_block(sub: Reader, b: int, limits: Limits) -> bytes:
+    """Block b of an IDXC file at the cursor: length limit and CRC; the codec decodes the bytes."""
+    clen, crc = _BLOCK_HEAD.unpack(sub.take(_BLOCK_HEAD.size, f"block {b}"))
+    if clen > limits.max_block_bytes:
+        raise sub.error(LimitError, f"block {b} is {clen} bytes, over the limit {limits.max_block_bytes}")
+    frame = sub.take(clen, f"block {b}")
+    if zlib.crc32(frame) != crc:
+        raise sub.error(ChecksumError, f"block {b} CRC mismatch")
+    return bytes(frame)
+
+
+def _read_block(sub: Reader, b: int, h: Header, limits: Limits, dz: zstandard.ZstdDecompressor) -> np.ndarray:
+    """Block b at the cursor: CRC, declared size (bomb guard), decompress, unpack, index range."""
+    clen, crc = _BLOCK_HEAD.unpack(sub.take(_BLOCK_HEAD.size, f"block {b}"))
+    frame = sub.take(clen, f"block {b}")
+    if zlib.crc32(frame) != crc:
+        raise sub.error(ChecksumError, f"block {b} CRC mismatch")
+    frames = h.block_length(b)
+    size = packed_block_size(h, frames)
+    # zstd allocates what the frame declares (and ignores max_output_size then): compare it first.
+    declared = _frame_size(sub, frame, f"block {b}", limits.max_block_bytes)
+    if declared != size:
+        raise sub.error(FormatError, f"block {b}: zstd content size {declared}, the header implies {size}")
+    raw = _decompress(sub, frame, size, f"block {b}", dz)
+    count = h.n_channels * h.n_stages * frames
+    try:
+        codes = bitpack.unpack(raw, h.bits_per_index, count).reshape(h.n_channels, h.n_stages, frames)
+    except FormatError as e:
+        raise sub.error(FormatError, f"block {b}: {e}") from None
+    if codes.size and codes.max() >= h.codebook_size:
+        raise sub.error(FormatError, f"block {b}: index {codes.max()} >= codebook_size {h.codebook_size}")
+    return codes
+
+
+def _read_runs(r: Reader, data: memoryview, h: Header, limits: Limits, dz: zstandard.ZstdDecompressor,
+               ) -> np.ndarray:
+    row, where = _RUN_WIDTH * 8, f"section {TAG_NANM}"
+    size = _frame_size(r, data, where, limits.max_nan_runs * row)
+    if size == 0 or size % row:
+        raise r.error(FormatError, f"{where}: content size {size} is not a positive multiple of {row}")
+    runs = np.frombuffer(_decompress(r, data, size, where, dz), "<i8").reshape(-1, _RUN_WIDTH).astype(np.int64)
+    problem = _runs_problem(runs, h)
+    if problem:
+        raise r.error(FormatError, f"{where}: {problem}")
+    return runs
+
+
+def _metrics(c: Container) -> dict | None:
+    return vqc.read_json(Reader(b"", c.name), c.sections[TAG_MTRC], TAG_MTRC) if TAG_MTRC in c.sections else None
+
+
+def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
+          salvage: bool = False) -> EcgFile:
+    """Parse and fully verify the bytes of an ECG .vqc file. Raises a VqcError subclass whose message starts with
+    `name`.
+
+    salvage=True tolerates damage confined to the index blocks: bytes after END are ignored, and a block that
+    fails its CRC (or any other check) becomes zero indices listed in `lost_blocks` with the reason; `damage`
+    lists what else was skipped. Damage anywhere else still raises: without an intact header, NORM, NANM,
+    fPRT and END, the surviving blocks could not be decoded or verified.
+    """
+    # Every section's CRC is checked before any payload is decompressed.
+    damage: list[str] | None = [] if salvage else None
+    c = vqc.read(data, name, limits, damage=damage, tolerate=frozenset({TAG_BLKS}))
+    h, sections = c.header, c.sections
+    r = Reader(b"", name)
+    if h.kind != KIND:
+        raise r.error(FormatError, f"a {h.kind} file, not an ECG record")
+    for tag in (TAG_NORM, TAG_BLKS):
+        if tag not in sections:
+            raise r.error(FormatError, f"missing section {tag}")
+    foreign = [t for t in sections if t not in SECTION_ORDER]
+    if foreign:
+        raise r.error(FormatError, f"kind {h.kind} and section {foreign[0]} disagree (an ECG file does not hold it)")
+    C, nb = h.n_channels, h.n_blocks
+    expected = n_norm_blocks(h) * C * _NORM_WIDTH * 4
+    if len(sections[TAG_NORM]) != expected:
+        raise r.error(FormatError, f"section {TAG_NORM} is {len(sections[TAG_NORM])} bytes, expected {expected}")
+    norm = np.frombuffer(sections[TAG_NORM], "<f4").reshape(n_norm_blocks(h), C, _NORM_WIDTH).astype(np.float32)
+    if not (np.isfinite(norm).all() and (norm[..., 1] > 0).all()):
+        raise r.error(FormatError, f"section {TAG_NORM}: values must be finite with scale > 0")
+    dz = zstandard.ZstdDecompressor()
+    lost: dict[int, str] | None = {} if salvage else None
+    coding = None
+    if TAG_IDXC in sections:
+        raw_name = bytes(sections[TAG_IDXC])
+        if not _coding_name_ok(raw_name):
+            raise r.error(FormatError, f"section {TAG_IDXC}: not an index coding name")
+        coding = raw_name.decode()
+    blocks = _read_blocks(r, sections[TAG_BLKS], h, limits, dz, lost, coded=coding is not None)
+    f = EcgFile(h, blocks, norm, extra=c.extra, lost_blocks=lost or {}, damage=damage or [], index_coding=coding)
+    if TAG_NANM in sections:
+        f.nan_runs = _read_runs(r, sections[TAG_NANM], h, limits, dz)
+    if TAG_RESD in sections:
+        _, uses_model, t, ch = residual.header(sections[TAG_RESD], name)
+        if (t, ch) != (h.n_samples, h.n_channels):
+            raise r.error(FormatError, f"section {TAG_RESD} is for {t} x {ch} samples, the header says "
+                                       f"{h.n_samples} x {h.n_channels}")
+        if uses_model != (h.n_stages > 0):
+            raise r.error(FormatError, f"section {TAG_RESD} and n_stages {h.n_stages} disagree on the model layer")
+        residual.check_size(sections[TAG_RESD], name)
+        f.residual = bytes(sections[TAG_RESD])
+    elif h.n_stages == 0:
+        raise r.error(FormatError, f"n_stages 0 (no model layer) needs section {TAG_RESD}")
+    if TAG_FPRT in sections:
+        f.fingerprint = np.frombuffer(sections[TAG_FPRT], "<f4").reshape(nb, C, _FPRT_WIDTH).astype(np.float32)
+    f.metrics = _metrics(c)
+    return f
+
+
+# ------------------------------------------------------------------ registration
+
+
+def _idxc_minor(payload: bytes) -> int:
+    return INDEX_CODING_MINORS.get(bytes(payload).decode("ascii", "replace"), CODED_MINOR)
+
+
+def _resd_minor(payload: bytes) -> int:
+    return ADAPTIVE_RESD_MINOR if residual.is_adaptive(payload) else RESIDUAL_MINOR
+
+
+def _any_size(h: Header, limits: Limits) -> int:
+    return limits.max_section_bytes
+
+
+for _section in (
+    SectionType(TAG_NANM, lambda _: BASE_MINOR, _any_size),
+    SectionType(TAG_IDXC, _idxc_minor, _any_size),
+    SectionType(TAG_RESD, _resd_minor, _any_size),
+    SectionType(TAG_FPRT, lambda _: BASE_MINOR, lambda h, lim: h.n_blocks * h.n_channels * _FPRT_WIDTH * 4,
+                exact=True),
+):
+    vqc.register_section(_section)
+vqc.register_kind(Kind(KIND, 1, EcgFile, loads, _write, _metrics, check_header=_header_problem))

@@ -1,0 +1,174 @@
+"""The MIDI payload of a .vqc file: its typed header metadata and its sections (NOTE, mNOT), to and from the container.
+
+`vqcodec.container.format` walks and checks the bytes; this module says what a performance's file holds and which
+minor version each section needs. `vqcodec.midi.codec` turns a Performance into a `MidiFile` and back.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+
+from vqcodec.container import format as vqc
+from vqcodec.container.format import (
+    DEFAULT_LIMITS,
+    TAG_BLKS,
+    TAG_MTRC,
+    TAG_NORM,
+    Container,
+    Header,
+    Kind,
+    Limits,
+    Reader,
+    SectionType,
+)
+from vqcodec.errors import FormatError
+from vqcodec.midi import coder
+
+KIND = "midi"
+TAG_NOTE, TAG_MNOT = "NOTE", "mNOT"
+HEADER_CODEBOOK = 2
+"""The container's smallest codebook size: a MIDI file holds no code indices, so unused fields take their minimum."""
+COMPACT_NOTE_MINOR = 5
+"""A NOTE with coding NC03, and the metrics section mNOT, need format 1.5."""
+NOTE_CODING_MINORS = {coder.NOTE_CODING: 6}
+"""NOTE codings that need a later minor: NC04 (escapes coded by bit length) came with 1.6."""
+NOTE_METRICS = ("f1_onset", "f1_offset", "onset_err_ms_median", "onset_err_ms_max", "velocity_mae",
+                "duration_rel_err_median")
+"""A MIDI file's stored metrics, in mNOT's order, then PEDAL_METRIC: {controller: agreement}."""
+PEDAL_METRIC = "pedal_agreement"
+STORED_METRICS = (*NOTE_METRICS, PEDAL_METRIC)
+"""What a file keeps of its NoteReport for `vqcodec info`."""
+_NOTE_METRICS = struct.Struct("<" + "f" * len(NOTE_METRICS))
+_PEDAL_ROW = struct.Struct("<Bf")  # controller, agreement
+_MNOT_CAP = _NOTE_METRICS.size + 1 + 255 * _PEDAL_ROW.size
+
+
+@dataclass
+class MidiMeta:
+    """The header metadata of a MIDI file, typed. Read from an untrusted header, so `from_json` never raises."""
+
+    model: str
+    quality: int
+    record: str
+    duration_s: float
+    unknown: dict = field(default_factory=dict)  # keys this release does not know, kept as they were
+
+    def to_json(self) -> dict:
+        return {**self.unknown, "model": self.model, "quality": self.quality, "record": self.record,
+                "duration_s": self.duration_s}
+
+    @classmethod
+    def from_json(cls, meta: dict) -> MidiMeta:
+        q, d = meta.get("quality"), meta.get("duration_s")
+        return cls(str(meta.get("model", "?")), q if isinstance(q, int) and not isinstance(q, bool) else 0,
+                   str(meta.get("record", "performance")),
+                   float(d) if isinstance(d, (int, float)) and not isinstance(d, bool) else math.nan,
+                   {k: v for k, v in meta.items() if k not in ("model", "quality", "record", "duration_s")})
+
+
+@dataclass(eq=False)
+class MidiFile:
+    """A decoded MIDI .vqc file: the header, the NOTE payload (vqcodec.midi.coder) and the stored metrics."""
+
+    header: Header
+    notes: bytes
+    metrics: dict | None = None
+    extra: dict[str, bytes] = field(default_factory=dict)  # unknown ancillary sections, kept verbatim
+
+    @property
+    def meta(self) -> MidiMeta:
+        return MidiMeta.from_json(self.header.meta)
+
+    @staticmethod
+    def header_for(meta: MidiMeta, fs: float, n_notes: int, model_sha256: str) -> Header:
+        """The container header of a performance: notes as samples; the code-layout fields at their minimum."""
+        return Header(kind=KIND, fs=fs, n_channels=0, n_samples=n_notes, n_frames=0, hop=1, block_frames=1,
+                      n_stages=0, codebook_size=HEADER_CODEBOOK, model_sha256=model_sha256, meta=meta.to_json())
+
+
+def _note_metrics_bytes(metrics: dict) -> bytes | None:
+    """Metrics -> mNOT: NOTE_METRICS as float32 (None, not measured, as NaN), then the pedal count and
+    (controller, agreement); None when they are not exactly that schema (they then go to mTRC as JSON, so whatever
+    a reader accepts can be written again)."""
+    pedals = metrics.get(PEDAL_METRIC)
+    if set(metrics) != {*NOTE_METRICS, PEDAL_METRIC} or not isinstance(pedals, dict) or len(pedals) > 255:
+        return None
+    try:
+        rows = sorted((int(c), float(v)) for c, v in pedals.items())
+        head = _NOTE_METRICS.pack(*(math.nan if metrics[k] is None else float(metrics[k]) for k in NOTE_METRICS))
+        return head + bytes([len(rows)]) + b"".join(_PEDAL_ROW.pack(c, v) for c, v in rows)
+    except (TypeError, ValueError, OverflowError, struct.error):
+        return None
+
+
+def _read_note_metrics(r: Reader, data: memoryview) -> dict:
+    """mNOT -> the metrics dict (values to float32's 6 significant digits, NaN as None; controllers as strings,
+    like JSON's)."""
+    n = data[_NOTE_METRICS.size] if len(data) > _NOTE_METRICS.size else -1
+    if len(data) != _NOTE_METRICS.size + 1 + n * _PEDAL_ROW.size:
+        raise r.error(FormatError, f"section {TAG_MNOT}: {len(data)} bytes is not a metrics record")
+    short = lambda v: None if math.isnan(v) else float(f"{v:.6g}")  # noqa: E731
+    out: dict = {k: short(v) for k, v in zip(NOTE_METRICS, _NOTE_METRICS.unpack_from(data), strict=True)}
+    rows = [_PEDAL_ROW.unpack_from(data, _NOTE_METRICS.size + 1 + i * _PEDAL_ROW.size) for i in range(n)]
+    out[PEDAL_METRIC] = {str(c): short(v) for c, v in rows}
+    return out
+
+
+def _metrics(c: Container) -> dict | None:
+    """The stored metrics: mNOT (binary) or mTRC (JSON); a file holding both is refused."""
+    r = Reader(b"", c.name)
+    if TAG_MTRC in c.sections and TAG_MNOT in c.sections:
+        raise r.error(FormatError, f"sections {TAG_MTRC} and {TAG_MNOT} both hold metrics; a file has one")
+    if TAG_MNOT in c.sections:
+        return _read_note_metrics(r, c.sections[TAG_MNOT])
+    return vqc.read_json(r, c.sections[TAG_MTRC], TAG_MTRC) if TAG_MTRC in c.sections else None
+
+
+def _write(f: MidiFile, level: int) -> tuple[Header, list[tuple[str, bytes]]]:
+    if not isinstance(f.notes, (bytes, bytearray)):
+        raise ValueError("a MIDI file holds its NOTE payload as bytes")
+    out = [(TAG_NORM, b""), (TAG_BLKS, b""), (TAG_NOTE, bytes(f.notes))]
+    if f.metrics is not None:
+        if not isinstance(f.metrics, dict):
+            raise ValueError("metrics must be a dict")
+        compact = _note_metrics_bytes(f.metrics)
+        out.append((TAG_MNOT, compact) if compact is not None
+                   else (TAG_MTRC, vqc.json_bytes(f.metrics, "metrics", allow_nan=True)))
+    return f.header, out
+
+
+def dumps(f: MidiFile, level: int = vqc.ZSTD_LEVEL) -> bytes:
+    """Serialise a MIDI file to .vqc bytes; deterministic. Raises ValueError when `f` is inconsistent."""
+    return vqc.dumps(f, level)
+
+
+def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
+          salvage: bool = False) -> MidiFile:
+    """Parse and verify the bytes of a MIDI .vqc file (salvage has nothing to skip in one: every section counts)."""
+    c = vqc.read(data, name, limits)
+    r = Reader(b"", name)
+    h = c.header
+    if h.kind != KIND:
+        raise r.error(FormatError, f"a {h.kind} file, not a MIDI performance")
+    for tag in (TAG_NORM, TAG_BLKS):
+        if tag not in c.sections:
+            raise r.error(FormatError, f"missing section {tag}")
+        if len(c.sections[tag]):
+            raise r.error(FormatError, f"section {tag} of a midi file must be empty")
+    if TAG_NOTE not in c.sections:
+        raise r.error(FormatError, f"kind {h.kind} and section {TAG_NOTE} disagree (a midi file holds NOTE)")
+    foreign = [t for t in c.sections if t not in (TAG_NORM, TAG_BLKS, TAG_NOTE, TAG_MNOT, TAG_MTRC)]
+    if foreign:
+        raise r.error(FormatError, f"kind {h.kind} and section {foreign[0]} disagree (a midi file does not hold it)")
+    return MidiFile(h, bytes(c.sections[TAG_NOTE]), _metrics(c), c.extra)
+
+
+def _note_minor(payload: bytes) -> int:
+    return NOTE_CODING_MINORS.get(bytes(payload[:4]), COMPACT_NOTE_MINOR)
+
+
+vqc.register_section(SectionType(TAG_NOTE, _note_minor, lambda h, lim: lim.max_section_bytes))
+vqc.register_section(SectionType(TAG_MNOT, lambda _: COMPACT_NOTE_MINOR, lambda h, lim: _MNOT_CAP))
+vqc.register_kind(Kind(KIND, 2, MidiFile, loads, _write, _metrics, metric_tags=frozenset({TAG_MTRC, TAG_MNOT})))
