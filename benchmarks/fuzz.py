@@ -109,6 +109,8 @@ def _run(args: tuple[int, int]) -> tuple[Counter, list[str]]:
             mutated = mutate.ALL[kind](rng, blob, others)
         except Exception:  # a structured mutation that does not apply to this file (too few sections)
             mutated = mutate.bit_flip(rng, blob, others)
+        # a splice may give another whole file of the record (the two agree up to the cut): judge it as that one
+        setting = next((s for s, b in corpus[record].items() if b == mutated), setting)
         try:
             out = _decode(mutated)
         except VqcError:

@@ -733,7 +733,7 @@ def read_only(run: Callable[[], CliResult], folder: Path, only_rename: bool = Fa
     `only_rename`, only the final rename is refused (a temporary file exists and must be cleaned up).
     """
     folder = Path(os.path.abspath(folder))
-    real = {name: getattr(os, name) for name in ("open", "mkdir", "replace", "rename")}
+    real = {name: getattr(os, name) for name in ("open", "mkdir", "replace", "rename", "link")}
     real_open = io.open
 
     def inside(path: object) -> bool:
@@ -770,6 +770,7 @@ def read_only(run: Callable[[], CliResult], folder: Path, only_rename: bool = Fa
             mp.setattr(os, "mkdir", mkdir)
             mp.setattr(os, "replace", move("replace"))
             mp.setattr(os, "rename", move("rename"))
+            mp.setattr(os, "link", move("link"))  # a new output is published by a hard link
             mp.setattr(io, "open", open_)
             mp.setattr(builtins, "open", open_)
             return run()
@@ -834,6 +835,7 @@ def test_a_decompress_interrupted_while_moving_outputs_into_place_leaves_nothing
         raise KeyboardInterrupt
 
     monkeypatch.setattr(os, "replace", interrupted)
+    monkeypatch.setattr(os, "link", interrupted)  # a new output is published by a hard link
     assert_fails_cleanly(lambda: cli("decompress", vqc_path, "-o", vqc_path.parent / target, "--model", tiny_bundle),
                          "interrupted", vqc_path.parent, EXIT_INTERRUPTED)
 

@@ -13,7 +13,7 @@ The public names; `vqcodec.api` holds the functions, `vqcodec.ecg.codec` and `vq
     data, report = vqcodec.Codec.load("ecg").compress(sig)   # Compressed(data, report): what was lost too
 """
 
-from vqcodec.api import VqcInfo, compress, decompress, info
+from vqcodec.api import VqcInfo, compress, decompress, info, verify
 from vqcodec.container.format import DEFAULT_LIMITS, Limits
 from vqcodec.ecg.codec import Codec, Codes
 from vqcodec.ecg.signal import ChannelInfo, Signal
@@ -39,7 +39,8 @@ from vqcodec.midi.performance import Pedal, Performance
 __version__ = "0.2.0"
 
 __all__ = [
-    "read", "write", "compress", "decompress", "info", "compare", "compare_notes", "Codec", "Codes", "NoteCodec",
+    "read", "write", "compress", "decompress", "info", "verify", "compare", "compare_notes", "Codec", "Codes",
+    "NoteCodec",
     "Signal", "ChannelInfo", "Performance", "Pedal", "Compressed", "CompressedToTarget", "Report", "NoteReport",
     "VqcInfo", "Limits", "DEFAULT_LIMITS", "VqcError", "InputError", "ChannelError", "FormatError", "TruncatedError",
     "ChecksumError", "VersionError", "LimitError", "BundleError", "ModelNotFoundError", "ModelMismatchError",

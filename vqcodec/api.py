@@ -22,7 +22,7 @@ from vqcodec.container.format import DEFAULT_LIMITS, Limits
 from vqcodec.ecg.codec import Codec, codec_for
 from vqcodec.ecg.file import EcgFile, EcgMeta
 from vqcodec.ecg.signal import Signal
-from vqcodec.errors import InputError, ModelMismatchError
+from vqcodec.errors import ChecksumError, InputError, ModelMismatchError
 from vqcodec.metrics import Report
 from vqcodec.midi.codec import NoteCodec, note_codec_for
 from vqcodec.midi.file import KIND as MIDI_KIND
@@ -152,6 +152,8 @@ class VqcInfo:
     max_error: int | None = None  # the residual layer's bound in ADC units (0: lossless); None: no layer
     meta: EcgMeta | MidiMeta | None = field(default=None, repr=False)  # the header's metadata, typed
     damage: list[str] = field(default_factory=list)  # payload CRC mismatches: decompress would fail
+    bound: bool = False  # header, sections and decoded signal bound together (bIND, format 1.8 on)
+    version: tuple[int, int] = (0, 0)  # the format version the file was written as
 
     def to_dict(self) -> dict:
         """Every field (the metadata as the header stores it) and the derived figures, JSON-able."""
@@ -190,6 +192,7 @@ class VqcInfo:
             f"{8 * self.n_bytes / self.duration if self.duration else math.nan:.1f} bits/s, "
             f"CR {self.cr:.2f} vs {self.adc_bits}-bit",
         ]
+        out.append(self._binding_line())
         if self.max_error is not None:
             out.append("bound:       " + ("lossless: every ADC sample exact" if self.max_error == 0 else
                                       f"|error| <= {self.max_error} ADC units on every sample") + " (residual layer)")
@@ -199,6 +202,12 @@ class VqcInfo:
                 out.append(_channel_line(ch, vars(stored[k]) if k < len(stored) else {}))
         return out
 
+    def _binding_line(self) -> str:
+        v = f"format {self.version[0]}.{self.version[1]}"
+        if self.bound:
+            return f"fixity:      {v}; header, sections and decoded signal bound (bIND, digests checked on decode)"
+        return f"fixity:      {v}; no binding (written before format 1.8): CRCs only"
+
     def _midi_lines(self) -> list[str]:
         """`vqcodec info` of a MIDI file: notes, duration, bits per note, and the stored losses in words."""
         m = self.metrics
@@ -207,7 +216,7 @@ class VqcInfo:
                f"model:       {self.model} sha256 {self.model_sha256}",
                f"quality:     {self.quality} (onsets on a {1000 / self.fs:g} ms grid)",
                f"performance: {notes} notes, {self.duration:.1f} s",
-               f"rate:        {8 * self.n_bytes / notes if notes else math.nan:.2f} bits/note"]
+               f"rate:        {8 * self.n_bytes / notes if notes else math.nan:.2f} bits/note", self._binding_line()]
         if any(k in m for k in ("f1_onset", "onset_err_ms_median", "velocity_mae")):
             out += [f"notes:       F1 {_num(m.get('f1_onset'), '.4f')} "
                     f"(with offsets {_num(m.get('f1_offset'), '.4f')}); "
@@ -268,20 +277,36 @@ def info(source: Source, *, name: str | None = None, limits: Limits = DEFAULT_LI
     shown. name and limits as in `decompress`."""
     data, name = read_source(source, name)
     damage: list[str] = []
-    header, metrics, size = vqc.read_header(data, name, limits=limits, damage=damage)
+    c, metrics = vqc.inspect(data, name, limits=limits, damage=damage)
+    header, size = c.header, c.size
     if header.kind == MIDI_KIND:
         midi = MidiMeta.from_json(header.meta)
         return VqcInfo(name, header.kind, midi.model, header.model_sha256, midi.quality, header.fs, header.n_samples,
-                       [], size, 0, metrics or {}, None, midi, damage)
+                       [], size, 0, metrics or {}, None, midi, damage, c.bound, c.version)
     meta = EcgMeta.from_json(header.meta)
     if meta.invalid:
         damage.append(f"header metadata: {meta.invalid}")
     return VqcInfo(
-        name, header.kind, meta.model, header.model_sha256, meta.quality, header.fs, header.n_samples,
+        name, header.kind, meta.model, header.model_sha256,
+        header.n_stages if meta.quality is None else meta.quality, header.fs, header.n_samples,
         [ch.name for ch in meta.channels] or ["?"] * header.n_channels, size,
         max((ch.resolution for ch in meta.channels), default=16), metrics or {},
-        meta.max_error, meta, damage,
+        meta.max_error, meta, damage, c.bound, c.version,
     )
+
+
+def verify(source: Source, model: str | Path | Codec | NoteCodec | None = None, *, name: str | None = None,
+           limits: Limits = DEFAULT_LIMITS) -> VqcInfo:
+    """Check a .vqc file whole, writing nothing (what `flac -t` is to FLAC): every CRC, the binding of header,
+    sections and order, the header's promises against the payload, and a full decode in memory against the
+    fingerprint or the digest of the decoded signal. Returns the file's info; raises the VqcError that names what
+    is wrong (a file from before format 1.8 carries no binding, which `VqcInfo.bound` says)."""
+    data, name = read_source(source, name)
+    found = info(data, name=name, limits=limits)
+    if found.damage:
+        raise ChecksumError(f"{name}: damaged: " + "; ".join(found.damage))
+    decompress(data, model, name=name, limits=limits)
+    return found
 
 
 def read_file(path: Path) -> bytes:
@@ -305,5 +330,5 @@ def write_bytes(path: Path, data: bytes, force: bool = False) -> None:
     write_atomic(path, write, force)
 
 
-__all__ = ["compress", "decompress", "decode", "info", "read_source", "Source", "VqcInfo", "Report", "Limits",
+__all__ = ["compress", "decompress", "decode", "info", "verify", "read_source", "Source", "VqcInfo", "Report", "Limits",
            "DEFAULT_LIMITS", "write_bytes", "read_file"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import numpy as np
 
 from vqcodec import io
 from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, decode, read_file, write_bytes
@@ -274,6 +275,117 @@ def info(vqc_file: Path, as_json: bool) -> None:
     if i.damage:  # the header is shown, but the file is not whole
         hint = " (decompress --salvage can recover the undamaged blocks)" if _salvageable(read_file(vqc_file)) else ""
         _fail(f"{vqc_file}: damaged: {'; '.join(i.damage)}{hint}")
+
+
+def _vqc_files(paths: tuple[Path, ...]) -> list[Path]:
+    """The .vqc files named, a folder standing for every .vqc below it (sorted); InputError for a missing path."""
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found += sorted(q for q in p.rglob("*.vqc") if q.is_file())
+        elif p.exists():
+            found.append(p)
+        else:
+            raise InputError(f"{p}: no such file or folder")
+    return found
+
+
+_VERIFY_MODELS: dict[str | None, Any] = {}
+
+
+def _verify_one(path: Path, model: str | None, against: Path | None) -> tuple[str, bool, str]:
+    """One file's verdict as (path, ok, what): decoded whole in memory, never written; a worker keeps its models."""
+    from vqcodec.api import verify as verify_file
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if model not in _VERIFY_MODELS:
+                _VERIFY_MODELS[model] = None if model is None else _load_any(model)
+            found = verify_file(path, _VERIFY_MODELS[model])
+            note = "" if found.bound else " (no binding: written before format 1.8, CRCs and fingerprint only)"
+            if against is not None:
+                note += "; " + _against(path, against, _VERIFY_MODELS[model])
+        return str(path), True, "OK" + note
+    except VqcError as e:
+        return str(path), False, "FAILED: " + str(e).removeprefix(f"{path}: ")
+
+
+def _load_any(model: str) -> Codec | NoteCodec:
+    try:
+        return Codec.load(model)
+    except VqcError:
+        return NoteCodec.load(model)
+
+
+def _against(path: Path, record: Path, model: Codec | NoteCodec | None) -> str:
+    """Compare the decoded file with its source: the stored PRDN and max error must be what this decode gives."""
+    from vqcodec.api import decompress as decompress_file
+    from vqcodec.metrics import compare
+
+    source = io.read(record)
+    decoded = decompress_file(path, model)
+    found = read_info(path)
+    if not isinstance(source, Signal) or not isinstance(decoded, Signal):
+        raise InputError(f"{path}: --against compares ECG records")
+    if source.samples.shape != decoded.samples.shape:
+        raise FormatError(f"{path}: decodes to {decoded.samples.shape} samples, {record} has {source.samples.shape}")
+    report = compare(source, decoded, found.n_bytes)
+    stored = found.metrics.get("channels", [])
+    for got, kept in zip(report.channels, stored, strict=False):
+        if isinstance(kept, dict) and not _close(got.prdn, kept.get("prdn")):
+            raise FormatError(f"{path}: {got.name}: PRDN {got.prdn:.4g} % against {record}, the file says "
+                              f"{kept.get('prdn')}")
+    if found.max_error is not None:
+        gains = np.array([ch.gain for ch in source.channels])
+        worst = float(np.nanmax(np.abs(source.samples - decoded.samples) * gains, initial=0.0))
+        if worst > found.max_error + 1e-6:
+            raise FormatError(f"{path}: max error {worst:g} ADC units against {record}, over the bound "
+                              f"{found.max_error}")
+    return f"matches {record}: PRDN {report.prdn:.3f} %, max error {report.max_err:.4g}"
+
+
+def _close(a: float, b: object) -> bool:
+    return isinstance(b, (int, float)) and abs(a - float(b)) <= 1e-3 + 1e-3 * abs(a)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-m", "--model", default=None, help="model bundle folder (default: the one each file names)")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="files checked at once, each in its own process")
+@click.option("--against", type=click.Path(path_type=Path), default=None,
+              help="the source record of a single file: also check its stored PRDN and max error against it")
+@click.option("--summary", "summary_path", type=click.Path(path_type=Path), default=None,
+              help="also write every verdict as JSON")
+def verify(paths: tuple[Path, ...], model: str | None, jobs: int, against: Path | None,
+           summary_path: Path | None) -> None:
+    """Check .vqc files (folders: every .vqc below them) whole, writing nothing: CRCs, the binding of header and
+    sections, the header's promises, and a full decode against the stored fingerprint or signal digest. One line
+    per file (OK, or FAILED and what); exit 1 if any file fails."""
+    files = _vqc_files(paths)
+    if against is not None and len(files) != 1:
+        raise InputError(f"{against}: --against compares one .vqc file with its source, {len(files)} given")
+    verdicts = []
+    if jobs > 1 and len(files) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs) as pool:
+            for v in pool.map(_verify_one, files, [model] * len(files), [against] * len(files)):
+                click.echo(f"{v[0]}: {v[2]}")
+                verdicts.append(v)
+    else:
+        for f in files:
+            v = _verify_one(f, model, against)
+            click.echo(f"{v[0]}: {v[2]}")
+            verdicts.append(v)
+    failed = sum(not ok for _, ok, _ in verdicts)
+    if summary_path is not None:
+        write_bytes(summary_path, json.dumps([{"file": p, "ok": ok, "verdict": what} for p, ok, what in verdicts],
+                                             indent=1).encode() + b"\n", force=True)
+    if failed:
+        _fail(f"{failed} of {len(verdicts)} files failed verification")
+    click.echo(f"vqcodec: {len(verdicts)} file(s) verified, all OK", err=True)
 
 
 def main() -> None:

@@ -69,7 +69,8 @@ def test_codec_codes_indices_when_its_bundle_has_a_prior(codec):
     data, _ = codec.compress(sig)
     f = vqc.loads(data)
     assert f.index_coding == entropy.CODING_ONE_PRIOR and all(isinstance(b, bytes) for b in f.blocks)
-    assert data[8:12] == bytes([1, 0, 2, 0])  # format 1.2
+    assert vqc.SECTION_TYPES["IDXC"].minor(entropy.CODING_ONE_PRIOR.encode()) == 2  # format 1.2's coding
+    assert data[8:12] == bytes([1, 0, vqc.BIND_MINOR, 0])  # the file: 1.8, for its binding
     out = codec.decompress(data)
     assert out.samples.shape == sig.samples.shape
 
@@ -96,7 +97,7 @@ def test_a_bundle_without_a_prior_writes_plain_blocks_and_the_new_bundle_still_r
     assert old.model_id in codec.bundle.compatible_ids
     sig = make_signal(3000)
     data, _ = old.compress(sig)
-    assert vqc.loads(data).index_coding is None and data[8:12] == bytes([1, 0, 0, 0])
+    assert vqc.loads(data).index_coding is None and data[8:12] == bytes([1, 0, vqc.BIND_MINOR, 0])
     np.testing.assert_array_equal(codec.decompress(data).samples, old.decompress(data).samples)
     coded, _ = codec.compress(sig)
     with pytest.raises(ModelMismatchError):
@@ -144,7 +145,8 @@ def test_a_bundle_with_stage_priors_codes_each_stage_count_under_its_own(staged,
     data, _ = staged.compress(sig, quality)
     f = vqc.loads(data)
     n = staged.levels[quality][0]
-    assert f.index_coding == entropy.CODING_PER_STAGES and data[8:12] == bytes([1, 0, 7, 0])
+    assert f.index_coding == entropy.CODING_PER_STAGES and data[8:12] == bytes([1, 0, vqc.BIND_MINOR, 0])
+    assert vqc.SECTION_TYPES["IDXC"].minor(entropy.CODING_PER_STAGES.encode()) == 7
     q = entropy.prior_weights(staged.bundle.stage_priors[n])
     shape = (f.header.n_channels, n, f.header.block_length(0))
 

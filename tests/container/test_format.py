@@ -51,7 +51,7 @@ MAX_PEAK = 16 * 1024 * 1024
 # A whole empty record (0 samples, 0 blocks, one channel): the frozen v1.0 byte layout.
 EMPTY_VQC = """
     89 56 51 43 0d 0a 1a 0a                           # magic
-    01 00 00 00                                       # version 1.0
+    01 00 08 00                                       # version 1.8
     4d 00 00 00                                       # hdr_len 77
     01                                                # kind ecg
     00 00 00 00 00 80 76 40                           # fs 360.0
@@ -67,12 +67,16 @@ EMPTY_VQC = """
     00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  # model sha256
     00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00
     7b 7d                                             # meta: {}
-    7f 57 ff ae                                       # header CRC
+    8f f0 01 9d                                       # header CRC
     4e 4f 52 4d  00 00 00 00  14 38 a9 a1             # NORM, empty
     42 4c 4b 53  00 00 00 00  8e ad 36 88             # BLKS, empty
+    62 49 4e 44  20 00 00 00                          # bIND, 32 bytes: SHA-256 of every byte before it
+    7e 0d a6 fa 10 d3 8d 3e  2f bc 04 e9 7a 65 11 4f
+    b8 76 4c f7 93 f0 dd 5c  3e 75 02 e6 36 c2 0b 4f
+    0d d8 59 ee                                       # bIND CRC
     45 4e 44 20  08 00 00 00                          # END
-    8d 00 00 00 00 00 00 00                           # total length 141
-    14 81 b5 8a                                       # END CRC
+    b9 00 00 00 00 00 00 00                           # total length 185
+    93 dc 32 8b                                       # END CRC
 """
 
 
@@ -549,7 +553,8 @@ NOTE_METRICS = {"f1_onset": 1.0, "f1_offset": 0.9987, "onset_err_ms_median": 4.0
 def test_midi_metrics_are_stored_in_binary_and_read_back() -> None:
     """Format 1.5: a midi file's metrics take 35 bytes in mNOT instead of ~190 of JSON; None (not measured) is NaN."""
     data = vf.dumps(midi_file(NOTE_METRICS))
-    assert b"mNOT" in data and b"mTRC" not in data and data[8:12] == bytes([1, 0, 5, 0])
+    assert b"mNOT" in data and b"mTRC" not in data and data[8:12] == bytes([1, 0, vf.BIND_MINOR, 0])
+    assert vf.SECTION_TYPES["mNOT"].minor(b"") == 5  # mNOT came with 1.5
     assert vf.loads(data, "m.vqc").metrics == NOTE_METRICS == vf.read_header(data, "m.vqc")[1]
     _, sections = split(data)
     assert len(dict(sections)[b"mNOT"]) == 24 + 1 + 2 * 5
@@ -573,8 +578,7 @@ def test_a_mnot_of_the_wrong_length_is_a_format_error(cut: int) -> None:
 
 
 def test_a_file_with_both_metrics_sections_is_refused() -> None:
-    head, sections = split(vf.dumps(midi_file(NOTE_METRICS)))
-    both = join(head, [*sections, (b"mTRC", b"{}")])
+    both = with_section(vf.dumps(midi_file(NOTE_METRICS)), b"mTRC", b"{}")
     for read in (vf.loads, vf.read_header):
         with pytest.raises(FormatError, match="sections mTRC and mNOT both hold metrics"):
             read(both, "m.vqc")

@@ -166,3 +166,36 @@ def test_a_coded_golden_file_decodes_to_the_same_exact_indices_and_samples(name:
 
 def test_the_coded_golden_files_are_not_regenerated() -> None:
     assert_never_regenerated("make_golden_v1_7.py", CODED_GOLDEN)
+
+
+BOUND_GOLDEN = GOLDEN.parent / "v1.8"
+"""Format 1.8: the binding (bIND) and the digests of the decoded signal (dSIG) and notes (dNOT)."""
+BOUND_EXPECTED = json.loads((BOUND_GOLDEN / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(BOUND_EXPECTED))
+def test_a_bound_golden_file_decodes_to_the_same_samples_and_verifies(name: str) -> None:
+    data = (BOUND_GOLDEN / f"{name}.vqc").read_bytes()
+    want = BOUND_EXPECTED[name]
+    assert hashlib.sha256(data).hexdigest() == want["file_sha256"] and data[8:12] == bytes([1, 0, want["minor"], 0])
+    assert want["minor"] == vf.BIND_MINOR and vf.loads(data, name).bound
+    if name.startswith("piano"):
+        midi = NoteCodec.load(GOLDEN.parent / "v1.6" / "model")
+        perf = midi.decompress(data, name)
+        assert {k: getattr(perf, k).tolist() for k in ("pitch", "onset", "offset", "velocity")} == {
+            k: want[k] for k in ("pitch", "onset", "offset", "velocity")}
+        assert api.verify(data, midi).bound
+        return
+    codec = Codec.load(GOLDEN.parent / "v1.7" / "model", threads=1)
+    decoded = codec.decompress(data, name)
+    expected = np.load(BOUND_GOLDEN / f"{name}.expected.npy", allow_pickle=False)
+    if want["exact"]:  # the residual layer is integer arithmetic, and its digest (dSIG) was checked on the way
+        np.testing.assert_array_equal(decoded.samples, expected)
+    else:
+        step = 1 / decoded.channels[0].gain
+        np.testing.assert_allclose(decoded.samples, expected, atol=want["tolerance_adc_steps"] * step)
+    assert api.verify(data, codec).bound
+
+
+def test_the_bound_golden_files_are_not_regenerated() -> None:
+    assert_never_regenerated("make_golden_v1_8.py", BOUND_GOLDEN)

@@ -2,7 +2,9 @@
 
 Random damage (bit flips, overwrites, truncations, insertions, deletions) and the structured kind that CRCs alone
 cannot catch: splices of two files at the same offset, a section transplanted from another file with its own
-valid CRC, sections swapped or reordered, all with END fixed up so that only the binding can tell.
+valid CRC, sections swapped or reordered, all with END fixed up so that only the binding can tell. The binding
+itself is left as the file had it: these are accidents (a tool that reassembles files, a copy cut and resumed from
+another file), not a forger who recomputes the SHA-256; a file's integrity, not its authenticity.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def section_splice(rng: random.Random, data: bytes, others: Sequence[bytes]) -> 
     head, sections = split(data)
     _, theirs = split(rng.choice(others))
     k = rng.randrange(0, min(len(sections), len(theirs)) + 1)
-    return join(head, sections[:k] + theirs[k:])
+    return join(head, sections[:k] + theirs[k:], bind=False)
 
 
 def transplant(rng: random.Random, data: bytes, others: Sequence[bytes]) -> bytes:
@@ -67,7 +69,7 @@ def transplant(rng: random.Random, data: bytes, others: Sequence[bytes]) -> byte
     if not shared:
         return swap(rng, data, others)
     tag = rng.choice(shared)
-    return join(head, [(t, dict(theirs)[t] if t == tag else p) for t, p in sections])
+    return join(head, [(t, dict(theirs)[t] if t == tag else p) for t, p in sections], bind=False)
 
 
 def swap(rng: random.Random, data: bytes, others: Sequence[bytes]) -> bytes:
@@ -77,13 +79,13 @@ def swap(rng: random.Random, data: bytes, others: Sequence[bytes]) -> bytes:
         return data
     i, j = rng.sample(range(len(sections)), 2)
     sections[i], sections[j] = sections[j], sections[i]
-    return join(head, sections)
+    return join(head, sections, bind=False)
 
 
 def reorder(rng: random.Random, data: bytes, others: Sequence[bytes]) -> bytes:
     head, sections = split(data)
     rng.shuffle(sections)
-    return join(head, sections)
+    return join(head, sections, bind=False)
 
 
 RANDOM = {"bit flip": bit_flip, "overwrite": overwrite, "truncation": truncate, "insertion": insert,

@@ -5,6 +5,7 @@ Every CRC, length and END is fixed up, so a test changes exactly one thing; the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 import zlib
@@ -33,8 +34,12 @@ def split(data: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     return head, sections
 
 
-def join(head: bytes, sections: list[tuple[bytes, bytes]]) -> bytes:
-    """Reassemble a file with fresh section CRCs and a correct END."""
+def join(head: bytes, sections: list[tuple[bytes, bytes]], bind: bool = True) -> bytes:
+    """Reassemble a file with fresh section CRCs and a correct END; with `bind`, a last bIND section (format 1.8)
+    gets the digest of the bytes before it, so that only the one change a test makes is in the file."""
+    if bind and sections and sections[-1][0] == vf.TAG_BIND.encode():
+        before = head + b"".join(t + struct.pack("<I", len(p)) + p + crc(t + p) for t, p in sections[:-1])
+        sections = [*sections[:-1], (sections[-1][0], hashlib.sha256(before).digest())]
     body = b"".join(t + struct.pack("<I", len(p)) + p + crc(t + p) for t, p in sections)
     end = struct.pack("<Q", len(head) + len(body) + 20)
     return head + body + b"END " + struct.pack("<I", 8) + end + crc(b"END " + end)
@@ -47,6 +52,8 @@ def patch_header(data: bytes, offset: int, fmt: str, *values: object) -> bytes:
     (hdr_len,) = struct.unpack_from("<I", out, OFF_HDR_LEN)
     end = HEADER_START + hdr_len
     out[end : end + 4] = crc(bytes(out[8:end]))
+    if bytes(out).rfind(vf.TAG_BIND.encode()) > end:  # a bound file (1.8): its binding follows, as the CRC does
+        return join(*split(bytes(out)))
     return bytes(out)
 
 
@@ -71,9 +78,10 @@ def with_block(data: bytes, b: int, frame: bytes) -> bytes:
 
 
 def with_section(data: bytes, tag: bytes, payload: bytes) -> bytes:
-    """`data` with one more section (tag, payload) before END."""
+    """`data` with one more section (tag, payload) before END (before bIND, which stays last, with its digest)."""
     head, sections = split(data)
-    return join(head, [*sections, (tag, payload)])
+    bind = [s for s in sections if s[0] == vf.TAG_BIND.encode()]
+    return join(head, [*(s for s in sections if s[0] != vf.TAG_BIND.encode()), (tag, payload), *bind])
 
 
 def flip_in_block(data: bytes, b: int, offset: int) -> bytes:

@@ -1,7 +1,9 @@
-"""Safe output files: refuse to overwrite without force, write a temporary file beside the target, rename.
+"""Safe output files: refuse to overwrite without force, write a temporary file beside the target, publish it whole.
 
-So an error or Ctrl-C mid-write never leaves a partial output, and an existing output stays untouched. A device
-or pipe (`-o /dev/null`) is written in place: renaming over it would replace the device with a file.
+So an error, Ctrl-C or a killed process mid-write never leaves a partial output under the output's name, and an
+existing output stays untouched. Without force the temporary file is published by a hard link, which fails if the
+name appeared meanwhile: of two processes writing one new output, one wins whole and the other gets a clear error,
+never a mix. A device or pipe (`-o /dev/null`) is written in place: renaming over it would replace the device.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], force: boo
         except OSError as e:
             raise VqcError(f"{path}: cannot write ({e.strerror or e})") from e
         return path
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:  # a read-only folder refuses the temporary file
@@ -53,13 +56,36 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], force: boo
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before it has the output's name: a crash leaves old or new, whole
         os.chmod(tmp, _NEW_FILE_MODE & ~_umask())  # mkstemp makes 0600; an output gets what open() would give
-        os.replace(tmp, path)
+        _publish(Path(tmp), path, force)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, VqcError):
+            raise
         if isinstance(e, OSError):
             raise VqcError(f"{path}: cannot write ({e.strerror or e})") from e
         if isinstance(e, Exception):
             raise VqcError(f"{path}: cannot write: {e}") from e
         raise
     return path
+
+
+def _publish(tmp: Path, path: Path, force: bool) -> None:
+    """Give the finished temporary file the output's name: replace with force; else a hard link, which is atomic and
+    fails if another writer got there first (where the file system has no hard links, a rename after a last check)."""
+    if force:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputExistsError(f"{path}: already exists (written meanwhile by another process; use --force to "
+                                "overwrite)") from None
+    except OSError:  # no hard links here (some network and FUSE file systems)
+        if path.exists():
+            raise OutputExistsError(f"{path}: already exists (written meanwhile by another process)") from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()

@@ -8,6 +8,7 @@ module of its kind. The byte layout is specified in docs/FORMAT.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -47,6 +48,12 @@ TAG_NORM, TAG_BLKS = "NORM", "BLKS"
 they hold is the kind's business (for ECG, the normalisation statistics and the index blocks)."""
 TAG_MTRC = "mTRC"
 """Stored metrics as a JSON object: an ancillary section any payload may carry."""
+TAG_BIND = "bIND"
+"""The binding: SHA-256 of every byte before it (magic, header, every section with its length and CRC), the last
+section before END. It ties the header to its payload and the sections to each other and to their order, so a
+splice of two files, a transplanted or a reordered section is refused even though every CRC holds."""
+BIND_MINOR = 8
+"""Files from format 1.8 on carry bIND, and a reader refuses one without it."""
 
 _PREAMBLE = struct.Struct("<HHI")  # major, minor, hdr_len
 _FIXED = struct.Struct("<BdHQQHIIBIB32s")  # the header's fixed part, then JSON
@@ -182,6 +189,8 @@ register_section(SectionType(TAG_NORM, minor=lambda _: BASE_MINOR, cap=lambda h,
 register_section(SectionType(TAG_BLKS, minor=lambda _: BASE_MINOR, cap=lambda h, lim: lim.max_section_bytes,
                              damage_note="each block is checked by its own CRC"))
 register_section(SectionType(TAG_MTRC, minor=lambda _: BASE_MINOR, cap=lambda h, lim: lim.max_metrics_bytes))
+register_section(SectionType(TAG_BIND, minor=lambda _: BIND_MINOR, cap=lambda h, lim: hashlib.sha256().digest_size,
+                             exact=True))
 
 
 # ------------------------------------------------------------------ checks shared by writing and reading
@@ -256,9 +265,9 @@ def write(h: Header, sections: Sequence[tuple[str, bytes]], extra: dict[str, byt
         )  # fmt: skip
     except struct.error as e:
         raise ValueError(f"header field has the wrong type: {e}") from None
-    minor = BASE_MINOR
+    minor = BIND_MINOR
     for tag, payload in sections:
-        if tag not in SECTION_TYPES:
+        if tag not in SECTION_TYPES or tag == TAG_BIND:
             raise ValueError(f"section {tag} is not registered by any payload module")
         minor = max(minor, SECTION_TYPES[tag].minor(payload))
     header = _PREAMBLE.pack(MAJOR, minor, len(fixed) + len(meta)) + fixed + meta
@@ -268,6 +277,7 @@ def write(h: Header, sections: Sequence[tuple[str, bytes]], extra: dict[str, byt
         if not (_TAG_RE.fullmatch(tag.encode("ascii", "replace")) and tag[0].islower()) or tag in SECTION_TYPES:
             raise ValueError(f"extra section tag {tag!r} must be 4 ASCII letters, lowercase first, not a known tag")
         out.append(section_bytes(tag, bytes((extra or {})[tag])))
+    out.append(section_bytes(TAG_BIND, hashlib.sha256(b"".join(out)).digest()))
     size = sum(map(len, out)) + _SECTION_HEAD.size + _U64.size + _U32.size  # END counts itself
     out.append(section_bytes(TAG_END, _U64.pack(size)))
     return b"".join(out)
@@ -302,6 +312,7 @@ class Reader:
         self.view = memoryview(data).cast("B")
         self.name = name
         self.pos = 0
+        self.bind_at: int | None = None  # where the bIND section starts, once the walk has met it
 
     def error(self, cls: type[Exception], msg: str) -> Exception:
         return cls(f"{self.name}: {msg}")
@@ -324,6 +335,7 @@ class Container:
     extra: dict[str, bytes] = field(default_factory=dict)
     damage: list[str] = field(default_factory=list)
     size: int = 0
+    bound: bool = False  # whether it carries the binding (bIND, format 1.8 on), checked
 
     def error(self, cls: type[Exception], msg: str) -> Exception:
         """An error of class `cls` whose message starts with the file's name."""
@@ -398,6 +410,7 @@ def _read_sections(r: Reader, h: Header, limits: Limits, crc_tags: frozenset[str
     """
     sections: list[tuple[str, memoryview]] = []
     while True:
+        start = r.pos
         tag_b, length = _SECTION_HEAD.unpack(r.take(_SECTION_HEAD.size, "section header"))
         if not (_TAG_RE.fullmatch(tag_b) or tag_b == TAG_END.encode()):
             raise r.error(FormatError, f"bad section tag {tag_b!r}")
@@ -419,6 +432,8 @@ def _read_sections(r: Reader, h: Header, limits: Limits, crc_tags: frozenset[str
             break
         if any(t == tag for t, _ in sections):
             raise r.error(FormatError, f"duplicate section {tag}")
+        if tag == TAG_BIND:
+            r.bind_at = start
         sections.append((tag, payload))
     (total,) = _U64.unpack(payload)
     if total != r.pos:
@@ -432,7 +447,7 @@ def _read_sections(r: Reader, h: Header, limits: Limits, crc_tags: frozenset[str
 
 def read(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
          damage: list[str] | None = None, tolerate: frozenset[str] = frozenset(),
-         crc_tags: frozenset[str] | None = None, warn: bool = True) -> Container:
+         crc_tags: frozenset[str] | None = None, warn: bool = True, verify_binding: bool = True) -> Container:
     """Check the structure of .vqc bytes: magic, version, header CRC and fields, every section's length cap and
     CRC (or only `crc_tags`'), END and the end of the data. Unknown ancillary sections (lowercase first letter) are
     kept in `extra` (with a warning unless `warn` is False); an unknown critical one (uppercase) is an unsupported
@@ -443,9 +458,13 @@ def read(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFAU
     r = Reader(data, name)
     h, version = _read_header(r, limits)
     walked = _read_sections(r, h, limits, crc_tags=crc_tags, damage=damage, tolerate=tolerate)
+    bound = (_check_binding(r, walked, version, damage) if verify_binding
+             else any(t == TAG_BIND for t, _ in walked))
     sections: dict[str, memoryview] = {}
     extra: dict[str, bytes] = {}
     for tag, payload in walked:
+        if tag == TAG_BIND:
+            continue
         if tag in SECTION_TYPES:
             sections[tag] = payload
         elif tag[0].isupper():
@@ -454,7 +473,29 @@ def read(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFAU
             if warn:
                 warnings.warn(f"{name}: skipping unknown ancillary section {tag}", stacklevel=3)
             extra[tag] = bytes(payload)
-    return Container(name, h, version, sections, extra, damage if damage is not None else [], r.pos)
+    return Container(name, h, version, sections, extra, damage if damage is not None else [], r.pos, bound)
+
+
+def _check_binding(r: Reader, walked: list[tuple[str, memoryview]], version: tuple[int, int],
+                   damage: list[str] | None) -> bool:
+    """Whether the file is bound (bIND present and right); FormatError or ChecksumError when it should be and is
+    not. With `damage` already noted (salvage, info), a wrong digest is noted too: the damage explains it."""
+    tags = [t for t, _ in walked]
+    if TAG_BIND not in tags:
+        if version[1] >= BIND_MINOR:
+            raise r.error(FormatError, f"format {version[0]}.{version[1]} file without its binding section "
+                                       f"{TAG_BIND} (removed, or the file was cut)")
+        return False
+    if tags[-1] != TAG_BIND:
+        raise r.error(FormatError, f"section {TAG_BIND} must be the last before END (sections reordered)")
+    assert r.bind_at is not None
+    if hashlib.sha256(r.view[: r.bind_at]).digest() != bytes(walked[-1][1]):
+        why = (f"the binding ({TAG_BIND}) disagrees with the header and sections before it: they are not one "
+               "file's (spliced, reordered or damaged)")
+        if damage:  # the damage already noted (a block's CRC, bytes after END) explains it
+            return False
+        raise r.error(ChecksumError, why)
+    return True
 
 
 def read_json(r: Reader, data: memoryview, tag: str) -> dict:
@@ -498,12 +539,19 @@ def read_header(data: bytes | memoryview, name: str = "<bytes>", limits: Limits 
     section's CRC too, each mismatch (and bytes after END) noted there, so a damaged payload is reported beside the
     header it did not damage; without, payloads are verified only by `loads`.
     """
+    c, metrics = inspect(data, name, limits, damage)
+    return c.header, metrics, c.size
+
+
+def inspect(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
+            damage: list[str] | None = None) -> tuple[Container, dict | None]:
+    """The checked container and its stored metrics, without decompressing (read_header's work, whole)."""
     kind = _kind_by_code(_peek_kind(data))
     metric_tags = frozenset().union(*(k.metric_tags for k in KINDS.values()))
     tolerate = frozenset(SECTION_TYPES) - metric_tags
     c = read(data, name, limits, damage=damage, tolerate=tolerate,
-             crc_tags=None if damage is not None else metric_tags, warn=False)
-    return c.header, (kind.metrics(c) if kind else None), c.size
+             crc_tags=None if damage is not None else metric_tags, warn=False, verify_binding=damage is not None)
+    return c, (kind.metrics(c) if kind else None)
 
 
 def header_problem(h: Header) -> str | None:

@@ -465,7 +465,8 @@ class Codec:
             "clipped": clipped,
             "channels": [vars(c) for c in report.channels],
         }
-        f = EcgFile(header, blocks, codes.stats, runs, fingerprint, metrics, residual=resd, index_coding=coding)
+        f = EcgFile(header, blocks, codes.stats, runs, fingerprint, metrics, residual=resd, index_coding=coding,
+                    signal_digest=None if resd is None else ecg_file.signal_digest(_digital(decoded)))
         try:
             data = ecg_file.dumps(f, level=level)
         except ValueError as e:  # what the format cannot hold, e.g. more NaN runs than its limit
@@ -560,6 +561,10 @@ class Codec:
                 f"{name}: written by model {meta.model} ({h.kind}) sha256 {h.model_sha256}, "
                 f"but the model given is {self.name} ({self.kind}) sha256 {self.model_id}"
             )
+        level_stages = self.levels.get(meta.quality or 0, (-1, 0.0))[0]
+        if h.model_sha256 == self.model_id and meta.quality and level_stages != h.n_stages:
+            raise FormatError(f"{name}: the header's quality {meta.quality} is a level of {level_stages} stages in "
+                              f"model {self.name}, and the file holds {h.n_stages}")
         if (h.n_stages > self.stages or h.codebook_size != self.codes or h.hop != self.hop
                 or ecg_file.norm_frames(h) != self.norm_frames):
             raise ModelMismatchError(f"{name}: code layout does not fit model {self.name}")
@@ -593,6 +598,10 @@ class Codec:
         if y is None:
             raise FormatError(f"{name}: neither a model layer nor a residual layer")  # loads refuses such a file
         decoded, _ = self._finish(y, template, f.nan_runs)
+        if check and f.signal_digest is not None and not f.lost_blocks \
+                and ecg_file.signal_digest(_digital(decoded)) != f.signal_digest:
+            raise ChecksumError(f"{name}: the decoded samples do not match the file's digest of them (dSIG): a "
+                                "damaged file, or a misbehaving decoder")
         return decoded
 
 
@@ -603,6 +612,15 @@ def _bytes(data: object, name: str) -> bytes | memoryview:
     if isinstance(data, bytearray):
         return bytes(data)
     raise InputError(f"{name}: expected .vqc bytes, got {type(data).__name__}")
+
+
+def _digital(signal: Signal) -> np.ndarray:
+    """The ADC samples [T, C] int64 of a Signal on its grid (invalid samples as ecg_file.INVALID_DIGITAL)."""
+    d = signal.samples * _gains(signal) + _baselines(signal)
+    bad = np.isnan(d)
+    out = np.rint(np.where(bad, 0, d)).astype(np.int64)
+    out[bad] = ecg_file.INVALID_DIGITAL
+    return out
 
 
 def _gains(signal: Signal) -> np.ndarray:

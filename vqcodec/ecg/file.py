@@ -7,6 +7,7 @@ signals into an `EcgFile` and back.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import struct
 import zlib
@@ -36,9 +37,9 @@ from vqcodec.ecg.signal import ChannelInfo
 from vqcodec.errors import ChecksumError, FormatError, LimitError
 
 KIND = "ecg"
-TAG_NANM, TAG_IDXC, TAG_RESD, TAG_FPRT = "NANM", "IDXC", "RESD", "fPRT"
+TAG_NANM, TAG_IDXC, TAG_RESD, TAG_FPRT, TAG_DSIG = "NANM", "IDXC", "RESD", "fPRT", "dSIG"
 """An ECG file's own sections; NORM (normalisation statistics) and BLKS (index blocks) are the two every file holds."""
-SECTION_ORDER = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_FPRT, TAG_MTRC)
+SECTION_ORDER = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_FPRT, TAG_DSIG, TAG_MTRC)
 """The order an ECG file's sections are written in."""
 
 RESIDUAL_MINOR = 1
@@ -50,9 +51,20 @@ ADAPTIVE_RESD_MINOR = 4
 INDEX_CODING_MINORS = {entropy.CODING_ONE_PRIOR: CODED_MINOR, entropy.CODING_PER_STAGES: 7}
 """The minor each index coding needs: bigram-rans-2 (a prior per stage count) came with 1.7."""
 MAX_CODING_NAME = 64
+SIGNAL_DIGEST_MINOR = 8
+"""dSIG, the SHA-256 of the decoded ADC samples of a file with a residual layer (exact on every machine, as FLAC's
+MD5 of the audio), came with 1.8 (with the container's binding)."""
 
 _NORM_WIDTH, _FPRT_WIDTH, _RUN_WIDTH = 2, 3, 3  # (offset, scale); (mean, rms, max|x|); (channel, start, length)
 _BLOCK_HEAD = struct.Struct("<II")  # compressed length, CRC-32 of the compressed bytes
+_DIGEST_BYTES = 32
+INVALID_DIGITAL = np.iinfo(np.int64).min
+"""What an invalid (NaN) sample counts as in signal_digest."""
+
+
+def signal_digest(digital: np.ndarray) -> bytes:
+    """SHA-256 of ADC samples [T, C] (int64 little-endian, row-major; invalid samples as INVALID_DIGITAL)."""
+    return hashlib.sha256(np.ascontiguousarray(digital, dtype="<i8").tobytes()).digest()
 
 
 # ------------------------------------------------------------------ typed header metadata
@@ -68,7 +80,7 @@ class EcgMeta:
 
     model: str
     model_fs: float
-    quality: int  # 0: no model layer (the residual layer holds every sample)
+    quality: int | None  # 0: no model layer (the residual layer holds every sample); None: not stored
     n_model: int  # samples per channel at the model's rate
     record: str
     channels: list[ChannelInfo]
@@ -118,7 +130,7 @@ class EcgMeta:
             invalid = "header comments or base time/date have the wrong type"
         return cls(
             model=str(meta.get("model", "?")), model_fs=_number(meta.get("model_fs"), math.nan),
-            quality=q if _is_int(q := meta.get("quality", 0)) else 0, n_model=n_model if _is_int(n_model) else 0,
+            quality=q if _is_int(q := meta.get("quality")) else None, n_model=n_model if _is_int(n_model) else 0,
             record=meta.get("record", "record"), channels=channels,
             comments=list(comments) if isinstance(comments, list) else [],
             base_time=times[0] if isinstance(times[0], str) else None,
@@ -195,6 +207,8 @@ class EcgFile:
     damage: list[str] = field(default_factory=list)  # salvage only: other damage that was skipped
     residual: bytes | None = None  # RESD payload (vqcodec.coding.residual), decoded with the model's prediction
     index_coding: str | None = None  # IDXC: blocks are then the coded bytes of each block, decoded by the codec
+    signal_digest: bytes | None = None  # dSIG: sha256 of the decoded ADC samples (signal_digest()), exact files only
+    bound: bool = False  # read from a file that carries the container's binding (format 1.8 on)
 
     @property
     def meta(self) -> EcgMeta:
@@ -277,6 +291,10 @@ def _write(f: EcgFile, level: int) -> tuple[Header, list[tuple[str, bytes]]]:
     if f.fingerprint is not None:
         fp = _check_array(f.fingerprint, "fingerprint", np.float32, (nb, C, _FPRT_WIDTH))
         out.append((TAG_FPRT, fp.astype("<f4").tobytes()))
+    if f.signal_digest is not None:
+        if not (isinstance(f.signal_digest, bytes) and len(f.signal_digest) == _DIGEST_BYTES):
+            raise ValueError(f"signal_digest must be {_DIGEST_BYTES} bytes")
+        out.append((TAG_DSIG, f.signal_digest))
     if f.metrics is not None:
         if not isinstance(f.metrics, dict):
             raise ValueError("metrics must be a dict")
@@ -383,6 +401,10 @@ def _read_runs(r: Reader, data: memoryview, h: Header, limits: Limits, dz: zstan
     return runs
 
 
+def _bound_text(max_error: int | None) -> str:
+    return "no bound" if max_error is None else "lossless" if max_error == 0 else f"max error {max_error}"
+
+
 def _metrics(c: Container) -> dict | None:
     return vqc.read_json(Reader(b"", c.name), c.sections[TAG_MTRC], TAG_MTRC) if TAG_MTRC in c.sections else None
 
@@ -426,11 +448,18 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
             raise r.error(FormatError, f"section {TAG_IDXC}: not an index coding name")
         coding = raw_name.decode()
     blocks = _read_blocks(r, sections[TAG_BLKS], h, limits, dz, lost, coded=coding is not None)
-    f = EcgFile(h, blocks, norm, extra=c.extra, lost_blocks=lost or {}, damage=damage or [], index_coding=coding)
+    f = EcgFile(h, blocks, norm, extra=c.extra, lost_blocks=lost or {}, damage=damage or [], index_coding=coding,
+                bound=c.bound)
     if TAG_NANM in sections:
         f.nan_runs = _read_runs(r, sections[TAG_NANM], h, limits, dz)
+    meta = EcgMeta.from_json(h.meta)
+    if meta.quality is not None and (meta.quality == 0) != (h.n_stages == 0):
+        raise r.error(FormatError, f"the header's quality {meta.quality} and its {h.n_stages} code stages disagree")
     if TAG_RESD in sections:
-        _, uses_model, t, ch = residual.header(sections[TAG_RESD], name)
+        coded_for, uses_model, t, ch = residual.header(sections[TAG_RESD], name)
+        if meta.max_error != coded_for:
+            raise r.error(FormatError, f"the header promises {_bound_text(meta.max_error)}, and the residual layer "
+                                       f"is coded for max error {coded_for}")
         if (t, ch) != (h.n_samples, h.n_channels):
             raise r.error(FormatError, f"section {TAG_RESD} is for {t} x {ch} samples, the header says "
                                        f"{h.n_samples} x {h.n_channels}")
@@ -440,6 +469,13 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
         f.residual = bytes(sections[TAG_RESD])
     elif h.n_stages == 0:
         raise r.error(FormatError, f"n_stages 0 (no model layer) needs section {TAG_RESD}")
+    elif meta.max_error is not None:
+        raise r.error(FormatError, f"the header promises {_bound_text(meta.max_error)}, and the file has no "
+                                   "residual layer")
+    if TAG_DSIG in sections:
+        if f.residual is None:
+            raise r.error(FormatError, f"section {TAG_DSIG} digests exact samples; this file has no residual layer")
+        f.signal_digest = bytes(sections[TAG_DSIG])
     if TAG_FPRT in sections:
         f.fingerprint = np.frombuffer(sections[TAG_FPRT], "<f4").reshape(nb, C, _FPRT_WIDTH).astype(np.float32)
     f.metrics = _metrics(c)
@@ -467,6 +503,7 @@ for _section in (
     SectionType(TAG_RESD, _resd_minor, _any_size),
     SectionType(TAG_FPRT, lambda _: BASE_MINOR, lambda h, lim: h.n_blocks * h.n_channels * _FPRT_WIDTH * 4,
                 exact=True),
+    SectionType(TAG_DSIG, lambda _: SIGNAL_DIGEST_MINOR, lambda h, lim: _DIGEST_BYTES, exact=True),
 ):
     vqc.register_section(_section)
 vqc.register_kind(Kind(KIND, 1, EcgFile, loads, _write, _metrics, check_header=_header_problem))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vqcodec.container.format import DEFAULT_LIMITS, ZSTD_LEVEL, Header, Limits
-from vqcodec.errors import FormatError, InputError, ModelMismatchError, ModelNotFoundError
+from vqcodec.errors import ChecksumError, FormatError, InputError, ModelMismatchError, ModelNotFoundError
 from vqcodec.metrics import Compressed, compare_notes
 from vqcodec.midi import choice as noterdo
 from vqcodec.midi import coder as notecoder
@@ -79,6 +79,7 @@ class NoteCodec:
         report = compare_notes(perf, decoded, 0, original_bytes)
         full = report.to_dict()
         f.metrics = {k: _significant(full[k]) for k in STORED_METRICS}
+        f.notes_digest = midi_file.notes_digest(decoded)
         data = midi_file.dumps(f, level)
         report.n_bytes = len(data)  # the file as written, metrics included
         return Compressed(data, report)
@@ -107,8 +108,14 @@ class NoteCodec:
         quality = next((q for q in range(1, self.n_levels + 1) if self.setting(q) == setting), None)
         if quality is None:
             raise FormatError(f"{name}: note setting {setting} is not a level of model {self.name}")
+        if h.model_sha256 == self.model_id and (f.meta.quality, h.fs) != (quality, 1000 / setting.grid_ms):
+            raise FormatError(f"{name}: the header promises quality {f.meta.quality} at {h.fs:g} Hz, and the notes "
+                              f"are coded at quality {quality} ({setting.grid_ms:g} ms grid)")
         sym, _ = notecoder.decode(f.notes, h.n_samples, self.bundle.priors(quality), name)
-        return notecoder.rebuild(sym, setting)
+        perf = notecoder.rebuild(sym, setting)
+        if f.notes_digest is not None and midi_file.notes_digest(perf) != f.notes_digest:
+            raise ChecksumError(f"{name}: the decoded notes do not match the file's digest of them (dNOT)")
+        return perf
 
 
 def _significant(value: object) -> object:

@@ -6,9 +6,12 @@ minor version each section needs. `vqcodec.midi.codec` turns a Performance into 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import struct
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from vqcodec.container import format as vqc
 from vqcodec.container.format import (
@@ -25,9 +28,12 @@ from vqcodec.container.format import (
 )
 from vqcodec.errors import FormatError
 from vqcodec.midi import coder
+from vqcodec.midi.performance import Performance
 
 KIND = "midi"
-TAG_NOTE, TAG_MNOT = "NOTE", "mNOT"
+TAG_NOTE, TAG_MNOT, TAG_DNOT = "NOTE", "mNOT", "dNOT"
+NOTES_DIGEST_MINOR = 8
+"""dNOT, the SHA-256 of the decoded performance (notes_digest()), came with 1.8 (with the container's binding)."""
 HEADER_CODEBOOK = 2
 """The container's smallest codebook size: a MIDI file holds no code indices, so unused fields take their minimum."""
 COMPACT_NOTE_MINOR = 5
@@ -43,6 +49,22 @@ STORED_METRICS = (*NOTE_METRICS, PEDAL_METRIC)
 _NOTE_METRICS = struct.Struct("<" + "f" * len(NOTE_METRICS))
 _PEDAL_ROW = struct.Struct("<Bf")  # controller, agreement
 _MNOT_CAP = _NOTE_METRICS.size + 1 + 255 * _PEDAL_ROW.size
+_DIGEST_BYTES = 32
+MICROSECONDS = 1_000_000
+
+
+def notes_digest(perf: Performance) -> bytes:
+    """SHA-256 of a performance as decoded: pitch, velocity, onset and offset (whole microseconds), then each
+    pedal's controller, times and values; integers little-endian, so every machine agrees."""
+    h = hashlib.sha256()
+    us = lambda t: np.rint(np.asarray(t, np.float64) * MICROSECONDS).astype("<i8").tobytes()  # noqa: E731
+    for part in (np.asarray(perf.pitch, "<i8").tobytes(), np.asarray(perf.velocity, "<i8").tobytes(),
+                 us(perf.onset), us(perf.offset)):
+        h.update(struct.pack("<Q", len(part)) + part)
+    for c in sorted(perf.pedals):
+        p = perf.pedals[c]
+        h.update(struct.pack("<QQ", c, len(p.time)) + us(p.time) + np.asarray(p.value, "<i8").tobytes())
+    return h.digest()
 
 
 @dataclass
@@ -76,6 +98,8 @@ class MidiFile:
     notes: bytes
     metrics: dict | None = None
     extra: dict[str, bytes] = field(default_factory=dict)  # unknown ancillary sections, kept verbatim
+    notes_digest: bytes | None = None  # dNOT: sha256 of the decoded performance (notes_digest())
+    bound: bool = False  # read from a file that carries the container's binding (format 1.8 on)
 
     @property
     def meta(self) -> MidiMeta:
@@ -130,6 +154,10 @@ def _write(f: MidiFile, level: int) -> tuple[Header, list[tuple[str, bytes]]]:
     if not isinstance(f.notes, (bytes, bytearray)):
         raise ValueError("a MIDI file holds its NOTE payload as bytes")
     out = [(TAG_NORM, b""), (TAG_BLKS, b""), (TAG_NOTE, bytes(f.notes))]
+    if f.notes_digest is not None:
+        if not (isinstance(f.notes_digest, bytes) and len(f.notes_digest) == _DIGEST_BYTES):
+            raise ValueError(f"notes_digest must be {_DIGEST_BYTES} bytes")
+        out.append((TAG_DNOT, f.notes_digest))
     if f.metrics is not None:
         if not isinstance(f.metrics, dict):
             raise ValueError("metrics must be a dict")
@@ -159,10 +187,11 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
             raise r.error(FormatError, f"section {tag} of a midi file must be empty")
     if TAG_NOTE not in c.sections:
         raise r.error(FormatError, f"kind {h.kind} and section {TAG_NOTE} disagree (a midi file holds NOTE)")
-    foreign = [t for t in c.sections if t not in (TAG_NORM, TAG_BLKS, TAG_NOTE, TAG_MNOT, TAG_MTRC)]
+    foreign = [t for t in c.sections if t not in (TAG_NORM, TAG_BLKS, TAG_NOTE, TAG_DNOT, TAG_MNOT, TAG_MTRC)]
     if foreign:
         raise r.error(FormatError, f"kind {h.kind} and section {foreign[0]} disagree (a midi file does not hold it)")
-    return MidiFile(h, bytes(c.sections[TAG_NOTE]), _metrics(c), c.extra)
+    digest = bytes(c.sections[TAG_DNOT]) if TAG_DNOT in c.sections else None
+    return MidiFile(h, bytes(c.sections[TAG_NOTE]), _metrics(c), c.extra, digest, c.bound)
 
 
 def _note_minor(payload: bytes) -> int:
@@ -171,4 +200,5 @@ def _note_minor(payload: bytes) -> int:
 
 vqc.register_section(SectionType(TAG_NOTE, _note_minor, lambda h, lim: lim.max_section_bytes))
 vqc.register_section(SectionType(TAG_MNOT, lambda _: COMPACT_NOTE_MINOR, lambda h, lim: _MNOT_CAP))
+vqc.register_section(SectionType(TAG_DNOT, lambda _: NOTES_DIGEST_MINOR, lambda h, lim: _DIGEST_BYTES, exact=True))
 vqc.register_kind(Kind(KIND, 2, MidiFile, loads, _write, _metrics, metric_tags=frozenset({TAG_MTRC, TAG_MNOT})))
