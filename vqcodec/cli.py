@@ -106,9 +106,10 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("record", type=click.Path(path_type=Path))
+@click.argument("records", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "output_arg", default=None, metavar="PATH",
-              help="output .vqc, or a folder to write <record>.vqc into (default: <record>.vqc here; - for stdout)")
+              help="output .vqc, or a folder to write <record>.vqc into (default: <record>.vqc here; - for stdout); "
+                   "several inputs, or a folder of records, need a folder")
 @click.option("-q", "--quality", type=int, default=None, cls=_LazyHelp,
               help_text=_quality_help("level of the model's quality ladder"))
 @click.option("-m", "--model", default=None,
@@ -124,9 +125,95 @@ def cli() -> None:
                    "non-ECG channels needs it to pick the ECG ones, unless --max-error E < 4 or --lossless)")
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output (and compress a record that fails its "
               "own checksum)")
-def compress(record: Path, output_arg: str | None, quality: int | None, model: str | None, max_error: int | None,
-             lossless: bool, max_prdn: float | None, fs: float | None, channels: str | None, force: bool) -> None:
-    """Compress a WFDB record (NNN, NNN.hea, NNN.dat), a .npy array or a MIDI file into a .vqc file."""
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="with several inputs: records compressed at once, each in its own process")
+def compress(records: tuple[Path, ...], output_arg: str | None, quality: int | None, model: str | None,
+             max_error: int | None, lossless: bool, max_prdn: float | None, fs: float | None, channels: str | None,
+             force: bool, jobs: int) -> None:
+    """Compress WFDB records (NNN, NNN.hea, NNN.dat), .npy arrays or MIDI files into .vqc files; a folder stands for
+    every record in it. With several inputs, one that fails is reported and the others go on."""
+    settings = dict(quality=quality, model=model, max_error=max_error, lossless=lossless, max_prdn=max_prdn, fs=fs,
+                    channels=channels, force=force)
+    if len(records) == 1 and not records[0].is_dir():
+        _compress_one(records[0], output_arg, **settings)  # type: ignore[arg-type]
+        return
+    inputs = _batch_inputs(records, _RECORD_PATTERNS)  # a folder with nothing to do says so first
+    _batch("compressed", inputs, _compress_into, jobs, _batch_folder(output_arg), settings)
+
+
+_RECORD_PATTERNS = ("*.hea", "*.npy", "*.mid", "*.midi")
+_VQC_PATTERNS = ("*.vqc",)
+
+
+def _batch_folder(output_arg: str | None) -> Path:
+    """The folder several inputs are written into: -o naming a folder, else the current one."""
+    if output_arg == STDOUT:
+        raise click.UsageError("-o - takes one input")
+    if output_arg is not None and not _is_folder(output_arg):
+        raise click.UsageError(f"several inputs need -o to be a folder (end it with {os.sep}), not {output_arg}")
+    return Path(output_arg or ".")
+
+
+def _batch_inputs(paths: tuple[Path, ...], patterns: tuple[str, ...]) -> list[Path]:
+    """The inputs named: a file as it is, a folder as every file in it matching `patterns` (sorted)."""
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found += sorted({q for pattern in patterns for q in p.glob(pattern) if q.is_file()})
+        else:
+            found.append(p)
+    if not found:
+        raise InputError(f"{', '.join(map(str, paths))}: nothing to do (no {' or '.join(patterns)} there)")
+    return found
+
+
+def _compress_into(path: Path, folder: Path, settings: dict) -> None:
+    _compress_one(path, str(folder / _default_output(path, ".vqc")), **settings)
+
+
+def _decompress_into(path: Path, folder: Path, settings: dict) -> None:
+    _decompress_one(path, str(folder) + os.sep, **settings)
+
+
+def _run_one(one: Callable[[Path, Path, dict], None], path: Path, folder: Path, settings: dict) -> bool:
+    """One input of a batch, its errors reported as one line and counted, never raised."""
+    try:
+        with warnings.catch_warnings():
+            one(path, folder, settings)
+        return True
+    except VqcError as e:
+        click.echo(f"vqcodec: {e}", err=True)
+    except click.UsageError as e:
+        click.echo(f"vqcodec: {path}: {e.format_message()}", err=True)
+    except OSError as e:
+        click.echo(f"vqcodec: {e.filename or path}: {e.strerror or e}", err=True)
+    except SystemExit as e:  # _fail: its line is printed already
+        if e.code in (0, None):
+            return True
+    return False
+
+
+def _batch(done: str, inputs: list[Path], one: Callable[[Path, Path, dict], None], jobs: int, folder: Path,
+           settings: dict) -> None:
+    """Run `one` on every input (in `jobs` processes), then one summary line; exit 1 if any input failed."""
+    if jobs > 1 and len(inputs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs) as pool:
+            ok = list(pool.map(_run_one, [one] * len(inputs), inputs, [folder] * len(inputs),
+                               [settings] * len(inputs)))
+    else:
+        ok = [_run_one(one, p, folder, settings) for p in inputs]
+    failed = [str(p) for p, good in zip(inputs, ok, strict=True) if not good]
+    if failed:
+        _fail(f"{len(inputs) - len(failed)} of {len(inputs)} {done}; failed: {', '.join(failed)}")
+    click.echo(f"vqcodec: {len(inputs)} of {len(inputs)} {done}", err=True)
+
+
+def _compress_one(record: Path, output_arg: str | None, quality: int | None, model: str | None,
+                  max_error: int | None, lossless: bool, max_prdn: float | None, fs: float | None,
+                  channels: str | None, force: bool) -> None:
+    """compress, for one input."""
     midi = io.is_midi(record)
     if midi and (lossless or max_error is not None or max_prdn is not None or fs is not None or channels is not None):
         raise click.UsageError("--lossless, --max-error, --max-prdn, --fs and --channels are for ECG; MIDI takes "
@@ -216,17 +303,32 @@ def _emit(data: bytes, output: Path, to_stdout: bool, force: bool) -> None:
 
 
 @cli.command()
-@click.argument("vqc_file", type=click.Path(path_type=Path))
+@click.argument("vqc_files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "output_arg", default=None, metavar="PATH",
               help="output record (out/100 -> out/100.hea + .dat; .npy for an array; .mid for a MIDI file), or a "
-                   "folder to write the stored record name into (default: that name here)")
+                   "folder to write the stored record name into (default: that name here); several inputs, or a "
+                   "folder of .vqc files, need a folder")
 @click.option("-m", "--model", default=None, help="model bundle folder (default: the one the file names)")
 @click.option("-f", "--force", is_flag=True, help="overwrite existing outputs")
 @click.option("--salvage", is_flag=True,
               help="decode a damaged file: ignore bytes after END, write the samples of blocks that fail their "
                    "CRC as invalid, and warn about each")
-def decompress(vqc_file: Path, output_arg: str | None, model: str | None, force: bool, salvage: bool) -> None:
-    """Decode a .vqc file back to a WFDB record (or .npy), or a MIDI file."""
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="with several inputs: files decoded at once, each in its own process")
+def decompress(vqc_files: tuple[Path, ...], output_arg: str | None, model: str | None, force: bool, salvage: bool,
+               jobs: int) -> None:
+    """Decode .vqc files back to WFDB records (or .npy), or MIDI files; a folder stands for every .vqc in it. With
+    several inputs, one that fails is reported and the others go on."""
+    settings = dict(model=model, force=force, salvage=salvage)
+    if len(vqc_files) == 1 and not vqc_files[0].is_dir():
+        _decompress_one(vqc_files[0], output_arg, **settings)  # type: ignore[arg-type]
+        return
+    inputs = _batch_inputs(vqc_files, _VQC_PATTERNS)  # a folder with nothing to do says so first
+    _batch("decoded", inputs, _decompress_into, jobs, _batch_folder(output_arg), settings)
+
+
+def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, force: bool, salvage: bool) -> None:
+    """decompress, for one input."""
     data = read_file(vqc_file)
     try:
         parsed = vqc.loads(data, str(vqc_file), salvage=salvage)  # a damaged file says so before any model lookup
