@@ -64,3 +64,21 @@ def test_jobs_give_the_same_files_as_one_process(cli, records: Path, tiny_bundle
     assert cli("compress", *inputs, "-o", f"{tmp_path / 'b'}/", "--model", tiny_bundle, "-j", "2").code == 0
     for k in range(3):
         assert (tmp_path / "a" / f"r{k}.vqc").read_bytes() == (tmp_path / "b" / f"r{k}.vqc").read_bytes()
+
+
+@pytest.mark.slow
+def test_a_local_dask_cluster_writes_the_same_files_and_reports_the_bad_one(cli, records: Path, tiny_bundle: Path,
+                                                                            tmp_path: Path) -> None:
+    """A real LocalCluster of two worker processes: the same bytes as one process, the bad record reported by the
+    client in its own line, the summary and exit status as without a cluster."""
+    pytest.importorskip("dask.distributed")
+    inputs = [records / f"r{k}.hea" for k in range(3)] + [records / "cut.hea"]
+    here = cli("compress", *inputs, "-o", f"{tmp_path / 'here'}/", "--model", tiny_bundle)
+    there = cli("compress", *inputs, "-o", f"{tmp_path / 'dask'}/", "--model", tiny_bundle, "--scheduler", "local",
+                "--jobs", "2")
+    assert here.code == there.code == 1
+    assert "3 of 4 compressed" in there.stderr and sum("cut.hea" in line for line in there.stderr.splitlines()) == 2
+    for k in range(3):
+        assert (tmp_path / "here" / f"r{k}.vqc").read_bytes() == (tmp_path / "dask" / f"r{k}.vqc").read_bytes()
+    v = cli("verify", tmp_path / "dask", "--model", tiny_bundle, "--scheduler", "local", "--jobs", "2")
+    assert v.code == 0 and v.stdout.count(": OK") == 3

@@ -11,7 +11,9 @@ import json
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import redirect_stderr
+from io import StringIO
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -127,9 +129,12 @@ def cli() -> None:
               "own checksum)")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="with several inputs: records compressed at once, each in its own process")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="run the inputs on a Dask cluster: its scheduler's address, or 'local' for --jobs worker processes "
+                   "here (needs the [cluster] extra)")
 def compress(records: tuple[Path, ...], output_arg: str | None, quality: int | None, model: str | None,
              max_error: int | None, lossless: bool, max_prdn: float | None, fs: float | None, channels: str | None,
-             force: bool, jobs: int) -> None:
+             force: bool, jobs: int, scheduler: str | None) -> None:
     """Compress WFDB records (NNN, NNN.hea, NNN.dat), .npy arrays or MIDI files into .vqc files; a folder stands for
     every record in it. With several inputs, one that fails is reported and the others go on."""
     settings = dict(quality=quality, model=model, max_error=max_error, lossless=lossless, max_prdn=max_prdn, fs=fs,
@@ -138,7 +143,7 @@ def compress(records: tuple[Path, ...], output_arg: str | None, quality: int | N
         _compress_one(records[0], output_arg, **settings)  # type: ignore[arg-type]
         return
     inputs = _batch_inputs(records, _RECORD_PATTERNS)  # a folder with nothing to do says so first
-    _batch("compressed", inputs, _compress_into, jobs, _batch_folder(output_arg), settings)
+    _batch("compressed", inputs, _compress_into, jobs, _batch_folder(output_arg), settings, scheduler)
 
 
 _RECORD_PATTERNS = ("*.hea", "*.npy", "*.mid", "*.midi")
@@ -175,35 +180,64 @@ def _decompress_into(path: Path, folder: Path, settings: dict) -> None:
     _decompress_one(path, str(folder) + os.sep, **settings)
 
 
-def _run_one(one: Callable[[Path, Path, dict], None], path: Path, folder: Path, settings: dict) -> bool:
-    """One input of a batch, its errors reported as one line and counted, never raised."""
-    try:
-        with warnings.catch_warnings():
+def _run_one(task: tuple[Callable[[Path, Path, dict], None], Path, Path, dict]) -> tuple[bool, str]:
+    """One input of a batch: (whether it succeeded, the lines it printed). Its errors are one line, never raised,
+    so that wherever it ran (here, another process, a Dask worker), the caller prints what it said."""
+    one, path, folder, settings = task
+    said = StringIO()
+    ok = False
+    with redirect_stderr(said), warnings.catch_warnings():
+        try:
             one(path, folder, settings)
-        return True
-    except VqcError as e:
-        click.echo(f"vqcodec: {e}", err=True)
-    except click.UsageError as e:
-        click.echo(f"vqcodec: {path}: {e.format_message()}", err=True)
-    except OSError as e:
-        click.echo(f"vqcodec: {e.filename or path}: {e.strerror or e}", err=True)
-    except SystemExit as e:  # _fail: its line is printed already
-        if e.code in (0, None):
-            return True
-    return False
+            ok = True
+        except VqcError as e:
+            click.echo(f"vqcodec: {e}", err=True)
+        except click.UsageError as e:
+            click.echo(f"vqcodec: {path}: {e.format_message()}", err=True)
+        except OSError as e:
+            click.echo(f"vqcodec: {e.filename or path}: {e.strerror or e}", err=True)
+        except SystemExit as e:  # _fail: its line is printed already
+            ok = e.code in (0, None)
+    return ok, said.getvalue()
 
 
-def _batch(done: str, inputs: list[Path], one: Callable[[Path, Path, dict], None], jobs: int, folder: Path,
-           settings: dict) -> None:
-    """Run `one` on every input (in `jobs` processes), then one summary line; exit 1 if any input failed."""
-    if jobs > 1 and len(inputs) > 1:
+def _map(fn: Callable[[Any], Any], tasks: list, jobs: int, scheduler: str | None) -> Iterator[Any]:
+    """fn over tasks, results in order: here, in `jobs` processes, or on a Dask cluster (a scheduler's address, or
+    "local" for a LocalCluster of `jobs` worker processes on this machine)."""
+    if scheduler is not None:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise InputError(f"--scheduler {scheduler}: needs dask.distributed (pip install 'vqcodec[cluster]')") \
+                from None
+        cluster = (LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+                   if scheduler == "local" else None)
+        try:
+            with Client(cluster if cluster is not None else scheduler) as client:
+                for future in client.map(fn, tasks, pure=False):
+                    yield future.result()
+        except OSError as e:
+            raise InputError(f"--scheduler {scheduler}: cannot reach the cluster ({e})") from None
+        finally:
+            if cluster is not None:
+                cluster.close()
+    elif jobs > 1 and len(tasks) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(jobs) as pool:
-            ok = list(pool.map(_run_one, [one] * len(inputs), inputs, [folder] * len(inputs),
-                               [settings] * len(inputs)))
+            yield from pool.map(fn, tasks)
     else:
-        ok = [_run_one(one, p, folder, settings) for p in inputs]
+        yield from map(fn, tasks)
+
+
+def _batch(done: str, inputs: list[Path], one: Callable[[Path, Path, dict], None], jobs: int, folder: Path,
+           settings: dict, scheduler: str | None = None) -> None:
+    """Run `one` on every input (here, in `jobs` processes or on a Dask cluster), printing what each says as it
+    finishes, then one summary line; exit 1 if any input failed."""
+    ok = []
+    for good, said in _map(_run_one, [(one, p, folder, settings) for p in inputs], jobs, scheduler):
+        click.echo(said, err=True, nl=False)
+        ok.append(good)
     failed = [str(p) for p, good in zip(inputs, ok, strict=True) if not good]
     if failed:
         _fail(f"{len(inputs) - len(failed)} of {len(inputs)} {done}; failed: {', '.join(failed)}")
@@ -315,8 +349,11 @@ def _emit(data: bytes, output: Path, to_stdout: bool, force: bool) -> None:
                    "CRC as invalid, and warn about each")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="with several inputs: files decoded at once, each in its own process")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="run the inputs on a Dask cluster: its scheduler's address, or 'local' for --jobs worker processes "
+                   "here (needs the [cluster] extra)")
 def decompress(vqc_files: tuple[Path, ...], output_arg: str | None, model: str | None, force: bool, salvage: bool,
-               jobs: int) -> None:
+               jobs: int, scheduler: str | None) -> None:
     """Decode .vqc files back to WFDB records (or .npy), or MIDI files; a folder stands for every .vqc in it. With
     several inputs, one that fails is reported and the others go on."""
     settings = dict(model=model, force=force, salvage=salvage)
@@ -324,7 +361,7 @@ def decompress(vqc_files: tuple[Path, ...], output_arg: str | None, model: str |
         _decompress_one(vqc_files[0], output_arg, **settings)  # type: ignore[arg-type]
         return
     inputs = _batch_inputs(vqc_files, _VQC_PATTERNS)  # a folder with nothing to do says so first
-    _batch("decoded", inputs, _decompress_into, jobs, _batch_folder(output_arg), settings)
+    _batch("decoded", inputs, _decompress_into, jobs, _batch_folder(output_arg), settings, scheduler)
 
 
 def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, force: bool, salvage: bool) -> None:
@@ -413,6 +450,10 @@ def _verify_one(path: Path, model: str | None, against: Path | None) -> tuple[st
         return str(path), False, "FAILED: " + str(e).removeprefix(f"{path}: ")
 
 
+def _verify_task(task: tuple[Path, str | None, Path | None]) -> tuple[str, bool, str]:
+    return _verify_one(*task)
+
+
 def _load_any(model: str) -> Codec | NoteCodec:
     try:
         return Codec.load(model)
@@ -460,8 +501,11 @@ def _close(a: float, b: object) -> bool:
               help="the source record of a single file: also check its stored PRDN and max error against it")
 @click.option("--summary", "summary_path", type=click.Path(path_type=Path), default=None,
               help="also write every verdict as JSON")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="run the inputs on a Dask cluster: its scheduler's address, or 'local' for --jobs worker processes "
+                   "here (needs the [cluster] extra)")
 def verify(paths: tuple[Path, ...], model: str | None, jobs: int, against: Path | None,
-           summary_path: Path | None) -> None:
+           summary_path: Path | None, scheduler: str | None) -> None:
     """Check .vqc files (folders: every .vqc below them) whole, writing nothing: CRCs, the binding of header and
     sections, the header's promises, and a full decode against the stored fingerprint or signal digest. One line
     per file (OK, or FAILED and what); exit 1 if any file fails."""
@@ -469,18 +513,9 @@ def verify(paths: tuple[Path, ...], model: str | None, jobs: int, against: Path 
     if against is not None and len(files) != 1:
         raise InputError(f"{against}: --against compares one .vqc file with its source, {len(files)} given")
     verdicts = []
-    if jobs > 1 and len(files) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(jobs) as pool:
-            for v in pool.map(_verify_one, files, [model] * len(files), [against] * len(files)):
-                click.echo(f"{v[0]}: {v[2]}")
-                verdicts.append(v)
-    else:
-        for f in files:
-            v = _verify_one(f, model, against)
-            click.echo(f"{v[0]}: {v[2]}")
-            verdicts.append(v)
+    for v in _map(_verify_task, [(f, model, against) for f in files], jobs, scheduler):
+        click.echo(f"{v[0]}: {v[2]}")
+        verdicts.append(v)
     failed = sum(not ok for _, ok, _ in verdicts)
     if summary_path is not None:
         write_bytes(summary_path, json.dumps([{"file": p, "ok": ok, "verdict": what} for p, ok, what in verdicts],

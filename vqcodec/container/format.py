@@ -54,6 +54,8 @@ section before END. It ties the header to its payload and the sections to each o
 splice of two files, a transplanted or a reordered section is refused even though every CRC holds."""
 BIND_MINOR = 8
 """Files from format 1.8 on carry bIND, and a reader refuses one without it."""
+DIGEST_BYTES = hashlib.sha256().digest_size
+"""The length of every SHA-256 a file stores: bIND, and the payloads' digests of what they decode to."""
 
 _PREAMBLE = struct.Struct("<HHI")  # major, minor, hdr_len
 _FIXED = struct.Struct("<BdHQQHIIBIB32s")  # the header's fixed part, then JSON
@@ -189,8 +191,14 @@ register_section(SectionType(TAG_NORM, minor=lambda _: BASE_MINOR, cap=lambda h,
 register_section(SectionType(TAG_BLKS, minor=lambda _: BASE_MINOR, cap=lambda h, lim: lim.max_section_bytes,
                              damage_note="each block is checked by its own CRC"))
 register_section(SectionType(TAG_MTRC, minor=lambda _: BASE_MINOR, cap=lambda h, lim: lim.max_metrics_bytes))
-register_section(SectionType(TAG_BIND, minor=lambda _: BIND_MINOR, cap=lambda h, lim: hashlib.sha256().digest_size,
-                             exact=True))
+register_section(SectionType(TAG_BIND, minor=lambda _: BIND_MINOR, cap=lambda h, lim: DIGEST_BYTES, exact=True))
+
+
+def digest_payload(value: object, what: str) -> bytes:
+    """A digest to store as a section, checked: DIGEST_BYTES bytes; ValueError otherwise."""
+    if not (isinstance(value, bytes) and len(value) == DIGEST_BYTES):
+        raise ValueError(f"{what} must be {DIGEST_BYTES} bytes")
+    return value
 
 
 # ------------------------------------------------------------------ checks shared by writing and reading

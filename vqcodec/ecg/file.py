@@ -57,7 +57,6 @@ MD5 of the audio), came with 1.8 (with the container's binding)."""
 
 _NORM_WIDTH, _FPRT_WIDTH, _RUN_WIDTH = 2, 3, 3  # (offset, scale); (mean, rms, max|x|); (channel, start, length)
 _BLOCK_HEAD = struct.Struct("<II")  # compressed length, CRC-32 of the compressed bytes
-_DIGEST_BYTES = 32
 INVALID_DIGITAL = np.iinfo(np.int64).min
 """What an invalid (NaN) sample counts as in signal_digest."""
 
@@ -292,9 +291,7 @@ def _write(f: EcgFile, level: int) -> tuple[Header, list[tuple[str, bytes]]]:
         fp = _check_array(f.fingerprint, "fingerprint", np.float32, (nb, C, _FPRT_WIDTH))
         out.append((TAG_FPRT, fp.astype("<f4").tobytes()))
     if f.signal_digest is not None:
-        if not (isinstance(f.signal_digest, bytes) and len(f.signal_digest) == _DIGEST_BYTES):
-            raise ValueError(f"signal_digest must be {_DIGEST_BYTES} bytes")
-        out.append((TAG_DSIG, f.signal_digest))
+        out.append((TAG_DSIG, vqc.digest_payload(f.signal_digest, "signal_digest")))
     if f.metrics is not None:
         if not isinstance(f.metrics, dict):
             raise ValueError("metrics must be a dict")
@@ -503,7 +500,7 @@ for _section in (
     SectionType(TAG_RESD, _resd_minor, _any_size),
     SectionType(TAG_FPRT, lambda _: BASE_MINOR, lambda h, lim: h.n_blocks * h.n_channels * _FPRT_WIDTH * 4,
                 exact=True),
-    SectionType(TAG_DSIG, lambda _: SIGNAL_DIGEST_MINOR, lambda h, lim: _DIGEST_BYTES, exact=True),
+    SectionType(TAG_DSIG, lambda _: SIGNAL_DIGEST_MINOR, lambda h, lim: vqc.DIGEST_BYTES, exact=True),
 ):
     vqc.register_section(_section)
 vqc.register_kind(Kind(KIND, 1, EcgFile, loads, _write, _metrics, check_header=_header_problem))

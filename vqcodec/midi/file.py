@@ -49,7 +49,6 @@ STORED_METRICS = (*NOTE_METRICS, PEDAL_METRIC)
 _NOTE_METRICS = struct.Struct("<" + "f" * len(NOTE_METRICS))
 _PEDAL_ROW = struct.Struct("<Bf")  # controller, agreement
 _MNOT_CAP = _NOTE_METRICS.size + 1 + 255 * _PEDAL_ROW.size
-_DIGEST_BYTES = 32
 MICROSECONDS = 1_000_000
 
 
@@ -155,9 +154,7 @@ def _write(f: MidiFile, level: int) -> tuple[Header, list[tuple[str, bytes]]]:
         raise ValueError("a MIDI file holds its NOTE payload as bytes")
     out = [(TAG_NORM, b""), (TAG_BLKS, b""), (TAG_NOTE, bytes(f.notes))]
     if f.notes_digest is not None:
-        if not (isinstance(f.notes_digest, bytes) and len(f.notes_digest) == _DIGEST_BYTES):
-            raise ValueError(f"notes_digest must be {_DIGEST_BYTES} bytes")
-        out.append((TAG_DNOT, f.notes_digest))
+        out.append((TAG_DNOT, vqc.digest_payload(f.notes_digest, "notes_digest")))
     if f.metrics is not None:
         if not isinstance(f.metrics, dict):
             raise ValueError("metrics must be a dict")
@@ -200,5 +197,5 @@ def _note_minor(payload: bytes) -> int:
 
 vqc.register_section(SectionType(TAG_NOTE, _note_minor, lambda h, lim: lim.max_section_bytes))
 vqc.register_section(SectionType(TAG_MNOT, lambda _: COMPACT_NOTE_MINOR, lambda h, lim: _MNOT_CAP))
-vqc.register_section(SectionType(TAG_DNOT, lambda _: NOTES_DIGEST_MINOR, lambda h, lim: _DIGEST_BYTES, exact=True))
+vqc.register_section(SectionType(TAG_DNOT, lambda _: NOTES_DIGEST_MINOR, lambda h, lim: vqc.DIGEST_BYTES, exact=True))
 vqc.register_kind(Kind(KIND, 2, MidiFile, loads, _write, _metrics, metric_tags=frozenset({TAG_MTRC, TAG_MNOT})))
