@@ -22,7 +22,7 @@ from vqcodec.container.format import DEFAULT_LIMITS, Limits
 from vqcodec.ecg.codec import Codec, codec_for
 from vqcodec.ecg.file import EcgFile, EcgMeta
 from vqcodec.ecg.signal import Signal
-from vqcodec.errors import ChecksumError, InputError, ModelMismatchError
+from vqcodec.errors import ChecksumError, FormatError, InputError, ModelMismatchError
 from vqcodec.metrics import Report
 from vqcodec.midi.codec import NoteCodec, note_codec_for
 from vqcodec.midi.file import KIND as MIDI_KIND
@@ -60,17 +60,36 @@ def compress(data: Signal | Performance, model: str | Path | Codec | NoteCodec |
 
 
 def decompress(source: Source, model: str | Path | Codec | NoteCodec | None = None, *, name: str | None = None,
-               salvage: bool = False, limits: Limits = DEFAULT_LIMITS) -> Signal | Performance:
+               salvage: bool = False, limits: Limits = DEFAULT_LIMITS, start: int | None = None,
+               stop: int | None = None) -> Signal | Performance:
     """A .vqc file (path, bytes or binary file) -> Signal (ECG) or Performance (MIDI); the model is the installed
     one the file names unless given.
 
     name: the file's name in messages (default: its path, else "<bytes>"). salvage=True decodes a file whose damage
     is confined to its index blocks: trailing bytes are ignored and every block that fails its CRC comes back as
     invalid (NaN) samples, each with a warning. limits: caps on every length or count the file declares, checked
-    before anything is allocated (`Limits(max_samples=...)` bounds the output).
+    before anything is allocated (`Limits(max_samples=...)` bounds the output). start, stop: decode only samples
+    [start, stop) of an ECG record (at its own rate), decoding only the blocks they need; damage confined to blocks
+    the range does not need does not stop it (it is warned about).
     """
     data, name = read_source(source, name)
-    return decode(vqc.loads(data, name, limits=limits, salvage=salvage), model, name)
+    if start is None and stop is None:
+        return decode(vqc.loads(data, name, limits=limits, salvage=salvage), model, name)
+    parsed = vqc.loads(data, name, limits=limits, salvage=True)  # a range may lie clear of a damaged block
+    if not isinstance(parsed, EcgFile):
+        raise InputError(f"{name}: a sample range is for ECG records, this file holds a {parsed.header.kind} file")
+    other = [d for d in parsed.damage if not d.startswith("section BLKS CRC mismatch")]
+    if other and not salvage:
+        raise FormatError(f"{name}: damaged: {'; '.join(other)}")
+    if isinstance(model, NoteCodec):
+        raise ModelMismatchError(f"{name}: an ecg file, and {model.name} is a MIDI model")
+    codec = codec_for(parsed.header, model, name)
+    n = parsed.header.n_samples
+    signal = codec.decode_range(parsed, 0 if start is None else start, n if stop is None else stop, name)
+    if parsed.lost_blocks:
+        warnings.warn(f"{name}: damaged outside the range asked for (block(s) "
+                      f"{', '.join(map(str, sorted(parsed.lost_blocks)))}); the range decoded whole", stacklevel=2)
+    return signal
 
 
 def decode(parsed: EcgFile | MidiFile, model: str | Path | Codec | NoteCodec | None = None,

@@ -347,16 +347,20 @@ def _emit(data: bytes, output: Path, to_stdout: bool, force: bool) -> None:
 @click.option("--salvage", is_flag=True,
               help="decode a damaged file: ignore bytes after END, write the samples of blocks that fail their "
                    "CRC as invalid, and warn about each")
+@click.option("--start", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="decode from this time on (an ECG record; only the blocks the range needs are decoded)")
+@click.option("--end", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="decode up to this time (default: the record's end)")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="with several inputs: files decoded at once, each in its own process")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="run the inputs on a Dask cluster: its scheduler's address, or 'local' for --jobs worker processes "
                    "here (needs the [cluster] extra)")
 def decompress(vqc_files: tuple[Path, ...], output_arg: str | None, model: str | None, force: bool, salvage: bool,
-               jobs: int, scheduler: str | None) -> None:
+               start: float | None, end: float | None, jobs: int, scheduler: str | None) -> None:
     """Decode .vqc files back to WFDB records (or .npy), or MIDI files; a folder stands for every .vqc in it. With
     several inputs, one that fails is reported and the others go on."""
-    settings = dict(model=model, force=force, salvage=salvage)
+    settings = dict(model=model, force=force, salvage=salvage, start=start, end=end)
     if len(vqc_files) == 1 and not vqc_files[0].is_dir():
         _decompress_one(vqc_files[0], output_arg, **settings)  # type: ignore[arg-type]
         return
@@ -364,8 +368,12 @@ def decompress(vqc_files: tuple[Path, ...], output_arg: str | None, model: str |
     _batch("decoded", inputs, _decompress_into, jobs, _batch_folder(output_arg), settings, scheduler)
 
 
-def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, force: bool, salvage: bool) -> None:
+def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, force: bool, salvage: bool,
+                    start: float | None = None, end: float | None = None) -> None:
     """decompress, for one input."""
+    if start is not None or end is not None:
+        _decompress_range(vqc_file, output_arg, model, force, start, end)
+        return
     data = read_file(vqc_file)
     try:
         parsed = vqc.loads(data, str(vqc_file), salvage=salvage)  # a damaged file says so before any model lookup
@@ -388,6 +396,29 @@ def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, f
                     f"lost and written as invalid samples, {len(damage)} other problem(s) skipped (see the "
                     "warnings)")
     click.echo(summary, err=True)
+
+
+def _decompress_range(vqc_file: Path, output_arg: str | None, model: str | None, force: bool,
+                      start: float | None, end: float | None) -> None:
+    """decompress --start/--end: only the samples of that time span (and the blocks they need)."""
+    from vqcodec.api import decompress as decompress_file
+
+    found = read_info(vqc_file)
+    if found.kind != "ecg":
+        raise InputError(f"{vqc_file}: --start and --end are for ECG records, this file holds {found.kind}")
+    first = 0 if start is None else min(found.n_samples, round(start * found.fs))
+    last = found.n_samples if end is None else min(found.n_samples, round(end * found.fs))
+    if last <= first:
+        raise InputError(f"{vqc_file}: --end must come after --start (the record lasts {found.duration:.1f} s)")
+    signal = decompress_file(vqc_file, model, start=first, stop=last)
+    assert isinstance(signal, Signal)
+    output = _record_output(found.meta.record if found.meta else None, vqc_file)
+    if output_arg is not None:
+        output = Path(output_arg) / output if _is_folder(output_arg) else Path(output_arg)
+    _make_folder(output)
+    written = io.write(output, signal, force)
+    click.echo(f"{vqc_file}: wrote samples {first}..{last - 1} ({first / found.fs:.1f} s to {last / found.fs:.1f} s) "
+               f"to {', '.join(str(p) for p in written)}", err=True)
 
 
 def _salvageable(data: bytes) -> bool:

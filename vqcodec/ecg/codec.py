@@ -13,6 +13,7 @@ import struct
 import warnings
 import zlib
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 
@@ -22,7 +23,14 @@ import onnxruntime as ort
 from vqcodec.coding import entropy, residual
 from vqcodec.container import format as vqc
 from vqcodec.ecg import file as ecg_file
-from vqcodec.ecg.conditioning import fill_invalid, model_length, nan_runs, quantize_to_grid, resample
+from vqcodec.ecg.conditioning import (
+    MAX_RESAMPLE_DENOMINATOR,
+    fill_invalid,
+    model_length,
+    nan_runs,
+    quantize_to_grid,
+    resample,
+)
 from vqcodec.ecg.file import EcgFile, EcgMeta
 from vqcodec.ecg.framing import chunked, denormalize_blocks, n_blocks, normalize_blocks
 from vqcodec.ecg.ratecontrol import cheapest_level
@@ -70,6 +78,9 @@ lower PRDN than the top level (1.06-2.21 % against 2.02-2.51 %) with 19-39 % few
 ECG_UNITS = ("V", "mV", "uV", "µV", "μV", "nV", "")
 """The channel units an ECG bundle takes when its manifest states no `accepts_units`: voltages, and none (a WFDB
 channel without units is in mV). Compared without case or surrounding spaces."""
+RANGE_RESAMPLE_PAD = 1024
+"""Model-rate samples decoded beyond each end of a range at another rate than the model's, so that the resampler's
+edges fall outside the range (its filter reaches some 10 samples at the ratios of real records)."""
 FINGERPRINT_TOL = 1e-2
 """Allowed |difference| of the decode fingerprint (normalised units; onnxruntime is not bit-exact)."""
 
@@ -474,19 +485,21 @@ class Codec:
         report.n_bytes = len(data)
         return data, report
 
-    def file_indices(self, f: EcgFile, name: str = "<bytes>") -> np.ndarray:
-        """All code indices of a parsed file [C, S, n_frames], entropy-decoded when the file codes them
-        (a block lost to salvage gives zeros)."""
+    def file_indices(self, f: EcgFile, name: str = "<bytes>", which: range | None = None) -> np.ndarray:
+        """The code indices of a parsed file's storage blocks `which` (default: all) as [C, S, frames],
+        entropy-decoded when the file codes them (a block lost to salvage gives zeros)."""
         h = f.header
-        blocks = f.blocks
+        which = range(len(f.blocks)) if which is None else which
+        blocks = [f.blocks[b] for b in which]
         if f.index_coding is not None:
             model = self._index_model(f.index_coding, h.n_stages)
             if model is None:
                 raise ModelMismatchError(f"{name}: indices coded with {f.index_coding!r}, which model {self.name} "
                                          "cannot decode")
             blocks = [np.zeros((h.n_channels, h.n_stages, h.block_length(b)), np.uint16) if b in f.lost_blocks
-                      else self._decode_block(data, (h.n_channels, h.n_stages, h.block_length(b)), b, name, model[0])
-                      for b, data in enumerate(f.blocks)]
+                      else self._decode_block(f.blocks[b], (h.n_channels, h.n_stages, h.block_length(b)), b, name,
+                                              model[0])
+                      for b in which]
         return np.concatenate(blocks, axis=2) if blocks else np.zeros((h.n_channels, h.n_stages, 0), np.uint16)
 
     @staticmethod
@@ -547,11 +560,83 @@ class Codec:
         return best
 
     def decompress(self, data: bytes | bytearray | memoryview, name: str | None = None, *,
-                   limits: vqc.Limits = vqc.DEFAULT_LIMITS) -> Signal:
+                   limits: vqc.Limits = vqc.DEFAULT_LIMITS, start: int | None = None,
+                   stop: int | None = None) -> Signal:
         """.vqc bytes -> Signal; the file must name this model (sha256, or one it lists as compatible). name: the
-        file's name in error messages (default "<bytes>"); limits: caps on what the file may declare."""
+        file's name in error messages (default "<bytes>"); limits: caps on what the file may declare; start, stop:
+        only samples [start, stop) (decode_range)."""
         name = "<bytes>" if name is None else name
-        return self.decode_file(ecg_file.loads(_bytes(data, name), name, limits), name)
+        f = ecg_file.loads(_bytes(data, name), name, limits)
+        if start is None and stop is None:
+            return self.decode_file(f, name)
+        return self.decode_range(f, 0 if start is None else start, f.header.n_samples if stop is None else stop, name)
+
+    def decode_range(self, f: EcgFile, start: int, stop: int, name: str = "<bytes>") -> Signal:
+        """Samples [start, stop) of a parsed file at the record's rate, decoding only the storage blocks and the
+        decoder chunks they need: the same chunks, with the same context, as a whole decode runs, so the samples are
+        a whole decode's (at another rate than the model's, within float rounding at the resampler's edges, then
+        the ADC grid). A file with a residual layer is decoded whole and cut, its lanes running over the record;
+        the stored fingerprint covers whole blocks and is not checked here. A lost (salvaged) block the range needs
+        is a ChecksumError naming it."""
+        h = f.header
+        if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start <= stop <= h.n_samples):
+            raise InputError(f"{name}: range {start}..{stop} is not within the record's {h.n_samples} samples")
+        if f.residual is not None or h.n_stages == 0:
+            whole = self.decode_file(f, name)
+            return _cut(whole, start, stop)
+        meta = f.meta
+        template = signal_template(h, meta, name)
+        if -(-meta.n_model // self.hop) != h.n_frames or model_length(h.n_samples, h.fs, self.fs) != meta.n_model:
+            raise FormatError(f"{name}: n_model disagrees with n_frames or n_samples")
+        ratio = Fraction(h.fs / self.fs).limit_denominator(MAX_RESAMPLE_DENOMINATOR)  # record per model sample
+        pad = 0 if h.fs == self.fs else RANGE_RESAMPLE_PAD
+        m0 = max(0, (math.floor(start / ratio) - pad) // ratio.denominator * ratio.denominator)
+        m1 = min(meta.n_model, math.ceil(stop / ratio) + pad)
+        n, hop, margin, chunk = h.n_frames, self.hop, self.decode_margin, DECODE_CHUNK
+        if n <= chunk + 2 * margin:  # decoded in one call, as a whole decode does
+            starts, lo_all, hi_all = [0], 0, n
+        else:
+            last_frame = -(-m1 // hop)
+            c0, c1 = m0 // hop // chunk, -(-last_frame // chunk)
+            starts = list(range(c0 * chunk, min(c1 * chunk, n), chunk))
+            lo_all, hi_all = max(0, starts[0] - margin), min(n, starts[-1] + chunk + margin)
+        bf = h.block_frames
+        b0, b1 = lo_all // bf, -(-hi_all // bf)
+        lost = [b for b in range(b0, b1) if b in f.lost_blocks]
+        if lost:
+            raise ChecksumError(f"{name}: block {lost[0]}, which samples {start}..{stop - 1} need, is damaged "
+                                f"({f.lost_blocks[lost[0]]})")
+        indices = self.file_indices(f, name, range(b0, b1))[:, :, lo_all - b0 * bf : hi_all - b0 * bf]
+        z = np.zeros((h.n_channels, self._cb.shape[2], hi_all - lo_all), dtype=np.float32)
+        for s in range(h.n_stages):
+            for ch in range(h.n_channels):
+                z[ch] += self._cb_t[s][:, indices[ch, s].astype(np.int64)]
+        run = lambda a: self._decoder.run(None, {"latent": np.ascontiguousarray(a)})[0][:, 0, :]  # noqa: E731
+        if len(starts) == 1 and (lo_all, hi_all) == (0, n):
+            yn, base = run(z), 0
+        else:
+            parts = []
+            for s in starts:
+                lo, hi = max(0, s - margin), min(n, s + chunk + margin)
+                y = run(z[..., lo - lo_all : hi - lo_all])
+                parts.append(y[..., (s - lo) * hop : (s - lo) * hop + (min(s + chunk, n) - s) * hop])
+            yn, base = np.concatenate(parts, axis=-1), starts[0] * hop
+        yn = yn[:, m0 - base : m1 - base]
+        rows = (np.arange(m0, m1) // self.norm_samples).clip(max=len(f.norm) - 1)
+        y = (yn.T.astype(np.float64) * f.norm[rows, :, 1] + f.norm[rows, :, 0])  # [samples, C], denormalised
+        r0 = int(m0 * ratio)
+        if h.fs != self.fs:  # a window reaching the record's end is padded to its length as a whole decode is
+            y = resample(y, self.fs, h.fs, h.n_samples - r0 if m1 == meta.n_model else None)
+        part = Signal(np.zeros((stop - start, h.n_channels)), h.fs, template.channels, template.record_name,
+                      list(template.comments), template.base_time, template.base_date)
+        runs = f.nan_runs.copy()
+        if len(runs):
+            ends = np.minimum(runs[:, 1] + runs[:, 2], stop)
+            runs[:, 1] = np.maximum(runs[:, 1], start) - start
+            runs[:, 2] = ends - start - runs[:, 1]
+            runs = runs[runs[:, 2] > 0]
+        decoded, _ = self._finish(y[start - r0 : stop - r0], part, runs)
+        return decoded
 
     def decode_file(self, f: EcgFile, name: str = "<bytes>", check: bool = True) -> Signal:
         """A parsed .vqc file -> Signal (for callers that already parsed it to find the model)."""
@@ -612,6 +697,11 @@ def _bytes(data: object, name: str) -> bytes | memoryview:
     if isinstance(data, bytearray):
         return bytes(data)
     raise InputError(f"{name}: expected .vqc bytes, got {type(data).__name__}")
+
+
+def _cut(signal: Signal, start: int, stop: int) -> Signal:
+    return Signal(signal.samples[start:stop], signal.fs, signal.channels, signal.record_name, signal.comments,
+                  signal.base_time, signal.base_date)
 
 
 def _digital(signal: Signal) -> np.ndarray:

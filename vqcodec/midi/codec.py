@@ -85,11 +85,13 @@ class NoteCodec:
         return Compressed(data, report)
 
     def decompress(self, data: bytes | bytearray | memoryview, name: str | None = None, *,
-                   limits: Limits = DEFAULT_LIMITS) -> Performance:
+                   limits: Limits = DEFAULT_LIMITS, start: int | None = None, stop: int | None = None) -> Performance:
         """.vqc bytes -> Performance, as Codec.decompress: the file must name this model (sha256, or one it lists
         as compatible). name: the file's name in error messages (default "<bytes>"); limits: caps on what the
-        file may declare."""
+        file may declare. start and stop (a sample range) are for ECG records: an InputError here."""
         name = "<bytes>" if name is None else name
+        if start is not None or stop is not None:
+            raise InputError(f"{name}: a sample range is for ECG records, not performances")
         if isinstance(data, bytearray):
             data = bytes(data)
         if not isinstance(data, (bytes, memoryview)):
