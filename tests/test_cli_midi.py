@@ -18,13 +18,14 @@ import pytest
 
 from tests.helpers.bundles import copied_bundle
 from tests.helpers.cli import CliResult, assert_fails_cleanly, snapshot
-from tests.helpers.notes import random_performance
+from tests.helpers.notes import assert_same_meta, random_performance
 from vqcodec.container import format as vqc
 from vqcodec.io import read_midi, write_midi
 from vqcodec.io.midi import TICKS_PER_SECOND
 from vqcodec.midi import choice as noterdo
+from vqcodec.midi import coder as nc
 from vqcodec.midi.codec import NoteCodec
-from vqcodec.midi.performance import SOFT, SUSTAIN, Pedal, Performance
+from vqcodec.midi.performance import SOFT, SUSTAIN, MetaEvent, Pedal, Performance
 
 HALF_TICK = 0.5 / TICKS_PER_SECOND
 USAGE = 2
@@ -91,6 +92,30 @@ def test_decompress_writes_a_midi_file_with_the_same_notes(run, song: Path, tmp_
     np.testing.assert_array_equal(np.sort(back.pitch), np.sort(original.pitch))
     assert np.max(np.abs(np.sort(back.onset) - np.sort(original.onset))) <= onset_bound_s(quality) + HALF_TICK + 1e-9
     assert sorted(back.pedals) == [SUSTAIN, SOFT]
+
+
+@pytest.mark.parametrize("quality", [1, 3, 7])
+def test_meta_events_and_pedal_depth_come_back(run, tmp_path: Path, quality: int) -> None:
+    """A song with a tempo change, metre, key, a marker and a text in a third track: mido reads the same meta
+    messages in the decoded .mid; the sustain keeps its depth on the level's pedal levels."""
+    base = random_performance(60, seed=202, long_gaps=False, pedals=False, max_duration=2.0)
+    rng = np.random.default_rng(203)
+    end = float(base.onset[-1])
+    meta = [MetaEvent(0.0, 0x51, (500000).to_bytes(3, "big")), MetaEvent(0.0, 0x58, bytes([6, 3, 24, 8])),
+            MetaEvent(0.0, 0x59, bytes([3, 1])), MetaEvent(end / 3, 0x06, b"Coda"),
+            MetaEvent(end / 2, 0x51, (700000).to_bytes(3, "big")), MetaEvent(end / 2 + 0.1, 0x01, b"rit.", 2)]
+    perf = Performance(base.pitch, base.onset, base.offset, base.velocity,
+                       {SUSTAIN: Pedal(np.sort(rng.uniform(0, end, 80)), rng.integers(0, 128, 80))}, meta=meta)
+    (tmp_path / "in").mkdir()
+    write_midi(tmp_path / "in" / "meta.mid", perf)
+    out = tmp_path / "meta.vqc"
+    assert run("compress", tmp_path / "in" / "meta.mid", "-o", out, "-q", quality).code == 0
+    assert run("decompress", out, "-o", tmp_path / "back.mid").code == 0
+    assert_same_meta(tmp_path / "in" / "meta.mid", tmp_path / "back.mid")
+    back = read_midi(tmp_path / "back.mid")
+    levels = NoteCodec.load("midi").pedal_levels(quality)
+    values = set(back.pedals[SUSTAIN].value.tolist())
+    assert 2 < len(values) and values <= set(nc.level_values(levels).tolist())
 
 
 def test_default_output_names(run, song: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

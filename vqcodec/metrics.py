@@ -80,6 +80,18 @@ class Report:
         return self._mean("prdn")
 
     @property
+    def worst_channel(self) -> ChannelReport | None:
+        """The channel with the largest PRDN; None when no channel's PRDN is defined (flat or without samples)."""
+        defined = [c for c in self.channels if not math.isnan(c.prdn)]
+        return max(defined, key=lambda c: c.prdn) if defined else None
+
+    @property
+    def worst_prdn(self) -> float:
+        """The largest PRDN over the channels where it is defined (NaN when none): what `--max-prdn` bounds."""
+        worst = self.worst_channel
+        return worst.prdn if worst is not None else math.nan
+
+    @property
     def snr(self) -> float:
         return self._mean("snr")
 
@@ -112,11 +124,17 @@ def channel_distortion(name: str, x: np.ndarray, y: np.ndarray) -> ChannelReport
     if len(x) == 0:
         return ChannelReport(name, math.nan, math.nan, math.nan, math.nan, 0.0, "no valid samples")
     err = y - x
-    e2 = float(np.sum(err**2))
-    rmse = math.sqrt(e2 / len(x))
-    max_err = float(np.max(np.abs(err)))
-    energy = float(np.sum(x**2))
     var = float(np.sum((x - x.mean()) ** 2)) if np.ptp(x) > 0 else 0.0  # exact: float rounding leaves ~1e-30
+    return distortion_from_sums(name, len(x), float(np.sum(x**2)), var, float(np.sum(err**2)),
+                                float(np.max(np.abs(err))))
+
+
+def distortion_from_sums(name: str, n: int, energy: float, var: float, e2: float, max_err: float) -> ChannelReport:
+    """A channel's distortion from its n valid samples' sums: energy sum(x^2), var sum((x - mean)^2) (0 for a flat
+    channel), e2 sum((y - x)^2) and the largest |y - x|."""
+    if n == 0:
+        return ChannelReport(name, math.nan, math.nan, math.nan, math.nan, 0.0, "no valid samples")
+    rmse = math.sqrt(e2 / n)
     prd = 100 * math.sqrt(e2 / energy) if energy > 0 else math.nan
     if var > 0:
         prdn = 100 * math.sqrt(e2 / var)
@@ -182,6 +200,7 @@ class NoteReport:
     velocity_mae: float | None
     velocity_max_err: int | None
     pedal_agreement: dict[int, float] = field(default_factory=dict)  # controller -> fraction of time in agreement
+    pedal_depth_mae: dict[int, float] = field(default_factory=dict)  # controller -> mean |value error| over time
     pedal_events: dict[int, tuple[int, int]] = field(default_factory=dict)  # controller -> (original, decoded)
 
     @property
@@ -202,12 +221,14 @@ class NoteReport:
         """One line for reports: the size, and what each lossy field lost (onsets, velocity, duration, pedal)."""
         duration = None if self.duration_rel_err_median is None else 100 * self.duration_rel_err_median
         pedal = min(self.pedal_agreement.values(), default=None)
+        depth = max(self.pedal_depth_mae.values(), default=None)
         return (
             f"{self.n_notes} notes, {_fmt(self.bits_per_note, '.2f')} bits/note, "
             f"F1 {_fmt(self.f1_onset, '.4f')} (with offsets {_fmt(self.f1_offset, '.4f')}), "
             f"onset error median {_fmt(self.onset_err_ms_median, '.2f')} ms / max {_fmt(self.onset_err_ms_max, '.2f')}"
             f" ms, velocity MAE {_fmt(self.velocity_mae, '.2f')}, duration error median {_fmt(duration, '.1f')} %"
             + (f", pedal agreement {pedal:.4f}" if pedal is not None else "")
+            + (f", pedal depth error {depth:.2f}" if depth is not None else "")
         )
 
     def to_dict(self) -> dict:
@@ -289,6 +310,23 @@ def _pedal_down(pedal: Pedal | None, grid: np.ndarray) -> np.ndarray:
     return (k >= 0) & (pedal.value[np.maximum(k, 0)] >= PEDAL_DOWN)
 
 
+def _pedal_value(pedal: Pedal | None, grid: np.ndarray) -> np.ndarray:
+    """The controller value in effect at each grid time (0 before the first event)."""
+    if pedal is None or not len(pedal):
+        return np.zeros(len(grid), dtype=np.int64)
+    k = np.searchsorted(pedal.time, grid, side="right") - 1
+    return np.where(k >= 0, pedal.value[np.maximum(k, 0)].astype(np.int64), 0)
+
+
+def pedal_depth_mae(original: Performance, decoded: Performance) -> dict[int, float]:
+    """Controller -> mean |original value - decoded value| (MIDI units, 0..127) over PEDAL_GRID_S steps from 0 to
+    the later end: how much of the pedal's depth (half-pedalling) was lost, where pedal_agreement sees up/down."""
+    grid = np.arange(int(max(original.end, decoded.end) / PEDAL_GRID_S) + 1) * PEDAL_GRID_S
+    return {c: float(np.mean(np.abs(_pedal_value(original.pedals.get(c), grid)
+                                    - _pedal_value(decoded.pedals.get(c), grid))))
+            for c in sorted(original.pedals.keys() | decoded.pedals.keys())}
+
+
 def pedal_agreement(original: Performance, decoded: Performance) -> dict[int, float]:
     """Controller -> fraction of PEDAL_GRID_S steps from 0 to the later end where both agree on up/down."""
     grid = np.arange(int(max(original.end, decoded.end) / PEDAL_GRID_S) + 1) * PEDAL_GRID_S
@@ -330,6 +368,7 @@ def compare_notes(original: Performance, decoded: Performance, n_bytes: int, ori
         velocity_mae=float(np.mean(vel_err)) if len(vel_err) else None,
         velocity_max_err=int(np.max(vel_err)) if len(vel_err) else None,
         pedal_agreement=pedal_agreement(original, decoded),
+        pedal_depth_mae=pedal_depth_mae(original, decoded),
         pedal_events={c: (len(original.pedals.get(c, ())), len(decoded.pedals.get(c, ())))
                       for c in sorted(original.pedals.keys() | decoded.pedals.keys())},
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import mido
 import numpy as np
 
-from vqcodec.midi.performance import SOFT, SOSTENUTO, SUSTAIN, Pedal, Performance
+from vqcodec.midi.performance import META_KEPT, META_TEMPO, SOFT, SOSTENUTO, SUSTAIN, Pedal, Performance
 
 
 def random_performance(n: int = 400, seed: int = 0, long_gaps: bool = True, pedals: bool = True,
@@ -29,3 +32,28 @@ def random_performance(n: int = 400, seed: int = 0, long_gaps: bool = True, peda
             SOSTENUTO: Pedal([], []),
         }
     return Performance(rng.integers(21, 109, n), onset, onset + duration, rng.integers(1, 128, n), pedal)
+
+
+def mido_meta(path: Path) -> list[tuple[int, bytes, float]]:
+    """(type byte, data, seconds) of every meta event of a kept type that mido reads in a file, in playback order
+    (mido's own tempo map and its seconds: what any mido user sees)."""
+    out, now = [], 0.0
+    for msg in mido.MidiFile(path):
+        now += msg.time
+        if msg.is_meta and msg.type != "end_of_track":
+            raw = msg.bytes()
+            start = 2 + next(i for i, b in enumerate(raw[2:]) if b < 0x80) + 1
+            if raw[1] in META_KEPT:
+                out.append((raw[1], bytes(raw[start:]), now))
+    return out
+
+
+def assert_same_meta(original: Path, written: Path) -> None:
+    """mido reads the same meta messages in both files: type and data exactly, and each at its time within half a
+    tick of the written file (a tick at the slowest tempo)."""
+    a, b = sorted(mido_meta(original)), sorted(mido_meta(written))
+    assert [(t, d) for t, d, _ in a] == [(t, d) for t, d, _ in b]
+    slowest = max([500000] + [int.from_bytes(d, "big") for t, d, _ in a if t == META_TEMPO])
+    half_tick = slowest / (2e6 * mido.MidiFile(written).ticks_per_beat) + 1e-9
+    for (_, _, x), (_, _, y) in zip(a, b):
+        assert abs(x - y) <= half_tick, (x, y, half_tick)

@@ -10,10 +10,19 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
+from mido.midifiles.meta import UnknownMetaMessage
 
+from tests.helpers.notes import assert_same_meta
 from vqcodec.errors import InputError, LimitError, OutputExistsError, VqcError
-from vqcodec.io.midi import MIN_DURATION, TICKS_PER_SECOND, onset_quantisation_error, read_midi, write_midi
-from vqcodec.midi.performance import SOFT, SUSTAIN, Pedal, Performance
+from vqcodec.io.midi import (
+    MIN_DURATION,
+    TICKS_PER_SECOND,
+    WRITE_PPQ,
+    onset_quantisation_error,
+    read_midi,
+    write_midi,
+)
+from vqcodec.midi.performance import SOFT, SUSTAIN, MetaEvent, Pedal, Performance
 
 HALF_TICK = 0.5 / TICKS_PER_SECOND + 1e-12
 
@@ -295,6 +304,114 @@ def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(VqcError if isinstance(error, Exception) else KeyboardInterrupt):
         write_midi(tmp_path / "x.mid", spread_performance(5))
     assert list(tmp_path.iterdir()) == []
+
+
+# --- meta events ----------------------------------------------------------------------------------------------
+
+def meta_file(tmp_path: Path, tpb: int = 480) -> Path:
+    """Every kept meta type, tempo changes mid-piece, events in three tracks, and the types a reader drops."""
+    conductor = [
+        mido.MetaMessage("set_tempo", tempo=600000),
+        mido.MetaMessage("time_signature", numerator=3, denominator=4),
+        mido.MetaMessage("key_signature", key="Eb"),
+        mido.MetaMessage("smpte_offset", frame_rate=25),  # dropped: sync to time code
+        mido.MetaMessage("sequencer_specific", data=[0x43, 0x7B, 0x01]),  # dropped: a sequencer's own data
+        mido.MetaMessage("marker", text="A", time=960),
+        mido.MetaMessage("set_tempo", tempo=400000, time=960),
+        mido.MetaMessage("time_signature", numerator=6, denominator=8),
+        mido.MetaMessage("text", text="Ä tempo giusto \xff", time=333),
+        mido.MetaMessage("copyright", text="(c) nobody", time=1),
+        mido.MetaMessage("set_tempo", tempo=1500000, time=2000),  # slower than the file's tick grid at 120 bpm
+        mido.MetaMessage("cue_marker", text="fade", time=480),
+    ]
+    piano = [mido.MetaMessage("track_name", name="Piano"), mido.MetaMessage("instrument_name", name="Grand"),
+             mido.MetaMessage("midi_port", port=1), mido.MetaMessage("channel_prefix", channel=0),  # dropped
+             on(60, 100), off(60, 500), mido.MetaMessage("lyrics", text="la", time=7), on(64, 900),
+             mido.Message("control_change", control=64, value=37, time=10), off(64, 3000)]
+    words = [UnknownMetaMessage(0x08, data=list(b"Piano 1"), time=50),  # program_name: mido has no name for it
+             mido.MetaMessage("device_name", name="out"),
+             mido.MetaMessage("text", text="", time=5000),  # device_name dropped: routing
+             mido.MetaMessage("text", text="long " * 3000, time=1)]  # a 15000-byte length: 3 bytes of varint
+    return save(tmp_path, [conductor, piano, words], tpb=tpb, name="meta.mid")
+
+
+def test_meta_events_are_kept_exactly_with_their_times_and_tracks(tmp_path: Path) -> None:
+    perf = read_midi(meta_file(tmp_path))
+    assert perf.counts.applied() == {"ignored_meta": 5}
+    kept = [(e.type, e.track) for e in perf.meta]
+    assert sorted(kept) == sorted([(0x51, 0), (0x58, 0), (0x59, 0), (0x06, 0), (0x51, 0), (0x58, 0), (0x01, 0),
+                                   (0x02, 0), (0x51, 0), (0x07, 0), (0x03, 1), (0x04, 1), (0x05, 1), (0x08, 2),
+                                   (0x01, 2), (0x01, 2)])
+    first = perf.meta[0]
+    assert (first.time, first.type, first.data, first.track) == (0.0, 0x51, bytes([0x09, 0x27, 0xC0]), 0)
+    text = next(e for e in perf.meta if e.type == 0x01 and e.track == 0)
+    assert text.data == "Ä tempo giusto \xff".encode("latin-1")  # mido's latin-1 text, byte for byte
+    assert text.time == pytest.approx(2 * 960 * 0.6 / 480 + 333 * 0.4 / 480)  # after the tempo change at 1920
+    assert [e.tempo for e in perf.meta if e.tempo] == [600000, 400000, 1500000]
+    assert [round(t, 9) for t, *_ in [(e.time,) for e in perf.meta]] == sorted(round(e.time, 9) for e in perf.meta)
+    assert notes(perf)[0][1] == pytest.approx(100 * 0.6 / 480)  # the notes are timed by the same tempo map
+
+
+@pytest.mark.parametrize("tpb", [96, 480, 960, 1000])
+def test_written_meta_events_read_back_as_mido_read_the_original(tmp_path: Path, tpb: int) -> None:
+    original = meta_file(tmp_path, tpb)
+    perf = read_midi(original)
+    write_midi(tmp_path / "out.mid", perf)
+    assert_same_meta(original, tmp_path / "out.mid")
+    out = mido.MidiFile(tmp_path / "out.mid")
+    assert out.ticks_per_beat == 3 * WRITE_PPQ  # 1.5 s a beat: a tick no longer than at 120 bpm and 1920
+    assert [m.type for m in out.tracks[0] if m.is_meta][:3] == ["set_tempo", "time_signature", "key_signature"]
+    assert [m.name for m in out.tracks[1] if m.type == "track_name"] == ["Piano"]  # back in its own track
+    assert [m.type for m in out.tracks[2] if m.is_meta] == ["unknown_meta", "text", "text", "end_of_track"]
+    back = read_midi(tmp_path / "out.mid")
+    assert back.counts.applied() == {}
+    assert [(e.type, e.data, e.track) for e in back.meta] == [(e.type, e.data, e.track) for e in perf.meta]
+    np.testing.assert_allclose([e.time for e in back.meta], [e.time for e in perf.meta], rtol=0, atol=1 / 7680)
+    np.testing.assert_allclose(back.onset, perf.onset, rtol=0, atol=onset_quantisation_error(perf) + 1e-9)
+    assert onset_quantisation_error(perf) <= 1 / 7680 + 1e-12
+    assert back.pedals[SUSTAIN].value.tolist() == [37]
+
+
+def test_a_tempo_map_times_notes_and_events_without_drift(tmp_path: Path) -> None:
+    """Tempo changes at times off any tick grid: every later time still within about half a tick."""
+    rng = np.random.default_rng(9)
+    tempo_times = np.sort(rng.uniform(0, 600, 300))
+    meta = [MetaEvent(float(t), 0x51, int(x).to_bytes(3, "big")) for t, x in
+            zip(tempo_times, rng.integers(200000, 1200000, 300))]
+    meta += [MetaEvent(float(t), 0x06, b"m") for t in rng.uniform(0, 600, 50)]
+    onset = np.sort(rng.uniform(0, 600, 2000))
+    perf = Performance(rng.integers(21, 109, 2000), onset, onset + 0.1, rng.integers(1, 128, 2000),
+                       {SUSTAIN: Pedal(np.sort(rng.uniform(0, 600, 500)), rng.integers(0, 128, 500))}, meta=meta)
+    write_midi(tmp_path / "map.mid", perf)
+    back = read_midi(tmp_path / "map.mid")
+    tick = 1200000 / (1e6 * mido.MidiFile(tmp_path / "map.mid").ticks_per_beat)
+    assert tick <= 1 / 3840
+    np.testing.assert_allclose(np.sort(back.onset), np.sort(perf.onset), rtol=0, atol=tick / 2 + 1e-9)
+    np.testing.assert_allclose(back.pedals[SUSTAIN].time, perf.pedals[SUSTAIN].time, rtol=0, atol=tick / 2 + 1e-9)
+    np.testing.assert_allclose([e.time for e in back.meta], [e.time for e in perf.meta], rtol=0, atol=tick / 2 + 1e-9)
+    assert [e.data for e in back.meta] == [e.data for e in perf.meta]
+
+
+def test_a_performance_without_meta_events_is_written_as_before(tmp_path: Path) -> None:
+    write_midi(tmp_path / "plain.mid", spread_performance(20))
+    mid = mido.MidiFile(tmp_path / "plain.mid")
+    assert mid.ticks_per_beat == WRITE_PPQ and len(mid.tracks) == 2
+    assert [m.dict() for m in mid.tracks[0]] == [{"type": "set_tempo", "tempo": 500000, "time": 0},
+                                                 {"type": "end_of_track", "time": 0}]
+
+
+@pytest.mark.parametrize("event, says", [
+    (dict(time=-1.0, type=0x01, data=b""), "time"), (dict(time=float("nan"), type=0x01, data=b""), "time"),
+    (dict(time=0.0, type=0x2F, data=b""), "0x2f"), (dict(time=0.0, type=0x7F, data=b"x"), "0x7f"),
+    (dict(time=0.0, type=0x51, data=b"\0\0\0"), "tempo"), (dict(time=0.0, type=0x51, data=b"\1\0"), "tempo"),
+    (dict(time=0.0, type=0x58, data=b"\4\2\x18"), "time signature"),
+    (dict(time=0.0, type=0x59, data=b"\x08\0"), "key signature"),
+    (dict(time=0.0, type=0x59, data=b"\0\2"), "key signature"),
+    (dict(time=0.0, type=0x03, data="x"), "bytes"), (dict(time=0.0, type=0x03, data=b"", track=2**15), "track"),
+])
+def test_a_meta_event_a_file_cannot_hold_is_refused(event: dict, says: str) -> None:
+    with pytest.raises(InputError, match=says):
+        MetaEvent(**event)
 
 
 # --- real data ------------------------------------------------------------------------------------------------

@@ -5,24 +5,29 @@ from __future__ import annotations
 
 import csv
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+import zstandard
 
 from tests.helpers.bundles import copied_bundle
-from tests.helpers.notes import random_performance
+from tests.helpers.notes import assert_same_meta, random_performance
 from vqcodec import api
 from vqcodec.container import format as vqc
 from vqcodec.errors import (
     BundleError,
     FormatError,
+    LimitError,
     ModelMismatchError,
     ModelNotFoundError,
 )
 from vqcodec.midi import choice as noterdo
+from vqcodec.midi import coder as nc
+from vqcodec.midi import file as midi_file
 from vqcodec.midi.codec import STORED_METRICS, NoteCodec
-from vqcodec.midi.performance import SOFT, SUSTAIN, Pedal, Performance
+from vqcodec.midi.performance import SOFT, SUSTAIN, MetaEvent, Pedal, Performance
 
 EPS = 1e-6
 
@@ -147,6 +152,80 @@ def test_an_ecg_bundle_is_not_a_midi_model() -> None:
         NoteCodec.load("ecg")
 
 
+# ----------------------------------------------------------------------------------- meta events and pedal depth
+
+META = [MetaEvent(0.0, 0x51, (600000).to_bytes(3, "big")), MetaEvent(0.0, 0x58, bytes([3, 2, 24, 8])),
+        MetaEvent(0.0, 0x03, b"Piano", 1), MetaEvent(0.0, 0x59, bytes([0xFD, 1])),
+        MetaEvent(1.2345678901234, 0x06, b"B \xe9\x00\xff"), MetaEvent(2.5, 0x51, (450000).to_bytes(3, "big")),
+        MetaEvent(9.75, 0x01, b"", 3), MetaEvent(1e4, 0x07, b"after the last note")]
+
+
+def test_meta_events_come_back_exactly_at_every_level(midi: NoteCodec) -> None:
+    small = random_performance(30, seed=102, long_gaps=False)
+    perf = Performance(small.pitch, small.onset, small.offset, small.velocity, small.pedals, meta=META)
+    for q in midi.qualities:
+        data, _ = midi.compress(perf, q, name="meta")
+        f = vqc.loads(data, "meta.vqc")
+        assert f.events == META and data[8:12] == bytes([1, 0, midi_file.EVENTS_MINOR, 0])
+        assert midi.decode_file(f).meta == META  # times bit for bit
+    plain, _ = midi.compress(small, 3)
+    assert b"eVNT" not in plain and midi.decompress(plain).meta == []
+
+
+def test_pedal_depth_is_kept_on_the_level_s_pedal_levels(midi: NoteCodec, perf: Performance) -> None:
+    """The default level keeps a few levels of depth (PEDAL_BIN_VELOCITY_STEPS), the top level every value; the
+    up/down state is never lost, and the report measures the depth error."""
+    assert [midi.pedal_levels(q) for q in midi.qualities] == [6, 6, 6, 8, 10, 16, 128]
+    errors = []
+    for q in (1, 3, midi.n_levels):
+        levels = midi.pedal_levels(q)
+        data, report = midi.compress(perf, q)
+        back = midi.decompress(data)
+        assert set(back.pedals[SUSTAIN].value.tolist()) <= set(nc.level_values(levels).tolist())
+        assert len(set(back.pedals[SUSTAIN].value.tolist())) > 2  # half-pedalling, not on/off
+        assert report.pedal_depth_mae[SUSTAIN] <= 128 / levels / 2 + 1
+        errors.append(report.pedal_depth_mae[SUSTAIN])
+    assert errors[-1] < errors[1] <= errors[0] and errors[-1] < 1
+
+
+def test_the_meta_section_is_checked_against_its_limits_and_rules(midi: NoteCodec) -> None:
+    """eVNT is read as the container reads anything: the frame's declared size and the event count checked against
+    the limits before anything is allocated, then every event whole and valid, in time order, nothing left over."""
+    small = random_performance(5, seed=103, long_gaps=False, pedals=False)
+    data, _ = midi.compress(Performance(small.pitch, small.onset, small.offset, small.velocity, meta=META))
+    head = vqc.read(data)
+
+    def with_events(raw: bytes, declare: bool = True) -> bytes:
+        frame = zstandard.ZstdCompressor(write_content_size=declare).compress(raw)
+        sections = [(t, frame if t == "eVNT" else bytes(v)) for t, v in head.sections.items() if t != "bIND"]
+        return vqc.write(head.header, sections)
+
+    raw = zstandard.ZstdDecompressor().decompress(bytes(head.sections["eVNT"]))
+    assert midi.decompress(with_events(raw)).meta == META
+    event = struct.Struct("<dHBI")  # time, track, type, length, as docs/FORMAT.md lays it out
+    one = struct.pack("<I", 1) + event.pack(0.0, 0, 0x06, 1) + b"x"
+    cases = {
+        "no content size": (with_events(raw, declare=False), FormatError, "does not declare its content size"),
+        "declares too much": (with_events(bytes(midi_file.MAX_META_BYTES + 1)), LimitError, "over the limit"),
+        "too many": (with_events(struct.pack("<I", midi_file.MAX_META_EVENTS + 1)), LimitError, "over the limit"),
+        "count too large for the bytes": (with_events(struct.pack("<I", 3) + one[4:]), FormatError, "cannot hold"),
+        "cut event": (with_events(one[:-1]), FormatError, "does not hold"),
+        "trailing bytes": (with_events(one + b"\0"), FormatError, "after the last event"),
+        "no count": (with_events(b"\0\0"), FormatError, "no event count"),
+        "end of track": (with_events(one.replace(bytes([0x06]), bytes([0x2F]), 1)), FormatError, "0x2f"),
+        "NaN time": (with_events(struct.pack("<I", 1) + event.pack(float("nan"), 0, 6, 0)), FormatError, "time"),
+        "out of order": (with_events(struct.pack("<I", 2) + event.pack(1.0, 0, 6, 0) + event.pack(0.5, 0, 6, 0)),
+                         FormatError, "earlier than"),
+        "bad tempo": (with_events(struct.pack("<I", 1) + event.pack(0.0, 0, 0x51, 2) + b"\1\2"), FormatError,
+                      "tempo"),
+    }
+    for bad, error, says in cases.values():
+        with pytest.raises(error, match=f"^bad.vqc: section eVNT: .*{says}"):
+            midi.decompress(bad, "bad.vqc")
+    with pytest.raises(ValueError, match="over the limit"):
+        midi_file.events_bytes([MetaEvent(0.0, 0x01, b"x")] * (midi_file.MAX_META_EVENTS + 1))
+
+
 # ------------------------------------------------------------------------------------------------ public api
 
 
@@ -155,7 +234,9 @@ def test_api_compress_decompress_and_info(perf: Performance, tmp_path: Path) -> 
     back = api.decompress(data)
     assert isinstance(back, Performance) and len(back) == len(perf)
     assert sorted(back.pedals) == sorted(perf.pedals)
-    assert np.all(back.pedals[SUSTAIN].value[::2] == 127) and np.all(back.pedals[SUSTAIN].value[1::2] == 0)
+    levels = NoteCodec.load("midi").pedal_levels(3)
+    assert set(back.pedals[SUSTAIN].value.tolist()) <= set(nc.level_values(levels).tolist())  # half-pedal depth
+    assert np.all(back.pedals[SOFT].value[::2] == 127) and np.all(back.pedals[SOFT].value[1::2] == 0)  # on/off
     assert api.compress(perf, quality=5) != data
     with pytest.raises(ValueError, match="max_error"):
         api.compress(perf, max_error=0)
@@ -189,3 +270,20 @@ def test_an_asap_test_piece_round_trips_at_the_default_level(data_dir: Path, mid
     assert report.velocity_max_err <= noterdo.velocity_bound(s)
     assert report.bits_per_note < 32 and report.cr_mid > 3
     assert min(report.pedal_agreement.values()) > 0.95
+
+
+@pytest.mark.parametrize("name", ["Haydn__Keyboard_Sonatas__39-2__Yarden07.mid", "Chopin__Etudes_op_25__1__LeeN03M.mid",
+                                  "Beethoven__Piano_Sonatas__18-2__ChenGuang04.mid"])
+def test_asap_meta_events_survive_compress_decompress(data_dir: Path, midi: NoteCodec, name: str,
+                                                      tmp_path: Path) -> None:
+    """Real files with a key signature, track and instrument names in two tracks, and text: mido reads the same meta
+    messages in the decoded .mid as in the original (the sequencer-specific, SMPTE-offset and channel-prefix events
+    are dropped, and counted)."""
+    from vqcodec.io import read_midi, write_midi
+
+    path = data_dir / "midi" / "asap" / name
+    real = read_midi(path)
+    assert {e.type for e in real.meta} >= {0x51, 0x58, 0x03}
+    data, _ = midi.compress(real, name=path.stem)
+    write_midi(tmp_path / "back.mid", midi.decompress(data))
+    assert_same_meta(path, tmp_path / "back.mid")

@@ -23,6 +23,7 @@ from vqcodec.models.bundle import NoteBundle, load_note_bundle
 LEVELS = range(1, 8)
 EPS = 1e-9
 HEAD = struct.Struct("<4sHBHB")  # the NOTE header as docs/FORMAT.md lays it out
+LEVELS_HEAD = struct.Struct("<B")  # NC05: the pedal level count, after HEAD
 PEDAL_HEAD = struct.Struct("<BI")
 
 
@@ -59,8 +60,9 @@ def round_trip(sym: nc.Symbols, q: int) -> bytes:
 
 
 def crc_offset(payload: bytes) -> int:
-    """Where the symbols' CRC starts (after the header and the pedal table)."""
-    return HEAD.size + HEAD.unpack_from(payload)[4] * PEDAL_HEAD.size
+    """Where the symbols' CRC starts (after the header, NC05's level count and the pedal table)."""
+    coding, *_, n_pedals = HEAD.unpack_from(payload)
+    return HEAD.size + (LEVELS_HEAD.size if coding == nc.NOTE_CODING else 0) + n_pedals * PEDAL_HEAD.size
 
 
 # ------------------------------------------------------------------------------------------- exact round trips
@@ -208,6 +210,128 @@ def test_pedals_rebuild_as_on_off_transitions_within_half_a_grid_step(q: int) ->
         np.testing.assert_array_equal(rebuilt.value, np.resize(nc.PEDAL_VALUES[::-1], len(changes)))
 
 
+# ------------------------------------------------------------------------------------ pedal depth (NC05)
+
+
+def leveled(q: int, levels: int) -> nc.NoteSetting:
+    """Level q's grids with `levels` pedal levels."""
+    return nc.NoteSetting(*setting(q).grids, levels)
+
+
+@pytest.mark.parametrize("levels", range(nc.PEDAL_ON_OFF, nc.MAX_PEDAL_LEVELS + 1, 2))
+def test_pedal_levels_are_equal_bins_that_keep_up_and_down(levels: int) -> None:
+    value = np.arange(MIDI_MAX + 1)
+    level = nc.pedal_level(value, levels)
+    back = nc.level_values(levels)
+    assert level.min() == 0 and level.max() == levels - 1 and np.all(np.diff(level) >= 0)
+    np.testing.assert_array_equal((level >= levels // 2), value >= nc.PEDAL_DOWN)  # on/off is kept
+    np.testing.assert_array_equal(nc.pedal_level(back, levels), np.arange(levels))  # a level decodes into its bin
+    assert (back[0], back[-1]) == nc.PEDAL_VALUES
+    assert np.abs(back[level] - value).max() < nc.MAX_PEDAL_LEVELS / levels
+    if levels == nc.MAX_PEDAL_LEVELS:
+        np.testing.assert_array_equal(back, value)
+
+
+def _value_at_steps(times: np.ndarray, values: np.ndarray, steps: np.ndarray, grid_s: float) -> np.ndarray:
+    """A pedal's value from each grid step on (an event at t counts from the step nearest t; 0 before the first)."""
+    if not len(times):
+        return np.zeros(len(steps), np.int64)
+    at = np.floor(times / grid_s + 0.5)
+    k = np.searchsorted(at, steps, side="right") - 1
+    return np.where(k >= 0, values[np.maximum(k, 0)], 0)
+
+
+@pytest.mark.parametrize("q, levels", [(3, 2), (3, 6), (5, 10), (7, 128)])
+def test_pedal_depth_rebuilds_as_its_level_at_every_grid_step(q: int, levels: int) -> None:
+    """What the decoder gives at each grid step is the level of what the pedal held there (of the events that round
+    to one step, the last); 128 levels give every value back, and the up/down state never changes."""
+    s = leveled(q, levels)
+    perf = random_performance(200, seed=80 + q, long_gaps=False)
+    sym = nc.quantise(perf, s)
+    round_trip_at(sym, q, s)
+    back = nc.rebuild(sym, s)
+    grid_s = s.grid_ms / 1000
+    for number, pedal in perf.pedals.items():
+        steps = np.arange(int(perf.end / grid_s) + 2)
+        want = _value_at_steps(pedal.time, pedal.value.astype(np.int64), steps, grid_s)
+        got = _value_at_steps(back.pedals[number].time, back.pedals[number].value.astype(np.int64), steps, grid_s)
+        np.testing.assert_array_equal(got, nc.level_values(levels)[nc.pedal_level(want, levels)])
+        np.testing.assert_array_equal(got >= nc.PEDAL_DOWN, want >= nc.PEDAL_DOWN)
+        depth = sym.depth[number]
+        assert np.all(depth != np.r_[0, depth[:-1]]) and np.all(sym.pedals[number][1:] > 0)  # each event a change
+    assert len(sym.pedals[SUSTAIN]) > 10 and set(sym.depth[SOFT].tolist()) <= {0, levels - 1}
+
+
+def round_trip_at(sym: nc.Symbols, q: int, s: nc.NoteSetting) -> bytes:
+    """round_trip at a setting with pedal levels: the depth comes back too."""
+    payload = nc.encode(sym, s, priors(q))
+    back, s_back = nc.decode(payload, len(sym.gap), priors(q), "piece.vqc")
+    assert s_back == s and payload[: len(nc.NOTE_CODING)] == nc.NOTE_CODING
+    assert_symbols_equal(back, sym)
+    for number in sym.pedals:
+        np.testing.assert_array_equal(back.depth[number], sym.depth[number], err_msg=f"pedal {number} depth")
+    return payload
+
+
+@pytest.mark.parametrize("case", ["random", "pedals only", "empty"])
+@pytest.mark.parametrize("levels", [4, 6, 128])
+def test_half_pedal_symbols_round_trip_exactly(case: str, levels: int) -> None:
+    s = leveled(7, levels)
+    round_trip_at(nc.quantise(CASES[case](), s), 7, s)
+
+
+def test_every_level_change_round_trips() -> None:
+    """From the lowest, highest and middle levels to every other level of 128 (wrapping round the level count both
+    ways), at gaps from 1 to far over DIRECT, on three pedals."""
+    s = leveled(4, nc.MAX_PEDAL_LEVELS)
+    levels: list[int] = []
+    for a in (0, 1, 63, 64, 126, 127):
+        for b in range(nc.MAX_PEDAL_LEVELS):
+            for x in (a, b):
+                if x != (levels[-1] if levels else 0):
+                    levels.append(x)
+    depth = np.array(levels)
+    gaps = np.resize([1, 2, nc.DIRECT - 1, nc.DIRECT, 3 * nc.DIRECT, 1, 1], len(depth))
+    empty = np.zeros(0, np.int64)
+    sym = nc.Symbols(empty, empty, empty, empty, {SUSTAIN: gaps, SOFT: gaps[:50], SOSTENUTO: empty},
+                     {SUSTAIN: depth, SOFT: depth[:50], SOSTENUTO: empty})
+    round_trip_at(sym, 4, s)
+
+
+def test_two_levels_code_as_nc04_did() -> None:
+    """NC05 at 2 levels codes no level symbols and its gap contexts fall on NC04's prior rows: the very same words,
+    one byte (the level count) longer."""
+    s = leveled(3, nc.PEDAL_ON_OFF)
+    sym = nc.quantise(random_performance(300, seed=81), s)
+    nc05, nc04 = nc.encode(sym, s, priors(3)), nc.encode(sym, s, priors(3), nc.NC04)
+    assert len(nc05) == len(nc04) + 1 and nc05[crc_offset(nc05) + 4 :] == nc04[crc_offset(nc04) + 4 :]
+
+
+def test_on_off_codings_refuse_half_pedal_depth() -> None:
+    s = leveled(3, 6)
+    sym = nc.quantise(random_performance(50, seed=82), s)
+    for coding in (nc.NC02, nc.NC03, nc.NC04):
+        with pytest.raises(ValueError, match="on/off"):
+            nc.encode(sym, s, priors(3), coding)
+    sym.depth[SUSTAIN] = sym.depth[SUSTAIN] + 6  # out of range
+    with pytest.raises(ValueError, match="0..5"):
+        nc.encode(sym, s, priors(3))
+
+
+def test_every_flipped_byte_of_a_half_pedal_payload_is_caught() -> None:
+    s = leveled(3, 6)
+    perf = Performance([60, 64], [0.0, 0.5], [0.4, 0.9], [70, 80],
+                       {SUSTAIN: Pedal([0.1, 0.12, 0.3, 0.5, 2.0, 3.0], [20, 50, 90, 127, 40, 0]),
+                        SOFT: Pedal([1.0, 1.5], [70, 30])})
+    payload = round_trip_at(nc.quantise(perf, s), 3, s)
+    for i in range(crc_offset(payload), len(payload)):
+        for mask in (0x01, 0x80, 0xFF):
+            bad = bytearray(payload)
+            bad[i] ^= mask
+            with pytest.raises(FormatError):
+                nc.decode(bytes(bad), 2, priors(3), "piece.vqc")
+
+
 # ------------------------------------------------------------------------------------------- rate accounting
 
 
@@ -340,16 +464,21 @@ def test_another_levels_prior_fails_loudly(written: int, given: int) -> None:
 
 
 def header(coding: bytes = nc.NOTE_CODING, grid: int = 16, vstep: int = 10, dmilli: int = 1400,
-           pedals: tuple[tuple[int, int], ...] = (), n_pedals: int | None = None) -> bytes:
+           pedals: tuple[tuple[int, int], ...] = (), n_pedals: int | None = None, levels: int = 6) -> bytes:
     n_pedals = len(pedals) if n_pedals is None else n_pedals
-    return (HEAD.pack(coding, grid, vstep, dmilli, n_pedals) + b"".join(PEDAL_HEAD.pack(*p) for p in pedals)
+    head = HEAD.pack(coding, grid, vstep, dmilli, n_pedals)
+    head += LEVELS_HEAD.pack(levels) if coding == nc.NOTE_CODING else b""
+    return (head + b"".join(PEDAL_HEAD.pack(*p) for p in pedals)
             + struct.pack("<I", zlib.crc32(b"")))
 
 
 def test_setting_of_reads_the_header() -> None:
     s, pedals = nc.setting_of(header(grid=24, vstep=12, dmilli=1800, pedals=((64, 7), (67, 0))), "x.vqc")
-    assert s == nc.NoteSetting(24, 12, 1800) == setting(1)
+    assert s == nc.NoteSetting(24, 12, 1800, 6) and s.grids == setting(1).grids
     assert pedals == {64: 7, 67: 0}
+    for coding in (nc.NC02, nc.NC03, nc.NC04):  # on/off pedals, no level count in the header
+        s, pedals = nc.setting_of(header(coding, pedals=((64, 7),)), "x.vqc")
+        assert s == nc.NoteSetting(16, 10, 1400, nc.PEDAL_ON_OFF) and pedals == {64: 7}
 
 
 OTHER_CODING = bytes([nc.NOTE_CODING[0] ^ 0x01]) + nc.NOTE_CODING[1:]
@@ -369,6 +498,10 @@ BAD_HEADERS = {
     "controller twice": (header(pedals=((64, 1), (64, 2))), "invalid or repeated"),
     "too many transitions": (header(pedals=((64, nc.MAX_NOTES + 1),)), "invalid or repeated"),
     "short header": (header()[: HEAD.size - 1], "shorter than its header"),
+    "no level count": (header()[: HEAD.size], "shorter than its header"),
+    "0 pedal levels": (header(levels=0), "out of range"),
+    "odd pedal levels": (header(levels=5), "out of range"),
+    "130 pedal levels": (header(levels=130), "out of range"),
 }
 
 

@@ -79,6 +79,18 @@ def test_pedal_agreement_is_the_fraction_of_time_in_the_same_state():
     assert r.pedal_events == {SUSTAIN: (2, 0)}
 
 
+def test_pedal_depth_error_is_the_mean_value_error_over_time():
+    """Half-pedalling: both down (>= 64) from 0.5 s to 2.0 s, so they agree on up/down all the time, yet the depth
+    differs by 27 for 1.5 s of the 4 s piece; a pedal left out counts as up (0)."""
+    r = compare_notes(_perf(), _perf(pedal=([0.5, 2.0], [100, 0])), n_bytes=10)
+    assert r.pedal_agreement[SUSTAIN] == 1.0
+    assert r.pedal_depth_mae[SUSTAIN] == pytest.approx(27 * 1.5 / 4.0, abs=0.02)
+    assert compare_notes(_perf(), _perf(), n_bytes=10).pedal_depth_mae == {SUSTAIN: 0.0}
+    r = compare_notes(_perf(), Performance([60], [0.0], [1.0], [64]), n_bytes=10)
+    assert r.pedal_depth_mae[SUSTAIN] == pytest.approx(127 * 1.5 / 4.0, abs=0.1)
+    assert "pedal depth error 47.6" in r.summary()
+
+
 def test_f1_per_pitch_equals_mir_eval_on_the_whole_piece():
     from mir_eval.transcription import precision_recall_f1_overlap
     from mir_eval.util import midi_to_hz

@@ -92,11 +92,14 @@ def markdown(rows: Sequence[MidiRow], default_quality: int | None = None) -> str
         f"{len({r.piece for r in rows})} pieces, "
         f"{sum(r.report.n_notes for r in rows if r.method == '.mid file')} notes. "
         "bits/note and CR from the bytes summed over the pieces; F1 and pedal agreement: the worst piece; onset "
-        "error: median of the per-piece medians, and the largest over every note; velocity MAE: mean over pieces.",
+        "error: median of the per-piece medians, and the largest over every note; velocity MAE: mean over pieces; "
+        "pedal depth error: a piece's largest mean |controller value error| over its pedals (MIDI units, on a 1 ms "
+        "grid), its mean over the pieces weighted by their duration, and the worst piece.",
         "",
         "| method | bits/note | CR vs .mid | CR vs zstd -19 | worst F1 onset | worst F1 with offsets | onset error "
-        "median / max ms | velocity MAE | worst pedal agreement | encode s | decode s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "median / max ms | velocity MAE | worst pedal agreement | pedal depth error mean / worst | encode s | "
+        "decode s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     methods = list(dict.fromkeys(r.method for r in rows))
     for m in methods:
@@ -107,6 +110,9 @@ def markdown(rows: Sequence[MidiRow], default_quality: int | None = None) -> str
         mid = sum(r.original_bytes or 0 for r in reps)
         zst = sum(r.zstd_bytes or 0 for r in reps)
         pedal = _min([min(r.pedal_agreement.values(), default=1.0) for r in reps])
+        depth = [max(r.pedal_depth_mae.values(), default=0.0) for r in reps]
+        weights = [r.duration_s for r in reps]
+        depth_mean = float(np.average(depth, weights=weights)) if sum(weights) > 0 else float(np.mean(depth))
         label = f"{m} (default)" if default_quality is not None and m == f"vqcodec q={default_quality}" else m
         lines.append(
             f"| {label} | {8 * size / max(notes, 1):.2f} | {mid / size:.2f} | {zst / size:.2f} | "
@@ -114,5 +120,6 @@ def markdown(rows: Sequence[MidiRow], default_quality: int | None = None) -> str
             f"{np.median([r.onset_err_ms_median or 0.0 for r in reps]):.2f} / "
             f"{max(r.onset_err_ms_max or 0.0 for r in reps):.2f} | "
             f"{np.mean([r.velocity_mae or 0.0 for r in reps]):.2f} | "
-            f"{pedal:.4f} | {sum(r.encode_s for r in mine):.2f} | {sum(r.decode_s for r in mine):.2f} |")
+            f"{pedal:.4f} | {depth_mean:.2f} / {max(depth):.2f} | {sum(r.encode_s for r in mine):.2f} | "
+            f"{sum(r.decode_s for r in mine):.2f} |")
     return "\n".join(lines) + "\n"

@@ -75,7 +75,7 @@ def choose(perf: Performance, s: NoteSetting, priors: dict[str, np.ndarray]) -> 
     velocity = _velocities(perf.velocity[order].astype(np.float64), pitch, gap, s, priors["velocity_near"])
     duration = _durations(np.maximum(perf.offset - perf.onset, DURATION_FLOOR)[order], pitch, steps, s,
                           priors["duration_next"])
-    return Symbols(gap, pitch, velocity, duration, quantise_pedals(perf, s))
+    return Symbols(gap, pitch, velocity, duration, *quantise_pedals(perf, s))
 
 
 def _best(candidates: list[int], weights: np.ndarray, error: list[float], lam: float) -> int:

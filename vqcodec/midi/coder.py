@@ -1,5 +1,5 @@
 """Piano performances <-> the bytes of a NOTE section: pitch exact, onsets on an absolute grid, velocity and
-duration quantised, pedals as on/off transitions; every stream coded with adaptive context models and rANS.
+duration quantised, pedals as changes of depth level; every stream coded with adaptive context models and rANS.
 
 `quantise` rounds onsets to a grid of `grid_ms` in absolute time, so the error is at most grid/2 at every note
 from the first to the last and never accumulates (`vqcodec.midi.choice` may pick the other neighbour within its
@@ -10,8 +10,10 @@ the setting (counts over the train split, see training/note_priors.py) and N wha
 Coding NC03 adds a match model for pitch (music repeats its phrases: the pitch that followed the latest
 earlier occurrence of the last 16, 8 or 4 pitches is predicted, and a flag says whether it is right) and
 conditions velocity on the register and duration on the time to the next onset and to the next note of the
-same pitch. NC04 (what the encoder writes, format 1.6) is NC03 with long gaps' escapes coded by bit length;
-NC02 (format 1.3) and NC03 (format 1.5) are still decoded. All integer, so every machine builds the same
+same pitch. NC04 (format 1.6) is NC03 with long gaps' escapes coded by bit length. NC05 (what the encoder
+writes, format 1.9) is NC04 with each pedal's depth on `pedal_levels` levels (half-pedalling; 128 levels keep
+every controller value) instead of on/off; NC02 (format 1.3), NC03 (1.5) and NC04 (1.6) are still decoded, their
+pedals as on/off. All integer, so every machine builds the same
 model (the rule of vqcodec.coding.entropy). Layout: docs/FORMAT.md, section NOTE.
 """
 
@@ -21,7 +23,7 @@ import math
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,17 +31,20 @@ from vqcodec.coding.entropy import COUNT_WEIGHT, prior_weights
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError
 from vqcodec.midi.performance import MIDI_MAX, Pedal, Performance
 
-NOTE_CODING = b"NC04"
-"""Names the scheme the encoder writes in the NOTE section; another scheme gets another name. NC04 (format 1.6)
-is NC03 with escapes coded by bit length: a gap over DIRECT steps (a pedal held over 2 s at a 16 ms grid, 9 %
-of pedal transitions) costs its excess's bit length under an adaptive model plus the bits below its leading
-one, where NC03 spent 4 raw bytes."""
+NOTE_CODING = b"NC05"
+"""Names the scheme the encoder writes in the NOTE section; another scheme gets another name. NC05 (format 1.9)
+is NC04 with pedal depth: each pedal event goes to one of the setting's `pedal_levels` levels (the change of
+level is coded before the event's gap), where NC04 knew only on and off."""
+NC04 = b"NC04"
+"""Format 1.6's scheme, still decoded: NC03 with escapes coded by bit length (a gap over DIRECT steps, e.g. a pedal
+held over 2 s at a 16 ms grid, costs its excess's bit length under an adaptive model plus the bits below its
+leading one, where NC03 spent 4 raw bytes)."""
 NC02 = b"NC02"
 """The first scheme (format 1.3), still decoded: NC03 adds the pitch match model and richer velocity and
 duration contexts."""
 NC03 = b"NC03"
 """Format 1.5's scheme, still decoded."""
-CODINGS = (NC02, NC03, NOTE_CODING)
+CODINGS = (NC02, NC03, NC04, NOTE_CODING)
 MAX_NOTES = 1 << 22
 """Notes (and pedal transitions per controller) one file may declare: 4 M, some 400 hours of playing."""
 MAX_PEDALS = 8
@@ -65,12 +70,28 @@ DURATION_CONTEXTS = 64
 """The previous duration level, scaled to this many buckets, is the duration stream's context."""
 PEDAL_DOWN = 64
 """Controller values >= this are 'down' (MIDI's own convention for on/off controllers)."""
-PEDAL_VALUES = (0, 127)
-"""Values written for up and down."""
+PEDAL_ON_OFF = 2
+"""Pedal levels of NC02 to NC04 (up and down), and the fewest NC05 takes."""
+MAX_PEDAL_LEVELS = MIDI_MAX + 1
+"""Pedal levels that keep every controller value."""
+PEDAL_VALUES = (0, MIDI_MAX)
+"""Values written for up and down (the on/off codings', and any level count's lowest and highest level)."""
+LEVEL_PRIOR_MASS = 1 << 20
+"""NC05's built-in prior for a change of d levels (the nearer way round, modulo the level count) is
+LEVEL_PRIOR_MASS // d in every context: not a table of the bundle, so a file written at any level count decodes
+with any bundle (the adaptive counts soon outweigh it: a flat prior costs as much on the val pieces)."""
 START_PITCH = 60
 GAP_EDGES = np.array([1, 2, 3, 5, 9, 17, 33])
 """Buckets of a gap in grid steps, for contexts: 0, 1, 2, 3-4, 5-8, 9-16, 17-32, 33+."""
 N_GAP = len(GAP_EDGES) + 1
+LEVEL_CONTEXTS = 3 * 2 * N_GAP
+"""NC05's pedal level contexts: where the level is (lowest, between, highest), whether the pedal's previous change
+rose, and the size of that change in levels (in GAP_EDGES' buckets)."""
+GAP_CONTEXTS = 2 * 2 * N_GAP
+"""NC05's pedal gap contexts: the bundle's (a press or a release, the previous gap's bucket), split by whether the
+change goes the same way as the previous one (a pedal moving on, or turning): 3 % fewer gap bits on val, and with
+LEVEL_CONTEXTS 6 % fewer pedal bits at the default level and 8 % at the top than (previous direction, previous gap
+bucket) contexts."""
 CACHE_WINDOW = 32
 """Symbols each stream's recency cache holds."""
 CACHE_SHARE_DIV = 2
@@ -102,6 +123,7 @@ ESCAPE_ONSET, ESCAPE_PEDAL = 0, 1
 """NC04's escape contexts."""
 _CHUNK = 4096  # positions whose adaptive probabilities the encoder builds at once
 _HEAD = struct.Struct("<4sHBHB")  # coding, grid_ms, velocity_step, duration_milli, n_pedals
+_LEVELS = struct.Struct("<B")  # NC05: pedal_levels, after _HEAD
 _PEDAL = struct.Struct("<BI")  # controller, transitions
 _U32 = struct.Struct("<I")
 
@@ -110,15 +132,22 @@ _U32 = struct.Struct("<I")
 class NoteSetting:
     """The grids: rounding (`quantise`) moves onsets and pedal times <= grid_ms/2, velocity <= velocity_step/2,
     duration by a factor <= sqrt(duration_milli/1000); `vqcodec.midi.choice` may choose a neighbour within its
-    tolerances."""
+    tolerances. Pedal values go to `pedal_levels` levels (`pedal_level`; 2: up and down, 128: every value)."""
 
     grid_ms: int
     velocity_step: int
     duration_milli: int
+    pedal_levels: int = PEDAL_ON_OFF
 
     def __post_init__(self) -> None:
-        if not (1 <= self.grid_ms <= 1000 and 1 <= self.velocity_step <= 64 and 1001 <= self.duration_milli <= 4000):
+        if not (1 <= self.grid_ms <= 1000 and 1 <= self.velocity_step <= 64 and 1001 <= self.duration_milli <= 4000
+                and PEDAL_ON_OFF <= self.pedal_levels <= MAX_PEDAL_LEVELS and self.pedal_levels % 2 == 0):
             raise ValueError(f"note setting out of range: {self}")
+
+    @property
+    def grids(self) -> tuple[int, int, int]:
+        """The note grids (grid_ms, velocity_step, duration_milli): what a bundle's quality level fixes."""
+        return self.grid_ms, self.velocity_step, self.duration_milli
 
     @property
     def velocity_levels(self) -> int:
@@ -155,7 +184,14 @@ class Symbols:
     pitch: np.ndarray  # [N]
     velocity: np.ndarray  # [N] velocity levels
     duration: np.ndarray  # [N] duration levels
-    pedals: dict[int, np.ndarray]  # controller -> [M] grid steps between transitions (down, up, down, ...)
+    pedals: dict[int, np.ndarray]  # controller -> [M] grid steps between its events (the first: since 0)
+    depth: dict[int, np.ndarray] = field(default_factory=dict)
+    """controller -> [M] the level each event goes to (from level 0 before the first, each a change); a pedal
+    left out goes up and down: 1, 0, 1, ... (the on/off codings)."""
+
+    def __post_init__(self) -> None:
+        for number, gaps in self.pedals.items():
+            self.depth.setdefault(number, on_off_levels(len(gaps)))
 
 
 def quantise(perf: Performance, s: NoteSetting) -> Symbols:
@@ -168,30 +204,57 @@ def quantise(perf: Performance, s: NoteSetting) -> Symbols:
     dq = np.floor(np.log(dur / DURATION_FLOOR) / np.log(s.duration_milli / 1000) + 0.5)
     vq = np.floor(perf.velocity[order] / s.velocity_step + 0.5)
     return Symbols(np.diff(on, prepend=0), perf.pitch[order].astype(np.int64), vq.astype(np.int64),
-                   np.clip(dq, 0, s.duration_levels - 1).astype(np.int64), quantise_pedals(perf, s))
+                   np.clip(dq, 0, s.duration_levels - 1).astype(np.int64), *quantise_pedals(perf, s))
 
 
-def quantise_pedals(perf: Performance, s: NoteSetting) -> dict[int, np.ndarray]:
-    """Each pedal's on/off transitions as grid steps between them (down, up, ... from an initial up), rounded."""
+def on_off_levels(n: int) -> np.ndarray:
+    """The levels of n on/off transitions: down (1), up (0), down, ..."""
+    return (np.arange(n, dtype=np.int64) + 1) % 2
+
+
+def pedal_level(value: np.ndarray, levels: int) -> np.ndarray:
+    """Controller values 0..127 -> levels 0..levels-1: equal bins of 128 / levels values (so, levels being even,
+    every value from PEDAL_DOWN up is in the upper half: the on/off state is kept at every level count)."""
+    return np.asarray(value, np.int64) * levels // MAX_PEDAL_LEVELS
+
+
+def level_values(levels: int) -> np.ndarray:
+    """The controller value each level decodes to: 0 for the lowest, 127 for the highest (a pedal at rest), the
+    middle of its bin (rounded down) for the others; level j itself when levels is 128."""
+    j = np.arange(levels, dtype=np.int64)
+    lo = -(-MAX_PEDAL_LEVELS * j // levels)
+    hi = -(-MAX_PEDAL_LEVELS * (j + 1) // levels) - 1
+    values = (lo + hi) // 2
+    values[0], values[-1] = PEDAL_VALUES
+    return values
+
+
+def quantise_pedals(perf: Performance, s: NoteSetting) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Each pedal's changes of level as (grid steps between them, the level each goes to), times rounded to the
+    grid: of the events that round to one grid step the last one holds from there on (the others would last no
+    time), and an event that leaves the level as it was is no event. A pedal is at level 0 before its first."""
     step = s.grid_ms / 1000
-    pedals = {}
+    gaps, depth = {}, {}
     for number, p in sorted(perf.pedals.items()):
-        down = (p.value >= PEDAL_DOWN).astype(np.int8)
-        changes = np.flatnonzero(np.diff(down, prepend=0))  # alternate down, up, ... from the initial 'up'
-        pedals[number] = np.diff(np.floor(p.time[changes] / step + 0.5).astype(np.int64), prepend=0)
-    return pedals
+        at = np.floor(p.time / step + 0.5).astype(np.int64)
+        level = pedal_level(p.value, s.pedal_levels)
+        last = np.ones(len(at), bool)
+        last[:-1] = at[1:] != at[:-1]  # times are sorted: the last event of each grid step
+        at, level = at[last], level[last]
+        change = level != np.r_[0, level[:-1]]
+        gaps[number] = np.diff(at[change], prepend=0)
+        depth[number] = level[change]
+    return gaps, depth
 
 
 def rebuild(sym: Symbols, s: NoteSetting) -> Performance:
-    """The performance the symbols stand for (velocity at least 1, pedal values 0 and 127)."""
+    """The performance the symbols stand for (velocity at least 1, pedal values `level_values`)."""
     step = s.grid_ms / 1000
     onset = np.cumsum(sym.gap) * step
     duration = DURATION_FLOOR * (s.duration_milli / 1000) ** sym.duration.astype(np.float64)
     velocity = np.clip(sym.velocity * s.velocity_step, 1, MIDI_MAX)
-    pedals = {}
-    for number, gaps in sym.pedals.items():
-        values = np.array(PEDAL_VALUES, dtype=np.uint8)[(np.arange(len(gaps)) + 1) % 2]
-        pedals[number] = Pedal(np.cumsum(gaps) * step, values)
+    values = level_values(s.pedal_levels)
+    pedals = {number: Pedal(np.cumsum(gaps) * step, values[sym.depth[number]]) for number, gaps in sym.pedals.items()}
     return Performance(sym.pitch, onset, onset + duration, velocity, pedals)
 
 
@@ -333,10 +396,49 @@ def pitch_plan(sym: Symbols) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return has, hit, np.asarray(_hit_context(length[has], chord[has])), coded, miss_ctx
 
 
-def pedal_contexts(gaps: np.ndarray) -> np.ndarray:
-    """Context of each pedal gap: whether it ends in a press or a release, and the previous gap's bucket."""
-    press = (np.arange(len(gaps)) % 2 == 0).astype(np.int64)
+def pedal_contexts(gaps: np.ndarray, depth: np.ndarray | None = None) -> np.ndarray:
+    """Context of each pedal gap: whether it ends in a press (the level rises; on/off: every other event, from
+    the first) or a release, and the previous gap's bucket."""
+    depth = on_off_levels(len(gaps)) if depth is None else depth
+    press = (depth > _prev(depth, 0)).astype(np.int64)
     return press * N_GAP + _prev(_gap_bucket(gaps), 0)
+
+
+def level_symbols(depth: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """NC05: (symbol, context) of each pedal event's level. The symbol is the change of level modulo `levels`,
+    less 1 (a change is never 0): 0 .. levels - 2. The context: `level_context` of the level before, and of the
+    previous change (none at the start)."""
+    before = _prev(depth, 0)
+    change = depth - before
+    return change % levels - 1, level_context(before, _prev(change, 0), levels)
+
+
+def level_context(before: np.ndarray | int, last_change: np.ndarray | int, levels: int) -> np.ndarray:
+    """NC05's level context: where the level before is (0 lowest, 1 between, 2 highest), whether the previous
+    change rose, and the bucket of its size."""
+    before, last_change = np.asarray(before, np.int64), np.asarray(last_change, np.int64)
+    where = np.where(before == 0, 0, np.where(before == levels - 1, 2, 1))
+    return (where * 2 + (last_change > 0)) * N_GAP + _gap_bucket(np.abs(last_change))
+
+
+def level_prior(levels: int) -> np.ndarray:
+    """NC05's prior counts [LEVEL_CONTEXTS, levels - 1] for the level symbols: a change of d levels (the nearer way
+    round) counts LEVEL_PRIOR_MASS // d; integers, the same on every machine."""
+    d = np.arange(1, levels, dtype=np.int64)
+    return np.tile(LEVEL_PRIOR_MASS // np.minimum(d, levels - d), (LEVEL_CONTEXTS, 1))
+
+
+def gap_contexts(gaps: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """NC05's pedal gap contexts (GAP_CONTEXTS): `pedal_contexts`' press flag and previous gap bucket, and whether
+    the press flag is the previous event's (none before the first: a release)."""
+    press = (depth > _prev(depth, 0)).astype(np.int64)
+    return (press * 2 + (press == _prev(press, 0))) * N_GAP + _prev(_gap_bucket(gaps), 0)
+
+
+def gap_prior(pedal: np.ndarray) -> np.ndarray:
+    """NC05's pedal gap prior: the bundle's `pedal` table [2 * N_GAP, K] with each row repeated for both values of
+    the same-way flag, in GAP_CONTEXTS' order."""
+    return np.concatenate([pedal[:N_GAP], pedal[:N_GAP], pedal[N_GAP:], pedal[N_GAP:]])
 
 
 def stream_symbols(sym: Symbols) -> dict[str, np.ndarray]:
@@ -352,7 +454,8 @@ def _coded(sym: Symbols, s: NoteSetting,
     for NC03 the decoding order of the pitch part (flags, then coded pitches, as they interleave note by note)."""
     ctx = contexts(sym, s, coding)
     x = stream_symbols(sym)
-    pedal_ctx = np.concatenate([pedal_contexts(g) for g in sym.pedals.values()] or [np.zeros(0, np.int64)])
+    pedal_ctx = np.concatenate([pedal_contexts(g, sym.depth[c]) for c, g in sym.pedals.items()]
+                               or [np.zeros(0, np.int64)])
     out = {"onset": (ctx["onset"], x["onset"]), "pedal": (pedal_ctx, x["pedal"])}
     if coding == NC02:
         return out | {k: (ctx[k], x[k]) for k in ("pitch", "velocity", "duration")}, None
@@ -361,7 +464,7 @@ def _coded(sym: Symbols, s: NoteSetting,
     out |= {"pitch_hit": (hit_ctx, hit), "pitch_miss": (miss_ctx, sym.pitch[coded]),
             "velocity_near": (ctx["velocity_near"], x["velocity"]),
             "duration_next": (ctx["duration_next"], x["duration"])}
-    if coding == NOTE_CODING:
+    if _gamma_escapes(coding):
         lengths = [_bit_length(_excess(g)) for g in [sym.gap, *sym.pedals.values()]]
         out["escape"] = (np.repeat([ESCAPE_ONSET] + [ESCAPE_PEDAL] * len(sym.pedals), [len(n) for n in lengths]),
                          np.concatenate(lengths))
@@ -447,8 +550,15 @@ def _family():  # noqa: ANN202 - constriction is imported lazily, like vqcodec.c
     return constriction
 
 
-def _symbols_crc(sym: Symbols) -> int:
+def _gamma_escapes(coding: bytes) -> bool:
+    """Whether a coding codes its escapes by bit length (NC04 and later)."""
+    return coding not in (NC02, NC03)
+
+
+def _symbols_crc(sym: Symbols, coding: bytes) -> int:
     parts = [sym.gap, sym.pitch, sym.velocity, sym.duration, *sym.pedals.values()]
+    if coding == NOTE_CODING:
+        parts += [sym.depth[c] for c in sym.pedals]
     return zlib.crc32(b"".join(np.asarray(p, "<i8").tobytes() for p in parts))
 
 
@@ -459,13 +569,19 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
     has a prediction) and the pitch (unless the flag hit); flag weights are padded to the pitch alphabet."""
     if len(sym.gap) > MAX_NOTES or len(sym.pedals) > MAX_PEDALS or any(len(g) > MAX_NOTES for g in sym.pedals.values()):
         raise LimitError(f"more than {MAX_NOTES} notes or pedal transitions, or {MAX_PEDALS} pedals")
+    levels = s.pedal_levels if coding == NOTE_CODING else PEDAL_ON_OFF
+    for c, g in sym.pedals.items():
+        d = sym.depth[c]
+        if len(d) != len(g) or not (np.all((d >= 0) & (d < levels)) and np.all(d != _prev(d, 0))):
+            raise ValueError(f"pedal {c}: levels must change at every event and lie in 0..{levels - 1}"
+                             + ("" if coding == NOTE_CODING else f" (coding {coding!r} holds on/off pedals)"))
     streams, pitch_order = _coded(sym, s, coding)
 
     def rows(name: str) -> tuple[str, np.ndarray, np.ndarray]:
         c, x = streams[name]
         return name, x, _Model(priors[name]).rows(c, x)
 
-    escape = _Model(priors["escape"]) if coding == NOTE_CODING else None
+    escape = _Model(priors["escape"]) if _gamma_escapes(coding) else None
 
     def escapes(gaps: np.ndarray, ctx: int) -> tuple[np.ndarray, np.ndarray]:
         return _escapes(gaps) if escape is None else _gamma(_excess(gaps), escape, ctx)
@@ -481,11 +597,24 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
         weights[len(hit) :] = miss_w
         plan += [("pitch", np.concatenate([hit, miss])[pitch_order], weights[pitch_order]),
                  ("velocity", *rows("velocity_near")[1:]), ("duration", *rows("duration_next")[1:])]
-    pedal_model = _Model(priors["pedal"])
-    for gaps in sym.pedals.values():
+    nc05 = coding == NOTE_CODING
+    pedal_model = _Model(gap_prior(priors["pedal"]) if nc05 else priors["pedal"])
+    level_model = _Model(level_prior(levels)) if levels > PEDAL_ON_OFF else None
+    for c, gaps in sym.pedals.items():
         direct = np.minimum(gaps, DIRECT)
-        plan += [("pedal", direct, pedal_model.rows(pedal_contexts(gaps), direct)),
-                 ("pedal", *escapes(gaps, ESCAPE_PEDAL))]
+        gap_ctx = gap_contexts(gaps, sym.depth[c]) if nc05 else pedal_contexts(gaps)
+        gap_w = pedal_model.rows(gap_ctx, direct)
+        if level_model is None:
+            plan.append(("pedal", direct, gap_w))
+        else:  # each event's level, then its gap; level rows padded with zeros to the gap alphabet
+            level, level_ctx = level_symbols(sym.depth[c], levels)
+            symbols = np.empty(2 * len(gaps), np.int64)
+            symbols[0::2], symbols[1::2] = level, direct
+            weights = np.zeros((2 * len(gaps), DIRECT + 1))
+            weights[0::2, : levels - 1] = level_model.rows(level_ctx, level)
+            weights[1::2] = gap_w
+            plan.append(("pedal", symbols, weights))
+        plan.append(("pedal", *escapes(gaps, ESCAPE_PEDAL)))
     return plan
 
 
@@ -513,8 +642,9 @@ def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: 
         raise LimitError(f"{events} notes and pedal transitions code to {len(words)} bytes: too repetitive to store "
                          f"(a decoder refuses more than {NOTES_PER_BYTE} events per byte)")
     head = _HEAD.pack(coding, s.grid_ms, s.velocity_step, s.duration_milli, len(sym.pedals))
+    head += _LEVELS.pack(s.pedal_levels) if coding == NOTE_CODING else b""
     head += b"".join(_PEDAL.pack(n, len(g)) for n, g in sym.pedals.items())
-    return head + _U32.pack(_symbols_crc(sym)) + words
+    return head + _U32.pack(_symbols_crc(sym, coding)) + words
 
 
 def _plausible(events: int, word_bytes: int) -> bool:
@@ -563,9 +693,14 @@ def _gamma(excess: np.ndarray, model: _Model, ctx: int) -> tuple[np.ndarray, np.
     return np.array(symbols, np.int64), np.concatenate(weights) if weights else np.zeros((0, 256))
 
 
-def payload_head_size(n_pedals: int) -> int:
-    """Bytes before the rANS words in a NOTE payload with n_pedals pedal streams."""
-    return _HEAD.size + n_pedals * _PEDAL.size + _U32.size
+def _table_at(coding: bytes) -> int:
+    """Where a NOTE payload's pedal table starts: after the head, and in NC05 its pedal level count."""
+    return _HEAD.size + (_LEVELS.size if coding == NOTE_CODING else 0)
+
+
+def payload_head_size(n_pedals: int, coding: bytes = NOTE_CODING) -> int:
+    """Bytes before the rANS words in a NOTE payload of a coding with n_pedals pedal streams."""
+    return _table_at(coding) + n_pedals * _PEDAL.size + _U32.size
 
 
 def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
@@ -576,15 +711,19 @@ def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
     if coding not in CODINGS:
         raise FormatError(f"{name}: NOTE coding {coding!r} is not one this version reads "
                           f"({' or '.join(map(repr, CODINGS))})")
+    at = _table_at(coding)
+    if len(payload) < at:
+        raise TruncatedError(f"{name}: NOTE section is {len(payload)} bytes, shorter than its header")
+    levels = _LEVELS.unpack_from(payload, _HEAD.size)[0] if coding == NOTE_CODING else PEDAL_ON_OFF
     try:
-        s = NoteSetting(grid, vstep, dmilli)
+        s = NoteSetting(grid, vstep, dmilli, levels)
     except ValueError as e:
         raise FormatError(f"{name}: {e}") from None
-    if n_pedals > MAX_PEDALS or len(payload) < payload_head_size(n_pedals):
+    if n_pedals > MAX_PEDALS or len(payload) < payload_head_size(n_pedals, coding):
         raise FormatError(f"{name}: NOTE section declares {n_pedals} pedals it does not hold")
     pedals: dict[int, int] = {}
     for i in range(n_pedals):
-        number, n = _PEDAL.unpack_from(payload, _HEAD.size + i * _PEDAL.size)
+        number, n = _PEDAL.unpack_from(payload, at + i * _PEDAL.size)
         if number > MIDI_MAX or number in pedals or n > MAX_NOTES:
             raise FormatError(f"{name}: NOTE pedal {number} with {n} transitions is invalid or repeated")
         pedals[number] = n
@@ -600,7 +739,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
             raise FormatError(f"{name}: the model's {key} prior does not fit the file's note setting {s}")
     if n_notes > MAX_NOTES:
         raise LimitError(f"{name}: {n_notes} notes, over the limit {MAX_NOTES}")
-    pos = payload_head_size(len(pedal_counts))
+    pos = payload_head_size(len(pedal_counts), coding)
     (crc,) = _U32.unpack_from(payload, pos - _U32.size)
     words = payload[pos:]
     c = _family()
@@ -619,7 +758,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
     def one(weights: np.ndarray) -> int:
         return int(coder.decode(family, weights)[0])
 
-    escape = _Model(priors["escape"]) if coding == NOTE_CODING else None
+    escape = _Model(priors["escape"]) if _gamma_escapes(coding) else None
     pad = np.zeros((1, 256))
 
     def escaped(values: np.ndarray, ctx: int) -> np.ndarray:
@@ -654,19 +793,38 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
     chord = (gap == 0).astype(np.int64)
     streams = (_decode_nc02(one, n, chord, s, priors) if coding == NC02
                else _decode_nc03(one, gap, chord, s, priors, name))
-    pedals = {}
-    m = _Model(priors["pedal"])
+    pedals, depth = {}, {}
+    nc05 = coding == NOTE_CODING
+    m = _Model(gap_prior(priors["pedal"]) if nc05 else priors["pedal"])
+    levels = s.pedal_levels
+    level_model = _Model(level_prior(levels)) if levels > PEDAL_ON_OFF else None
+    level_pad = np.zeros((1, DIRECT + 1))
     for number, count_ in pedal_counts.items():
         gaps = np.zeros(count_, np.int64)
-        prev_b = 0
+        depth[number] = on_off_levels(count_)
+        prev_b = press = level = last_change = 0
         for i in range(count_):
-            ctx = (1 - i % 2) * N_GAP + prev_b
+            pressed = press
+            if level_model is not None:
+                ctx = int(level_context(level, last_change, levels))
+                level_pad[0, : levels - 1] = level_model.weights(ctx)[0]
+                step = one(level_pad)
+                if step >= levels - 1:  # a zero-weight symbol: only a damaged stream gets here
+                    raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a pedal level)")
+                level_model.update(ctx, step)
+                last_change = (level + step + 1) % levels - level
+                level += last_change
+                depth[number][i] = level
+                press = int(last_change > 0)
+            else:
+                press = 1 - i % 2
+            ctx = ((press * 2 + (press == pressed)) * N_GAP if nc05 else press * N_GAP) + prev_b
             gaps[i] = one(m.weights(ctx))
             m.update(ctx, int(gaps[i]))
             prev_b = int(_gap_bucket(gaps[i]))
         pedals[number] = escaped(gaps, ESCAPE_PEDAL)
-    sym = Symbols(gap, streams["pitch"], streams["velocity"], streams["duration"], pedals)
-    if not coder.is_empty() or _symbols_crc(sym) != crc:
+    sym = Symbols(gap, streams["pitch"], streams["velocity"], streams["duration"], pedals, depth)
+    if not coder.is_empty() or _symbols_crc(sym, coding) != crc:
         raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (damaged, or another prior)")
     return sym, s
 

@@ -1,4 +1,5 @@
-"""The MIDI payload of a .vqc file: its typed header metadata and its sections (NOTE, mNOT), to and from the container.
+"""The MIDI payload of a .vqc file: its typed header metadata and its sections (NOTE, eVNT, dNOT, mNOT), to and from
+the container.
 
 `vqcodec.container.format` walks and checks the bytes; this module says what a performance's file holds and which
 minor version each section needs. `vqcodec.midi.codec` turns a Performance into a `MidiFile` and back.
@@ -12,6 +13,7 @@ import struct
 from dataclasses import dataclass, field
 
 import numpy as np
+import zstandard
 
 from vqcodec.container import format as vqc
 from vqcodec.container.format import (
@@ -26,20 +28,28 @@ from vqcodec.container.format import (
     Reader,
     SectionType,
 )
-from vqcodec.errors import FormatError
+from vqcodec.errors import FormatError, InputError, LimitError
 from vqcodec.midi import coder
-from vqcodec.midi.performance import Performance
+from vqcodec.midi.performance import MetaEvent, Performance
 
 KIND = "midi"
-TAG_NOTE, TAG_MNOT, TAG_DNOT = "NOTE", "mNOT", "dNOT"
+TAG_NOTE, TAG_MNOT, TAG_DNOT, TAG_EVNT = "NOTE", "mNOT", "dNOT", "eVNT"
+EVENTS_MINOR = 9
+"""eVNT, the performance's meta events (tempo, metre, key, text), and NOTE coding NC05 (pedal depth) came with 1.9."""
+MAX_META_EVENTS = 1 << 16
+"""Meta events one eVNT section may declare (a piece has a few dozen; checked before anything is allocated)."""
+MAX_META_BYTES = 1 << 20
+"""The largest eVNT section, and the largest content its zstd frame may declare (checked before decompressing)."""
+_EVENT = struct.Struct("<dHBI")  # time (s), track, type, data length; then the data
 NOTES_DIGEST_MINOR = 8
 """dNOT, the SHA-256 of the decoded performance (notes_digest()), came with 1.8 (with the container's binding)."""
 HEADER_CODEBOOK = 2
 """The container's smallest codebook size: a MIDI file holds no code indices, so unused fields take their minimum."""
 COMPACT_NOTE_MINOR = 5
 """A NOTE with coding NC03, and the metrics section mNOT, need format 1.5."""
-NOTE_CODING_MINORS = {coder.NOTE_CODING: 6}
-"""NOTE codings that need a later minor: NC04 (escapes coded by bit length) came with 1.6."""
+NOTE_CODING_MINORS = {coder.NC04: 6, coder.NOTE_CODING: EVENTS_MINOR}
+"""NOTE codings that need a later minor: NC04 (escapes coded by bit length) came with 1.6, NC05 (pedal depth) with
+1.9."""
 NOTE_METRICS = ("f1_onset", "f1_offset", "onset_err_ms_median", "onset_err_ms_max", "velocity_mae",
                 "duration_rel_err_median")
 """A MIDI file's stored metrics, in mNOT's order, then PEDAL_METRIC: {controller: agreement}."""
@@ -99,6 +109,7 @@ class MidiFile:
     extra: dict[str, bytes] = field(default_factory=dict)  # unknown ancillary sections, kept verbatim
     notes_digest: bytes | None = None  # dNOT: sha256 of the decoded performance (notes_digest())
     bound: bool = False  # read from a file that carries the container's binding (format 1.8 on)
+    events: list[MetaEvent] = field(default_factory=list)  # eVNT: the performance's meta events, exactly
 
     @property
     def meta(self) -> MidiMeta:
@@ -139,6 +150,61 @@ def _read_note_metrics(r: Reader, data: memoryview) -> dict:
     return out
 
 
+def events_bytes(events: list[MetaEvent], level: int = vqc.ZSTD_LEVEL) -> bytes:
+    """Meta events -> eVNT: one zstd frame (content size declared) of u32 count, then per event f64 time, u16 track,
+    u8 type, u32 length and the data. ValueError when they do not fit the section's limits."""
+    if len(events) > MAX_META_EVENTS:
+        raise ValueError(f"{len(events)} meta events, over the limit {MAX_META_EVENTS}")
+    raw = struct.pack("<I", len(events)) + b"".join(_EVENT.pack(e.time, e.track, e.type, len(e.data)) + e.data
+                                                     for e in events)
+    frame = zstandard.ZstdCompressor(level=level, write_content_size=True).compress(raw)
+    if max(len(raw), len(frame)) > MAX_META_BYTES:
+        raise ValueError(f"meta events of {len(raw)} bytes, over the limit {MAX_META_BYTES}")
+    return frame
+
+
+def _read_events(r: Reader, data: memoryview) -> list[MetaEvent]:
+    """eVNT -> the meta events, checked: the frame's declared size and the count against the limits before anything
+    is allocated, every event whole and valid (MetaEvent's rules), times in order, no byte left over."""
+    where = f"section {TAG_EVNT}"
+    try:
+        declared = zstandard.frame_content_size(data)
+    except zstandard.ZstdError as e:
+        raise r.error(FormatError, f"{where}: bad zstd frame header ({e})") from None
+    if declared < 0:
+        raise r.error(FormatError, f"{where}: zstd frame does not declare its content size")
+    if declared > MAX_META_BYTES:
+        raise r.error(LimitError, f"{where}: zstd frame declares {declared} bytes, over the limit {MAX_META_BYTES}")
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=declared, allow_extra_data=False)
+    except zstandard.ZstdError as e:
+        raise r.error(FormatError, f"{where}: zstd: {e}") from None
+    if len(raw) < 4:
+        raise r.error(FormatError, f"{where}: {len(raw)} bytes hold no event count")
+    (n,) = struct.unpack_from("<I", raw)
+    if n > MAX_META_EVENTS:
+        raise r.error(LimitError, f"{where}: {n} meta events, over the limit {MAX_META_EVENTS}")
+    if n * _EVENT.size > len(raw) - 4:
+        raise r.error(FormatError, f"{where}: {len(raw)} bytes cannot hold {n} events")
+    events, pos = [], 4
+    for i in range(n):
+        if pos + _EVENT.size > len(raw):
+            raise r.error(FormatError, f"{where}: event {i} is cut")
+        time, track, kind, length = _EVENT.unpack_from(raw, pos)
+        pos += _EVENT.size + length
+        if pos > len(raw):
+            raise r.error(FormatError, f"{where}: event {i} declares {length} bytes it does not hold")
+        try:
+            events.append(MetaEvent(time, kind, raw[pos - length : pos], track))
+        except InputError as e:
+            raise r.error(FormatError, f"{where}: event {i}: {e}") from None
+        if i and events[-1].time < events[-2].time:
+            raise r.error(FormatError, f"{where}: event {i} is earlier than the one before")
+    if pos != len(raw):
+        raise r.error(FormatError, f"{where}: {len(raw) - pos} bytes after the last event")
+    return events
+
+
 def _metrics(c: Container) -> dict | None:
     """The stored metrics: mNOT (binary) or mTRC (JSON); a file holding both is refused."""
     r = Reader(b"", c.name)
@@ -153,6 +219,8 @@ def _write(f: MidiFile, level: int) -> tuple[Header, list[tuple[str, bytes]]]:
     if not isinstance(f.notes, (bytes, bytearray)):
         raise ValueError("a MIDI file holds its NOTE payload as bytes")
     out = [(TAG_NORM, b""), (TAG_BLKS, b""), (TAG_NOTE, bytes(f.notes))]
+    if f.events:
+        out.append((TAG_EVNT, events_bytes(f.events, level)))
     if f.notes_digest is not None:
         out.append((TAG_DNOT, vqc.digest_payload(f.notes_digest, "notes_digest")))
     if f.metrics is not None:
@@ -184,11 +252,13 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
             raise r.error(FormatError, f"section {tag} of a midi file must be empty")
     if TAG_NOTE not in c.sections:
         raise r.error(FormatError, f"kind {h.kind} and section {TAG_NOTE} disagree (a midi file holds NOTE)")
-    foreign = [t for t in c.sections if t not in (TAG_NORM, TAG_BLKS, TAG_NOTE, TAG_DNOT, TAG_MNOT, TAG_MTRC)]
+    foreign = [t for t in c.sections
+               if t not in (TAG_NORM, TAG_BLKS, TAG_NOTE, TAG_EVNT, TAG_DNOT, TAG_MNOT, TAG_MTRC)]
     if foreign:
         raise r.error(FormatError, f"kind {h.kind} and section {foreign[0]} disagree (a midi file does not hold it)")
     digest = bytes(c.sections[TAG_DNOT]) if TAG_DNOT in c.sections else None
-    return MidiFile(h, bytes(c.sections[TAG_NOTE]), _metrics(c), c.extra, digest, c.bound)
+    events = _read_events(r, c.sections[TAG_EVNT]) if TAG_EVNT in c.sections else []
+    return MidiFile(h, bytes(c.sections[TAG_NOTE]), _metrics(c), c.extra, digest, c.bound, events)
 
 
 def _note_minor(payload: bytes) -> int:
@@ -198,4 +268,6 @@ def _note_minor(payload: bytes) -> int:
 vqc.register_section(SectionType(TAG_NOTE, _note_minor, lambda h, lim: lim.max_section_bytes))
 vqc.register_section(SectionType(TAG_MNOT, lambda _: COMPACT_NOTE_MINOR, lambda h, lim: _MNOT_CAP))
 vqc.register_section(SectionType(TAG_DNOT, lambda _: NOTES_DIGEST_MINOR, lambda h, lim: vqc.DIGEST_BYTES, exact=True))
+vqc.register_section(SectionType(TAG_EVNT, lambda _: EVENTS_MINOR,
+                                 lambda h, lim: min(MAX_META_BYTES, lim.max_section_bytes)))
 vqc.register_kind(Kind(KIND, 2, MidiFile, loads, _write, _metrics, metric_tags=frozenset({TAG_MTRC, TAG_MNOT})))

@@ -1,13 +1,15 @@
 """Piano performances as a note table (the MIDI counterpart of Signal), and its lossless packing baseline.
 
 A `Performance` holds notes as parallel arrays (pitch, onset s, offset s, velocity) sorted by (onset, pitch),
-pedal controllers as (time s, value) streams, how often each MIDI edge-case rule fired while reading, and the
-source file's timing facts. `pack_lossless` is the "note table on a grid + varint/delta + zstd" baseline of
+pedal controllers as (time s, value) streams, the file's meta events that carry musical or editorial information
+(tempo, metre, key, text; `MetaEvent`), how often each MIDI edge-case rule fired while reading, and the source
+file's timing facts. `pack_lossless` is the "note table on a grid + varint/delta + zstd" baseline of
 ANCHORS §4.4/§6.3: exact in pitch, velocity and pedal values, times rounded to the grid (error <= grid/2).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -48,6 +50,54 @@ class Pedal:
         return len(self.time)
 
 
+META_TEXT = range(0x01, 0x09)
+"""Meta event types kept as text: text, copyright, track_name, instrument_name, lyrics, marker, cue_marker and
+program_name (what a musician or an editor wrote into the file)."""
+META_TEMPO, META_TIME_SIGNATURE, META_KEY_SIGNATURE = 0x51, 0x58, 0x59
+"""Meta event types kept for the music they state: tempo (µs per beat, the map of beats onto seconds), metre and
+key."""
+META_KEPT = frozenset([*META_TEXT, META_TEMPO, META_TIME_SIGNATURE, META_KEY_SIGNATURE])
+"""The meta event types a Performance keeps, exactly. The others say how the file itself is laid out or played
+back, not what the music is: end_of_track (the writer ends its own tracks), sequence_number, channel_prefix,
+midi_port and device_name (routing), smpte_offset (sync of the file's first tick to video time code) and
+sequencer_specific (a sequencer's private data); reading counts them as ignored_meta."""
+MAX_META_TRACK = 2**15 - 1
+"""The largest track number a meta event may name (a MIDI file has at most 2^15 - 1 tracks)."""
+
+
+@dataclass(frozen=True)
+class MetaEvent:
+    """One meta event as the MIDI file held it: time in seconds (under the file's own tempo map, like the notes),
+    the track it was in, its type byte (META_KEPT) and its data bytes, exactly."""
+
+    time: float
+    type: int
+    data: bytes
+    track: int = 0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.time, (int, float)) and math.isfinite(self.time) and self.time >= 0):
+            raise InputError(f"meta event time must be finite seconds >= 0, got {self.time!r}")
+        if self.type not in META_KEPT:
+            raise InputError(f"meta event type 0x{self.type:02x} is not one a performance keeps")
+        if not isinstance(self.data, bytes):
+            raise InputError(f"meta event data must be bytes, got {type(self.data).__name__}")
+        if not (isinstance(self.track, int) and 0 <= self.track <= MAX_META_TRACK):
+            raise InputError(f"meta event track must be 0..{MAX_META_TRACK}, got {self.track!r}")
+        if self.type == META_TEMPO and (len(self.data) != 3 or not any(self.data)):
+            raise InputError("a tempo meta event holds 3 bytes of a tempo above 0 µs per beat")
+        if self.type == META_TIME_SIGNATURE and len(self.data) != 4:
+            raise InputError("a time signature meta event holds 4 bytes")
+        if self.type == META_KEY_SIGNATURE and (len(self.data) != 2 or self.data[1] > 1
+                                                or not -7 <= int.from_bytes(self.data[:1], "big", signed=True) <= 7):
+            raise InputError("a key signature meta event holds 2 bytes: -7..7 sharps, then 0 (major) or 1 (minor)")
+
+    @property
+    def tempo(self) -> int | None:
+        """µs per beat of a tempo event, None for any other type."""
+        return int.from_bytes(self.data, "big") if self.type == META_TEMPO else None
+
+
 @dataclass
 class RuleCounts:
     """How often each MIDI edge-case rule of RELIABILITY §4 was applied while reading one file (or a set)."""
@@ -61,6 +111,7 @@ class RuleCounts:
     outside_piano_range: int = 0  # pitches outside 21–108 (A0–C8): kept, counted
     unknown_chunks: int = 0  # non-MTrk chunks after the header: skipped
     ignored_messages: int = 0  # other non-meta messages, not represented (other CCs, aftertouch, bend, sysex)
+    ignored_meta: int = 0  # meta events of a type not in META_KEPT (end_of_track aside), and tempos of 0
 
     def __add__(self, other: RuleCounts) -> RuleCounts:
         return RuleCounts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
@@ -85,7 +136,8 @@ class Performance:
     """A piano performance as a note table.
 
     pitch [N] uint8 0–127, onset/offset [N] float64 seconds (offset >= onset), velocity [N] uint8 1–127;
-    converted and sorted by (onset, pitch) on construction. pedals: controller number -> Pedal.
+    converted and sorted by (onset, pitch) on construction. pedals: controller number -> Pedal. meta: the
+    MetaEvents, sorted by time (stable, so events at one time keep their order).
     """
 
     pitch: np.ndarray
@@ -95,6 +147,7 @@ class Performance:
     pedals: dict[int, Pedal] = field(default_factory=dict)
     counts: RuleCounts = field(default_factory=RuleCounts)
     source: MidiSource | None = None
+    meta: list[MetaEvent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.onset = _times(self.onset, "onset")
@@ -110,6 +163,9 @@ class Performance:
         order = np.lexsort((self.pitch, self.onset))
         self.pitch, self.onset = self.pitch[order], self.onset[order]
         self.offset, self.velocity = self.offset[order], self.velocity[order]
+        if not all(isinstance(e, MetaEvent) for e in self.meta):
+            raise InputError("meta must be a list of MetaEvent")
+        self.meta = sorted(self.meta, key=lambda e: e.time)
 
     def __len__(self) -> int:
         return len(self.onset)
