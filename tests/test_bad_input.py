@@ -846,6 +846,7 @@ def test_ctrl_c_while_the_model_runs_exits_130_with_no_output(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Codec, "compress", interrupted)
+    monkeypatch.setattr(Codec, "compress_source", interrupted)  # a WFDB record is read in windows
     assert_fails_cleanly(lambda: cli("compress", record, "-o", tmp_path / "r.vqc", "--model", tiny_bundle),
                          "interrupted", tmp_path, EXIT_INTERRUPTED)
 

@@ -91,3 +91,19 @@ def test_a_full_disk_gives_one_line_and_leaves_nothing(record: Path, tiny_bundle
     assert len(err.strip().splitlines()) == 1 and str(out_dir / "rec.vqc") in err and "Traceback" not in err
     assert "cannot write" in err
     assert list(out_dir.iterdir()) == []  # no output, no temporary file
+
+
+def test_a_full_disk_while_a_record_is_decoded_in_windows_gives_one_line_and_leaves_nothing(
+        record: Path, tiny_bundle: Path, tmp_path: Path) -> None:
+    vqc = tmp_path / "rec.vqc"
+    assert _compress(record, vqc, tiny_bundle).wait(120) == 0
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    p = subprocess.Popen([sys.executable, "-m", "vqcodec", "decompress", str(vqc), "-o", str(out_dir / "rec"),
+                          "--model", str(tiny_bundle)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: _limit_file_size(20000))  # the .dat needs 120 kB
+    code = p.wait(120)
+    err = p.stderr.read()  # type: ignore[union-attr]
+    assert code == 1, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and "cannot write" in err, err
+    assert list(out_dir.iterdir()) == []  # no .hea, no .dat, no temporary folder

@@ -70,6 +70,13 @@ def test_the_cli_writes_a_time_span(cli, codec: Codec, long_file: tuple[bytes, n
     np.testing.assert_array_equal(np.load(tmp_path / "part.npy"), whole[720:1620])
     bad = cli("decompress", src, "-o", tmp_path / "x.npy", "--model", tiny_bundle, "--start", "5", "--end", "4")
     assert bad.code == 1 and "--end must come after --start" in bad.stderr
+    clock = cli("decompress", src, "-o", tmp_path / "clock.npy", "--model", tiny_bundle, "--start", "0:02",
+                "--end", "00:00:04.5")
+    assert clock.code == 0, clock.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "clock.npy"), whole[720:1620])
+    for wrong in ("1:75", "a:b", "1::2", "-3"):
+        refused = cli("decompress", src, "-o", tmp_path / "w.npy", "--model", tiny_bundle, "--start", wrong)
+        assert refused.code == 2 and "is not a time" in refused.stderr, (wrong, refused.stderr)
 
 
 def test_a_range_outside_the_record_is_an_input_error(codec: Codec, long_file: tuple[bytes, np.ndarray]) -> None:

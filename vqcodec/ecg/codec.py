@@ -12,6 +12,7 @@ import math
 import struct
 import warnings
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import cached_property
@@ -23,6 +24,7 @@ import onnxruntime as ort
 from vqcodec.coding import entropy, residual
 from vqcodec.container import format as vqc
 from vqcodec.ecg import file as ecg_file
+from vqcodec.ecg import stream
 from vqcodec.ecg.conditioning import (
     MAX_RESAMPLE_DENOMINATOR,
     fill_invalid,
@@ -33,7 +35,7 @@ from vqcodec.ecg.conditioning import (
 )
 from vqcodec.ecg.file import EcgFile, EcgMeta
 from vqcodec.ecg.framing import chunked, denormalize_blocks, n_blocks, normalize_blocks
-from vqcodec.ecg.ratecontrol import cheapest_level
+from vqcodec.ecg.ratecontrol import cheapest_level, largest_bound
 from vqcodec.ecg.search import ResidualSearch
 from vqcodec.ecg.signal import Signal
 from vqcodec.errors import (
@@ -45,7 +47,7 @@ from vqcodec.errors import (
     ModelMismatchError,
     ModelNotFoundError,
 )
-from vqcodec.metrics import Compressed, CompressedToTarget, Report, compare
+from vqcodec.metrics import Compressed, CompressedToTarget, Report
 from vqcodec.models.bundle import MANIFEST, Bundle, find_by_id, installed_models, load_bundle
 from vqcodec.models.runtime import session
 
@@ -57,6 +59,9 @@ ENCODE_MARGIN = 256
 vqcodec.ecg.framing.reach measures; a bundle whose manifest states a larger `context` gets that)."""
 DECODE_CHUNK = 2048
 """Frames per decoder call (small for the same reason)."""
+MODEL_BATCH = 2
+"""Channels per encoder or decoder run: a 12-lead record at 1 kHz would otherwise hold six times the activations of
+a 2-lead one in onnxruntime's memory."""
 DECODE_MARGIN = 64
 """Context frames on each side of a decoder chunk, at least (the shipped models reach 25 frames)."""
 NEAREST_GRAPH = Path(__file__).resolve().parent / "nearest.onnx"
@@ -70,11 +75,13 @@ MODEL_MIN_ERROR = 4
 is smaller. Measured on the 4 val records, whole, with the model at its default level and the adaptive residual
 coder (format 1.4): at E = 3 1.508 b/s alone vs 1.559 with the model; at E = 4 1.343 vs 1.331; at E = 5 1.233
 vs 1.178. (With the static tables of format 1.1 the model paid from E = 3.)"""
-PRDN_BOUNDED_ERRORS = (2, 1)
-"""Max errors (ADC units) `--max-prdn` also tries, in this order, when the ladder's answer is its top level (met
-or missed); all below MODEL_MIN_ERROR, so coded without the model. On the 4 val records, whole, E = 1 reached a
-lower PRDN than the top level (1.06-2.21 % against 2.02-2.51 %) with 19-39 % fewer bits, and E = 2
-(1.84-3.84 %) beat level 20 on 118. Lossless comes last and meets any target."""
+PRDN_BOUND_SLOPE = 0.5
+"""How `--max-prdn`'s search of the residual layer's max error E expects the worst lead's PRDN to grow, as
+E**PRDN_BOUND_SLOPE, until two trials have measured it. Alone (E < MODEL_MIN_ERROR) the layer's error is spread
+evenly and PRDN grows about as E; around the model it is mostly the model's own where that is within E, and on the
+4 val records, whole, PRDN grew as E**0.2 to E**0.75 between E = 4 and 12. Searching those records' measured
+curves for targets of 2-8.5 %, 0.5 took 2.8 trials on average (the check below MODEL_MIN_ERROR included; 0.25:
+3.2, 1: 2.9), 6 at most."""
 ECG_UNITS = ("V", "mV", "uV", "µV", "μV", "nV", "")
 """The channel units an ECG bundle takes when its manifest states no `accepts_units`: voltages, and none (a WFDB
 channel without units is in mV). Compared without case or surrounding spaces."""
@@ -249,8 +256,16 @@ class Codec:
     # -- arrays at the model rate -------------------------------------------------------------
     def _latent(self, xn: np.ndarray) -> np.ndarray:
         """xn [C, N] normalised, N a multiple of hop -> latent [C, D, N / hop]."""
-        run = lambda a: self._encoder.run(None, {"signal": np.ascontiguousarray(a)})[0]  # noqa: E731
+        run = self.encode_latent
         return chunked(run, xn[:, None, :].astype(np.float32), ENCODE_CHUNK, self.encode_margin, 1 / self.hop)
+
+    def encode_latent(self, x: np.ndarray) -> np.ndarray:
+        """The encoder on normalised samples [C, 1, n] -> latent [C, D, n / hop], MODEL_BATCH channels per run."""
+        return _by_channels(lambda a: self._encoder.run(None, {"signal": a})[0], x)
+
+    def decode_latent(self, z: np.ndarray) -> np.ndarray:
+        """The decoder on latents [C, D, F] -> normalised samples [C, 1, F * hop], MODEL_BATCH channels per run."""
+        return _by_channels(lambda a: self._decoder.run(None, {"latent": a})[0], z)
 
     def _quantize(self, z: np.ndarray, stages: int, lam: float, coding: str | None) -> np.ndarray:
         """The search (vqcodec.ecg.search) of z [D, F] with the first `stages` stages, pricing each index by its cost
@@ -266,7 +281,7 @@ class Codec:
         for s in range(q):
             for ch in range(c):
                 z[ch] += self._cb_t[s][:, indices[ch, s].astype(np.int64)]
-        run = lambda a: self._decoder.run(None, {"latent": np.ascontiguousarray(a)})[0]  # noqa: E731
+        run = self.decode_latent
         return chunked(run, z, DECODE_CHUNK, self.decode_margin, self.hop)[:, 0, :]
 
     def encode(self, signal: Signal, quality: int | None = None) -> Codes:
@@ -301,7 +316,10 @@ class Codec:
         c, _, frames = latent.z.shape
         if frames == 0:
             return Codes(np.zeros((c, stages, 0), dtype=np.uint16), latent.stats, latent.n_model)
-        indices = np.stack([self._quantize(latent.z[ch], stages, lam, self.level_coding(quality)) for ch in range(c)])
+        coding, bf = self.level_coding(quality), self.block_frames
+        indices = np.concatenate([  # storage block by storage block, as vqcodec.ecg.stream searches a long record
+            np.stack([self._quantize(latent.z[ch][:, b * bf : (b + 1) * bf], stages, lam, coding) for ch in range(c)])
+            for b in range(n_blocks(frames, bf))], axis=2)
         return Codes(indices, latent.stats, latent.n_model)
 
     def _no_codes(self, n: int, c: int) -> Codes:
@@ -386,6 +404,51 @@ class Codec:
         q = self.check_quality(quality, getattr(signal, "record_name", None))
         return Compressed(*self._compress(self._prepare(signal, max_error), q, original_bytes, level, max_error))
 
+    def compress_source(self, source: stream.Source, quality: int | None = None, original_bytes: int | None = None,
+                        level: int = vqc.ZSTD_LEVEL, *, window: int | None = None,
+                        progress: stream.Progress | None = None) -> Compressed:
+        """A record read in windows (vqcodec.ecg.stream.Source) -> Compressed, at quality level `quality`, holding
+        about `window` model-rate frames at a time (default: stream.WINDOW_VALUES values) whatever the record's
+        length: the same bytes and Report as `compress` gives for the whole record in memory. The model layer only
+        (no max error); the record is read twice, once to encode and once to measure what the decode lost."""
+        name = source.record_name
+        q = self.check_quality(quality, name)
+        self._check_record(name, source.channels, source.n_samples)
+        self.check_channels(source)
+        half = (lambda f: progress(f / 2)) if progress is not None else None  # noqa: E731
+        enc = stream.encode(self, source, q, window, half)
+        n_frames = -(-enc.n_model // self.hop)
+        prior = self._index_model(enc.coding, enc.stages) if enc.coding else None
+
+        def block(b: int) -> np.ndarray:
+            shape = (len(source.channels), enc.stages, min(self.block_frames, n_frames - b * self.block_frames))
+            return self._decode_block(enc.blocks[b], shape, b, name, prior[0]) if prior is not None else enc.blocks[b]
+
+        indices = stream.BlockIndices(block, self.block_frames)
+        output = stream.ModelOutput(self, indices.frames, enc.stats, enc.n_model, n_frames, self.block_frames)
+        windows = stream.decoded_windows(output, source.fs, source.n_samples, source.channels,
+                                         np.zeros((0, 3), np.int64), window)
+        rest = (lambda f: progress(0.5 + f / 2)) if progress is not None else None  # noqa: E731
+        sums, runs = stream.measure(source, windows, rest)
+        codes = Codes(np.zeros((len(source.channels), enc.stages, 0), np.uint16), enc.stats, enc.n_model)
+        fingerprint = np.stack(output.fingerprints).astype(np.float32)
+        return Compressed(*self._write(source, codes, q, sums, fingerprint, original_bytes, level, None, runs=runs,
+                                       blocks=enc.blocks))
+
+    def _check_record(self, name: str, channels: list, n_samples: int) -> None:
+        """What a record needs before coding: channels, each with an ADC gain, no more than the format holds."""
+        if not channels:
+            raise InputError(f"{name}: nothing to compress (no channels)")
+        if not all(math.isfinite(ch.gain) and ch.gain > 0 for ch in channels):
+            raise InputError(f"{name}: every channel needs an ADC gain > 0 (the decoded record is "
+                             "rounded to its ADC grid)")
+        if len(channels) > vqc.DEFAULT_LIMITS.max_channels:
+            raise InputError(f"{name}: {len(channels)} channels exceed the format's limit "
+                             f"{vqc.DEFAULT_LIMITS.max_channels} (are the samples [C, T] instead of [T, C]?)")
+        if 0 < n_samples < len(channels):  # catalog #26: an array passed as [C, T] instead of [T, C]
+            warnings.warn(f"{name}: {n_samples} samples < {len(channels)} channels; "
+                          "are the samples [C, T] instead of [T, C]?", stacklevel=5)
+
     @property
     def accepts_units(self) -> frozenset[str]:
         """The channel units (lower case) this model takes: its manifest's `accepts_units`, else ECG_UNITS."""
@@ -394,7 +457,7 @@ class Codec:
             raise BundleError(f"{self.bundle.path / MANIFEST}: accepts_units must be a list of unit names")
         return frozenset(u.strip().lower() for u in units)
 
-    def check_channels(self, signal: Signal) -> None:
+    def check_channels(self, signal: Signal | stream.Source) -> None:
         """ChannelError naming the record and each channel whose units this model does not take."""
         takes = self.accepts_units
         fits = [str(ch.units or "").strip().lower() in takes for ch in signal.channels]
@@ -414,17 +477,7 @@ class Codec:
                              f"Signals, not {type(signal).__name__}")
         if max_error is not None:
             check_max_error(max_error, signal)
-        if signal.n_channels == 0:
-            raise InputError(f"{signal.record_name}: nothing to compress (no channels)")
-        if not all(math.isfinite(ch.gain) and ch.gain > 0 for ch in signal.channels):
-            raise InputError(f"{signal.record_name}: every channel needs an ADC gain > 0 (the decoded record is "
-                             "rounded to its ADC grid)")
-        if signal.n_channels > vqc.DEFAULT_LIMITS.max_channels:
-            raise InputError(f"{signal.record_name}: {signal.n_channels} channels exceed the format's limit "
-                             f"{vqc.DEFAULT_LIMITS.max_channels} (are the samples [C, T] instead of [T, C]?)")
-        if 0 < signal.n_samples < signal.n_channels:  # catalog #26: an array passed as [C, T] instead of [T, C]
-            warnings.warn(f"{signal.record_name}: {signal.n_samples} samples < {signal.n_channels} channels; "
-                          "are the samples [C, T] instead of [T, C]?", stacklevel=4)
+        self._check_record(signal.record_name, signal.channels, signal.n_samples)
         if np.isinf(signal.samples).any():
             raise InputError(f"{signal.record_name}: samples contain inf")
         runs = nan_runs(np.isnan(signal.samples))
@@ -453,31 +506,49 @@ class Codec:
         assert y is not None  # the model's output, the residual layer's, or both
         decoded, clipped = self._finish(y, signal, runs)
         fingerprint = self._fingerprint(yn, self.block_frames) if yn is not None else None
-        # the report's n_bytes is set once the file exists; distortion does not depend on it
-        report = compare(signal, decoded, 0, original_bytes)
+        # the report's n_bytes is set once the file exists; distortion does not depend on it. The sums are those a
+        # long record's windows add up (vqcodec.ecg.stream), so both ways give one file.
+        sums, _ = stream.measure(stream.SignalSource(signal), iter([(0, decoded.samples, clipped)]))
+        return self._write(signal, codes, q if use_model else 0, sums, fingerprint, original_bytes, level, max_error,
+                           resd, decoded, runs)
+
+    def _write(self, signal: Signal | stream.Source, codes: Codes, quality: int, sums: stream.RunningDistortion,
+               fingerprint: np.ndarray | None, original_bytes: int | None, level: int, max_error: int | None,
+               resd: bytes | None = None, decoded: Signal | None = None, runs: np.ndarray | None = None,
+               blocks: list | None = None) -> tuple[bytes, Report]:
+        """The .vqc bytes of a coded record and the Report of what it lost (from the distortion sums)."""
+        q, clipped = quality, sums.clipped
+        if runs is None:
+            runs = nan_runs(np.isnan(signal.samples)) if isinstance(signal, Signal) else np.zeros((0, 3), np.int64)
+        adc_bits = max((c.resolution for c in signal.channels), default=16)
+        report = Report(0, signal.n_samples, len(signal.channels), signal.fs, adc_bits, original_bytes,
+                        sums.channel_reports(signal.channels))
         meta = EcgMeta(
-            model=self.name, model_fs=self.fs, quality=q if use_model else 0, n_model=codes.n_model,
-            record=signal.record_name, channels=list(signal.channels), comments=signal.comments,
-            base_time=signal.base_time, base_date=signal.base_date, original_bytes=original_bytes,
+            model=self.name, model_fs=self.fs, quality=q, n_model=codes.n_model,
+            record=signal.record_name, channels=list(signal.channels), comments=list(signal.comments),
+            base_time=signal.base_time, base_date=signal.base_date,
+            original_bytes=original_bytes,
             norm_frames=self.norm_frames, max_error=max_error,
         )
         header = vqc.Header(
-            kind=self.kind, fs=float(signal.fs), n_channels=signal.n_channels, n_samples=signal.n_samples,
-            n_frames=int(codes.indices.shape[2]), hop=self.hop, block_frames=self.block_frames,
+            kind=self.kind, fs=float(signal.fs), n_channels=len(signal.channels), n_samples=signal.n_samples,
+            n_frames=-(-codes.n_model // self.hop), hop=self.hop, block_frames=self.block_frames,
             n_stages=codes.stages, codebook_size=self.codes, model_sha256=self.model_id, meta=meta.to_json(),
         )
         bf = self.block_frames
-        blocks: list = [codes.indices[:, :, b * bf : (b + 1) * bf] for b in range(n_blocks(codes.indices.shape[2], bf))]
         coding = self.level_coding(q) if codes.stages else None
-        model = self._index_model(coding, codes.stages) if coding else None
-        if model is not None:
-            blocks = [self._code_block(np.ascontiguousarray(b), model[0]) for b in blocks]
+        if blocks is None:
+            blocks = [codes.indices[:, :, b * bf : (b + 1) * bf] for b in range(n_blocks(codes.indices.shape[2], bf))]
+            model = self._index_model(coding, codes.stages) if coding else None
+            if model is not None:
+                blocks = [self._code_block(np.ascontiguousarray(b), model[0]) for b in blocks]
         metrics = {
             "clipped": clipped,
             "channels": [vars(c) for c in report.channels],
         }
+        digest = None if resd is None or decoded is None else ecg_file.signal_digest(_digital(decoded))
         f = EcgFile(header, blocks, codes.stats, runs, fingerprint, metrics, residual=resd, index_coding=coding,
-                    signal_digest=None if resd is None else ecg_file.signal_digest(_digital(decoded)))
+                    signal_digest=digest)
         try:
             data = ecg_file.dumps(f, level=level)
         except ValueError as e:  # what the format cannot hold, e.g. more NaN runs than its limit
@@ -520,44 +591,66 @@ class Codec:
 
     def compress_to_prdn(self, signal: Signal, max_prdn: float, original_bytes: int | None = None,
                          ) -> CompressedToTarget:
-        """The cheapest setting whose measured PRDN on this record is at most max_prdn (%): a quality level, or,
-        where only the ladder's top level or none reaches it, the residual layer (PRDN_BOUNDED_ERRORS, then
-        lossless) when that is smaller.
+        """The cheapest setting whose measured PRDN is at most max_prdn (%) on every channel of this record (the
+        worst channel's; a channel whose PRDN is undefined, a flat one, does not count): a quality level, or, where
+        the ladder's answer is its top level (met or missed), the residual layer's largest max error that meets it
+        (with the model from MODEL_MIN_ERROR up) when that is smaller; lossless when nothing else meets it.
 
         Every trial is a real compress and decode of the whole record, the encoder run once for all of them;
-        vqcodec.ecg.ratecontrol picks the ladder's trials from its val PRDN (usually 2-3). Returns
-        CompressedToTarget(data, report, setting), the setting as text ("quality 6", "max error 1", "lossless");
-        lossless meets any target. The choice is per record: every block uses the same setting.
+        vqcodec.ecg.ratecontrol picks the ladder's trials from its val PRDN (usually 2-3) and the max errors' from
+        what the trials measured. Returns CompressedToTarget(data, report, setting), the setting as text ("quality
+        6", "max error 7", "lossless": the file `--max-error 7` writes, at the default level); report.worst_channel
+        names the channel that came closest to the target. The choice is per record: every block uses the same
+        setting.
         """
         if not (isinstance(max_prdn, (int, float)) and math.isfinite(max_prdn) and max_prdn > 0):
             raise InputError(f"{signal.record_name}: --max-prdn must be a positive percentage, got {max_prdn!r}")
         levels = self.qualities
         prepared = self._prepare(signal, None)
-        trials: dict[int, tuple[bytes, Report]] = {}
+        met: list[CompressedToTarget] = []  # every trial that met the target
 
         def measure(i: int) -> float:
-            trials[i] = self._compress(prepared, levels[i], original_bytes, vqc.ZSTD_LEVEL, None)
-            return trials[i][1].prdn
+            data, report = self._compress(prepared, levels[i], original_bytes, vqc.ZSTD_LEVEL, None)
+            if not report.worst_prdn > max_prdn:
+                met.append(CompressedToTarget(data, report, f"quality {levels[i]}"))
+            return report.worst_prdn
 
         val_prdn = [self.bundle.manifest["qualities"][str(q)].get("val_prdn") for q in levels]
         i = cheapest_level(len(levels), measure, max_prdn, None if None in val_prdn else val_prdn)
-        best = CompressedToTarget(*trials[i], f"quality {levels[i]}")
-        return self._bounded_to_prdn(prepared, max_prdn, original_bytes, best) if i == len(levels) - 1 else best
+        if i == len(levels) - 1:
+            met += self._bounded_to_prdn(prepared, max_prdn, original_bytes,
+                                         min((len(m.data) for m in met), default=math.inf))
+        if not met:  # lossless meets any target
+            alone = replace(prepared, latent=None)
+            return CompressedToTarget(*self._compress(alone, self.default_quality, original_bytes, vqc.ZSTD_LEVEL, 0),
+                                      "lossless")
+        return min(met, key=lambda m: len(m.data))  # the first of equals: the ladder's
 
     def _bounded_to_prdn(self, prepared: _Prepared, max_prdn: float, original_bytes: int | None,
-                         best: CompressedToTarget) -> CompressedToTarget:
-        """The cheapest of `best` and the residual layer's settings that meets max_prdn: PRDN_BOUNDED_ERRORS in
-        order (fewest bits first, so the first that meets is the one to weigh), lossless if nothing met."""
-        alone = replace(prepared, latent=None)  # every bound here is below MODEL_MIN_ERROR: no model layer
-        for e in (*PRDN_BOUNDED_ERRORS, 0):
-            if e == 0 and not best[1].prdn > max_prdn:
-                break
-            data, report = self._compress(alone, self.default_quality, original_bytes, vqc.ZSTD_LEVEL, e)
-            if not report.prdn > max_prdn:
-                if best[1].prdn > max_prdn or len(data) < len(best[0]):
-                    best = CompressedToTarget(data, report, "lossless" if e == 0 else f"max error {e}")
-                break
-        return best
+                         beat: float) -> list[CompressedToTarget]:
+        """The residual layer's trials that met max_prdn on every channel, in a search for the largest max error E
+        that does (ratecontrol.largest_bound, from _bound_range's guess). The setting is what `--max-error E`
+        writes: below MODEL_MIN_ERROR the layer codes alone, from it up around the model at the default level.
+        beat: the bytes of a setting that met the target already; a bound that misses and is no smaller ends the
+        search. The layer's bytes fall as E rises except at MODEL_MIN_ERROR, where the model's bits come in, so
+        when the answer is above that step the largest bound below it is tried too."""
+        alone = replace(prepared, latent=None)
+        met: list[CompressedToTarget] = []
+        tried: set[int] = set()
+
+        def measure(e: int) -> tuple[float, float]:
+            data, report = self._compress(prepared if e >= MODEL_MIN_ERROR else alone, self.default_quality,
+                                          original_bytes, vqc.ZSTD_LEVEL, e)
+            tried.add(e)
+            if not report.worst_prdn > max_prdn:
+                met.append(CompressedToTarget(data, report, f"max error {e}"))
+            return report.worst_prdn, len(data)
+
+        guess, cap = _bound_range(prepared.signal, max_prdn)
+        if largest_bound(measure, max_prdn, guess, cap, beat, PRDN_BOUND_SLOPE) >= MODEL_MIN_ERROR \
+                and MODEL_MIN_ERROR - 1 not in tried:
+            measure(MODEL_MIN_ERROR - 1)
+        return met
 
     def decompress(self, data: bytes | bytearray | memoryview, name: str | None = None, *,
                    limits: vqc.Limits = vqc.DEFAULT_LIMITS, start: int | None = None,
@@ -611,7 +704,7 @@ class Codec:
         for s in range(h.n_stages):
             for ch in range(h.n_channels):
                 z[ch] += self._cb_t[s][:, indices[ch, s].astype(np.int64)]
-        run = lambda a: self._decoder.run(None, {"latent": np.ascontiguousarray(a)})[0][:, 0, :]  # noqa: E731
+        run = lambda a: self.decode_latent(a)[:, 0, :]  # noqa: E731
         if len(starts) == 1 and (lo_all, hi_all) == (0, n):
             yn, base = run(z), 0
         else:
@@ -638,8 +731,34 @@ class Codec:
         decoded, _ = self._finish(y[start - r0 : stop - r0], part, runs)
         return decoded
 
-    def decode_file(self, f: EcgFile, name: str = "<bytes>", check: bool = True) -> Signal:
-        """A parsed .vqc file -> Signal (for callers that already parsed it to find the model)."""
+    def streams(self, f: EcgFile) -> bool:
+        """Whether `decode_windows` decodes this file: a model layer alone, every block readable."""
+        return f.residual is None and f.header.n_stages > 0 and not f.lost_blocks
+
+    def decode_windows(self, f: EcgFile, name: str = "<bytes>", window: int | None = None,
+                       progress: stream.Progress | None = None) -> Iterator[np.ndarray]:
+        """The samples of a parsed file (see `streams`) window by window, [k, C] physical with NaN runs, in order:
+        the same samples as `decode_file`, holding a window at a time; each block's fingerprint is checked once the
+        windows are done (ChecksumError)."""
+        h, meta = f.header, f.meta
+        self._check_layout(f, name)
+        template = signal_template(h, meta, name)
+
+        indices = stream.BlockIndices(lambda b: self.file_indices(f, name, range(b, b + 1)), h.block_frames)
+        output = stream.ModelOutput(self, indices.frames, f.norm, meta.n_model, h.n_frames, h.block_frames)
+        for r0, y, _ in stream.decoded_windows(output, h.fs, h.n_samples, template.channels, f.nan_runs, window):
+            yield y
+            if progress is not None:
+                progress((r0 + len(y)) / max(h.n_samples, 1))
+        if f.fingerprint is not None:
+            got = np.stack(output.fingerprints)
+            if got.shape != f.fingerprint.shape or not np.allclose(got, f.fingerprint, atol=FINGERPRINT_TOL,
+                                                                   rtol=FINGERPRINT_TOL):
+                raise ChecksumError(f"{name}: reconstruction does not match the encoder's fingerprint "
+                                    "(wrong or damaged model, or a misbehaving runtime)")
+
+    def _check_layout(self, f: EcgFile, name: str) -> None:
+        """ModelMismatchError or FormatError when this model cannot decode the file's layout, before any decoding."""
         h, meta = f.header, f.meta
         if h.model_sha256 not in self.bundle.compatible_ids or h.kind != self.kind:
             raise ModelMismatchError(
@@ -653,12 +772,17 @@ class Codec:
         if (h.n_stages > self.stages or h.codebook_size != self.codes or h.hop != self.hop
                 or ecg_file.norm_frames(h) != self.norm_frames):
             raise ModelMismatchError(f"{name}: code layout does not fit model {self.name}")
+        if meta.invalid == "n_model disagrees with n_frames" or -(-meta.n_model // self.hop) != h.n_frames:
+            raise FormatError(f"{name}: n_model disagrees with n_frames")
+        if model_length(h.n_samples, h.fs, self.fs) != meta.n_model:  # else a forged length would stretch it
+            raise FormatError(f"{name}: n_samples {h.n_samples} at {h.fs:g} Hz disagrees with n_model {meta.n_model}")
+
+    def decode_file(self, f: EcgFile, name: str = "<bytes>", check: bool = True) -> Signal:
+        """A parsed .vqc file -> Signal (for callers that already parsed it to find the model)."""
+        h, meta = f.header, f.meta
+        self._check_layout(f, name)
         indices = self.file_indices(f, name)
         n_model = meta.n_model
-        if meta.invalid == "n_model disagrees with n_frames" or -(-n_model // self.hop) != h.n_frames:
-            raise FormatError(f"{name}: n_model disagrees with n_frames")
-        if model_length(h.n_samples, h.fs, self.fs) != n_model:  # else a forged length would stretch the signal
-            raise FormatError(f"{name}: n_samples {h.n_samples} at {h.fs:g} Hz disagrees with n_model {n_model}")
         codes = Codes(indices, f.norm, n_model)
         template = signal_template(h, meta, name)  # checked before the model runs
         y = p = None
@@ -690,6 +814,13 @@ class Codec:
         return decoded
 
 
+def _by_channels(run: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """run over x [C, ...] MODEL_BATCH channels at a time: the networks treat each channel alone, so the output is
+    the same (bit for bit, checked) as one run over all of them, with the runtime's memory bounded whatever C."""
+    parts = [run(np.ascontiguousarray(x[c : c + MODEL_BATCH])) for c in range(0, x.shape[0], MODEL_BATCH)]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _bytes(data: object, name: str) -> bytes | memoryview:
     """The bytes of a bytes-like argument (no copy of bytes or a memoryview), else InputError."""
     if isinstance(data, (bytes, memoryview)):
@@ -719,6 +850,23 @@ def _gains(signal: Signal) -> np.ndarray:
 
 def _baselines(signal: Signal) -> np.ndarray:
     return np.array([ch.baseline for ch in signal.channels], dtype=np.float64)
+
+
+def _bound_range(signal: Signal, max_prdn: float) -> tuple[float, int]:
+    """Where `--max-prdn`'s search of the residual layer's max error starts and its cap (ADC units). It starts at
+    the largest E at which an error spread evenly over the 2E + 1 integers -E..E (rms sqrt(E(E + 1) / 3), which
+    the layer alone comes close to, and around the model stays under) gives the channel of least spread a PRDN of
+    max_prdn. The cap is the widest channel's peak-to-peak range: every sample is then within E of any value its
+    channel takes."""
+    spreads, ranges = [], [1.0]
+    for c, ch in enumerate(signal.channels):
+        x = signal.samples[:, c]
+        x = x[~np.isnan(x)] * ch.gain
+        if x.size and np.ptp(x) > 0:  # a flat channel's PRDN is undefined: it sets no bound
+            spreads.append(float(np.std(x)))
+            ranges.append(float(np.ptp(x)))
+    rms = max_prdn / 100 * min(spreads) if spreads else 0.0
+    return (math.sqrt(1 + 12 * rms**2) - 1) / 2, math.ceil(max(ranges))
 
 
 def check_max_error(max_error: int, signal: Signal) -> None:

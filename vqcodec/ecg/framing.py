@@ -49,23 +49,27 @@ def pad_to_hop(x: np.ndarray, hop: int) -> np.ndarray:
     return np.concatenate([x, np.full(target - len(x), x[-1], dtype=x.dtype)])
 
 
+def chunk_grid(n: int, chunk: int, margin: int) -> list[tuple[int, int, int, int]]:
+    """The chunks `chunked` runs over n items: (start, stop, lo, hi), each run on items [lo, hi) (its context
+    margins) and kept for [start, stop). One chunk when n <= chunk + 2 * margin."""
+    if n <= chunk + 2 * margin:
+        return [(0, n, 0, n)]
+    return [(s, min(s + chunk, n), max(0, s - margin), min(n, s + chunk + margin)) for s in range(0, n, chunk)]
+
+
 def chunked(
     fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, chunk: int, margin: int, ratio: float
 ) -> np.ndarray:
-    """Apply a fully convolutional fn over the last axis of x [D, N] in overlapping chunks.
+    """Apply a fully convolutional fn over the last axis of x [D, N] in overlapping chunks (chunk_grid).
 
     fn maps [D, n] -> [D', n * ratio]; each chunk sees `margin` extra items of context on both sides,
     which are cut from its output, so the result equals fn(x) wherever margin covers the receptive field.
     """
-    n = x.shape[-1]
-    if n <= chunk + 2 * margin:
-        return fn(x)
     outs = []
-    for start in range(0, n, chunk):
-        lo, hi = max(0, start - margin), min(n, start + chunk + margin)
+    for start, stop, lo, hi in chunk_grid(x.shape[-1], chunk, margin):
         y = fn(x[..., lo:hi])
         a = int(round((start - lo) * ratio))
-        b = a + int(round((min(start + chunk, n) - start) * ratio))
+        b = a + int(round((stop - start) * ratio))
         outs.append(y[..., a:b])
     return np.concatenate(outs, axis=-1)
 

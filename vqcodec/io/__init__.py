@@ -24,6 +24,14 @@ def is_midi(path: str | Path) -> bool:
     return Path(path).suffix.lower() in MIDI_SUFFIXES
 
 
+def is_wfdb(path: str | Path) -> bool:
+    """Whether the path names a WFDB record (`NNN`, `NNN.hea`, `NNN.dat`), by suffix."""
+    try:
+        return _kind(Path(path)) == "wfdb"
+    except InputError:
+        return False
+
+
 def _kind(path: Path) -> str:
     """'npy', 'midi' or 'wfdb' by suffix; anything else is an InputError."""
     suffix = path.suffix.lower()

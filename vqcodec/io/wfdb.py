@@ -139,14 +139,8 @@ def read_wfdb(path: str | Path, fs: float | None = None) -> Signal:
     base = record_base(path)
     header = _read_header(path, base)
     _check_dat_files(path, header, base.parent)
-    try:
-        record = wfdb.rdrecord(str(base), physical=False, return_res=64, smooth_frames=True)
-        fs_field = _header_fs_field(header_path(base))
-    except OSError as e:
-        what = Path(e.filename).name if e.filename else "record"
-        raise InputError(f"{path}: cannot read {what} ({e.strerror or _one_line(e)})") from e
-    except Exception as e:
-        raise InputError(f"{path}: cannot read record: {_one_line(e)}") from e
+    record = _rdrecord(path, base, "record")
+    fs_field = _header_fs_field(header_path(base))
     digital = np.asarray(record.d_signal, dtype=np.int64)
     if digital.ndim != 2 or digital.shape[0] == 0:
         raise InputError(f"{path}: empty record (0 samples)")
@@ -155,16 +149,9 @@ def read_wfdb(path: str | Path, fs: float | None = None) -> Signal:
     record_fs = _record_fs(path, record.fs, fs_field, fs)
 
     channels = [_channel_info(record, c) for c in range(record.n_sig)]
-    gains = np.array([ch.gain for ch in channels])
-    baselines = np.array([ch.baseline for ch in channels], dtype=np.float64)
-    samples = (digital - baselines) / gains
-    for c, ch in enumerate(channels):
-        invalid = INVALID_SAMPLE_VALUE.get(ch.fmt)
-        if invalid is not None:
-            samples[digital[:, c] == invalid, c] = np.nan
     _check_checksums(path, record, digital)
     return Signal(
-        samples=samples,
+        samples=_physical(digital, channels),
         fs=record_fs,
         channels=channels,
         record_name=base.name,
@@ -172,6 +159,30 @@ def read_wfdb(path: str | Path, fs: float | None = None) -> Signal:
         base_time=record.base_time.isoformat() if record.base_time is not None else None,
         base_date=record.base_date.isoformat() if record.base_date is not None else None,
     )
+
+
+def _rdrecord(path: Path, base: Path, what: str, **span: int) -> wfdb.Record:
+    """wfdb.rdrecord of the record's digital samples (of `span`: sampfrom, sampto), its errors an InputError naming
+    `path` and `what` was read."""
+    try:
+        return wfdb.rdrecord(str(base), physical=False, return_res=64, smooth_frames=True, **span)
+    except OSError as e:
+        name = Path(e.filename).name if e.filename else "record"
+        raise InputError(f"{path}: cannot read {name} ({e.strerror or _one_line(e)})") from e
+    except Exception as e:
+        raise InputError(f"{path}: cannot read {what}: {_one_line(e)}") from e
+
+
+def _physical(digital: np.ndarray, channels: list[ChannelInfo]) -> np.ndarray:
+    """ADC samples [T, C] -> physical values, NaN where a channel's format marks a sample invalid."""
+    gains = np.array([ch.gain for ch in channels])
+    baselines = np.array([ch.baseline for ch in channels], dtype=np.float64)
+    samples = (digital - baselines) / gains
+    for c, ch in enumerate(channels):
+        invalid = INVALID_SAMPLE_VALUE.get(ch.fmt)
+        if invalid is not None:
+            samples[digital[:, c] == invalid, c] = np.nan
+    return samples
 
 
 def _record_fs(path: Path, header_fs: float, fs_field: str | None, fs: float | None) -> float:
@@ -261,13 +272,22 @@ def _to_record(name: str, signal: Signal, what: str) -> tuple[wfdb.Record, int]:
     invalid_mask = np.isnan(signal.samples)
     digital = signal.digital()
     fmt, comments = _output_fmt(signal, digital[~invalid_mask])
-    names, rename_comments = _unique_names(signal)
     lo, hi = SAMPLE_VALUE_RANGE[fmt]
     clipped = int(np.count_nonzero(((digital <= lo) | (digital > hi)) & ~invalid_mask))
     digital = np.clip(digital, lo + 1, hi)
     digital[invalid_mask] = INVALID_SAMPLE_VALUE[fmt]
+    record = _header_record(name, signal, fmt, what, comments)
+    record.d_signal = digital
+    record.set_d_features()
+    record.set_defaults()
+    return record, clipped
+
+
+def _header_record(name: str, signal: Signal, fmt: str, what: str, comments: list[str] | None = None) -> wfdb.Record:
+    """The wfdb Record of a record's header fields in `fmt` (no samples), with `comments` added to its own."""
+    names, rename_comments = _unique_names(signal)
     n = signal.n_channels
-    record = wfdb.Record(
+    return wfdb.Record(
         record_name=name,
         n_sig=n,
         fs=signal.fs,
@@ -280,22 +300,23 @@ def _to_record(name: str, signal: Signal, what: str) -> tuple[wfdb.Record, int]:
         sig_name=names,
         adc_res=[ch.adc_res for ch in signal.channels],
         adc_zero=[ch.adc_zero for ch in signal.channels],
-        d_signal=digital,
-        comments=list(signal.comments) + comments + rename_comments,
+        comments=list(signal.comments) + (comments or []) + rename_comments,
         base_time=_parse_iso(signal.base_time, datetime.time, what),
         base_date=_parse_iso(signal.base_date, datetime.date, what),
     )
-    record.set_d_features()
-    record.set_defaults()
-    return record, clipped
 
 
-def write_wfdb(path: str | Path, signal: Signal, force: bool = False) -> list[Path]:
+def write_wfdb(path: str | Path, signal: Signal, force: bool = False, header_text: bytes | None = None) -> list[Path]:
     """Write `path` (`out/100`, `out/100.hea` or `.dat`) as a .hea + .dat pair, atomically.
 
     Both files are written into a temp dir beside the destination and moved into place; on any failure
     (Ctrl-C included) nothing is left behind and existing files are untouched unless already replaced.
     Valid values outside the fmt's range are clipped to [min+1, max] with a warning.
+
+    header_text: the record's original .hea bytes (a lossless file keeps them), written instead of the header wfdb
+    makes when they describe the .dat written, read back to the very samples (with the record name and the signal
+    file `<name>.dat` renamed on their lines when the record is written under another name, the rest as it was);
+    else the header wfdb makes, with a warning.
     """
     base = record_base(path)
     name = base.name
@@ -317,6 +338,9 @@ def write_wfdb(path: str | Path, signal: Signal, force: bool = False) -> list[Pa
     moved: list[Path] = []
     try:
         record.wrsamp(write_dir=str(tmp))
+        problem = None if header_text is None else _restore_header(tmp, name, record, header_text, signal.record_name)
+        if problem:
+            warnings.warn(f"{path}: the original header is not written ({problem}); wrote vqcodec's", stacklevel=2)
         for target in reversed(targets):  # .dat first, so a header never points at a missing file
             os.replace(tmp / target.name, target)
             moved.append(target)
@@ -334,3 +358,221 @@ def write_wfdb(path: str | Path, signal: Signal, force: bool = False) -> list[Pa
     if clipped:
         warnings.warn(f"{path}: {clipped} samples clipped to the fmt {record.fmt[0]} range", stacklevel=2)
     return targets
+
+
+def renamed_header(text: bytes, old: str, new: str) -> bytes:
+    """A WFDB header's text for the record under another name: the record line's name and each signal line's file
+    `<old>.dat` become `new`'s, every other byte (comments, line ends, spacing) stays as it was."""
+    if old == new:
+        return text
+    out, signals = [], None
+    for line in text.splitlines(keepends=True):
+        body = line.lstrip(b" \t")
+        fields = body.split()
+        if not fields or fields[0].startswith(b"#"):
+            out.append(line)
+            continue
+        lead = line[: len(line) - len(body)]
+        if signals is None:  # the record line: name[/segments] n_sig ...
+            signals = int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
+            if fields[0] == old.encode() or fields[0].startswith(old.encode() + b"/"):
+                line = lead + new.encode() + body[len(old.encode()):]
+        elif signals > 0:  # a signal line: file name first
+            signals -= 1
+            if fields[0] == (old + DAT_SUFFIX).encode():
+                line = lead + (new + DAT_SUFFIX).encode() + body[len(fields[0]):]
+        out.append(line)
+    return b"".join(out)
+
+
+def _restore_header(tmp: Path, name: str, record: wfdb.Record, text: bytes, original_name: str) -> str | None:
+    """Put the original header text (renamed for `name`) in place of wfdb's in the temporary folder, when it reads the
+    .dat written there back to exactly the samples written; else keep wfdb's and say why."""
+    hea = tmp / (name + HEADER_SUFFIX)
+    ours = hea.read_bytes()
+    hea.write_bytes(renamed_header(text, original_name, name))
+    try:
+        back = wfdb.rdrecord(str(tmp / name), physical=False, return_res=64, smooth_frames=True)
+        files = set(back.file_name or [])
+        same = (files == {name + DAT_SUFFIX} and back.d_signal is not None
+                and np.array_equal(np.asarray(back.d_signal, dtype=np.int64), np.asarray(record.d_signal, np.int64)))
+        problem = None if same else "it does not read the .dat written back to the decoded samples"
+    except Exception as e:  # whatever wfdb's parse of an unusual header meets
+        problem = f"wfdb cannot read the record with it: {_one_line(e)}"
+    if problem:
+        hea.write_bytes(ours)
+    return problem
+
+
+STREAM_FMTS = ("16", "212", "80")
+"""Formats the windowed writer packs itself, byte for byte as wfdb's writer does."""
+
+
+class WfdbSource:
+    """A WFDB record read in windows (`wfdb.rdrecord(sampfrom=, sampto=)`), for `vqcodec.ecg.stream`: the values
+    `read_wfdb` gives, held a window at a time. The header checksums are checked over reads made in order from the
+    first sample (as `measure` reads), by `check()`."""
+
+    def __init__(self, path: str | Path, fs: float | None = None) -> None:
+        self.path = Path(path)
+        self.base = record_base(self.path)
+        header = _read_header(self.path, self.base)
+        _check_dat_files(self.path, header, self.base.parent)
+        for dat in _signal_files(header, self.base.parent):  # refused now, not after the model has loaded
+            try:
+                with open(dat, "rb"):
+                    pass
+            except OSError as e:
+                raise InputError(f"{self.path}: cannot read {dat.name} ({e.strerror or _one_line(e)})") from e
+        self._header = header
+        self.fs = _record_fs(self.path, header.fs, _header_fs_field(header_path(self.base)), fs)
+        self.channels = [_channel_info(header, c) for c in range(header.n_sig)]
+        self.n_samples = int(header.sig_len or 0)
+        if self.n_samples <= 0:
+            raise InputError(f"{self.path}: the header gives no record length; read it whole")
+        self.record_name = self.base.name
+        self.comments = list(header.comments or [])
+        self.base_time = header.base_time.isoformat() if header.base_time is not None else None
+        self.base_date = header.base_date.isoformat() if header.base_date is not None else None
+        self._summed_to, self._sums = 0, np.zeros(header.n_sig, dtype=np.int64)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        if stop <= start:
+            return np.zeros((0, len(self.channels)))
+        record = _rdrecord(self.path, self.base, f"samples {start}..{stop - 1}", sampfrom=start, sampto=stop)
+        digital = np.asarray(record.d_signal, dtype=np.int64)
+        if digital.shape != (stop - start, len(self.channels)):
+            raise InputError(f"{self.path}: read {digital.shape[0]} samples at {start} where {stop - start} were "
+                             "asked")
+        if start == self._summed_to:
+            self._sums += digital.sum(axis=0)
+            self._summed_to = stop
+        return _physical(digital, self.channels)
+
+    def check(self) -> None:
+        """CorruptSourceWarning when the whole record has been read in order and a checksum disagrees."""
+        if self._summed_to == self.n_samples:
+            for c, expected in enumerate(self._header.checksum or []):
+                if expected is not None and int(self._sums[c]) % CHECKSUM_MODULUS != expected % CHECKSUM_MODULUS:
+                    warnings.warn(f"{self.path}: checksum mismatch in signal {c} ({self._header.sig_name[c]}); the "
+                                  "record may be corrupt", CorruptSourceWarning, stacklevel=2)
+
+
+def _pack(digital: np.ndarray, fmt: str) -> bytes:
+    """Frame-interleaved digital samples [k, C] as fmt's bytes (212: pairs of 12-bit values in 3 bytes; an odd
+    count is padded with a zero, as wfdb does at the file's end)."""
+    flat = digital.reshape(-1)
+    if fmt == "16":
+        return flat.astype("<i2").tobytes()
+    if fmt == "80":
+        return (flat + 128).astype(np.uint8).tobytes()
+    v = flat.astype(np.int64) & 0xFFF
+    if len(v) % 2:
+        v = np.append(v, 0)
+    out = np.empty((len(v) // 2, 3), dtype=np.uint8)
+    out[:, 0] = v[0::2] & 0xFF
+    out[:, 1] = ((v[0::2] >> 8) & 0x0F) | (((v[1::2] >> 8) & 0x0F) << 4)
+    out[:, 2] = v[1::2] & 0xFF
+    return out.tobytes()
+
+
+class WfdbWriter:
+    """A WFDB record written window by window: the .dat grows in a temporary folder beside the destination, the
+    header (with the checksums and first values of the whole record) is written by `close()`, then both are moved
+    into place, the .dat first; `abort()` (or an error in a `with` block) leaves nothing behind. The files equal
+    `write_wfdb`'s for the same samples, for the formats in STREAM_FMTS."""
+
+    def __init__(self, path: str | Path, template: Signal, force: bool = False) -> None:
+        base = record_base(path)
+        self.path, self.name = Path(path), base.name
+        if not self.name or "." in self.name:
+            raise InputError(f"{path}: WFDB record name {self.name!r} must be non-empty and contain no '.'")
+        directory = base.parent
+        if not directory.is_dir():
+            raise InputError(f"{path}: output directory {directory} does not exist")
+        self.targets = [header_path(base), base.with_name(self.name + DAT_SUFFIX)]
+        existing = [t for t in self.targets if t.exists()]
+        if existing and not force:
+            raise OutputExistsError(f"{existing[0]}: already exists (use --force to overwrite)")
+        self.template = template
+        fmt = streamable_fmt(template)
+        if fmt is None:
+            raise InputError(f"{path}: fmt {template.channels[0].fmt} is written whole, not in windows")
+        self.fmt: str = fmt
+        try:
+            self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix=".tmp", dir=directory))
+        except OSError as e:
+            raise VqcError(f"{path}: cannot write record ({e.strerror or e})") from e
+        self._dat = open(self._tmp / self.targets[1].name, "wb")  # noqa: SIM115 (closed in close/abort)
+        self._pending = np.zeros((0, template.n_channels), dtype=np.int64)  # 212: an odd sample waits for its pair
+        self._sums = np.zeros(template.n_channels, dtype=np.int64)
+        self._first: np.ndarray | None = None
+        self.n_written, self.clipped = 0, 0
+
+    def write(self, samples: np.ndarray) -> None:
+        """Physical values [k, C] (NaN invalid), the next k samples of the record."""
+        ch = self.template.channels
+        gains = np.array([c.gain for c in ch])
+        baselines = np.array([c.baseline for c in ch], dtype=np.float64)
+        invalid = np.isnan(samples)
+        digital = np.rint(np.where(invalid, 0.0, samples) * gains + baselines).astype(np.int64)
+        lo, hi = SAMPLE_VALUE_RANGE[self.fmt]
+        self.clipped += int(np.count_nonzero(((digital <= lo) | (digital > hi)) & ~invalid))
+        digital = np.clip(digital, lo + 1, hi)
+        digital[invalid] = INVALID_SAMPLE_VALUE[self.fmt]
+        if self._first is None and len(digital):
+            self._first = digital[0].copy()
+        self._sums += digital.sum(axis=0)
+        self.n_written += len(digital)
+        flat = np.concatenate([self._pending.reshape(-1), digital.reshape(-1)])
+        keep = len(flat) % 2 if self.fmt == "212" else 0
+        try:
+            self._dat.write(_pack(flat[: len(flat) - keep], self.fmt))
+        except OSError as e:  # a full disk: the caller aborts, which removes the temporary folder
+            raise VqcError(f"{self.path}: cannot write record ({e.strerror or e})") from e
+        self._pending = flat[len(flat) - keep :]
+
+    def close(self) -> list[Path]:
+        """Finish the .dat, write the header, move both into place; returns the files."""
+        try:
+            if len(self._pending):
+                self._dat.write(_pack(self._pending, self.fmt))
+            self._dat.flush()
+            os.fsync(self._dat.fileno())
+            self._dat.close()
+            t = self.template
+            if self.n_written != t.n_samples:
+                raise VqcError(f"{self.path}: {self.n_written} samples written of {t.n_samples}")
+            empty = Signal(np.zeros((0, t.n_channels)), t.fs, t.channels, t.record_name, list(t.comments),
+                           t.base_time, t.base_date)
+            record = _header_record(self.name, empty, self.fmt, str(self.path))
+            record.sig_len = t.n_samples
+            record.set_defaults()
+            record.init_value = [int(v) for v in (self._first if self._first is not None else self._sums * 0)]
+            record.checksum = [int(v) % CHECKSUM_MODULUS for v in self._sums]  # as wfdb's writer gives them
+            record.wrheader(write_dir=str(self._tmp))
+            for target in reversed(self.targets):  # .dat first, so a header never points at a missing file
+                os.replace(self._tmp / target.name, target)
+        except BaseException as e:
+            self.abort()
+            if isinstance(e, OSError) and e.strerror:
+                raise VqcError(f"{self.path}: cannot write record ({e.strerror})") from e
+            raise
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        if self.clipped:
+            warnings.warn(f"{self.path}: {self.clipped} samples clipped to the fmt {self.fmt} range", stacklevel=2)
+        return self.targets
+
+    def abort(self) -> None:
+        """Remove the temporary folder and what it holds."""
+        self._dat.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def streamable_fmt(signal: Signal) -> str | None:
+    """The fmt write_wfdb gives this record when WfdbWriter can write it in windows (one format, in STREAM_FMTS),
+    else None."""
+    fmts = {ch.fmt for ch in signal.channels}
+    fmt = fmts.pop() if len(fmts) == 1 else None
+    return fmt if fmt in STREAM_FMTS else None
+

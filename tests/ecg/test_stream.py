@@ -1,0 +1,136 @@
+"""Long records in windows (vqcodec.ecg.stream): the same bytes and samples as the whole record in memory, whatever
+the window; the resampler, the filling of invalid runs and the distortion sums each equal their whole-array form."""
+
+from __future__ import annotations
+
+import filecmp
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vqcodec
+from tests.helpers.processes import run_on_a_terminal
+from tests.helpers.signals import make_signal
+from vqcodec.ecg import codec as codec_module
+from vqcodec.ecg import stream
+from vqcodec.ecg.codec import Codec
+from vqcodec.ecg.conditioning import fill_invalid, resample
+from vqcodec.io.wfdb import WfdbSource, WfdbWriter, read_wfdb, write_wfdb
+from vqcodec.metrics import channel_distortion
+
+
+@pytest.mark.parametrize("fs_from, fs_to", [(250.0, 360.0), (500.0, 360.0), (1000.0, 360.0), (360.0, 128.0),
+                                            (360.0, 360.0)])
+def test_a_window_of_the_resampler_is_the_whole_arrays(fs_from: float, fs_to: float) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((20011, 2)).cumsum(axis=0)
+    length = len(resample(x, fs_from, fs_to)) + 5  # past the natural end: edge-padded, as resample() pads
+    whole = resample(x, fs_from, fs_to, length)
+    r = stream.Resampled(lambda a, b: x[a:b], len(x), fs_from, fs_to, length)
+    for a, b in [(0, 50), (0, length), (1000, 4000), (length - 70, length), (7, 8), (length - 1, length)]:
+        np.testing.assert_array_equal(r.read(a, b), whole[a:b])
+
+
+def test_invalid_runs_are_filled_as_the_whole_record_fills_them() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((50000, 3))
+    x[:700, 0] = np.nan  # from the start: held
+    x[10000:30000, 0] = np.nan  # across many windows
+    x[49000:, 1] = np.nan  # to the end: held
+    x[:, 2] = np.nan  # never valid: zeros
+    whole = np.stack([fill_invalid(x[:, c]) for c in range(3)], axis=1)
+    source = stream.SignalSource(make_signal(len(x), channels=3))
+    source.signal.samples[:] = x
+    filled = stream.Filled(source)
+    for a in range(0, len(x), 4096):
+        np.testing.assert_array_equal(filled.read(a, min(len(x), a + 4096)), whole[a : a + 4096])
+
+
+def test_the_distortion_sums_give_the_whole_arrays_figures() -> None:
+    sig = make_signal(200000, channels=1, seed=4)
+    y = sig.samples + np.random.default_rng(1).normal(0, 0.01, sig.samples.shape)
+    sig.samples[500:900, 0] = np.nan
+    sums, runs = stream.measure(stream.SignalSource(sig), iter([(0, y, 0)]))
+    got = sums.channel_reports(sig.channels)[0]
+    want = channel_distortion("ch0", sig.samples[:, 0], y[:, 0])
+    for key in ("prd", "prdn", "snr", "rmse", "max_err"):
+        assert getattr(got, key) == pytest.approx(getattr(want, key), rel=1e-9)
+    assert runs.tolist() == [[0, 500, 400]]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encoder and decoder chunks small enough that a short record spans many, and windows cut through them."""
+    monkeypatch.setattr(codec_module, "ENCODE_CHUNK", 1024)
+    monkeypatch.setattr(codec_module, "DECODE_CHUNK", 96)
+
+
+@pytest.mark.parametrize("fs", [360.0, 500.0, 250.0])
+def test_windows_give_the_bytes_of_the_whole_record_whatever_their_size(codec: Codec, small_chunks: None,
+                                                                        fs: float) -> None:
+    sig = make_signal(int(codec.block_samples * 2.6 * fs / codec.fs), channels=2, fs=fs, seed=6)
+    sig.samples[2000:2600, 0] = np.nan
+    sig.samples[5000:5010, 1] = np.nan
+    whole = codec.compress(sig, 3).data
+    for window in (256, 1024, None):
+        got = codec.compress_source(stream.SignalSource(sig), 3, window=window)
+        assert got.data == whole, window
+    f = vqcodec.container.format.loads(whole)
+    decoded = codec.decompress(whole).samples
+    for window in (1, 5000, None):
+        parts = np.concatenate(list(codec.decode_windows(f, window=window)))
+        np.testing.assert_array_equal(parts, decoded)
+
+
+def test_a_wfdb_record_read_in_windows_compresses_and_decodes_to_the_whole_ones_files(
+        codec: Codec, small_chunks: None, tmp_path: Path) -> None:
+    sig = replace(make_signal(codec.block_samples * 2 + 333, channels=2, seed=9), record_name="rec")
+    sig.samples[100:200, 1] = np.nan
+    write_wfdb(tmp_path / "rec", sig)
+    on_disk = read_wfdb(tmp_path / "rec")
+    data = codec.compress_source(WfdbSource(tmp_path / "rec"), window=256).data
+    assert data == codec.compress(on_disk).data
+    whole = codec.decompress(data)
+    write_wfdb(tmp_path / "whole", whole)
+    writer = WfdbWriter(tmp_path / "windows", whole)
+    for y in codec.decode_windows(vqcodec.container.format.loads(data), window=1000):
+        writer.write(y)
+    writer.close()
+    assert filecmp.cmp(tmp_path / "whole.dat", tmp_path / "windows.dat", shallow=False)
+    header = [(tmp_path / f"{n}.hea").read_text().replace(n, "NAME") for n in ("whole", "windows")]
+    assert header[0] == header[1]
+
+
+def test_a_damaged_decode_leaves_no_partial_record(codec: Codec, tmp_path: Path) -> None:
+    sig = make_signal(codec.block_samples + 100, channels=1)
+    writer = WfdbWriter(tmp_path / "out", sig)
+    writer.write(sig.samples[:100])
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_compresses_and_decodes_in_windows_to_the_whole_ones_files(cli, tiny_bundle: Path,
+                                                                           tmp_path: Path) -> None:
+    sig = replace(make_signal(20000, channels=2, seed=2), record_name="rec")
+    write_wfdb(tmp_path / "rec", sig)
+    codec = Codec.load(tiny_bundle)
+    assert cli("compress", tmp_path / "rec", "-m", tiny_bundle, "-o", tmp_path / "rec.vqc").code == 0
+    data = (tmp_path / "rec.vqc").read_bytes()
+    original_bytes = sum(p.stat().st_size for p in (tmp_path / "rec.hea", tmp_path / "rec.dat"))
+    assert data == codec.compress(read_wfdb(tmp_path / "rec"), None, original_bytes).data
+    assert cli("decompress", tmp_path / "rec.vqc", "-m", tiny_bundle, "-o", tmp_path / "out" / "rec").code == 0
+    write_wfdb(tmp_path / "whole", codec.decompress(data))
+    assert filecmp.cmp(tmp_path / "whole.dat", tmp_path / "out" / "rec.dat", shallow=False)
+
+
+def test_one_long_record_shows_its_progress_on_a_terminal_and_not_in_a_pipe(cli, tiny_bundle: Path,
+                                                                              tmp_path: Path) -> None:
+    write_wfdb(tmp_path / "rec", replace(make_signal(30000, channels=2, seed=3), record_name="rec"))
+    code, shown = run_on_a_terminal("compress", tmp_path / "rec", "-m", tiny_bundle, "-o", tmp_path / "rec.vqc")
+    assert code == 0 and "%|" in shown and "rec.vqc: CR" in shown, shown
+    code, shown = run_on_a_terminal("decompress", tmp_path / "rec.vqc", "-m", tiny_bundle, "-o", tmp_path / "o" / "r")
+    assert code == 0 and "%|" in shown and "wrote" in shown, shown
+    piped = cli("decompress", tmp_path / "rec.vqc", "-m", tiny_bundle, "-o", tmp_path / "p" / "r")
+    assert piped.code == 0 and "%|" not in piped.stderr

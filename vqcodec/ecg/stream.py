@@ -1,0 +1,450 @@
+"""Long records in flat memory: the ECG model layer run window by window, for `vqcodec.ecg.codec` (which holds the
+model and writes the file) and the CLI's record reader and writer (`vqcodec.io.wfdb`).
+
+Every cut here falls where the record and the model put it, never where a window ends: normalisation blocks, the
+encoder's and decoder's chunks with their context margins (`framing.chunk_grid`), storage blocks for the search and
+the fingerprint, a fixed grid for the distortion sums, and a resampler whose every output equals the whole record's
+(`conditioning.resample`, whose 'line' padding is rebuilt from the record's first and last samples). So the bytes of
+a file and the samples it decodes to do not depend on how much of the record is held at once: a record read from
+disk in windows gives the file the same record gives in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from vqcodec.ecg.conditioning import MAX_RESAMPLE_DENOMINATOR, model_length, nan_runs, quantize_to_grid
+from vqcodec.ecg.framing import chunk_grid, n_blocks, normalize_blocks
+from vqcodec.ecg.signal import ChannelInfo, Signal
+from vqcodec.errors import InputError
+from vqcodec.metrics import ChannelReport, distortion_from_sums
+
+if TYPE_CHECKING:  # the codec imports this module
+    from vqcodec.ecg.codec import Codec
+
+WINDOW_VALUES = 1 << 20
+"""Samples times channels held per window (at the model rate): what bounds a long record's memory."""
+METRIC_UNIT = 1 << 16
+"""Record samples per partial sum of the distortion: sums are added in this fixed order, whatever the window."""
+FILTER_TAPS_PER_RATE = 10
+"""scipy's resample_poly designs its filter with 10 * max(up, down) taps each side (its half_len)."""
+NAN_SEARCH = 1 << 14
+"""Samples read at a time when looking for the valid neighbour of an invalid run that leaves the window."""
+
+
+class Source(Protocol):
+    """A record read in windows: physical values [stop - start, C] float64, NaN where invalid."""
+
+    fs: float
+    channels: list[ChannelInfo]
+    n_samples: int
+    record_name: str
+    comments: list[str]
+    base_time: str | None
+    base_date: str | None
+
+    def read(self, start: int, stop: int) -> np.ndarray: ...
+
+
+@dataclass
+class SignalSource:
+    """A Signal in memory, as a Source."""
+
+    signal: Signal
+
+    def __post_init__(self) -> None:
+        self.fs, self.channels = self.signal.fs, self.signal.channels
+        self.n_samples, self.record_name = self.signal.n_samples, self.signal.record_name
+        self.comments, self.base_time, self.base_date = self.signal.comments, self.signal.base_time, \
+            self.signal.base_date
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return self.signal.samples[start:stop]
+
+
+class Filled:
+    """A source's samples with invalid runs filled as `conditioning.fill_invalid` fills the whole record: linear
+    between the valid neighbours (found outside the window when a run leaves it), edges held, an all-invalid channel
+    zero."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self._found: dict[tuple[int, int, int], int | None] = {}  # (channel, from, step) -> valid neighbour
+
+    def _valid(self, c: int, pos: int, step: int) -> int | None:
+        """The nearest valid sample of channel c from pos on (step -1: backwards), or None."""
+        key = (c, pos, step)
+        if key not in self._found:
+            n, at, found = self.source.n_samples, pos, None
+            while 0 <= at < n and found is None:
+                a, b = (max(0, at - NAN_SEARCH + 1), at + 1) if step < 0 else (at, min(n, at + NAN_SEARCH))
+                ok = np.flatnonzero(~np.isnan(self.source.read(a, b)[:, c]))
+                if len(ok):
+                    found = a + int(ok[-1] if step < 0 else ok[0])
+                at = a - 1 if step < 0 else b
+            self._found[key] = found
+        return self._found[key]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        x = np.array(self.source.read(start, stop), dtype=np.float64)
+        if np.isinf(x).any():
+            raise InputError(f"{self.source.record_name}: samples contain inf")
+        bad = np.isnan(x)
+        if not bad.any():
+            return x
+        idx = np.arange(start, stop)
+        for c in map(int, np.flatnonzero(bad.any(axis=0))):
+            m = bad[:, c]
+            xp, fp = idx[~m], x[~m, c]
+            left = self._valid(c, start - 1, -1) if m[0] else None
+            right = self._valid(c, stop, 1) if m[-1] else None
+            if left is not None:
+                xp, fp = np.r_[left, xp], np.r_[self.source.read(left, left + 1)[0, c], fp]
+            if right is not None:
+                xp, fp = np.r_[xp, right], np.r_[fp, self.source.read(right, right + 1)[0, c]]
+            x[m, c] = np.interp(idx[m], xp, fp) if len(xp) else 0.0
+        return x
+
+
+class Resampled:
+    """Rows [start, stop) of `conditioning.resample(x, fs_from, fs_to, length)` for x read in windows by `read`,
+    equal to the whole array's: each window is resampled with a margin beyond the filter's reach, and past the
+    record's ends with scipy's 'line' padding rebuilt from the record's first and last samples."""
+
+    def __init__(self, read: Callable[[int, int], np.ndarray], n: int, fs_from: float, fs_to: float,
+                 length: int) -> None:
+        self._read, self.n, self.length = read, n, length
+        self.same = fs_from == fs_to
+        ratio = Fraction(fs_to / fs_from).limit_denominator(MAX_RESAMPLE_DENOMINATOR)
+        self.up, self.down = ratio.numerator, ratio.denominator
+        self.natural = model_length(n, fs_from, fs_to) if n > 1 or self.same else model_length(1, fs_from, fs_to)
+        self.margin = 2 * FILTER_TAPS_PER_RATE * max(self.up, self.down) // self.up + self.down + 2
+        self._ends: tuple[np.ndarray, np.ndarray] | None = None
+        self._last: np.ndarray | None = None
+
+    def _line(self, idx: np.ndarray) -> np.ndarray:
+        """The 'line' padding at input positions idx outside [0, n): the line through the first and last sample."""
+        if self._ends is None:
+            self._ends = (self._read(0, 1)[0], self._read(self.n - 1, self.n)[0])
+        first, last = self._ends
+        slope = (last - first) / (self.n - 1)
+        k = idx[:, None]
+        return np.where(k < 0, first + k * slope, last + (k - (self.n - 1)) * slope)
+
+    def _natural(self, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) of resample_poly's own output (stop <= self.natural)."""
+        up, down = self.up, self.down
+        if self.same:
+            return self._read(start, stop)
+        if self.n == 1:  # resample() repeats a lone sample
+            return np.repeat(self._read(0, 1), stop - start, axis=0)
+        from scipy.signal import resample_poly  # imported here, as resample() does: it costs ~0.8 s of start-up
+        i0 = (start * down // up - self.margin) // down * down  # a multiple of down: outputs stay on the grid
+        i1 = -(-stop * down // up) + self.margin
+        inside = self._read(max(0, i0), min(self.n, i1))
+        parts = [inside]
+        if i0 < 0:
+            parts.insert(0, self._line(np.arange(i0, 0)))
+        if i1 > self.n:
+            parts.append(self._line(np.arange(self.n, i1)))
+        y = resample_poly(np.concatenate(parts), up, down, axis=0, padtype="constant")
+        off = i0 * up // down
+        return y[start - off : stop - off]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        q = min(stop, self.natural)
+        out = self._natural(start, q) if start < q else None
+        if stop > q:  # resample() pads a short result with its last row
+            if self._last is None:
+                self._last = self._natural(self.natural - 1, self.natural)
+            pad = np.repeat(self._last, stop - max(start, q), axis=0)
+            out = pad if out is None else np.concatenate([out, pad])
+        assert out is not None
+        return out
+
+
+@dataclass
+class RunningDistortion:
+    """Per-channel sums of a record's distortion, added METRIC_UNIT samples at a time in the record's order, so that
+    the report does not depend on the window (`metrics.distortion_from_sums` turns them into a ChannelReport)."""
+
+    n_channels: int
+    count: np.ndarray = field(init=False)
+    mean: np.ndarray = field(init=False)
+    m2: np.ndarray = field(init=False)  # sum of squared deviations from the mean (Chan et al.'s combination)
+    energy: np.ndarray = field(init=False)
+    e2: np.ndarray = field(init=False)
+    max_err: np.ndarray = field(init=False)
+    lo: np.ndarray = field(init=False)
+    hi: np.ndarray = field(init=False)
+    clipped: int = 0
+
+    def __post_init__(self) -> None:
+        c = self.n_channels
+        self.count, self.mean, self.m2 = np.zeros(c, np.int64), np.zeros(c), np.zeros(c)
+        self.energy, self.e2, self.max_err = np.zeros(c), np.zeros(c), np.zeros(c)
+        self.lo, self.hi = np.full(c, np.inf), np.full(c, -np.inf)
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Original x and decoded y [k, C] (k <= METRIC_UNIT: one unit of the grid), NaN where x is invalid."""
+        for c in range(self.n_channels):
+            ok = ~np.isnan(x[:, c])
+            xc, yc = x[ok, c], y[ok, c]
+            k = len(xc)
+            if not k:
+                continue
+            err = yc - xc
+            mean_b = float(xc.mean())
+            m2_b = float(np.sum((xc - mean_b) ** 2))
+            n_a = int(self.count[c])
+            total = n_a + k
+            delta = mean_b - self.mean[c]
+            self.m2[c] += m2_b + delta * delta * n_a * k / total
+            self.mean[c] += delta * k / total
+            self.count[c] = total
+            self.energy[c] += float(np.sum(xc**2))
+            self.e2[c] += float(np.sum(err**2))
+            self.max_err[c] = max(self.max_err[c], float(np.max(np.abs(err))))
+            self.lo[c], self.hi[c] = min(self.lo[c], float(xc.min())), max(self.hi[c], float(xc.max()))
+
+    def channel_reports(self, channels: list[ChannelInfo]) -> list[ChannelReport]:
+        return [distortion_from_sums(ch.name, int(self.count[c]), float(self.energy[c]),
+                                     float(self.m2[c]) if self.hi[c] > self.lo[c] else 0.0, float(self.e2[c]),
+                                     float(self.max_err[c]))
+                for c, ch in enumerate(channels)]
+
+
+def window_frames(codec: Codec, n_channels: int, chunk: int) -> int:
+    """Frames per window: whole chunks of `chunk` frames, WINDOW_VALUES model-rate values at most (one chunk at
+    least)."""
+    return max(1, WINDOW_VALUES // (chunk * codec.hop * max(1, n_channels))) * chunk
+
+
+@dataclass
+class EncodedStream:
+    """What the encoder side makes of a record: per storage block its indices (coded when `coding` is set), the
+    normalisation stats [n_norm_blocks, C, 2] and the model-rate length."""
+
+    blocks: list
+    stats: np.ndarray
+    n_model: int
+    stages: int
+    coding: str | None
+
+
+Progress = Callable[[float], None]
+"""Told the share of the work done so far, from 0 to 1, after each window."""
+
+
+def encode(codec: Codec, source: Source, quality: int, window: int | None = None,
+           progress: Progress | None = None) -> EncodedStream:
+    """The model layer of `source` at `quality`, window by window (`window` model frames at a time, a multiple of
+    the encoder's chunk; default from WINDOW_VALUES): each encoder chunk sees the same context as in a whole-array
+    run, and each storage block is searched alone."""
+    from vqcodec.ecg.codec import ENCODE_CHUNK
+
+    c, hop, n = len(source.channels), codec.hop, source.n_samples
+    n_model = model_length(n, source.fs, codec.fs)
+    frames = -(-n_model // hop)
+    total = frames * hop  # padded to whole hops with the last normalised value
+    model = Resampled(Filled(source).read, n, source.fs, codec.fs, n_model)
+    ns, bf = codec.norm_samples, codec.block_frames
+    stages, lam = codec.levels[quality]
+    coding = codec.level_coding(quality) if stages else None
+    prior = codec._index_model(coding, stages) if coding else None
+    stats = np.zeros((n_blocks(frames, codec.norm_frames), c, 2), dtype=np.float32)
+    grid = chunk_grid(total, ENCODE_CHUNK, codec.encode_margin)
+    step = window or window_frames(codec, c, ENCODE_CHUNK // hop)
+    blocks: list = []
+    z_parts: list[np.ndarray] = []
+    z_lo = 0  # first frame held in z_parts
+    done = 0  # storage blocks searched
+    g = 0
+    while g < len(grid):
+        w0 = grid[g][0]
+        w_chunks = [s for s in grid[g:] if s[0] < w0 + step * hop] or [grid[g]]
+        g += len(w_chunks)
+        lo, hi = w_chunks[0][2], w_chunks[-1][3]
+        xn = _normalised(model, stats, lo, hi, n_model, total, ns)
+        for start, stop, clo, chi in w_chunks:
+            y = codec.encode_latent(xn[:, None, clo - lo : chi - lo])
+            a = (start - clo) // hop
+            z_parts.append(y[..., a : a + (stop - start) // hop])
+        held = z_lo + sum(p.shape[-1] for p in z_parts)
+        ready = held // bf if held < frames else n_blocks(frames, bf)
+        if ready > done:
+            z = np.concatenate(z_parts, axis=-1)
+            for b in range(done, ready):
+                f0, f1 = b * bf - z_lo, min((b + 1) * bf, frames) - z_lo
+                idx = np.stack([codec._quantize(z[ch][:, f0:f1], stages, lam, coding) for ch in range(c)]) \
+                    if stages else np.zeros((c, 0, f1 - f0), np.uint16)
+                blocks.append(codec._code_block(np.ascontiguousarray(idx), prior[0]) if prior is not None else idx)
+            keep = ready * bf - z_lo
+            z_parts, z_lo, done = [z[..., keep:]], ready * bf, ready
+        if progress is not None:
+            progress(min(1.0, w_chunks[-1][1] / max(total, 1)))
+    return EncodedStream(blocks, stats, n_model, stages, coding)
+
+
+def _normalised(model: Resampled, stats: np.ndarray, lo: int, hi: int, n_model: int, total: int,
+                ns: int) -> np.ndarray:
+    """Normalised model-rate samples [lo, hi) [C, hi - lo] float32, as `Codec.analyse` makes them for the whole
+    record (per normalisation block; past n_model the last value), filling `stats` for the blocks it reads."""
+    b0, b1 = lo // ns, -(-min(hi, n_model) // ns)
+    a, b = b0 * ns, min(b1 * ns, n_model)
+    raw = model.read(a, b)
+    c = raw.shape[1]
+    xn = np.empty((c, max(hi, b) - a), dtype=np.float32)
+    for ch in range(c):
+        xn[ch, : b - a], stats[b0:b1, ch, :] = normalize_blocks(raw[:, ch], ns)
+        xn[ch, b - a :] = xn[ch, b - a - 1]
+    del total
+    return xn[:, lo - a : hi - a]
+
+
+class BlockIndices:
+    """Code indices by frame range from a file's storage blocks, each block decoded once (the last few kept)."""
+
+    def __init__(self, block: Callable[[int], np.ndarray], block_frames: int, keep: int = 3) -> None:
+        self._block, self._bf, self._keep = block, block_frames, keep
+        self._held: dict[int, np.ndarray] = {}
+
+    def frames(self, lo: int, hi: int) -> np.ndarray:
+        """[C, S, hi - lo] indices of frames [lo, hi)."""
+        b0, b1 = lo // self._bf, -(-hi // self._bf)
+        for b in range(b0, b1):
+            if b not in self._held:
+                self._held[b] = self._block(b)
+        parts = [self._held[b] for b in range(b0, b1)]
+        for b in [b for b in self._held if b < b1 - self._keep]:
+            del self._held[b]
+        return np.concatenate(parts, axis=2)[:, :, lo - b0 * self._bf : hi - b0 * self._bf]
+
+
+class ModelOutput:
+    """The decoded model layer of a file, read by model-rate sample ranges: normalised (`normalised`) or in physical
+    units (`read`), decoder chunk by chunk on the whole decode's grid. The chunks are made in order once each (a few
+    kept for reads that step back into a margin), and each storage block's fingerprint is taken as it completes."""
+
+    def __init__(self, codec: Codec, indices: Callable[[int, int], np.ndarray], stats: np.ndarray, n_model: int,
+                 n_frames: int, block_frames: int) -> None:
+        from vqcodec.ecg.codec import DECODE_CHUNK
+
+        self.codec, self._indices, self.stats, self.n_model = codec, indices, stats, n_model
+        self.grid = chunk_grid(n_frames, DECODE_CHUNK, codec.decode_margin)
+        self._chunk_frames = DECODE_CHUNK if len(self.grid) > 1 else max(n_frames, 1)
+        self._cache: dict[int, np.ndarray] = {}
+        self._block_frames = block_frames
+        self._next_fp = 0  # the next chunk the fingerprint takes
+        self._fp_parts: list[np.ndarray] = []
+        self.fingerprints: list[np.ndarray] = []  # [C, 3] per completed storage block
+
+    def _chunk(self, k: int) -> np.ndarray:
+        """Normalised output of decoder chunk k, [C, samples] float32 (cut at n_model)."""
+        if k not in self._cache:
+            start, stop, lo, hi = self.grid[k]
+            idx = self._indices(lo, hi)
+            c, stages = idx.shape[0], idx.shape[1]
+            cb_t = self.codec._cb_t
+            z = np.zeros((c, cb_t.shape[1], hi - lo), dtype=np.float32)
+            for s in range(stages):
+                for ch in range(c):
+                    z[ch] += cb_t[s][:, idx[ch, s].astype(np.int64)]
+            y = self.codec.decode_latent(z)[:, 0, :]
+            hop = self.codec.hop
+            a = (start - lo) * hop
+            out = y[:, a : a + (stop - start) * hop][:, : max(0, self.n_model - start * hop)]
+            self._cache[k] = out
+            for old in [j for j in self._cache if j < k - 2 and j != len(self.grid) - 1]:
+                del self._cache[old]
+        return self._cache[k]
+
+    def _feed(self, k: int, y: np.ndarray) -> None:
+        """Give chunk k to the fingerprint when it is the next one: each storage block's is taken whole."""
+        if k != self._next_fp:
+            return
+        self._next_fp += 1
+        bs = self._block_frames * self.codec.hop
+        self._fp_parts.append(y)
+        held = sum(p.shape[1] for p in self._fp_parts)
+        last = self._next_fp == len(self.grid)
+        while held >= bs or (last and held > 0):
+            y = np.concatenate(self._fp_parts, axis=1)
+            seg, rest = y[:, :bs].astype(np.float64), y[:, bs:]
+            self.fingerprints.append(np.stack([seg.mean(1), np.sqrt((seg**2).mean(1)), np.abs(seg).max(1)], axis=1))
+            self._fp_parts, held = [rest], rest.shape[1]
+
+    def normalised(self, start: int, stop: int) -> np.ndarray:
+        """[C, stop - start] float32: the normalised reconstruction of model-rate samples [start, stop)."""
+        step = self._chunk_frames * self.codec.hop
+        k0, k1 = start // step, -(-stop // step)
+        parts = []
+        for k in range(k0, k1):
+            parts.append(self._chunk(k))
+            self._feed(k, parts[-1])
+        y = np.concatenate(parts, axis=1)
+        return y[:, start - k0 * step : stop - k0 * step]
+
+    def finish(self) -> None:
+        """Decode what no read reached, so that every block has its fingerprint."""
+        for k in range(self._next_fp, len(self.grid)):
+            self._feed(k, self._chunk(k))
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """[stop - start, C] float64 physical values at the model rate (denormalised per block)."""
+        yn = self.normalised(start, stop)
+        rows = np.arange(start, stop) // self.codec.norm_samples
+        return yn.T.astype(np.float64) * self.stats[rows, :, 1] + self.stats[rows, :, 0]
+
+
+def decoded_windows(output: ModelOutput, fs: float, n_samples: int, channels: list[ChannelInfo], runs: np.ndarray,
+                    window: int | None = None) -> Iterator[tuple[int, np.ndarray, int]]:
+    """The record decoded in windows of whole METRIC_UNITs: (first sample, physical values [k, C] on the channels'
+    ADC grid with NaN runs restored, samples clipped to the format's range)."""
+    codec = output.codec
+    record = Resampled(output.read, output.n_model, codec.fs, fs, n_samples)
+    units = max(1, (window or WINDOW_VALUES // max(1, len(channels))) // METRIC_UNIT)
+    for r0 in range(0, n_samples, units * METRIC_UNIT):
+        r1 = min(n_samples, r0 + units * METRIC_UNIT)
+        y, clipped = quantize_to_grid(record.read(r0, r1), channels)
+        for ch, start, length in runs:
+            a, b = max(start, r0), min(start + length, r1)
+            if a < b:
+                y[a - r0 : b - r0, ch] = np.nan
+        yield r0, y, clipped
+    output.finish()
+
+
+def measure(source: Source, windows: Iterator[tuple[int, np.ndarray, int]],
+            progress: Progress | None = None) -> tuple[RunningDistortion, np.ndarray]:
+    """Distortion sums of decoded windows against the source, METRIC_UNIT by METRIC_UNIT, and the source's invalid
+    runs as `conditioning.nan_runs` gives them for the whole record: (channel, start, length), by channel."""
+    sums = RunningDistortion(len(source.channels))
+    runs: list[list[int]] = []
+    open_run: dict[int, list[int]] = {}  # channel -> its run that reached the previous unit's end
+    for r0, y, clipped in windows:
+        sums.clipped += clipped
+        for u in range(0, len(y), METRIC_UNIT):
+            k = min(METRIC_UNIT, len(y) - u)
+            x = source.read(r0 + u, r0 + u + k)
+            sums.add(x, y[u : u + k])
+            for ch, start, length in nan_runs(np.isnan(x)):
+                start += r0 + u
+                prev = open_run.get(int(ch))
+                if prev is not None and prev[1] + prev[2] == start:
+                    prev[2] += int(length)
+                else:
+                    runs.append(prev := [int(ch), int(start), int(length)])
+                open_run[int(ch)] = prev
+            for ch in list(open_run):
+                if open_run[ch][1] + open_run[ch][2] != r0 + u + k:
+                    del open_run[ch]
+        if progress is not None:
+            progress((r0 + len(y)) / max(source.n_samples, 1))
+    out = np.array(sorted(runs), dtype=np.int64).reshape(-1, 3)
+    return sums, out
