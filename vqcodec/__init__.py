@@ -14,6 +14,8 @@ The public names; `vqcodec.api` holds the functions, `vqcodec.ecg.codec` and `vq
 """
 
 from vqcodec.api import VqcInfo, compress, decompress, info, verify
+from vqcodec.api import read_annotations as annotations
+from vqcodec.batch import RecordResult, Status, compress_many, decompress_many
 from vqcodec.container.format import DEFAULT_LIMITS, Limits
 from vqcodec.ecg.codec import Codec, Codes
 from vqcodec.ecg.signal import ChannelInfo, Signal
@@ -32,6 +34,7 @@ from vqcodec.errors import (
     VqcError,
 )
 from vqcodec.io import read, write
+from vqcodec.io.record import rdrecord
 from vqcodec.metrics import Compressed, CompressedToTarget, NoteReport, Report, compare, compare_notes
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.midi.performance import Pedal, Performance
@@ -39,8 +42,10 @@ from vqcodec.midi.performance import Pedal, Performance
 __version__ = "0.2.0"
 
 __all__ = [
-    "read", "write", "compress", "decompress", "info", "verify", "compare", "compare_notes", "Codec", "Codes",
-    "NoteCodec",
+    "read", "write", "compress", "decompress", "info", "verify", "annotations", "compare", "compare_notes", "Codec",
+    "Codes",
+    "compress_many", "decompress_many", "RecordResult", "Status",
+    "NoteCodec", "rdrecord",
     "Signal", "ChannelInfo", "Performance", "Pedal", "Compressed", "CompressedToTarget", "Report", "NoteReport",
     "VqcInfo", "Limits", "DEFAULT_LIMITS", "VqcError", "InputError", "ChannelError", "FormatError", "TruncatedError",
     "ChecksumError", "VersionError", "LimitError", "BundleError", "ModelNotFoundError", "ModelMismatchError",

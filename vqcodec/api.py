@@ -19,10 +19,11 @@ import numpy as np
 from vqcodec.container import format as vqc
 from vqcodec.container.atomic import write_atomic
 from vqcodec.container.format import DEFAULT_LIMITS, Limits
+from vqcodec.ecg import file as ecg_file
 from vqcodec.ecg.codec import Codec, codec_for
 from vqcodec.ecg.file import EcgFile, EcgMeta
 from vqcodec.ecg.signal import Signal
-from vqcodec.errors import ChecksumError, FormatError, InputError, ModelMismatchError
+from vqcodec.errors import ChecksumError, FormatError, InputError, LimitError, ModelMismatchError
 from vqcodec.metrics import Report
 from vqcodec.midi.codec import NoteCodec, note_codec_for
 from vqcodec.midi.file import KIND as MIDI_KIND
@@ -173,6 +174,10 @@ class VqcInfo:
     damage: list[str] = field(default_factory=list)  # payload CRC mismatches: decompress would fail
     bound: bool = False  # header, sections and decoded signal bound together (bIND, format 1.8 on)
     version: tuple[int, int] = (0, 0)  # the format version the file was written as
+    n_blocks: int = 0  # ECG: storage blocks, each coded and checked alone (what a time range decodes)
+    block_seconds: float = math.nan  # ECG: the record time one storage block holds
+    annotations: dict[str, int] = field(default_factory=dict)  # ECG: annotation files kept, annotator -> bytes
+    header_bytes: int | None = None  # ECG, lossless: the bytes of the original .hea text kept (None: not kept)
 
     def to_dict(self) -> dict:
         """Every field (the metadata as the header stores it) and the derived figures, JSON-able."""
@@ -212,9 +217,18 @@ class VqcInfo:
             f"CR {self.cr:.2f} vs {self.adc_bits}-bit",
         ]
         out.append(self._binding_line())
+        if self.n_blocks:
+            out.append(f"blocks:      {self.n_blocks} of {self.block_seconds:g} s, each coded and checked alone "
+                       "(decompress --start/--end decodes only those a range needs)")
         if self.max_error is not None:
             out.append("bound:       " + ("lossless: every ADC sample exact" if self.max_error == 0 else
                                       f"|error| <= {self.max_error} ADC units on every sample") + " (residual layer)")
+        if self.annotations:
+            out.append("annotations: " + ", ".join(f"{ext} ({size} bytes)" for ext, size in self.annotations.items())
+                       + "; decompress writes them beside the record, byte for byte")
+        if self.header_bytes is not None:
+            out.append(f"header:      the original .hea ({self.header_bytes} bytes); decompress writes it back, byte "
+                       "for byte")
         stored = self.meta.channels if isinstance(self.meta, EcgMeta) else []
         for k, ch in enumerate(self.metrics.get("channels", [])):
             if isinstance(ch, dict):
@@ -305,13 +319,36 @@ def info(source: Source, *, name: str | None = None, limits: Limits = DEFAULT_LI
     meta = EcgMeta.from_json(header.meta)
     if meta.invalid:
         damage.append(f"header metadata: {meta.invalid}")
+    kept_files: dict[str, int] = {}
+    if ecg_file.TAG_ANNO in c.sections and not any(d.startswith(f"section {ecg_file.TAG_ANNO} ") for d in damage):
+        try:
+            index = ecg_file.annotation_index(c.sections[ecg_file.TAG_ANNO], name, limits)
+            kept_files = dict(index)
+        except (FormatError, LimitError) as e:
+            damage.append(str(e).removeprefix(f"{name}: "))
+    kept = c.sections.get(ecg_file.TAG_WHEA)
     return VqcInfo(
         name, header.kind, meta.model, header.model_sha256,
         header.n_stages if meta.quality is None else meta.quality, header.fs, header.n_samples,
         [ch.name for ch in meta.channels] or ["?"] * header.n_channels, size,
         max((ch.resolution for ch in meta.channels), default=16), metrics or {},
-        meta.max_error, meta, damage, c.bound, c.version,
+        meta.max_error, meta, damage, c.bound, c.version, header.n_blocks,
+        header.block_frames * header.hop / meta.model_fs if meta.model_fs else math.nan,
+        kept_files, None if kept is None else len(kept),
     )
+
+
+def read_annotations(source: Source, *, name: str | None = None, limits: Limits = DEFAULT_LIMITS,
+                     ) -> dict[str, bytes]:
+    """The annotation files a .vqc file keeps (path, bytes or binary file), {annotator: the file's bytes} (`atr` for
+    `100.atr`): the very bytes of the record's files, which `vqcodec decompress` writes beside the record; {} when it
+    keeps none (a file from before format 1.9, a MIDI file). Every CRC and the binding are checked, nothing else is
+    decoded; name and limits as in `decompress`."""
+    data, name = read_source(source, name)
+    c = vqc.read(data, name, limits, warn=False)
+    if c.header.kind != ecg_file.KIND or ecg_file.TAG_ANNO not in c.sections:
+        return {}
+    return ecg_file.read_annotations(c.sections[ecg_file.TAG_ANNO], name, limits)
 
 
 def verify(source: Source, model: str | Path | Codec | NoteCodec | None = None, *, name: str | None = None,
@@ -349,5 +386,5 @@ def write_bytes(path: Path, data: bytes, force: bool = False) -> None:
     write_atomic(path, write, force)
 
 
-__all__ = ["compress", "decompress", "decode", "info", "verify", "read_source", "Source", "VqcInfo", "Report", "Limits",
-           "DEFAULT_LIMITS", "write_bytes", "read_file"]
+__all__ = ["compress", "decompress", "decode", "info", "verify", "read_annotations", "read_source", "Source", "VqcInfo",
+           "Report", "Limits", "DEFAULT_LIMITS", "write_bytes", "read_file"]

@@ -1,4 +1,5 @@
-"""Command line: `vqcodec compress | decompress | info | bench`, over `vqcodec.api` and the codecs.
+"""Command line: `vqcodec compress | decompress | info | verify | bench`, over `vqcodec.api`, the codecs and
+`vqcodec.batch` (several inputs).
 
 Every VqcError becomes one stderr line "<file>: <problem>" and exit status 1; Ctrl-C exits 130.
 Outputs are written to a temporary file and renamed, and never overwrite without --force; `-o` may name a folder
@@ -10,9 +11,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import redirect_stderr
+from contextlib import contextmanager, nullcontext, redirect_stderr
+from dataclasses import asdict
 from io import StringIO
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,20 +24,46 @@ from typing import Any, NoReturn
 import click
 import numpy as np
 
-from vqcodec import io
+from vqcodec import batch, io
 from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, decode, read_file, write_bytes
 from vqcodec.api import info as read_info
 from vqcodec.container import format as vqc
 from vqcodec.ecg.codec import MODEL_MIN_ERROR, Codec
-from vqcodec.ecg.signal import Signal
+from vqcodec.ecg.file import EcgFile
+from vqcodec.ecg.signal import ChannelInfo, Signal
 from vqcodec.errors import ChannelError, CorruptSourceWarning, FormatError, InputError, VqcError
 from vqcodec.metrics import Report
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.models.bundle import ALIASES, MANIFEST, shipped_root
+from vqcodec.models.runtime import session_threads
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 STDOUT = "-"
+
+
+class TimeOfRecord(click.ParamType):
+    """A time from the record's start: seconds (`7200`, `90.5`) or `[hh:]mm:ss[.s]` (`2:00:00`, `1:30`)."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        parts = str(value).strip().split(":")
+        try:
+            if len(parts) > 3 or any(not p for p in parts):
+                raise ValueError
+            numbers = [float(p) for p in parts]
+        except ValueError:
+            self.fail(f"{value!r} is not a time (seconds, or [hh:]mm:ss)", param, ctx)
+        if any(x < 0 or not x == x for x in numbers) or any(x >= 60 for x in numbers[1:]):
+            self.fail(f"{value!r} is not a time (seconds, or [hh:]mm:ss with minutes and seconds below 60)",
+                      param, ctx)
+        seconds = 0.0
+        for x in numbers:
+            seconds = seconds * 60 + x
+        return seconds
 
 
 def _fail(message: str) -> NoReturn:
@@ -131,23 +161,42 @@ def cli() -> None:
               help="with several inputs: records compressed at once, each in its own process")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="run the inputs on a Dask cluster: its scheduler's address, or 'local' for --jobs worker processes "
-                   "here (needs the [cluster] extra)")
+                   "here (needs the [dask] extra)")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="onnxruntime threads per record (default: every core, shared equally among --jobs records)")
+@click.option("--resume", is_flag=True,
+              help="skip inputs whose output is already there and complete (a .vqc file whose CRCs hold)")
+@click.option("--summary", "summary_path", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="also write one row per record as each finishes (record, output, bytes, cr, prdn, bits_per_note, "
+                   "seconds, status, error): CSV or JSON lines, by the suffix (.csv, .jsonl)")
+@click.option("--annotations", "annotators", default=None, metavar="EXT[,EXT]",
+              help="store these annotation files of a WFDB record (NNN.atr: atr), each byte for byte (default: "
+                   "every file beside the record that wfdb.rdann reads)")
+@click.option("--no-annotations", is_flag=True, help="store no annotation file")
 def compress(records: tuple[Path, ...], output_arg: str | None, quality: int | None, model: str | None,
              max_error: int | None, lossless: bool, max_prdn: float | None, fs: float | None, channels: str | None,
-             force: bool, jobs: int, scheduler: str | None) -> None:
+             force: bool, jobs: int, scheduler: str | None, threads: int | None, resume: bool,
+             summary_path: Path | None, annotators: str | None, no_annotations: bool) -> None:
     """Compress WFDB records (NNN, NNN.hea, NNN.dat), .npy arrays or MIDI files into .vqc files; a folder stands for
-    every record in it. With several inputs, one that fails is reported and the others go on."""
-    settings = dict(quality=quality, model=model, max_error=max_error, lossless=lossless, max_prdn=max_prdn, fs=fs,
-                    channels=channels, force=force)
-    if len(records) == 1 and not records[0].is_dir():
-        _compress_one(records[0], output_arg, **settings)  # type: ignore[arg-type]
+    every record in it, and - for standard input (a .npy array or a MIDI file). With several inputs, one that fails
+    is reported and the others go on. A WFDB record's annotation files are stored with it, and a --lossless file
+    keeps its header text too, so that decompress gives back the original files byte for byte."""
+    if no_annotations and annotators is not None:
+        raise click.UsageError("--annotations and --no-annotations contradict each other")
+    if annotators is not None and not [a for a in annotators.split(",") if a.strip()]:
+        raise click.UsageError("--annotations needs an extension (atr, or atr,qrs; --no-annotations for none)")
+    settings = batch.CompressSettings(quality, model, max_error, lossless, max_prdn, fs, channels, force,
+                                      batch.NO_ANNOTATIONS if no_annotations else annotators)
+    if _reads_stdin(records, resume, summary_path):
+        with _stdin_file(_record_suffix) as path, session_threads(threads):
+            _compress_one(path, output_arg, **asdict(settings))
         return
-    inputs = _batch_inputs(records, _RECORD_PATTERNS)  # a folder with nothing to do says so first
-    _batch("compressed", inputs, _compress_into, jobs, _batch_folder(output_arg), settings, scheduler)
-
-
-_RECORD_PATTERNS = ("*.hea", "*.npy", "*.mid", "*.midi")
-_VQC_PATTERNS = ("*.vqc",)
+    if len(records) == 1 and not records[0].is_dir():
+        _single(batch.Task(records[0], output_arg, settings, resume, threads), summary_path)
+        return
+    inputs = batch.find_inputs(records, batch.RECORD_PATTERNS)  # a folder with nothing to do says so first
+    tasks = batch.compress_tasks(inputs, _batch_folder(output_arg), settings, resume, threads)
+    _run_batch("compressed", "compress", tasks, jobs, scheduler, summary_path)
 
 
 def _batch_folder(output_arg: str | None) -> Path:
@@ -159,99 +208,142 @@ def _batch_folder(output_arg: str | None) -> Path:
     return Path(output_arg or ".")
 
 
-def _batch_inputs(paths: tuple[Path, ...], patterns: tuple[str, ...]) -> list[Path]:
-    """The inputs named: a file as it is, a folder as every file in it matching `patterns` (sorted)."""
-    found: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            found += sorted({q for pattern in patterns for q in p.glob(pattern) if q.is_file()})
-        else:
-            found.append(p)
-    if not found:
-        raise InputError(f"{', '.join(map(str, paths))}: nothing to do (no {' or '.join(patterns)} there)")
-    return found
-
-
-def _compress_into(path: Path, folder: Path, settings: dict) -> None:
-    _compress_one(path, str(folder / _default_output(path, ".vqc")), **settings)
-
-
-def _decompress_into(path: Path, folder: Path, settings: dict) -> None:
-    _decompress_one(path, str(folder) + os.sep, **settings)
-
-
-def _run_one(task: tuple[Callable[[Path, Path, dict], None], Path, Path, dict]) -> tuple[bool, str]:
-    """One input of a batch: (whether it succeeded, the lines it printed). Its errors are one line, never raised,
-    so that wherever it ran (here, another process, a Dask worker), the caller prints what it said."""
-    one, path, folder, settings = task
-    said = StringIO()
-    ok = False
-    with redirect_stderr(said), warnings.catch_warnings():
-        try:
-            one(path, folder, settings)
-            ok = True
-        except VqcError as e:
-            click.echo(f"vqcodec: {e}", err=True)
-        except click.UsageError as e:
-            click.echo(f"vqcodec: {path}: {e.format_message()}", err=True)
-        except OSError as e:
-            click.echo(f"vqcodec: {e.filename or path}: {e.strerror or e}", err=True)
-        except SystemExit as e:  # _fail: its line is printed already
-            ok = e.code in (0, None)
-    return ok, said.getvalue()
-
-
-def _map(fn: Callable[[Any], Any], tasks: list, jobs: int, scheduler: str | None) -> Iterator[Any]:
-    """fn over tasks, results in order: here, in `jobs` processes, or on a Dask cluster (a scheduler's address, or
-    "local" for a LocalCluster of `jobs` worker processes on this machine)."""
-    if scheduler is not None:
-        try:
-            from dask.distributed import Client, LocalCluster
-        except ImportError:
-            raise InputError(f"--scheduler {scheduler}: needs dask.distributed (pip install 'vqcodec[cluster]')") \
-                from None
-        cluster = (LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
-                   if scheduler == "local" else None)
-        try:
-            with Client(cluster if cluster is not None else scheduler) as client:
-                for future in client.map(fn, tasks, pure=False):
-                    yield future.result()
-        except OSError as e:
-            raise InputError(f"--scheduler {scheduler}: cannot reach the cluster ({e})") from None
-        finally:
-            if cluster is not None:
-                cluster.close()
-    elif jobs > 1 and len(tasks) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(jobs) as pool:
-            yield from pool.map(fn, tasks)
-    else:
-        yield from map(fn, tasks)
-
-
-def _batch(done: str, inputs: list[Path], one: Callable[[Path, Path, dict], None], jobs: int, folder: Path,
-           settings: dict, scheduler: str | None = None) -> None:
-    """Run `one` on every input (here, in `jobs` processes or on a Dask cluster), printing what each says as it
-    finishes, then one summary line; exit 1 if any input failed."""
-    ok = []
-    for good, said in _map(_run_one, [(one, p, folder, settings) for p in inputs], jobs, scheduler):
-        click.echo(said, err=True, nl=False)
-        ok.append(good)
-    failed = [str(p) for p, good in zip(inputs, ok, strict=True) if not good]
+def _run_batch(done: str, what: str, tasks: list[batch.Task], jobs: int, scheduler: str | None,
+               summary_path: Path | None) -> None:
+    """Run a batch (here, in `jobs` processes or on a Dask cluster), printing what each record says as it finishes,
+    above a progress bar on a terminal, then one summary line; exit 1 if any record failed."""
+    if scheduler in (None, "local"):  # this machine's cores, shared among the records run at once
+        tasks = batch.share_cores(tasks, jobs)
+    with batch.dask_client(scheduler, jobs) if scheduler is not None else nullcontext() as client:
+        results = batch.collect(tasks, jobs, client, summary_path, progress=sys.stderr.isatty(), what=what,
+                                on_result=lambda r: batch.say(r.said))
+    failed = [r.input for r in results if r.status is batch.Status.FAILED]
+    skipped = sum(r.status is batch.Status.SKIPPED for r in results)
+    line = f"{len(results) - len(failed) - skipped} of {len(results)} {done}"
+    line += f", {skipped} {batch.SKIPPED_NOTE}" if skipped else ""
     if failed:
-        _fail(f"{len(inputs) - len(failed)} of {len(inputs)} {done}; failed: {', '.join(failed)}")
-    click.echo(f"vqcodec: {len(inputs)} of {len(inputs)} {done}", err=True)
+        _fail(f"{line}; failed: {', '.join(failed)}")
+    click.echo(f"vqcodec: {line}", err=True)
+
+
+def _single(task: batch.Task, summary_path: Path | None) -> None:
+    """One input, run as always (its errors go to main), plus --resume and a one-row --summary."""
+    if task.resume and task.output_arg != STDOUT:
+        skipped = batch.skip_if_complete(task)
+        if skipped is not None:
+            click.echo(skipped.said, err=True, nl=False)
+            if summary_path is not None:
+                with batch.SummaryWriter(summary_path) as rows:
+                    rows.write(skipped)
+            return
+    one = _compress_one if isinstance(task.settings, batch.CompressSettings) else _decompress_one
+    if summary_path is None:
+        with session_threads(task.threads):
+            one(task.path, task.output_arg, **asdict(task.settings))
+        return
+    with batch.SummaryWriter(summary_path) as rows:  # a bad summary name is said before the work
+        started, said = time.perf_counter(), _Tee(sys.stderr)
+        try:
+            with redirect_stderr(said), session_threads(task.threads):
+                one(task.path, task.output_arg, **asdict(task.settings))
+        except (VqcError, click.ClickException, SystemExit) as e:
+            error = str(e) if isinstance(e, VqcError) else _said_error(said.getvalue(), e)
+            rows.write(batch.RecordResult(str(task.path), None, batch.Status.FAILED, error,
+                                          seconds=time.perf_counter() - started))
+            raise
+        if task.output_arg != STDOUT:
+            rows.write(batch.finished(task, time.perf_counter() - started))
+
+
+class _Tee(StringIO):
+    """A text stream that also keeps what it passes on (to put a record's error line into its summary row)."""
+
+    def __init__(self, out: Any) -> None:
+        super().__init__()
+        self._out = out
+
+    def write(self, text: str) -> int:
+        self._out.write(text)
+        return super().write(text)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+def _said_error(said: str, e: BaseException) -> str:
+    if isinstance(e, click.ClickException):
+        return e.format_message()
+    lines = [line.removeprefix(batch.MESSAGE_PREFIX) for line in said.splitlines()
+             if line.startswith(batch.MESSAGE_PREFIX)]
+    return lines[-1] if lines else "failed"
+
+
+STDIN = "-"
+"""The input that stands for standard input."""
+STDIN_NAME = "<stdin>"
+"""What messages call standard input."""
+STDIN_RECORD = "stdin"
+"""The record name a file compressed from standard input stores (and decompress writes by default)."""
+_STDIN_KINDS = ((b"\x93NUMPY", io.NPY_SUFFIX), (b"MThd", io.MIDI_SUFFIXES[0]))
+"""What compress reads from standard input, by its first bytes: a .npy array (with --fs) or a MIDI file."""
+
+
+def _reads_stdin(inputs: tuple[Path, ...], resume: bool, summary_path: Path | None) -> bool:
+    """Whether the input is standard input (-), which must then be the only one and goes with neither --resume nor
+    --summary."""
+    if not any(str(p) == STDIN for p in inputs):
+        return False
+    if len(inputs) > 1:
+        raise click.UsageError("- (standard input) must be the only input")
+    if resume or summary_path is not None:
+        raise click.UsageError("--resume and --summary are for inputs that are files, not - (standard input)")
+    return True
+
+
+def _record_suffix(data: bytes) -> str:
+    for magic, suffix in _STDIN_KINDS:
+        if data.startswith(magic):
+            return suffix
+    raise InputError(f"{STDIN_NAME}: neither a .npy array nor a MIDI file (a WFDB record is read from its files: "
+                     "name its .hea)")
+
+
+@contextmanager
+def _stdin_file(suffix_of: Callable[[bytes], str]) -> Iterator[Path]:
+    """Standard input as a temporary file named "stdin" plus the suffix its bytes call for (the readers take
+    paths); every message and error names <stdin>, not the temporary file."""
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise InputError(f"{STDIN_NAME}: empty (pipe a file into it)")
+    suffix = suffix_of(data)
+    with tempfile.TemporaryDirectory(prefix="vqcodec-stdin-") as tmp:
+        path = Path(tmp) / f"{STDIN_RECORD}{suffix}"
+        path.write_bytes(data)
+        said = StringIO()
+        try:
+            with redirect_stderr(said):
+                yield path
+        except (VqcError, OSError) as e:
+            e.args = tuple(a.replace(str(path), STDIN_NAME) if isinstance(a, str) else a for a in e.args)
+            if isinstance(e, OSError) and e.filename == str(path):
+                e.filename = STDIN_NAME
+            raise
+        finally:
+            click.echo(said.getvalue().replace(str(path), STDIN_NAME), err=True, nl=False)
 
 
 def _compress_one(record: Path, output_arg: str | None, quality: int | None, model: str | None,
                   max_error: int | None, lossless: bool, max_prdn: float | None, fs: float | None,
-                  channels: str | None, force: bool) -> None:
-    """compress, for one input."""
+                  channels: str | None, force: bool, annotations: str | None = None) -> None:
+    """compress, for one input. annotations: None finds a WFDB record's annotation files, batch.NO_ANNOTATIONS
+    stores none, else the extensions to store (comma-separated)."""
     midi = io.is_midi(record)
     if midi and (lossless or max_error is not None or max_prdn is not None or fs is not None or channels is not None):
         raise click.UsageError("--lossless, --max-error, --max-prdn, --fs and --channels are for ECG; MIDI takes "
                                "--quality")
+    if annotations and not io.is_wfdb(record):
+        raise click.UsageError("--annotations names annotation files of a WFDB record (NNN.hea), not of "
+                               f"{record.suffix or 'this input'}")
     if lossless and max_error not in (None, 0):
         raise click.UsageError("--lossless and --max-error E > 0 contradict each other")
     max_error = 0 if lossless else max_error
@@ -267,6 +359,8 @@ def _compress_one(record: Path, output_arg: str | None, quality: int | None, mod
         _fail(f"{output}: already exists (use --force to overwrite)")
     if not to_stdout and output.exists() and any(output.samefile(p) for p in io.record_paths(record)):
         _fail(f"{output}: is a file of the input record {record}; choose another output")
+    kept = _record_files(record, annotations, keep_header=max_prdn is not None or max_error == 0,
+                         whole=channels is None)
     if midi:
         codec_m = NoteCodec.load(model or DEFAULT_MIDI_MODEL)
         codec_m.check_quality(quality, str(record))  # before reading the file
@@ -274,6 +368,9 @@ def _compress_one(record: Path, output_arg: str | None, quality: int | None, mod
         data, report = codec_m.compress(perf, quality, record.stat().st_size, name=record.stem)
         _emit(data, output, to_stdout, force)
         click.echo(f"{output if not to_stdout else record}: {report.summary()}", err=True)
+        return
+    if max_prdn is None and max_error is None and channels is None and io.is_wfdb(record):
+        _compress_windows(record, output, to_stdout, quality, model, fs, force, kept)
         return
     with warnings.catch_warnings():
         if not force:  # a record that fails its own checksum is compressed only when asked
@@ -297,17 +394,111 @@ def _compress_one(record: Path, output_arg: str | None, quality: int | None, mod
         _fail(f"{record}: model {codec.name} does not take channel(s) {', '.join(e.refused)}: it was trained on ECG "
               f"(use {hint}--lossless or --max-error below {MODEL_MIN_ERROR})")
     assert isinstance(report, Report)  # an ECG codec's
+    data = _keep_record_files(data, report, kept, record)
     _emit(data, output, to_stdout, force)
     level = f" [{setting}]" if max_prdn is not None else ""
-    click.echo(f"{output if not to_stdout else record}: {_summary(report, signal)}{level}", err=True)
+    click.echo(f"{output if not to_stdout else record}: {_summary(report, signal.channels)}{level}", err=True)
 
 
-def _summary(report: Report, signal: Signal) -> str:
+@contextmanager
+def _record_bar(label: str) -> Iterator[Callable[[float], None] | None]:
+    """On a terminal, a progress bar over one long record (told the share done); elsewhere None."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=100, desc=label, unit="%", file=sys.stderr, leave=False, dynamic_ncols=True,
+              bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}") as bar:
+        def advance(share: float) -> None:
+            bar.update(round(100 * share) - bar.n)
+
+        yield advance
+
+
+def _record_files(record: Path, annotations: str | None, keep_header: bool,
+                  whole: bool) -> tuple[dict[str, bytes], bytes | None]:
+    """What a WFDB record keeps in its .vqc file besides the signal: its annotation files (found beside it, or those
+    named, or none), and its header text where the file may be lossless (`keep_header`) with every channel
+    (`whole`); nothing for other inputs."""
+    from vqcodec.io.annotations import find_annotations, read_annotations
+
+    if not io.is_wfdb(record):
+        return {}, None
+    if annotations == batch.NO_ANNOTATIONS:
+        files: dict[str, bytes] = {}
+    elif annotations:
+        files = read_annotations(record, [a.strip() for a in annotations.split(",") if a.strip()])
+    else:
+        notes: list[str] = []
+        files = find_annotations(record, notes)
+        for note in notes:
+            warnings.warn(note, stacklevel=2)
+    header = None
+    if keep_header and whole:
+        hea = io.header_path(io.record_base(record))
+        try:
+            header = hea.read_bytes()
+        except OSError as e:
+            raise InputError(f"{record}: cannot read {hea.name} ({e.strerror or e})") from e
+    return files, header
+
+
+def _keep_record_files(data: bytes, report: Report, kept: tuple[dict[str, bytes], bytes | None],
+                       record: Path) -> bytes:
+    """The .vqc bytes with the record's annotation files and (lossless files only) header text added; the report
+    counts the bytes of the file written."""
+    from vqcodec.ecg.file import with_record_files
+
+    files, header = kept
+    if not files and header is None:
+        return data
+    try:
+        data = with_record_files(data, files, header, str(record))
+    except ValueError as e:
+        raise InputError(f"{record}: cannot keep its annotation files or header: {e}") from e
+    report.n_bytes = len(data)
+    return data
+
+
+def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int | None, model: str | None,
+                      fs: float | None, force: bool, kept: tuple[dict[str, bytes], bytes | None]) -> None:
+    """compress of a WFDB record at a quality level: read in windows (vqcodec.ecg.stream), so memory does not grow
+    with the record; the same file as a whole read gives."""
+    from vqcodec.io.wfdb import WfdbSource
+
+    source = WfdbSource(record, fs)
+    codec = Codec.load(model or DEFAULT_MODEL)
+    try:
+        with _record_bar(str(record)) as progress:
+            data, report = codec.compress_source(source, quality,
+                                                 sum(p.stat().st_size for p in io.record_paths(record)),
+                                                 progress=progress)
+    except ChannelError as e:
+        hint = f"--channels {','.join(e.fit)}, or " if e.fit else ""
+        _fail(f"{record}: model {codec.name} does not take channel(s) {', '.join(e.refused)}: it was trained on ECG "
+              f"(use {hint}--lossless or --max-error below {MODEL_MIN_ERROR})")
+    with warnings.catch_warnings():
+        if not force:  # a record that fails its own checksum is compressed only when asked
+            warnings.simplefilter("error", CorruptSourceWarning)
+        try:
+            source.check()
+        except CorruptSourceWarning as w:
+            _fail(f"{w} (--force compresses it anyway)")
+    assert isinstance(report, Report)
+    data = _keep_record_files(data, report, kept, record)
+    _emit(data, output, to_stdout, force)
+    click.echo(f"{output if not to_stdout else record}: {_summary(report, source.channels)}", err=True)
+
+
+def _summary(report: Report, channels: list[ChannelInfo]) -> str:
     """The report's line, its max error in the record's units and in ADC units (what --max-error bounds)."""
-    units = sorted({ch.units.strip() or "mV" for ch in signal.channels})
-    adc = max((c.max_err * ch.gain for c, ch in zip(report.channels, signal.channels)), default=0.0)
+    units = sorted({ch.units.strip() or "mV" for ch in channels})
+    adc = max((c.max_err * ch.gain for c, ch in zip(report.channels, channels)), default=0.0)
     unit = f" {units[0]}" if len(units) == 1 else f" (channels in {', '.join(units)})"
-    return f"{report.summary()}{unit} = {adc:.3g} ADC unit{'' if adc == 1 else 's'}"
+    worst = report.worst_channel  # what --max-prdn bounds, with several leads
+    lead = f", worst lead {worst.name} {worst.prdn:.2f} %" if worst is not None and len(report.channels) > 1 else ""
+    return f"{report.summary()}{unit} = {adc:.3g} ADC unit{'' if adc == 1 else 's'}{lead}"
 
 
 def _select_channels(signal: Signal, spec: str, record: Path) -> Signal:
@@ -340,32 +531,94 @@ def _emit(data: bytes, output: Path, to_stdout: bool, force: bool) -> None:
 @click.argument("vqc_files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "output_arg", default=None, metavar="PATH",
               help="output record (out/100 -> out/100.hea + .dat; .npy for an array; .mid for a MIDI file), or a "
-                   "folder to write the stored record name into (default: that name here); several inputs, or a "
-                   "folder of .vqc files, need a folder")
+                   "folder to write the stored record name into (default: that name here); - for stdout (a MIDI "
+                   "file, or an ECG record as .npy); several inputs, or a folder of .vqc files, need a folder")
 @click.option("-m", "--model", default=None, help="model bundle folder (default: the one the file names)")
-@click.option("-f", "--force", is_flag=True, help="overwrite existing outputs")
+@click.option("-f", "--force", is_flag=True, help="overwrite existing outputs (and write binary data to a terminal)")
 @click.option("--salvage", is_flag=True,
               help="decode a damaged file: ignore bytes after END, write the samples of blocks that fail their "
                    "CRC as invalid, and warn about each")
-@click.option("--start", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
-              help="decode from this time on (an ECG record; only the blocks the range needs are decoded)")
-@click.option("--end", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+@click.option("--start", type=TimeOfRecord(), default=None, metavar="TIME",
+              help="decode from this time on, in seconds or [hh:]mm:ss (an ECG record; only the blocks the range "
+                   "needs are decoded)")
+@click.option("--end", type=TimeOfRecord(), default=None, metavar="TIME",
               help="decode up to this time (default: the record's end)")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="with several inputs: files decoded at once, each in its own process")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="run the inputs on a Dask cluster: its scheduler's address, or 'local' for --jobs worker processes "
-                   "here (needs the [cluster] extra)")
+                   "here (needs the [dask] extra)")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="onnxruntime threads per file (default: every core, shared equally among --jobs files)")
+@click.option("--resume", is_flag=True,
+              help="skip files whose record is already there (its WFDB header, .dat and annotation files, or its "
+                   ".mid)")
+@click.option("--summary", "summary_path", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="also write one row per file as each finishes (record, output, bytes, cr, prdn, bits_per_note, "
+                   "seconds, status, error): CSV or JSON lines, by the suffix (.csv, .jsonl)")
 def decompress(vqc_files: tuple[Path, ...], output_arg: str | None, model: str | None, force: bool, salvage: bool,
-               start: float | None, end: float | None, jobs: int, scheduler: str | None) -> None:
-    """Decode .vqc files back to WFDB records (or .npy), or MIDI files; a folder stands for every .vqc in it. With
-    several inputs, one that fails is reported and the others go on."""
-    settings = dict(model=model, force=force, salvage=salvage, start=start, end=end)
-    if len(vqc_files) == 1 and not vqc_files[0].is_dir():
-        _decompress_one(vqc_files[0], output_arg, **settings)  # type: ignore[arg-type]
+               start: float | None, end: float | None, jobs: int, scheduler: str | None, threads: int | None,
+               resume: bool, summary_path: Path | None) -> None:
+    """Decode .vqc files back to WFDB records (or .npy), or MIDI files; a folder stands for every .vqc in it, and -
+    for standard input. With several inputs, one that fails is reported and the others go on."""
+    settings = batch.DecompressSettings(model, force, salvage, start, end)
+    if _reads_stdin(vqc_files, resume, summary_path):
+        with _stdin_file(lambda data: batch.VQC_SUFFIX) as path, session_threads(threads):
+            if output_arg == STDOUT:
+                _decompress_to_stdout(path, settings)
+            else:
+                _decompress_one(path, output_arg, **asdict(settings))
         return
-    inputs = _batch_inputs(vqc_files, _VQC_PATTERNS)  # a folder with nothing to do says so first
-    _batch("decoded", inputs, _decompress_into, jobs, _batch_folder(output_arg), settings, scheduler)
+    if len(vqc_files) == 1 and not vqc_files[0].is_dir():
+        if output_arg == STDOUT:
+            with session_threads(threads):
+                _decompress_to_stdout(vqc_files[0], settings)
+            return
+        _single(batch.Task(vqc_files[0], output_arg, settings, resume, threads), summary_path)
+        return
+    inputs = batch.find_inputs(vqc_files, batch.VQC_PATTERNS)  # a folder with nothing to do says so first
+    tasks = batch.decompress_tasks(inputs, _batch_folder(output_arg), settings, resume, threads)
+    _run_batch("decoded", "decompress", tasks, jobs, scheduler, summary_path)
+
+
+def _decompress_to_stdout(vqc_file: Path, settings: batch.DecompressSettings) -> None:
+    """decompress -o -: a MIDI file's .mid bytes, or an ECG record as a .npy array (a WFDB record is two files)."""
+    from vqcodec.api import decompress as decompress_file
+
+    if sys.stdout.isatty() and not settings.force:
+        _fail(f"{vqc_file}: refusing to write binary data to a terminal (redirect it, or use --force)")
+    data = read_file(vqc_file)
+    first, last = _sample_span(data, vqc_file, settings.start, settings.end)
+    try:
+        decoded = decompress_file(data, settings.model, name=str(vqc_file), salvage=settings.salvage, start=first,
+                                  stop=last)
+    except FormatError as e:
+        if not settings.salvage and _salvageable(data):
+            raise type(e)(f"{e} (decompress --salvage can recover the undamaged blocks)") from e
+        raise
+    suffix = io.NPY_SUFFIX if isinstance(decoded, Signal) else io.MIDI_SUFFIXES[0]
+    with tempfile.TemporaryDirectory(prefix="vqcodec-") as tmp:  # the writers' own bytes, as a file gets them
+        written = io.write(Path(tmp) / f"{STDIN_RECORD}{suffix}", decoded)
+        sys.stdout.buffer.write(written[0].read_bytes())
+        sys.stdout.buffer.flush()
+    kept = read_info(data, name=str(vqc_file)).annotations if isinstance(decoded, Signal) else {}
+    left = f"; {_annotations_left(kept, 'standard output takes one file')}" if kept else ""
+    click.echo(f"{vqc_file}: wrote {'a .npy array' if suffix == io.NPY_SUFFIX else 'a MIDI file'} to stdout{left}",
+               err=True)
+
+
+def _sample_span(data: bytes, vqc_file: Path, start: float | None, end: float | None) -> tuple[int | None, int | None]:
+    """--start/--end in seconds as samples [first, last) of an ECG file; (None, None) for the whole file."""
+    if start is None and end is None:
+        return None, None
+    found = read_info(data, name=str(vqc_file))
+    if found.kind != "ecg":
+        raise InputError(f"{vqc_file}: --start and --end are for ECG records, this file holds {found.kind}")
+    first = 0 if start is None else min(found.n_samples, round(start * found.fs))
+    last = found.n_samples if end is None else min(found.n_samples, round(end * found.fs))
+    if last <= first:
+        raise InputError(f"{vqc_file}: --end must come after --start (the record lasts {found.duration:.1f} s)")
+    return first, last
 
 
 def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, force: bool, salvage: bool,
@@ -386,16 +639,61 @@ def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, f
         output = Path(output_arg) / output if _is_folder(output_arg) else Path(output_arg)
     if parsed.header.kind == "midi" and not io.is_midi(output):
         output = output.with_name(output.name + io.MIDI_SUFFIXES[0])
-    signal = decode(parsed, model, str(vqc_file))
     _make_folder(output)
-    written = io.write(output, signal, force)
+    ecg = parsed if isinstance(parsed, EcgFile) else None
+    annotations = ecg.annotations if ecg is not None else {}
+    record = io.is_wfdb(output)
+    if annotations and record and not force:  # before any decoding: none of the outputs may be there
+        from vqcodec.container.atomic import check_output
+        from vqcodec.io.annotations import annotation_paths
+
+        for path in annotation_paths(output, annotations):
+            check_output(path, force)
+    written = _decode_windows(parsed, output, model, force, str(vqc_file))
+    if written is None:
+        signal = decode(parsed, model, str(vqc_file))
+        header = ecg.wfdb_header if ecg is not None and not (ecg.lost_blocks or ecg.damage) else None
+        if record and header is not None and isinstance(signal, Signal):  # lossless, its digest checked: exact
+            written = io.write_wfdb(output, signal, force, header_text=header)
+        else:
+            written = io.write(output, signal, force)
     summary = f"{vqc_file}: wrote {', '.join(str(p) for p in written)}"
+    if annotations and record:
+        from vqcodec.io.annotations import write_annotations
+
+        summary += f", {', '.join(str(p) for p in write_annotations(output, annotations, force))}"
+    elif annotations:
+        summary += f"; {_annotations_left(annotations, 'a .npy array is not a WFDB record')}"
     lost, damage = getattr(parsed, "lost_blocks", {}), getattr(parsed, "damage", [])  # a MIDI file has no blocks
     if lost or damage:
         summary += (f"; SALVAGED from a damaged file: {len(lost)} of {parsed.header.n_blocks} blocks "
                     f"lost and written as invalid samples, {len(damage)} other problem(s) skipped (see the "
                     "warnings)")
     click.echo(summary, err=True)
+
+
+def _decode_windows(parsed: object, output: Path, model: str | None, force: bool, name: str) -> list[Path] | None:
+    """Decode an ECG file of a model layer alone into a WFDB record window by window (memory does not grow with
+    the record), the same files as a whole decode writes; None where the file or the output needs the whole
+    decode (a residual layer, salvage, .npy, a format written whole)."""
+    from vqcodec.ecg.codec import codec_for, signal_template
+    from vqcodec.io.wfdb import WfdbWriter, streamable_fmt
+
+    if not isinstance(parsed, EcgFile) or not io.is_wfdb(output):
+        return None
+    codec = codec_for(parsed.header, model, name)
+    template = signal_template(parsed.header, parsed.meta, name)
+    if not codec.streams(parsed) or streamable_fmt(template) is None:
+        return None
+    writer = WfdbWriter(output, template, force)
+    try:
+        with _record_bar(name) as progress:
+            for y in codec.decode_windows(parsed, name, progress=progress):
+                writer.write(y)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
 
 
 def _decompress_range(vqc_file: Path, output_arg: str | None, model: str | None, force: bool,
@@ -417,8 +715,16 @@ def _decompress_range(vqc_file: Path, output_arg: str | None, model: str | None,
         output = Path(output_arg) / output if _is_folder(output_arg) else Path(output_arg)
     _make_folder(output)
     written = io.write(output, signal, force)
+    left = (f"; {_annotations_left(found.annotations, 'their sample numbers count from the record start')}"
+            if found.annotations else "")
     click.echo(f"{vqc_file}: wrote samples {first}..{last - 1} ({first / found.fs:.1f} s to {last / found.fs:.1f} s) "
-               f"to {', '.join(str(p) for p in written)}", err=True)
+               f"to {', '.join(str(p) for p in written)}{left}", err=True)
+
+
+def _annotations_left(annotations: dict, why: str) -> str:
+    """What a decompress that writes no annotation file says of those the file keeps."""
+    return (f"annotation files {', '.join(sorted(annotations))} not written ({why}; a whole decode to a WFDB record "
+            "writes them, and vqcodec.annotations() reads them)")
 
 
 def _salvageable(data: bytes) -> bool:
@@ -481,8 +787,24 @@ def _verify_one(path: Path, model: str | None, against: Path | None) -> tuple[st
         return str(path), False, "FAILED: " + str(e).removeprefix(f"{path}: ")
 
 
-def _verify_task(task: tuple[Path, str | None, Path | None]) -> tuple[str, bool, str]:
-    return _verify_one(*task)
+def _verify_task(task: tuple[Path, str | None, Path | None, int | None]) -> tuple[str, bool, str, float]:
+    """One file's verdict and the seconds it took, with --threads onnxruntime threads."""
+    path, model, against, threads = task
+    started = time.perf_counter()
+    with session_threads(threads):
+        found = _verify_one(path, model, against)
+    return (*found, time.perf_counter() - started)
+
+
+def _verify_lost(task: tuple[Path, str | None, Path | None, int | None], why: str) -> tuple[str, bool, str, float]:
+    return str(task[0]), False, f"FAILED: {why}", 0.0
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def _load_any(model: str) -> Codec | NoteCodec:
@@ -530,26 +852,41 @@ def _close(a: float, b: object) -> bool:
               help="files checked at once, each in its own process")
 @click.option("--against", type=click.Path(path_type=Path), default=None,
               help="the source record of a single file: also check its stored PRDN and max error against it")
-@click.option("--summary", "summary_path", type=click.Path(path_type=Path), default=None,
-              help="also write every verdict as JSON")
+@click.option("--summary", "summary_path", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="also write every verdict: one row per file as it finishes for .csv or .jsonl (CSV, JSON lines), "
+                   "else one JSON array")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="run the inputs on a Dask cluster: its scheduler's address, or 'local' for --jobs worker processes "
-                   "here (needs the [cluster] extra)")
+                   "here (needs the [dask] extra)")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="onnxruntime threads per file (default: every core)")
 def verify(paths: tuple[Path, ...], model: str | None, jobs: int, against: Path | None,
-           summary_path: Path | None, scheduler: str | None) -> None:
+           summary_path: Path | None, scheduler: str | None, threads: int | None) -> None:
     """Check .vqc files (folders: every .vqc below them) whole, writing nothing: CRCs, the binding of header and
     sections, the header's promises, and a full decode against the stored fingerprint or signal digest. One line
     per file (OK, or FAILED and what); exit 1 if any file fails."""
     files = _vqc_files(paths)
     if against is not None and len(files) != 1:
         raise InputError(f"{against}: --against compares one .vqc file with its source, {len(files)} given")
-    verdicts = []
-    for v in _map(_verify_task, [(f, model, against) for f in files], jobs, scheduler):
-        click.echo(f"{v[0]}: {v[2]}")
-        verdicts.append(v)
-    failed = sum(not ok for _, ok, _ in verdicts)
-    if summary_path is not None:
-        write_bytes(summary_path, json.dumps([{"file": p, "ok": ok, "verdict": what} for p, ok, what in verdicts],
+    rows = (batch.SummaryWriter(summary_path) if summary_path is not None
+            and summary_path.suffix.lower() in (batch.CSV_SUFFIX, batch.JSONL_SUFFIX) else None)
+    found: list[tuple[str, bool, str, float] | None] = [None] * len(files)
+    tasks = [(f, model, against, threads) for f in files]
+    with (batch.dask_client(scheduler, jobs) if scheduler is not None else nullcontext()) as client, \
+            rows if rows is not None else nullcontext(), \
+            batch.progress_bar(len(files), "verify", sys.stderr.isatty()) as advance:
+        for i, v in batch.run_unordered(_verify_task, tasks, jobs, client, _verify_lost):
+            batch.say(f"{v[0]}: {v[2]}\n", sys.stdout)
+            found[i] = v
+            if rows is not None:
+                rows.write(batch.RecordResult(v[0], None, batch.Status.OK if v[1] else batch.Status.FAILED,
+                                              "" if v[1] else f"{v[0]}: {v[2].removeprefix('FAILED: ')}",
+                                              n_bytes=_size(files[i]), seconds=v[3]))
+            advance()
+    verdicts = [v for v in found if v is not None]
+    failed = sum(not ok for _, ok, _, _ in verdicts)
+    if summary_path is not None and rows is None:
+        write_bytes(summary_path, json.dumps([{"file": p, "ok": ok, "verdict": what} for p, ok, what, _ in verdicts],
                                              indent=1).encode() + b"\n", force=True)
     if failed:
         _fail(f"{failed} of {len(verdicts)} files failed verification")

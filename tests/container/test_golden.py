@@ -199,3 +199,74 @@ def test_a_bound_golden_file_decodes_to_the_same_samples_and_verifies(name: str)
 
 def test_the_bound_golden_files_are_not_regenerated() -> None:
     assert_never_regenerated("make_golden_v1_8.py", BOUND_GOLDEN)
+
+
+RECORD_FILES_GOLDEN = GOLDEN.parent / "v1.9-annotations"
+"""Format 1.9, an ECG record's own files: aNNO (annotation files) and wHEA (a lossless file's original header), with
+the record they came from (synth.hea written by hand, synth.dat, synth.atr, synth.qrs)."""
+RECORD_FILES_EXPECTED = json.loads((RECORD_FILES_GOLDEN / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(RECORD_FILES_EXPECTED))
+def test_a_golden_file_with_annotations_keeps_them_and_decodes_as_written(name: str, tmp_path: Path) -> None:
+    """The kept files come back byte for byte (the header only from the lossless file), and the samples as stored."""
+    from vqcodec.cli import _decompress_one
+    from vqcodec.ecg import file as ecg_file
+
+    data = (RECORD_FILES_GOLDEN / f"{name}.vqc").read_bytes()
+    want = RECORD_FILES_EXPECTED[name]
+    assert hashlib.sha256(data).hexdigest() == want["file_sha256"]
+    assert data[8:12] == bytes([1, 0, want["minor"], 0]) and want["minor"] == ecg_file.RECORD_FILES_MINOR
+    f = vf.loads(data, name)
+    assert {ext: hashlib.sha256(b).hexdigest() for ext, b in f.annotations.items()} == want["annotations"]
+    assert (hashlib.sha256(f.wfdb_header).hexdigest() if f.wfdb_header else None) == want["header_sha256"]
+    assert api.read_annotations(data) == f.annotations
+    codec = Codec.load(GOLDEN.parent / "v1.7" / "model", threads=1)
+    decoded = codec.decompress(data, name)
+    expected = np.load(RECORD_FILES_GOLDEN / f"{name}.expected.npy", allow_pickle=False)
+    if want["exact"]:
+        np.testing.assert_array_equal(decoded.samples, expected)
+    else:
+        np.testing.assert_allclose(decoded.samples, expected, atol=want["tolerance_adc_steps"] / 200)
+    (tmp_path / f"{name}.vqc").write_bytes(data)
+    _decompress_one(tmp_path / f"{name}.vqc", str(tmp_path / "out" / "synth"), str(GOLDEN.parent / "v1.7" / "model"),
+                    force=False, salvage=False)
+    same = ["synth.atr", "synth.qrs"] + (["synth.hea", "synth.dat"] if want["exact"] else [])
+    for file in same:
+        assert (tmp_path / "out" / file).read_bytes() == (RECORD_FILES_GOLDEN / file).read_bytes(), file
+
+
+def test_the_golden_files_with_annotations_are_not_regenerated() -> None:
+    assert_never_regenerated("make_golden_v1_9_annotations.py", RECORD_FILES_GOLDEN)
+
+
+DEPTH_GOLDEN = GOLDEN.parent / "v1.9"
+"""Format 1.9: NOTE coding NC05 (pedal depth on 6 and 128 levels) and eVNT (the meta events), written with the
+frozen model of v1.6 (the shipped midi-v1)."""
+DEPTH_EXPECTED = json.loads((DEPTH_GOLDEN / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(DEPTH_EXPECTED))
+def test_a_pedal_depth_golden_file_decodes_to_exactly_the_stored_notes_and_events(name: str) -> None:
+    data = (DEPTH_GOLDEN / f"{name}.vqc").read_bytes()
+    want = DEPTH_EXPECTED[name]
+    assert hashlib.sha256(data).hexdigest() == want["file_sha256"] and data[8:12] == bytes([1, 0, want["minor"], 0])
+    assert want["minor"] == 9 and vf.loads(data, name).notes[:4] == b"NC05"
+    frozen = NoteCodec.load(GOLDEN.parent / "v1.6" / "model")
+    assert frozen.model_id == want["model_id"]
+    for perf in (frozen.decompress(data, name), api.decompress(data, name=name)):  # and the installed bundle
+        assert _note_table(perf) == {k: want[k] for k in ("pitch", "onset", "offset", "velocity", "pedals")}
+        assert [[e.time, e.type, e.data.hex(), e.track] for e in perf.meta] == want["meta"]
+    depth = set(want["pedals"]["64"][1])
+    assert len(depth) > 2 and len(depth) <= want["pedal_levels"]  # half-pedalling, on the level's levels
+    assert api.verify(data, frozen).bound
+
+
+def test_the_pedal_depth_golden_files_are_not_regenerated() -> None:
+    assert_never_regenerated("make_golden_v1_9.py", DEPTH_GOLDEN)
+
+
+@pytest.mark.parametrize(("minor", "name"), [(m, n) for m in MIDI_GOLDEN for n in sorted(MIDI_EXPECTED[m])])
+def test_a_midi_file_from_before_1_9_decodes_with_on_off_pedals_and_no_meta_events(minor: int, name: str) -> None:
+    perf = api.decompress((MIDI_GOLDEN[minor] / f"{name}.vqc").read_bytes(), name=name)
+    assert perf.meta == [] and all(set(p.value.tolist()) <= {0, 127} for p in perf.pedals.values())

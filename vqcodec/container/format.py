@@ -38,6 +38,7 @@ MAX_BLOCK_BYTES = 64 * 1024 * 1024  # decoded (packed) bytes of one block
 MAX_SECTION_BYTES = 2**31 - 1  # PNG's chunk cap
 MAX_NAN_RUNS = 2**20
 MAX_METRICS_BYTES = 1024 * 1024
+MAX_ANNOTATION_BYTES = 64 * 1024 * 1024  # a record's annotation files, stored verbatim (ECG section aNNO, 1.9)
 MAX_STAGES = 32
 MIN_CODEBOOK, MAX_CODEBOOK = 2, 65536
 MAX_FS = 1e5
@@ -78,6 +79,7 @@ class Limits:
     max_section_bytes: int = MAX_SECTION_BYTES
     max_nan_runs: int = MAX_NAN_RUNS
     max_metrics_bytes: int = MAX_METRICS_BYTES
+    max_annotation_bytes: int = MAX_ANNOTATION_BYTES
 
 
 DEFAULT_LIMITS = Limits()

@@ -1,7 +1,8 @@
 """The ECG payload of a .vqc file: its typed header metadata and its sections, to and from the container.
 
 `vqcodec.container.format` walks and checks the bytes; this module says what an ECG file's sections hold (NORM,
-NANM, IDXC, BLKS, RESD, fPRT, mTRC), which minor version each needs, and checks them. `vqcodec.ecg.codec` turns
+NANM, IDXC, BLKS, RESD, fPRT, dSIG, mTRC, and the record's own files kept verbatim: aNNO, wHEA), which minor version
+each needs, and checks them. `vqcodec.ecg.codec` turns
 signals into an `EcgFile` and back.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -39,7 +41,10 @@ from vqcodec.errors import ChecksumError, FormatError, LimitError
 KIND = "ecg"
 TAG_NANM, TAG_IDXC, TAG_RESD, TAG_FPRT, TAG_DSIG = "NANM", "IDXC", "RESD", "fPRT", "dSIG"
 """An ECG file's own sections; NORM (normalisation statistics) and BLKS (index blocks) are the two every file holds."""
-SECTION_ORDER = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_FPRT, TAG_DSIG, TAG_MTRC)
+TAG_ANNO, TAG_WHEA = "aNNO", "wHEA"
+"""The record's own files, kept verbatim: its annotation files (aNNO) and, in a lossless file, its WFDB header text
+(wHEA). Ancillary: a reader before 1.9 skips them and decodes the signal as before."""
+SECTION_ORDER = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_FPRT, TAG_DSIG, TAG_MTRC, TAG_ANNO, TAG_WHEA)
 """The order an ECG file's sections are written in."""
 
 RESIDUAL_MINOR = 1
@@ -54,6 +59,17 @@ MAX_CODING_NAME = 64
 SIGNAL_DIGEST_MINOR = 8
 """dSIG, the SHA-256 of the decoded ADC samples of a file with a residual layer (exact on every machine, as FLAC's
 MD5 of the audio), came with 1.8 (with the container's binding)."""
+RECORD_FILES_MINOR = 9
+"""aNNO (the record's annotation files) and wHEA (a lossless file's original WFDB header) came with 1.9."""
+MAX_ANNOTATION_FILES = 64
+"""Annotation files one aNNO section may hold (a format constant: a record has a handful)."""
+ANNOTATOR_RE = re.compile(r"[A-Za-z0-9_]{1,32}")
+"""What an annotator name (the annotation file's extension, `atr` in `100.atr`) may be: a safe file suffix."""
+RESERVED_ANNOTATORS = frozenset({"hea", "dat"})
+"""Extensions that are the record's own header and signal file, never an annotation file."""
+MAX_WFDB_HEADER_BYTES = 1024 * 1024
+"""The largest WFDB header text wHEA holds (a format constant, as mNOT's size: headers are a few hundred bytes)."""
+_ANNO_COUNT, _ANNO_SIZE = struct.Struct("<H"), struct.Struct("<I")  # aNNO: the count of files; each one's size
 
 _NORM_WIDTH, _FPRT_WIDTH, _RUN_WIDTH = 2, 3, 3  # (offset, scale); (mean, rms, max|x|); (channel, start, length)
 _BLOCK_HEAD = struct.Struct("<II")  # compressed length, CRC-32 of the compressed bytes
@@ -208,6 +224,8 @@ class EcgFile:
     index_coding: str | None = None  # IDXC: blocks are then the coded bytes of each block, decoded by the codec
     signal_digest: bytes | None = None  # dSIG: sha256 of the decoded ADC samples (signal_digest()), exact files only
     bound: bool = False  # read from a file that carries the container's binding (format 1.8 on)
+    annotations: dict[str, bytes] = field(default_factory=dict)  # aNNO: annotator (extension) -> the file's bytes
+    wfdb_header: bytes | None = None  # wHEA: the record's original .hea text, lossless files only
 
     @property
     def meta(self) -> EcgMeta:
@@ -296,7 +314,85 @@ def _write(f: EcgFile, level: int) -> tuple[Header, list[tuple[str, bytes]]]:
         if not isinstance(f.metrics, dict):
             raise ValueError("metrics must be a dict")
         out.append((TAG_MTRC, vqc.json_bytes(f.metrics, "metrics", allow_nan=True)))
+    if f.annotations:
+        out.append((TAG_ANNO, annotations_bytes(f.annotations, level)))
+    if f.wfdb_header is not None:
+        if EcgMeta.from_json(h.meta).max_error != 0:
+            raise ValueError("wfdb_header (the original .hea) is kept by lossless files only")
+        if not (isinstance(f.wfdb_header, bytes) and 0 < len(f.wfdb_header) <= MAX_WFDB_HEADER_BYTES):
+            raise ValueError(f"wfdb_header must be 1..{MAX_WFDB_HEADER_BYTES} bytes")
+        out.append((TAG_WHEA, f.wfdb_header))
     return h, out
+
+
+def annotations_bytes(files: dict[str, bytes], level: int = vqc.ZSTD_LEVEL) -> bytes:
+    """Annotation files {annotator: bytes} -> the aNNO payload: u16 count; per file, in annotator order, u8 name
+    length, the name and u32 size; then one zstd frame (content size and checksum declared) of the files' bytes one
+    after another (one frame, since a record's files are alike: LUDB's 12 take 776 bytes so, 1235 in a frame each).
+    ValueError when they do not fit the format (names, count, DEFAULT_LIMITS.max_annotation_bytes)."""
+    if not 0 < len(files) <= MAX_ANNOTATION_FILES:
+        raise ValueError(f"{len(files)} annotation files; a file holds 1..{MAX_ANNOTATION_FILES}")
+    index = [_ANNO_COUNT.pack(len(files))]
+    for ext in sorted(files):
+        if not (isinstance(ext, str) and ANNOTATOR_RE.fullmatch(ext) and ext not in RESERVED_ANNOTATORS):
+            raise ValueError(f"annotator {ext!r} must be 1..32 letters, digits or _, and not hea or dat")
+        if not isinstance(files[ext], bytes):
+            raise ValueError(f"annotation file {ext} must be bytes")
+        index += [bytes([len(ext)]), ext.encode("ascii"), _ANNO_SIZE.pack(len(files[ext]))]
+    content = b"".join(files[ext] for ext in sorted(files))
+    zc = zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
+    payload = b"".join(index) + zc.compress(content)
+    if max(len(content), len(payload)) > DEFAULT_LIMITS.max_annotation_bytes:
+        raise ValueError(f"annotation files of {len(content)} bytes, over the limit "
+                         f"{DEFAULT_LIMITS.max_annotation_bytes}")
+    return payload
+
+
+def _annotation_index(r: Reader, limits: Limits) -> list[tuple[str, int]]:
+    """The index at the start of an aNNO payload (the cursor left on its frame), checked."""
+    (count,) = _ANNO_COUNT.unpack(r.take(_ANNO_COUNT.size, "count"))
+    if not 0 < count <= MAX_ANNOTATION_FILES:
+        raise r.error(FormatError, f"{count} annotation files; a file holds 1..{MAX_ANNOTATION_FILES}")
+    index: list[tuple[str, int]] = []
+    for i in range(count):
+        (n,) = r.take(1, f"index entry {i}")
+        raw = bytes(r.take(n, f"index entry {i}"))
+        ext = raw.decode("ascii", "replace")
+        if not (ANNOTATOR_RE.fullmatch(ext) and ext not in RESERVED_ANNOTATORS):
+            raise r.error(FormatError, f"index entry {i}: {raw!r} is not an annotator name")
+        if index and ext <= index[-1][0]:
+            raise r.error(FormatError, f"index entry {i}: annotators not in strictly increasing order ({ext})")
+        (size,) = _ANNO_SIZE.unpack(r.take(_ANNO_SIZE.size, f"index entry {i}"))
+        index.append((ext, size))
+    total = sum(size for _, size in index)
+    if total > limits.max_annotation_bytes:
+        raise r.error(LimitError, f"annotation files of {total} bytes, over the limit {limits.max_annotation_bytes}")
+    return index
+
+
+def annotation_index(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
+                     ) -> list[tuple[str, int]]:
+    """The index of an aNNO payload, checked without decompressing: (annotator, size in bytes) per file, in file
+    order. FormatError or LimitError naming the section when it is not one."""
+    return _annotation_index(Reader(data, f"{name}: section {TAG_ANNO}"), limits)
+
+
+def read_annotations(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
+                     ) -> dict[str, bytes]:
+    """An aNNO payload -> {annotator: the file's bytes}: the frame's declared size is checked against the index
+    before it is decompressed, and its content by zstd's checksum."""
+    r = Reader(data, f"{name}: section {TAG_ANNO}")
+    index = _annotation_index(r, limits)
+    frame = r.view[r.pos :]
+    total = sum(size for _, size in index)
+    declared = _frame_size(r, frame, "frame", total)
+    if declared != total:
+        raise r.error(FormatError, f"zstd content size {declared}, the index says {total}")
+    content = _decompress(r, frame, total, "frame", zstandard.ZstdDecompressor())
+    files, at = {}, 0
+    for ext, size in index:
+        files[ext], at = content[at : at + size], at + size
+    return files
 
 
 def dumps(f: EcgFile, level: int = vqc.ZSTD_LEVEL) -> bytes:
@@ -418,7 +514,7 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
     """
     # Every section's CRC is checked before any payload is decompressed.
     damage: list[str] | None = [] if salvage else None
-    c = vqc.read(data, name, limits, damage=damage, tolerate=frozenset({TAG_BLKS}))
+    c = vqc.read(data, name, limits, damage=damage, tolerate=frozenset({TAG_BLKS, TAG_ANNO, TAG_WHEA}))
     h, sections = c.header, c.sections
     r = Reader(b"", name)
     if h.kind != KIND:
@@ -476,7 +572,47 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
     if TAG_FPRT in sections:
         f.fingerprint = np.frombuffer(sections[TAG_FPRT], "<f4").reshape(nb, C, _FPRT_WIDTH).astype(np.float32)
     f.metrics = _metrics(c)
+    _read_record_files(f, sections, meta, name, limits, f.damage if salvage else None)
     return f
+
+
+def _read_record_files(f: EcgFile, sections: dict[str, memoryview], meta: EcgMeta, name: str, limits: Limits,
+                       damage: list[str] | None) -> None:
+    """aNNO and wHEA into `f`. With `damage` (salvage), a section that is damaged is left out, noted there, and the
+    signal still decodes; without, its damage raises."""
+    r = Reader(b"", name)
+    for tag in (TAG_ANNO, TAG_WHEA):
+        if tag not in sections:
+            continue
+        if damage is not None and any(d.startswith(f"section {tag} CRC mismatch") for d in damage):
+            continue  # noted by the container, with what is left out
+        try:
+            if tag == TAG_ANNO:
+                f.annotations = read_annotations(sections[tag], name, limits)
+            elif meta.max_error != 0:
+                raise r.error(FormatError, f"section {TAG_WHEA} keeps the original header of a lossless file, and "
+                                           f"this file promises {_bound_text(meta.max_error)}")
+            else:
+                f.wfdb_header = bytes(sections[tag])
+        except (FormatError, LimitError) as e:
+            if damage is None:
+                raise
+            damage.append(f"{str(e).removeprefix(f'{name}: ')} (left out)")
+
+
+def with_record_files(data: bytes | memoryview, annotations: dict[str, bytes] | None = None,
+                      wfdb_header: bytes | None = None, name: str = "<bytes>", level: int = vqc.ZSTD_LEVEL) -> bytes:
+    """An ECG file's bytes with the record's own files added, kept verbatim: its annotation files {annotator: bytes}
+    (aNNO) and its original WFDB header text (wHEA), which is kept only when the file is lossless (a lossy file's
+    decoded samples have other checksums and first values, so its header is the one vqcodec writes). The rest of the
+    file is written again as it was (the same bytes at the same zstd level). Unchanged when there is nothing to add.
+    ValueError when the files do not fit the format."""
+    f = loads(data, name)
+    header = wfdb_header if f.meta.max_error == 0 else None
+    if not annotations and header is None:
+        return bytes(data)
+    f.annotations, f.wfdb_header = dict(annotations or {}), header
+    return dumps(f, level)
 
 
 # ------------------------------------------------------------------ registration
@@ -501,6 +637,10 @@ for _section in (
     SectionType(TAG_FPRT, lambda _: BASE_MINOR, lambda h, lim: h.n_blocks * h.n_channels * _FPRT_WIDTH * 4,
                 exact=True),
     SectionType(TAG_DSIG, lambda _: SIGNAL_DIGEST_MINOR, lambda h, lim: vqc.DIGEST_BYTES, exact=True),
+    SectionType(TAG_ANNO, lambda _: RECORD_FILES_MINOR, lambda h, lim: lim.max_annotation_bytes,
+                damage_note="the annotation files are left out"),
+    SectionType(TAG_WHEA, lambda _: RECORD_FILES_MINOR, lambda h, lim: MAX_WFDB_HEADER_BYTES,
+                damage_note="the original header is left out; vqcodec writes its own"),
 ):
     vqc.register_section(_section)
 vqc.register_kind(Kind(KIND, 1, EcgFile, loads, _write, _metrics, check_header=_header_problem))
