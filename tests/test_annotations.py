@@ -331,7 +331,7 @@ def test_a_batch_of_real_records_keeps_their_annotation_files(cli: Runner, data_
     folder.mkdir()
     for db, name in REAL[1:]:
         for path in (data_dir / "ecg" / db).glob(f"{name}.*"):
-            (folder / path.name).symlink_to(path)
+            (folder / path.name).symlink_to(path.resolve())  # VQCODEC_DATA may be relative
     for settings in ([], ["--lossless"]):
         out, back = tmp_path / f"vqc{len(settings)}", tmp_path / f"back{len(settings)}"
         assert cli("compress", f"{folder}/", "-o", f"{out}/", "--jobs", "2", *settings).code == 0
