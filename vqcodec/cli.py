@@ -701,14 +701,11 @@ def _decompress_range(vqc_file: Path, output_arg: str | None, model: str | None,
     """decompress --start/--end: only the samples of that time span (and the blocks they need)."""
     from vqcodec.api import decompress as decompress_file
 
-    found = read_info(vqc_file)
-    if found.kind != "ecg":
-        raise InputError(f"{vqc_file}: --start and --end are for ECG records, this file holds {found.kind}")
-    first = 0 if start is None else min(found.n_samples, round(start * found.fs))
-    last = found.n_samples if end is None else min(found.n_samples, round(end * found.fs))
-    if last <= first:
-        raise InputError(f"{vqc_file}: --end must come after --start (the record lasts {found.duration:.1f} s)")
-    signal = decompress_file(vqc_file, model, start=first, stop=last)
+    data = read_file(vqc_file)
+    found = read_info(data, name=str(vqc_file))
+    first, last = _sample_span(data, vqc_file, start, end)
+    assert first is not None and last is not None  # --start or --end was given
+    signal = decompress_file(data, model, name=str(vqc_file), start=first, stop=last)
     assert isinstance(signal, Signal)
     output = _record_output(found.meta.record if found.meta else None, vqc_file)
     if output_arg is not None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+import zstandard
 
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError, VersionError
 
@@ -568,3 +569,17 @@ def header_problem(h: Header) -> str | None:
     """Why a header cannot be written (the container's checks, then its kind's), or None."""
     problem = _header_problem(h, DEFAULT_LIMITS)
     return problem[1] if problem else None
+
+
+def zstd_frame_size(r: Reader, frame: memoryview, where: str, limit: int) -> int:
+    """The content size a zstd frame declares, checked against `limit` before anything is allocated (a payload
+    module's compressed parts: the container itself compresses nothing)."""
+    try:
+        declared = zstandard.frame_content_size(frame)
+    except zstandard.ZstdError as e:
+        raise r.error(FormatError, f"{where}: bad zstd frame header ({e})") from None
+    if declared < 0:
+        raise r.error(FormatError, f"{where}: zstd frame does not declare its content size")
+    if declared > limit:
+        raise r.error(LimitError, f"{where}: zstd frame declares {declared} bytes, over the limit {limit}")
+    return declared

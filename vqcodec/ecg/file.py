@@ -385,7 +385,7 @@ def read_annotations(data: bytes | memoryview, name: str = "<bytes>", limits: Li
     index = _annotation_index(r, limits)
     frame = r.view[r.pos :]
     total = sum(size for _, size in index)
-    declared = _frame_size(r, frame, "frame", total)
+    declared = vqc.zstd_frame_size(r, frame, "frame", total)
     if declared != total:
         raise r.error(FormatError, f"zstd content size {declared}, the index says {total}")
     content = _decompress(r, frame, total, "frame", zstandard.ZstdDecompressor())
@@ -401,19 +401,6 @@ def dumps(f: EcgFile, level: int = vqc.ZSTD_LEVEL) -> bytes:
 
 
 # ------------------------------------------------------------------ reading
-
-
-def _frame_size(r: Reader, frame: memoryview, where: str, limit: int) -> int:
-    """The content size a zstd frame declares, checked against `limit` before anything is allocated."""
-    try:
-        declared = zstandard.frame_content_size(frame)
-    except zstandard.ZstdError as e:
-        raise r.error(FormatError, f"{where}: bad zstd frame header ({e})") from None
-    if declared < 0:
-        raise r.error(FormatError, f"{where}: zstd frame does not declare its content size")
-    if declared > limit:
-        raise r.error(LimitError, f"{where}: zstd frame declares {declared} bytes, over the limit {limit}")
-    return declared
 
 
 def _decompress(r: Reader, frame: memoryview, size: int, where: str, dz: zstandard.ZstdDecompressor) -> bytes:
@@ -467,7 +454,7 @@ def _read_block(sub: Reader, b: int, h: Header, limits: Limits, dz: zstandard.Zs
     frames = h.block_length(b)
     size = packed_block_size(h, frames)
     # zstd allocates what the frame declares (and ignores max_output_size then): compare it first.
-    declared = _frame_size(sub, frame, f"block {b}", limits.max_block_bytes)
+    declared = vqc.zstd_frame_size(sub, frame, f"block {b}", limits.max_block_bytes)
     if declared != size:
         raise sub.error(FormatError, f"block {b}: zstd content size {declared}, the header implies {size}")
     raw = _decompress(sub, frame, size, f"block {b}", dz)
@@ -484,7 +471,7 @@ def _read_block(sub: Reader, b: int, h: Header, limits: Limits, dz: zstandard.Zs
 def _read_runs(r: Reader, data: memoryview, h: Header, limits: Limits, dz: zstandard.ZstdDecompressor,
                ) -> np.ndarray:
     row, where = _RUN_WIDTH * 8, f"section {TAG_NANM}"
-    size = _frame_size(r, data, where, limits.max_nan_runs * row)
+    size = vqc.zstd_frame_size(r, data, where, limits.max_nan_runs * row)
     if size == 0 or size % row:
         raise r.error(FormatError, f"{where}: content size {size} is not a positive multiple of {row}")
     runs = np.frombuffer(_decompress(r, data, size, where, dz), "<i8").reshape(-1, _RUN_WIDTH).astype(np.int64)

@@ -167,14 +167,7 @@ def _read_events(r: Reader, data: memoryview) -> list[MetaEvent]:
     """eVNT -> the meta events, checked: the frame's declared size and the count against the limits before anything
     is allocated, every event whole and valid (MetaEvent's rules), times in order, no byte left over."""
     where = f"section {TAG_EVNT}"
-    try:
-        declared = zstandard.frame_content_size(data)
-    except zstandard.ZstdError as e:
-        raise r.error(FormatError, f"{where}: bad zstd frame header ({e})") from None
-    if declared < 0:
-        raise r.error(FormatError, f"{where}: zstd frame does not declare its content size")
-    if declared > MAX_META_BYTES:
-        raise r.error(LimitError, f"{where}: zstd frame declares {declared} bytes, over the limit {MAX_META_BYTES}")
+    declared = vqc.zstd_frame_size(r, data, where, MAX_META_BYTES)
     try:
         raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=declared, allow_extra_data=False)
     except zstandard.ZstdError as e:
