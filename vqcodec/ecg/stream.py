@@ -277,18 +277,39 @@ def encode(codec: Codec, source: Source, quality: int, window: int | None = None
             z_parts.append(y[..., a : a + (stop - start) // hop])
         held = z_lo + sum(p.shape[-1] for p in z_parts)
         ready = held // bf if held < frames else n_blocks(frames, bf)
+        for b in range(done, ready):  # each channel's latents of a block gathered alone: no copy of them all
+            f0, f1 = b * bf, min((b + 1) * bf, frames)
+            idx = np.stack([codec._quantize(_frames(z_parts, z_lo, ch, f0, f1), stages, lam, coding)
+                            for ch in range(c)]) if stages else np.zeros((c, 0, f1 - f0), np.uint16)
+            blocks.append(codec._code_block(np.ascontiguousarray(idx), prior[0]) if prior is not None else idx)
         if ready > done:
-            z = np.concatenate(z_parts, axis=-1)
-            for b in range(done, ready):
-                f0, f1 = b * bf - z_lo, min((b + 1) * bf, frames) - z_lo
-                idx = np.stack([codec._quantize(z[ch][:, f0:f1], stages, lam, coding) for ch in range(c)]) \
-                    if stages else np.zeros((c, 0, f1 - f0), np.uint16)
-                blocks.append(codec._code_block(np.ascontiguousarray(idx), prior[0]) if prior is not None else idx)
-            keep = ready * bf - z_lo
-            z_parts, z_lo, done = [z[..., keep:]], ready * bf, ready
+            z_parts, z_lo, done = _drop(z_parts, z_lo, ready * bf), ready * bf, ready
         if progress is not None:
             progress(min(1.0, w_chunks[-1][1] / max(total, 1)))
     return EncodedStream(blocks, stats, n_model, stages, coding)
+
+
+def _frames(parts: list[np.ndarray], first: int, ch: int, f0: int, f1: int) -> np.ndarray:
+    """Channel ch's latents of frames [f0, f1), [D, f1 - f0], from consecutive parts [C, D, k] starting at frame
+    `first`."""
+    out, at = [], first
+    for p in parts:
+        a, b = max(f0, at), min(f1, at + p.shape[-1])
+        if a < b:
+            out.append(p[ch][:, a - at : b - at])
+        at += p.shape[-1]
+    return out[0] if len(out) == 1 else np.concatenate(out, axis=-1)
+
+
+def _drop(parts: list[np.ndarray], first: int, upto: int) -> list[np.ndarray]:
+    """The parts (from frame `first`) without the frames before `upto`, a cut part copied so that the whole one is
+    freed."""
+    kept, at = [], first
+    for p in parts:
+        if at + p.shape[-1] > upto:
+            kept.append(p if at >= upto else np.ascontiguousarray(p[..., upto - at :]))
+        at += p.shape[-1]
+    return kept
 
 
 def _normalised(model: Resampled, stats: np.ndarray, lo: int, hi: int, n_model: int, total: int,
