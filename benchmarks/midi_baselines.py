@@ -1,7 +1,7 @@
 """Lossless MIDI baselines on the asap `test` split: bits/note of the .mid, zstd -19 of it, and pack_lossless.
 
 Also reads every .mid in the asap folder (and writes back the test pieces) to show the reader handles the whole
-set, with the edge-case rules it applied. Compare with ANCHORS.md §6.3.
+set, with the edge-case rules it applied.
 
     nice -n 19 python benchmarks/midi_baselines.py [DATA_ROOT]   # default: $VQCODEC_DATA
 """

@@ -6,7 +6,7 @@
 Runs `vqcodec compress` and `vqcodec decompress` on every piece as a user would, reads the original and the
 decoded .mid back, and reports bits per note (every header counted) split into pitch / timing+velocity / pedal /
 header, note F1, onset errors (the largest over a whole piece shows whether errors accumulate), velocity MAE and
-sustain agreement; the baselines are the .mid itself, zstd -19 of it and the note-table packing of ANCHORS §6.3.
+sustain agreement; the baselines are the .mid itself, zstd -19 of it and the note-table packing (`pack_lossless`).
 Then every asap file of every split goes through the API at the default level, to show none fails.
 """
 

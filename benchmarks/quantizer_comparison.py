@@ -1,4 +1,4 @@
-"""Val-split report for the quantiser comparison runs (issue 2): PRDN, bits/frame, code/level utilisation.
+"""Val-split report for the quantiser comparison runs: PRDN, bits/frame, code/level utilisation.
 
 `VQCODEC_DATA=/work/shared/data python benchmarks/quantizer_comparison.py runs/compare/rvq-1x256 ...`
 reads each run's best.pt (selected on val by training.train) and prints one markdown row per run and

@@ -1,4 +1,5 @@
-"""Hypothesis properties of the container and the codec, plus determinism (RELIABILITY §6).
+"""Hypothesis properties of the container and the codec, plus determinism (docs/RELIABILITY.md, "Determinism and
+tolerance").
 
 Bounded for CI (a few examples each); set VQCODEC_SLOW_TESTS=1 for a long run (the python-zstandard
 pattern). Properties already in tests/container/test_format.py (container round trip of random layouts, arbitrary and

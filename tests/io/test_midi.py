@@ -1,4 +1,4 @@
-"""MIDI read/write: tempo maps, the edge-case rules of RELIABILITY §4, bad files (§5 rows 28–30), atomic writes."""
+"""MIDI read/write: tempo maps, the MIDI edge-case rules and bad files of docs/RELIABILITY.md, atomic writes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""WFDB read/write: lossless round trips, NaN masks, and every bad-input case of RELIABILITY §3/§5."""
+"""WFDB read/write: lossless round trips, NaN masks, and every bad-input case of docs/RELIABILITY.md."""
 
 from __future__ import annotations
 

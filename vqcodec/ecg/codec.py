@@ -366,7 +366,7 @@ class Codec:
         for b in range(nb):
             seg = yn[:, b * step : (b + 1) * step].astype(np.float64)
             if seg.shape[1]:
-                fp[b] = np.stack([seg.mean(1), np.sqrt((seg**2).mean(1)), np.abs(seg).max(1)], axis=1)
+                fp[b] = stream.block_fingerprint(seg)
         return fp
 
     def _model_output(self, yn: np.ndarray, codes: Codes, template: Signal) -> np.ndarray:

@@ -270,7 +270,7 @@ def encode(codec: Codec, source: Source, quality: int, window: int | None = None
         w_chunks = [s for s in grid[g:] if s[0] < w0 + step * hop] or [grid[g]]
         g += len(w_chunks)
         lo, hi = w_chunks[0][2], w_chunks[-1][3]
-        xn = _normalised(model, stats, lo, hi, n_model, total, ns)
+        xn = _normalised(model, stats, lo, hi, n_model, ns)
         for start, stop, clo, chi in w_chunks:
             y = codec.encode_latent(xn[:, None, clo - lo : chi - lo])
             a = (start - clo) // hop
@@ -312,8 +312,7 @@ def _drop(parts: list[np.ndarray], first: int, upto: int) -> list[np.ndarray]:
     return kept
 
 
-def _normalised(model: Resampled, stats: np.ndarray, lo: int, hi: int, n_model: int, total: int,
-                ns: int) -> np.ndarray:
+def _normalised(model: Resampled, stats: np.ndarray, lo: int, hi: int, n_model: int, ns: int) -> np.ndarray:
     """Normalised model-rate samples [lo, hi) [C, hi - lo] float32, as `Codec.analyse` makes them for the whole
     record (per normalisation block; past n_model the last value), filling `stats` for the blocks it reads."""
     b0, b1 = lo // ns, -(-min(hi, n_model) // ns)
@@ -324,8 +323,13 @@ def _normalised(model: Resampled, stats: np.ndarray, lo: int, hi: int, n_model: 
     for ch in range(c):
         xn[ch, : b - a], stats[b0:b1, ch, :] = normalize_blocks(raw[:, ch], ns)
         xn[ch, b - a :] = xn[ch, b - a - 1]
-    del total
     return xn[:, lo - a : hi - a]
+
+
+def block_fingerprint(seg: np.ndarray) -> np.ndarray:
+    """(mean, rms, max|y|) per channel of one storage block's normalised reconstruction [C, n] float64 -> [C, 3]:
+    what the file's fingerprint holds for the block."""
+    return np.stack([seg.mean(1), np.sqrt((seg**2).mean(1)), np.abs(seg).max(1)], axis=1)
 
 
 class BlockIndices:
@@ -397,7 +401,7 @@ class ModelOutput:
         while held >= bs or (last and held > 0):
             y = np.concatenate(self._fp_parts, axis=1)
             seg, rest = y[:, :bs].astype(np.float64), y[:, bs:]
-            self.fingerprints.append(np.stack([seg.mean(1), np.sqrt((seg**2).mean(1)), np.abs(seg).max(1)], axis=1))
+            self.fingerprints.append(block_fingerprint(seg))
             self._fp_parts, held = [rest], rest.shape[1]
 
     def normalised(self, start: int, stop: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Standard MIDI files to and from Performance (notes in seconds + pedal streams), via mido.
 
-Reading applies the rules of RELIABILITY §4 and counts each one in `Performance.counts`:
+Reading applies the rules of docs/RELIABILITY.md ("MIDI edge cases") and counts each one in `Performance.counts`:
 - the tempo map is global: set_tempo in any track applies from its tick on, in mido's merged order;
 - note_on with velocity 0 is a note-off; a note-on on a pitch that still sounds (re-strike) ends the earlier
   note at the new onset, and note-offs then release that pitch's note-ons in order (first on, first off);

@@ -3,8 +3,8 @@
 A `Performance` holds notes as parallel arrays (pitch, onset s, offset s, velocity) sorted by (onset, pitch),
 pedal controllers as (time s, value) streams, the file's meta events that carry musical or editorial information
 (tempo, metre, key, text; `MetaEvent`), how often each MIDI edge-case rule fired while reading, and the source
-file's timing facts. `pack_lossless` is the "note table on a grid + varint/delta + zstd" baseline of
-ANCHORS §4.4/§6.3: exact in pitch, velocity and pedal values, times rounded to the grid (error <= grid/2).
+file's timing facts. `pack_lossless` is the "note table on a grid + varint/delta + zstd" baseline that
+`vqcodec bench` compares with: exact in pitch, velocity and pedal values, times rounded to the grid (error <= grid/2).
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ class MetaEvent:
 
 @dataclass
 class RuleCounts:
-    """How often each MIDI edge-case rule of RELIABILITY §4 was applied while reading one file (or a set)."""
+    """How often each MIDI edge-case rule (docs/RELIABILITY.md, "MIDI edge cases") was applied while reading one file
+    (or a set)."""
 
     hanging_notes: int = 0  # note-on never released: closed at the end of the file
     orphan_note_offs: int = 0  # note-off with no note of that pitch sounding: ignored

@@ -2,7 +2,7 @@
 
     python tests/data/golden/make_golden.py            # refuses when v1/ already holds files
 
-Golden files are a compatibility promise (RELIABILITY §2): every file written by format 1.x must decode with
+Golden files are a compatibility promise (docs/FORMAT.md): every file written by format 1.x must decode with
 every later vqcodec. tests/container/test_golden.py reads them and never regenerates them. A new format version adds
 a new folder (v2/) and keeps this one. The tiny model that wrote them is frozen next to them (v1/model/).
 
