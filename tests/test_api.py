@@ -14,6 +14,7 @@ from tests.helpers.bundles import edited_bundle
 from tests.helpers.notes import random_performance
 from tests.helpers.signals import make_signal
 from vqcodec import api
+from vqcodec.ecg import file as ecg_payload
 from vqcodec.ecg.codec import MODEL_MIN_ERROR, Codec
 from vqcodec.ecg.conditioning import model_length
 from vqcodec.ecg.signal import ChannelInfo, Signal
@@ -223,15 +224,21 @@ def test_decode_refuses_codes_that_do_not_fit_the_template(codec: Codec) -> None
 # ------------------------------------------------------------------ the channel policy, in the codec
 
 
-def test_a_channel_the_model_does_not_take_is_refused_unless_the_residual_layer_codes_alone(codec: Codec) -> None:
+def test_a_channel_the_model_does_not_take_is_coded_without_it_and_refused_by_the_bare_encoder(codec: Codec) -> None:
+    """compress (every way in) codes such a channel as an aux signal by the residual layer alone (lossless unless a
+    max error is given); encode, which gives the model's codes alone, refuses it."""
     mixed = _with_units(make_signal(1200, channels=2), "mV", "mmHg")
-    for call in (lambda: codec.compress(mixed), lambda: codec.compress(mixed, max_error=MODEL_MIN_ERROR),
-                 lambda: codec.compress_to_prdn(mixed, 5.0), lambda: vqcodec.compress(mixed, codec),
-                 lambda: codec.encode(mixed)):
-        with pytest.raises(ChannelError) as err:
-            call()
-        assert str(err.value).startswith("synth: ") and "ch1 (mmHg)" in str(err.value)
-        assert err.value.refused == ["ch1 (mmHg)"] and err.value.fit == ["ch0"]
+    for data in (codec.compress(mixed).data, codec.compress(mixed, max_error=MODEL_MIN_ERROR).data,
+                 codec.compress_to_prdn(mixed, 5.0).data, vqcodec.compress(mixed, codec)):
+        f = ecg_payload.loads(data)
+        assert [ch.name for ch in f.meta.channels] == ["ch0"] and [a.channel.name for a in f.meta.aux] == ["ch1"]
+        back = codec.decompress(data)
+        assert [ch.name for ch in back.channels] == ["ch0", "ch1"]
+        assert np.abs(back.digital()[:, 1] - mixed.digital()[:, 1]).max() <= f.meta.aux[0].max_error
+    with pytest.raises(ChannelError) as err:
+        codec.encode(mixed)
+    assert str(err.value).startswith("synth: ") and "ch1 (mmHg)" in str(err.value)
+    assert err.value.refused == ["ch1 (mmHg)"] and err.value.fit == ["ch0"]
     for e in (0, MODEL_MIN_ERROR - 1):
         back = codec.decompress(codec.compress(mixed, max_error=e).data)
         assert np.abs(back.digital() - mixed.digital()).max() <= e
@@ -247,8 +254,9 @@ def test_a_manifest_can_state_the_units_its_model_takes(tiny_bundle: Path, tmp_p
     bp = Codec.load(edited_bundle(tiny_bundle, tmp_path / "bp", accepts_units=["mmHg"]), threads=1)
     assert bp.accepts_units == frozenset({"mmhg"})
     assert bp.compress(_with_units(make_signal(600, channels=1), "mmHg")).report.n_channels == 1
+    assert bp.compress(make_signal(600, channels=1)).data[10] < 10  # no channel for it: no model, no aux
     with pytest.raises(ChannelError, match=r"ch0 \(mV\)"):
-        bp.compress(make_signal(600, channels=1))
+        bp.encode(make_signal(600, channels=1))
 
 
 # ------------------------------------------------------------------ info says which unit a figure is in

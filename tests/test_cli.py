@@ -218,14 +218,21 @@ def ecg_and_bp(tmp_path) -> Path:
     return tmp_path / "mixed"
 
 
-def test_a_non_ecg_channel_is_refused_unless_chosen_away_or_coded_without_the_model(ecg_and_bp, tiny_bundle, tmp_path):
+def test_a_non_ecg_channel_is_coded_without_the_model_in_the_same_file(ecg_and_bp, tiny_bundle, tmp_path):
+    """ABP (mmHg) is no channel for the model: it is coded by the residual layer alone (lossless by default) as an
+    aux signal, and the record decodes with both channels in their order; --channels still picks channels."""
     out = tmp_path / "m.vqc"
-    refused = run_cli("compress", ecg_and_bp, "-o", out, "--model", tiny_bundle)
-    assert_clean_failure(refused, ecg_and_bp)
-    assert "ABP (mmHg)" in refused.stderr and "--channels ch0" in refused.stderr and not out.exists()
-    assert run_cli("compress", ecg_and_bp, "-o", out, "--model", tiny_bundle, "--channels", "ch0").returncode == 0
+    done = run_cli("compress", ecg_and_bp, "-o", out, "--model", tiny_bundle)
+    assert done.returncode == 0, done.stderr
+    assert "model: ch0; without the model (lossless): ABP (360 Hz)" in done.stderr
     assert run_cli("decompress", out, "-o", tmp_path / "back", "--model", tiny_bundle).returncode == 0
-    assert [ch.name for ch in read(tmp_path / "back").channels] == ["ch0"]
+    original, back = read(ecg_and_bp), read(tmp_path / "back")
+    assert [ch.name for ch in back.channels] == ["ch0", "ABP"]
+    np.testing.assert_array_equal(back.digital()[:, 1], original.digital()[:, 1])  # ABP exact
+    assert run_cli("compress", ecg_and_bp, "-o", out, "--model", tiny_bundle, "--channels", "ch0",
+                   "--force").returncode == 0
+    assert run_cli("decompress", out, "-o", tmp_path / "one", "--model", tiny_bundle).returncode == 0
+    assert [ch.name for ch in read(tmp_path / "one").channels] == ["ch0"]
     assert run_cli("compress", ecg_and_bp, "-o", tmp_path / "l.vqc", "--lossless").returncode == 0  # every channel
     assert_clean_failure(run_cli("compress", ecg_and_bp, "-o", out, "--force", "--channels", "V9"), "no channel 'V9'")
 
@@ -241,14 +248,15 @@ def test_info_shows_the_header_of_a_damaged_file_and_says_it_is_damaged(record, 
     assert "BLKS CRC mismatch" in proc.stderr and "--salvage" in proc.stderr and "tiny-test" in proc.stdout
 
 
-def test_a_non_ecg_channel_is_refused_when_chosen_too_since_the_codec_decides(ecg_and_bp, tiny_bundle, tmp_path):
-    """The channel policy lives in the codec (the API refuses the same channels): --channels cannot pick ABP for
-    the model; --max-error below 4 codes it without the model."""
+def test_a_non_ecg_channel_chosen_alone_is_coded_without_the_model(ecg_and_bp, tiny_bundle, tmp_path):
+    """The channel policy lives in the codec (the API routes the same channels): ABP alone goes to no model, at any
+    setting; --max-error bounds it."""
     out = tmp_path / "bp.vqc"
-    refused = run_cli("compress", ecg_and_bp, "-o", out, "--model", tiny_bundle, "--channels", "ABP")
-    assert_clean_failure(refused, ecg_and_bp)
-    assert "ABP (mmHg)" in refused.stderr and "--max-error below 4" in refused.stderr and not out.exists()
-    assert run_cli("compress", ecg_and_bp, "-o", out, "--channels", "ABP", "-e", "3").returncode == 0
+    done = run_cli("compress", ecg_and_bp, "-o", out, "--model", tiny_bundle, "--channels", "ABP", "-e", "6")
+    assert done.returncode == 0, done.stderr
+    info = run_cli("info", out)
+    assert "no model layer" in info.stdout and "|error| <= 6" in info.stdout
+    assert run_cli("compress", ecg_and_bp, "-o", out, "--channels", "ABP", "-e", "3", "--force").returncode == 0
 
 
 def test_an_output_folder_is_written_into_and_missing_folders_are_made(record, tiny_bundle, tmp_path):

@@ -24,7 +24,7 @@ from vqcodec.ecg.codec import Codec, codec_for
 from vqcodec.ecg.file import EcgFile, EcgMeta
 from vqcodec.ecg.signal import Signal
 from vqcodec.errors import ChecksumError, FormatError, InputError, LimitError, ModelMismatchError
-from vqcodec.metrics import Report
+from vqcodec.metrics import Compressed, Report
 from vqcodec.midi.codec import NoteCodec, note_codec_for
 from vqcodec.midi.file import KIND as MIDI_KIND
 from vqcodec.midi.file import MidiFile, MidiMeta
@@ -46,8 +46,9 @@ def compress(data: Signal | Performance, model: str | Path | Codec | NoteCodec |
 
     model: a name, alias, bundle folder or loaded codec (default: "ecg" for a Signal, "midi" for a Performance).
     max_error (ECG only): every sample within this many ADC units of the input's (0: lossless), by a residual
-    layer. A channel the model does not take (see `Codec.accepts_units`) is a ChannelError unless max_error is
-    below the model's threshold. Like Codec.compress, warns when the samples may be transposed ([C, T]).
+    layer. A channel the model does not take (see `Codec.accepts_units`) and the Signal's aux signals are coded
+    without the model, within max_error or lossless (`Codec.route`). Like Codec.compress, warns when the samples may
+    be transposed ([C, T]).
     """
     if isinstance(model, (Codec, NoteCodec)):
         codec: Codec | NoteCodec = model  # the codec checks that the data is of its kind
@@ -178,6 +179,7 @@ class VqcInfo:
     block_seconds: float = math.nan  # ECG: the record time one storage block holds
     annotations: dict[str, int] = field(default_factory=dict)  # ECG: annotation files kept, annotator -> bytes
     header_bytes: int | None = None  # ECG, lossless: the bytes of the original .hea text kept (None: not kept)
+    edf: str | None = None  # ECG from an EDF or BDF file whose header it keeps: ".edf" or ".bdf" (None: not kept)
 
     def to_dict(self) -> dict:
         """Every field (the metadata as the header stores it) and the derived figures, JSON-able."""
@@ -193,7 +195,8 @@ class VqcInfo:
 
     @property
     def bits_per_sample(self) -> float:
-        total = self.n_samples * len(self.channels)
+        aux = self.meta.aux if isinstance(self.meta, EcgMeta) else []
+        total = self.n_samples * len(self.channels) + sum(a.n_samples for a in aux)
         return 8 * self.n_bytes / total if total else math.nan
 
     @property
@@ -229,6 +232,13 @@ class VqcInfo:
         if self.header_bytes is not None:
             out.append(f"header:      the original .hea ({self.header_bytes} bytes); decompress writes it back, byte "
                        "for byte")
+        for a in self.meta.aux if isinstance(self.meta, EcgMeta) else []:
+            bound = "lossless" if a.max_error == 0 else f"|error| <= {a.max_error} ADC units"
+            out.append(f"aux signal:  {a.channel.name} ({a.channel.units or 'no units'}), {a.fs:g} Hz, "
+                       f"{a.n_samples} samples, signal {a.position + 1}: residual layer alone, {bound}")
+        if self.edf is not None:
+            out.append(f"EDF:         the {self.edf[1:].upper()} file's header and annotation signals, byte for byte; "
+                       f"decompress -o NAME{self.edf} writes the file again")
         stored = self.meta.channels if isinstance(self.meta, EcgMeta) else []
         for k, ch in enumerate(self.metrics.get("channels", [])):
             if isinstance(ch, dict):
@@ -334,8 +344,21 @@ def info(source: Source, *, name: str | None = None, limits: Limits = DEFAULT_LI
         max((ch.resolution for ch in meta.channels), default=16), metrics or {},
         meta.max_error, meta, damage, c.bound, c.version, header.n_blocks,
         header.block_frames * header.hop / meta.model_fs if meta.model_fs else math.nan,
-        kept_files, None if kept is None else len(kept),
+        kept_files, None if kept is None else len(kept), _edf_suffix(c, name, limits, damage),
     )
+
+
+def _edf_suffix(c: vqc.Container, name: str, limits: Limits, damage: list[str]) -> str | None:
+    """.edf or .bdf when the file keeps an EDF or BDF header (eDFH), else None (also when that section is damaged)."""
+    from vqcodec.io.edf import suffix_of
+
+    if ecg_file.TAG_EDFH not in c.sections or any(d.startswith(f"section {ecg_file.TAG_EDFH} ") for d in damage):
+        return None
+    try:
+        return suffix_of(ecg_file.read_edf_section(c.sections[ecg_file.TAG_EDFH], ecg_file.TAG_EDFH, name, limits))
+    except (FormatError, LimitError) as e:
+        damage.append(str(e).removeprefix(f"{name}: "))
+        return None
 
 
 def read_annotations(source: Source, *, name: str | None = None, limits: Limits = DEFAULT_LIMITS,
@@ -365,6 +388,65 @@ def verify(source: Source, model: str | Path | Codec | NoteCodec | None = None, 
     return found
 
 
+def compress_edf(path: str | os.PathLike, model: str | Path | Codec | None = None, quality: int | None = None,
+                 max_error: int | None = None, *, max_prdn: float | None = None, anonymize: bool = False,
+                 ) -> Compressed:
+    """An EDF or BDF file (EDF+, BDF+) -> Compressed(.vqc bytes, Report of the model's channels): its ECG signals
+    through the model (at `quality`, or within `max_error`, or the cheapest setting that meets `max_prdn`), every
+    other signal through the residual layer alone (lossless, or within max_error), its header and annotation
+    signals kept byte for byte, so that `decompress_edf` writes the file again. anonymize: keep the header with its
+    patient and recording fields blanked as EDF+ writes unknown ones (vqcodec.io.edf.anonymized)."""
+    from vqcodec.io.edf import anonymized, read_edf
+
+    path = Path(path)
+    signal, f = read_edf(path)
+    codec = model if isinstance(model, Codec) else Codec.load(model or DEFAULT_MODEL)
+    size = path.stat().st_size
+    if max_prdn is None:
+        data, report = codec.compress(signal, quality, size, max_error=max_error)
+    else:
+        if quality is not None or max_error is not None:
+            raise InputError(f"{path}: max_prdn picks the setting itself: it goes with neither quality nor max_error")
+        data, report, _ = codec.compress_to_prdn(signal, max_prdn, size)
+    header = anonymized(f.header.raw, str(path)) if anonymize else f.header.raw
+    try:
+        data = ecg_file.with_edf_files(data, header, f.annotations, str(path))
+    except ValueError as e:
+        raise InputError(f"{path}: cannot keep its EDF header and annotations: {e}") from e
+    report.n_bytes = len(data)
+    return Compressed(data, report)
+
+
+def decompress_edf(source: Source, output: str | os.PathLike, model: str | Path | Codec | None = None, *,
+                   name: str | None = None, force: bool = False, anonymize: bool = False,
+                   limits: Limits = DEFAULT_LIMITS) -> list[Path]:
+    """A .vqc file compressed from an EDF or BDF file -> that file again at `output` (.edf or .bdf, as the original
+    was): its header bytes, its annotation signals' bytes and every signal's digital samples (the original's when
+    lossless, so the file is the same byte for byte). anonymize: blank the patient and recording fields. InputError
+    when the file keeps no EDF header (compressed from another kind of record)."""
+    data, name = read_source(source, name)
+    return write_edf_file(vqc.loads(data, name, limits=limits), output, model, name=name, force=force,
+                          anonymize=anonymize)
+
+
+def write_edf_file(parsed: EcgFile | MidiFile, output: str | os.PathLike, model: str | Path | Codec | None = None,
+                   *, name: str = BYTES_NAME, force: bool = False, anonymize: bool = False) -> list[Path]:
+    """decompress_edf, of a parsed file."""
+    from vqcodec.io.edf import anonymized, suffix_of, write_edf
+
+    if not isinstance(parsed, EcgFile) or parsed.edf_header is None:
+        raise InputError(f"{name}: keeps no EDF header (it was not compressed from an EDF or BDF file); decompress "
+                         "it to a WFDB record or .npy")
+    output = Path(output)
+    suffix = suffix_of(parsed.edf_header)
+    if output.suffix.lower() != suffix:
+        raise InputError(f"{output}: {name} holds a {suffix[1:].upper()} file; name the output {suffix}")
+    signal = decode(parsed, model, name)
+    assert isinstance(signal, Signal)  # an ECG file's
+    header = anonymized(parsed.edf_header, name) if anonymize else parsed.edf_header
+    return write_edf(output, signal, header, parsed.edf_annotations, force)
+
+
 def read_file(path: Path) -> bytes:
     """Bytes of an input file, with one-line errors for a missing path or a directory."""
     if path.is_dir():
@@ -386,5 +468,6 @@ def write_bytes(path: Path, data: bytes, force: bool = False) -> None:
     write_atomic(path, write, force)
 
 
-__all__ = ["compress", "decompress", "decode", "info", "verify", "read_annotations", "read_source", "Source", "VqcInfo",
+__all__ = ["compress", "decompress", "compress_edf", "decompress_edf", "write_edf_file", "decode", "info",
+            "verify", "read_annotations", "read_source", "Source", "VqcInfo",
            "Report", "Limits", "DEFAULT_LIMITS", "write_bytes", "read_file"]

@@ -36,11 +36,12 @@ from vqcodec.api import VqcInfo
 from vqcodec.api import info as read_info
 from vqcodec.errors import InputError, VqcError
 from vqcodec.io import MIDI_SUFFIXES, NPY_SUFFIX, is_midi
-from vqcodec.io.wfdb import DAT_SUFFIX, header_path, record_base
+from vqcodec.io.edf import EDF_SUFFIXES
+from vqcodec.io.wfdb import DAT_SUFFIX, HEADER_SUFFIX, header_path, record_base
 from vqcodec.models.runtime import session_threads
 
 VQC_SUFFIX = ".vqc"
-RECORD_PATTERNS = ("*.hea", "*.npy", "*.mid", "*.midi")
+RECORD_PATTERNS = ("*.hea", "*.edf", "*.bdf", "*.npy", "*.mid", "*.midi")
 """What a folder given to compress stands for."""
 VQC_PATTERNS = ("*.vqc",)
 """What a folder given to decompress stands for."""
@@ -113,6 +114,7 @@ class CompressSettings:
     channels: str | None = None
     force: bool = False
     annotations: str | None = None  # None: the annotation files found beside a WFDB record; NO_ANNOTATIONS: none
+    anonymize: bool = False  # an EDF file's patient and recording fields blanked in the header kept
 
 
 NO_ANNOTATIONS = ""
@@ -129,6 +131,7 @@ class DecompressSettings:
     salvage: bool = False
     start: float | None = None
     end: float | None = None
+    anonymize: bool = False  # an EDF file written with its patient and recording fields blanked
 
 
 @dataclass(frozen=True)
@@ -165,11 +168,20 @@ def decoded_output(found: VqcInfo, vqc_file: Path, output_arg: str | None, whole
         output = Path(output_arg) / output if _is_folder(output_arg) else Path(output_arg)
     if found.kind == "midi":
         return [output if is_midi(output) else output.with_name(output.name + MIDI_SUFFIXES[0])]
-    if output.suffix.lower() == NPY_SUFFIX:
+    output = edf_output(output, found.edf if whole else None)
+    if output.suffix.lower() in (NPY_SUFFIX,) + EDF_SUFFIXES:
         return [output]
     base = record_base(output)
     annotations = [base.with_name(f"{base.name}.{ext}") for ext in sorted(found.annotations)] if whole else []
     return [header_path(base), base.with_name(base.name + DAT_SUFFIX)] + annotations  # as decompress writes them
+
+
+def edf_output(output: Path, edf: str | None) -> Path:
+    """Where a file that keeps an EDF header (`edf`: its suffix) decodes to: `output` when it names an EDF, a WFDB
+    record (.hea, .dat) or an array, else `output` + .edf (or .bdf), as a MIDI file's output gets .mid."""
+    if edf is None or output.suffix.lower() in (NPY_SUFFIX, DAT_SUFFIX, HEADER_SUFFIX) + EDF_SUFFIXES:
+        return output
+    return output.with_name(output.name + edf)
 
 
 def _whole_vqc(path: Path) -> VqcInfo | None:

@@ -29,7 +29,7 @@ from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, decode, read_file, wr
 from vqcodec.api import info as read_info
 from vqcodec.container import format as vqc
 from vqcodec.ecg.codec import MODEL_MIN_ERROR, Codec
-from vqcodec.ecg.file import EcgFile
+from vqcodec.ecg.file import EcgFile, EcgMeta
 from vqcodec.ecg.signal import ChannelInfo, Signal
 from vqcodec.errors import ChannelError, CorruptSourceWarning, FormatError, InputError, VqcError
 from vqcodec.metrics import Report
@@ -40,6 +40,8 @@ from vqcodec.models.runtime import session_threads
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 STDOUT = "-"
+ANONYMIZE_HELP = ("EDF or BDF input: keep its header with the patient and recording fields blanked as EDF+ writes "
+                  "unknown ones (X X X X; Startdate X X X X); the start date and time stay")
 
 
 class TimeOfRecord(click.ParamType):
@@ -173,20 +175,23 @@ def cli() -> None:
               help="store these annotation files of a WFDB record (NNN.atr: atr), each byte for byte (default: "
                    "every file beside the record that wfdb.rdann reads)")
 @click.option("--no-annotations", is_flag=True, help="store no annotation file")
+@click.option("--anonymize", is_flag=True, help=ANONYMIZE_HELP)
 def compress(records: tuple[Path, ...], output_arg: str | None, quality: int | None, model: str | None,
              max_error: int | None, lossless: bool, max_prdn: float | None, fs: float | None, channels: str | None,
              force: bool, jobs: int, scheduler: str | None, threads: int | None, resume: bool,
-             summary_path: Path | None, annotators: str | None, no_annotations: bool) -> None:
-    """Compress WFDB records (NNN, NNN.hea, NNN.dat), .npy arrays or MIDI files into .vqc files; a folder stands for
-    every record in it, and - for standard input (a .npy array or a MIDI file). With several inputs, one that fails
-    is reported and the others go on. A WFDB record's annotation files are stored with it, and a --lossless file
-    keeps its header text too, so that decompress gives back the original files byte for byte."""
+             summary_path: Path | None, annotators: str | None, no_annotations: bool, anonymize: bool) -> None:
+    """Compress WFDB records (NNN, NNN.hea, NNN.dat), EDF or BDF files, .npy arrays or MIDI files into .vqc files; a
+    folder stands for every record in it, and - for standard input (a .npy array or a MIDI file). With several
+    inputs, one that fails is reported and the others go on. A WFDB record's annotation files are stored with it,
+    and a --lossless file keeps its header text too, so that decompress gives back the original files byte for
+    byte; an EDF file keeps its header and annotation signals. Signals that are not ECG (blood pressure,
+    respiration, EEG ...) are coded without the model, in the same file: lossless, or within --max-error."""
     if no_annotations and annotators is not None:
         raise click.UsageError("--annotations and --no-annotations contradict each other")
     if annotators is not None and not [a for a in annotators.split(",") if a.strip()]:
         raise click.UsageError("--annotations needs an extension (atr, or atr,qrs; --no-annotations for none)")
     settings = batch.CompressSettings(quality, model, max_error, lossless, max_prdn, fs, channels, force,
-                                      batch.NO_ANNOTATIONS if no_annotations else annotators)
+                                      batch.NO_ANNOTATIONS if no_annotations else annotators, anonymize)
     if _reads_stdin(records, resume, summary_path):
         with _stdin_file(_record_suffix) as path, session_threads(threads):
             _compress_one(path, output_arg, **asdict(settings))
@@ -334,10 +339,17 @@ def _stdin_file(suffix_of: Callable[[bytes], str]) -> Iterator[Path]:
 
 def _compress_one(record: Path, output_arg: str | None, quality: int | None, model: str | None,
                   max_error: int | None, lossless: bool, max_prdn: float | None, fs: float | None,
-                  channels: str | None, force: bool, annotations: str | None = None) -> None:
+                  channels: str | None, force: bool, annotations: str | None = None, anonymize: bool = False) -> None:
     """compress, for one input. annotations: None finds a WFDB record's annotation files, batch.NO_ANNOTATIONS
-    stores none, else the extensions to store (comma-separated)."""
+    stores none, else the extensions to store (comma-separated). anonymize: an EDF file's header is kept with its
+    patient and recording fields blanked."""
     midi = io.is_midi(record)
+    edf = io.is_edf(record)
+    if anonymize and not edf:
+        raise click.UsageError(f"--anonymize is for EDF and BDF input, not {record.suffix or 'this input'}")
+    if edf and (fs is not None or channels is not None):
+        raise click.UsageError("--fs and --channels are for WFDB and .npy input: an EDF file states each signal's "
+                               "rate, and every signal is kept (those that are not ECG without the model)")
     if midi and (lossless or max_error is not None or max_prdn is not None or fs is not None or channels is not None):
         raise click.UsageError("--lossless, --max-error, --max-prdn, --fs and --channels are for ECG; MIDI takes "
                                "--quality")
@@ -369,8 +381,19 @@ def _compress_one(record: Path, output_arg: str | None, quality: int | None, mod
         _emit(data, output, to_stdout, force)
         click.echo(f"{output if not to_stdout else record}: {report.summary()}", err=True)
         return
-    if max_prdn is None and max_error is None and channels is None and io.is_wfdb(record):
-        _compress_windows(record, output, to_stdout, quality, model, fs, force, kept)
+    if edf:
+        from vqcodec.api import compress_edf
+
+        codec = Codec.load(model or DEFAULT_MODEL)
+        data, report = compress_edf(record, codec, quality, max_error, max_prdn=max_prdn, anonymize=anonymize)
+        assert isinstance(report, Report)
+        _emit(data, output, to_stdout, force)
+        meta = EcgMeta.from_json(vqc.read_header(data)[0].meta)
+        click.echo(f"{output if not to_stdout else record}: {_summary(report, meta.channels)}{_routes(meta)}",
+                   err=True)
+        return
+    if max_prdn is None and max_error is None and channels is None and io.is_wfdb(record) \
+            and _compress_windows(record, output, to_stdout, quality, model, fs, force, kept):
         return
     with warnings.catch_warnings():
         if not force:  # a record that fails its own checksum is compressed only when asked
@@ -384,20 +407,31 @@ def _compress_one(record: Path, output_arg: str | None, quality: int | None, mod
     if channels is not None:
         signal, original_bytes = _select_channels(signal, channels, record), None  # file bytes: the whole record's
     codec = Codec.load(model or DEFAULT_MODEL)
-    try:  # the codec refuses channels its model does not take, unless the residual layer codes without it
-        if max_prdn is None:
-            data, report = codec.compress(signal, quality, original_bytes, max_error=max_error)
-        else:
-            data, report, setting = codec.compress_to_prdn(signal, max_prdn, original_bytes)  # lossless meets any P
-    except ChannelError as e:
-        hint = f"--channels {','.join(e.fit)}, or " if e.fit else ""
-        _fail(f"{record}: model {codec.name} does not take channel(s) {', '.join(e.refused)}: it was trained on ECG "
-              f"(use {hint}--lossless or --max-error below {MODEL_MIN_ERROR})")
+    # the channels the model does not take are coded without it, as aux signals (Codec.route)
+    if max_prdn is None:
+        data, report = codec.compress(signal, quality, original_bytes, max_error=max_error)
+    else:
+        data, report, setting = codec.compress_to_prdn(signal, max_prdn, original_bytes)  # lossless meets any P
     assert isinstance(report, Report)  # an ECG codec's
     data = _keep_record_files(data, report, kept, record)
     _emit(data, output, to_stdout, force)
     level = f" [{setting}]" if max_prdn is not None else ""
-    click.echo(f"{output if not to_stdout else record}: {_summary(report, signal.channels)}{level}", err=True)
+    meta = EcgMeta.from_json(vqc.read_header(data)[0].meta)
+    click.echo(f"{output if not to_stdout else record}: {_summary(report, meta.channels)}{level}{_routes(meta)}",
+               err=True)
+
+
+def _routes(meta: EcgMeta) -> str:
+    """Which way each signal went, for the summary line of a record with aux signals ("" for one without)."""
+    if not meta.aux:
+        return ""
+    bound = {a.max_error for a in meta.aux}
+    said = "lossless" if bound == {0} else f"max error {max(bound)}"
+    main = ", ".join(ch.name for ch in meta.channels)
+    aux = ", ".join(f"{a.channel.name} ({a.fs:g} Hz)" for a in meta.aux)
+    if not meta.quality:
+        return f"; every signal without the model ({said}): {main}, {aux}"
+    return f"; model: {main}; without the model ({said}): {aux}"
 
 
 @contextmanager
@@ -462,13 +496,18 @@ def _keep_record_files(data: bytes, report: Report, kept: tuple[dict[str, bytes]
 
 
 def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int | None, model: str | None,
-                      fs: float | None, force: bool, kept: tuple[dict[str, bytes], bytes | None]) -> None:
+                      fs: float | None, force: bool, kept: tuple[dict[str, bytes], bytes | None]) -> bool:
     """compress of a WFDB record at a quality level: read in windows (vqcodec.ecg.stream), so memory does not grow
-    with the record; the same file as a whole read gives."""
+    with the record; the same file as a whole read gives. False (nothing done) for a record with channels the model
+    does not take: those are coded without it, from the record read whole."""
     from vqcodec.io.wfdb import WfdbSource
 
     source = WfdbSource(record, fs)
     codec = Codec.load(model or DEFAULT_MODEL)
+    try:
+        codec.check_channels(source)
+    except ChannelError:
+        return False
     try:
         with _record_bar(str(record)) as progress:
             data, report = codec.compress_source(source, quality,
@@ -489,6 +528,7 @@ def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int 
     data = _keep_record_files(data, report, kept, record)
     _emit(data, output, to_stdout, force)
     click.echo(f"{output if not to_stdout else record}: {_summary(report, source.channels)}", err=True)
+    return True
 
 
 def _summary(report: Report, channels: list[ChannelInfo]) -> str:
@@ -535,6 +575,8 @@ def _emit(data: bytes, output: Path, to_stdout: bool, force: bool) -> None:
                    "file, or an ECG record as .npy); several inputs, or a folder of .vqc files, need a folder")
 @click.option("-m", "--model", default=None, help="model bundle folder (default: the one the file names)")
 @click.option("-f", "--force", is_flag=True, help="overwrite existing outputs (and write binary data to a terminal)")
+@click.option("--anonymize", is_flag=True, help="an EDF or BDF output: write its patient and recording fields "
+              "blanked as EDF+ writes unknown ones (X X X X; Startdate X X X X)")
 @click.option("--salvage", is_flag=True,
               help="decode a damaged file: ignore bytes after END, write the samples of blocks that fail their "
                    "CRC as invalid, and warn about each")
@@ -558,10 +600,10 @@ def _emit(data: bytes, output: Path, to_stdout: bool, force: bool) -> None:
                    "seconds, status, error): CSV or JSON lines, by the suffix (.csv, .jsonl)")
 def decompress(vqc_files: tuple[Path, ...], output_arg: str | None, model: str | None, force: bool, salvage: bool,
                start: float | None, end: float | None, jobs: int, scheduler: str | None, threads: int | None,
-               resume: bool, summary_path: Path | None) -> None:
+               resume: bool, summary_path: Path | None, anonymize: bool) -> None:
     """Decode .vqc files back to WFDB records (or .npy), or MIDI files; a folder stands for every .vqc in it, and -
     for standard input. With several inputs, one that fails is reported and the others go on."""
-    settings = batch.DecompressSettings(model, force, salvage, start, end)
+    settings = batch.DecompressSettings(model, force, salvage, start, end, anonymize)
     if _reads_stdin(vqc_files, resume, summary_path):
         with _stdin_file(lambda data: batch.VQC_SUFFIX) as path, session_threads(threads):
             if output_arg == STDOUT:
@@ -622,8 +664,10 @@ def _sample_span(data: bytes, vqc_file: Path, start: float | None, end: float | 
 
 
 def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, force: bool, salvage: bool,
-                    start: float | None = None, end: float | None = None) -> None:
+                    start: float | None = None, end: float | None = None, anonymize: bool = False) -> None:
     """decompress, for one input."""
+    if anonymize and (start is not None or end is not None):
+        raise click.UsageError("--anonymize writes a whole EDF file; it goes with neither --start nor --end")
     if start is not None or end is not None:
         _decompress_range(vqc_file, output_arg, model, force, start, end)
         return
@@ -639,8 +683,26 @@ def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, f
         output = Path(output_arg) / output if _is_folder(output_arg) else Path(output_arg)
     if parsed.header.kind == "midi" and not io.is_midi(output):
         output = output.with_name(output.name + io.MIDI_SUFFIXES[0])
-    _make_folder(output)
     ecg = parsed if isinstance(parsed, EcgFile) else None
+    if ecg is not None and ecg.edf_header is not None:
+        from vqcodec.io.edf import suffix_of
+
+        output = batch.edf_output(output, suffix_of(ecg.edf_header))
+    if anonymize and not io.is_edf(output):
+        raise click.UsageError(f"--anonymize blanks an EDF file's patient and recording fields; {output} is not one")
+    h = parsed.header
+    other = [a for a in ecg.meta.aux if (a.fs, a.n_samples) != (h.fs, h.n_samples)] if ecg is not None else []
+    if other and not io.is_edf(output):  # before any decoding, as io.write would say after it
+        rates = ", ".join(f"{a.channel.name} {a.fs:g} Hz" for a in other)
+        raise InputError(f"{output}: {ecg.meta.record if ecg else ''} has signals at other rates than its {h.fs:g} Hz "
+                         f"({rates}), which neither a WFDB record nor an array holds; decompress it to .edf")
+    _make_folder(output)
+    if io.is_edf(output):
+        from vqcodec.api import write_edf_file
+
+        edf_files = write_edf_file(parsed, output, model, name=str(vqc_file), force=force, anonymize=anonymize)
+        click.echo(f"{vqc_file}: wrote {', '.join(str(p) for p in edf_files)}", err=True)
+        return
     annotations = ecg.annotations if ecg is not None else {}
     record = io.is_wfdb(output)
     if annotations and record and not force:  # before any decoding: none of the outputs may be there
@@ -821,6 +883,8 @@ def _against(path: Path, record: Path, model: Codec | NoteCodec | None) -> str:
     found = read_info(path)
     if not isinstance(source, Signal) or not isinstance(decoded, Signal):
         raise InputError(f"{path}: --against compares ECG records")
+    if isinstance(found.meta, EcgMeta) and found.meta.aux:  # the stored figures are the main group's
+        source, decoded = _main_group(source, found.meta, path), _main_group(decoded, found.meta, path)
     if source.samples.shape != decoded.samples.shape:
         raise FormatError(f"{path}: decodes to {decoded.samples.shape} samples, {record} has {source.samples.shape}")
     report = compare(source, decoded, found.n_bytes)
@@ -836,6 +900,16 @@ def _against(path: Path, record: Path, model: Codec | NoteCodec | None) -> str:
             raise FormatError(f"{path}: max error {worst:g} ADC units against {record}, over the bound "
                               f"{found.max_error}")
     return f"matches {record}: PRDN {report.prdn:.3f} %, max error {report.max_err:.4g}"
+
+
+def _main_group(signal: Signal, meta: EcgMeta, path: Path) -> Signal:
+    """The channels of `signal` that are a file's main group (the positions its aux signals leave)."""
+    taken = {a.position for a in meta.aux}
+    main = [p for p in range(len(meta.channels) + len(meta.aux)) if p not in taken][: len(meta.channels)]
+    have = signal.positions()
+    if not set(main) <= set(have):
+        raise FormatError(f"{path}: its signals {main} are not among the record's channels")
+    return signal.select([have.index(p) for p in main])
 
 
 def _close(a: float, b: object) -> bool:

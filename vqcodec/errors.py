@@ -24,6 +24,11 @@ class ChannelError(InputError):
         self.refused, self.fit = refused or [], fit or []
 
 
+class EdfError(InputError):
+    """An EDF or BDF file breaks its format (header length, record count, a field that is not a number or not
+    ASCII, a truncated data record); the message names the file and the field."""
+
+
 class FormatError(VqcError, ValueError):
     """A .vqc file is malformed (bad magic, bad structure, impossible values); also a ValueError."""
 

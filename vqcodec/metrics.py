@@ -44,10 +44,11 @@ class Report:
     adc_bits: int
     original_bytes: int | None
     channels: list[ChannelReport] = field(default_factory=list)
+    aux_samples: int = 0  # samples of the aux signals (coded without the model), which the bytes hold too
 
     @property
     def total_samples(self) -> int:
-        return self.n_samples * self.n_channels
+        return self.n_samples * self.n_channels + self.aux_samples
 
     @property
     def bits_per_sample(self) -> float:

@@ -270,3 +270,45 @@ def test_the_pedal_depth_golden_files_are_not_regenerated() -> None:
 def test_a_midi_file_from_before_1_9_decodes_with_on_off_pedals_and_no_meta_events(minor: int, name: str) -> None:
     perf = api.decompress((MIDI_GOLDEN[minor] / f"{name}.vqc").read_bytes(), name=name)
     assert perf.meta == [] and all(set(p.value.tolist()) <= {0, 127} for p in perf.pedals.values())
+
+
+AUX_GOLDEN = GOLDEN.parent / "v1.10"
+"""Format 1.10: AUXS (respiration at 25 Hz and blood pressure at 120 Hz, coded without the model), eDFH and eDFA (the
+EDF+ file's header and annotation signal), with the EDF file they came from (synth.edf, written by pyedflib)."""
+AUX_EXPECTED = json.loads((AUX_GOLDEN / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(AUX_EXPECTED))
+def test_a_golden_file_with_aux_signals_decodes_to_its_edf_file(name: str, tmp_path: Path) -> None:
+    """The lossless file decodes to synth.edf byte for byte; the q2 file to its header, annotations and aux signals
+    exactly and its ECG within the tolerance of onnxruntime's floats."""
+    from vqcodec.ecg import file as ecg_file
+    from vqcodec.io.edf import read_edf_file
+
+    data = (AUX_GOLDEN / f"{name}.vqc").read_bytes()
+    want = AUX_EXPECTED[name]
+    assert hashlib.sha256(data).hexdigest() == want["file_sha256"]
+    assert data[8:12] == bytes([1, 0, want["minor"], 0]) and want["minor"] == ecg_file.AUX_MINOR
+    codec = Codec.load(GOLDEN.parent / "v1.7" / "model", threads=1)
+    decoded = codec.decompress(data, name)
+    assert {a.channel.name: hashlib.sha256(a.digital().astype("<i8").tobytes()).hexdigest()
+            for a in decoded.aux} == want["aux"]
+    expected = np.load(AUX_GOLDEN / f"{name}.expected.npy", allow_pickle=False)
+    if want["exact"]:
+        np.testing.assert_array_equal(decoded.samples, expected)
+    else:
+        gain = decoded.channels[0].gain
+        np.testing.assert_allclose(decoded.samples, expected, atol=want["tolerance_adc_steps"] / gain)
+    out = api.decompress_edf(data, tmp_path / "back.edf", codec)[0]
+    original = read_edf_file(AUX_GOLDEN / "synth.edf")
+    if want["exact"]:
+        assert hashlib.sha256(out.read_bytes()).hexdigest() == want["edf_sha256"]
+        assert out.read_bytes() == (AUX_GOLDEN / "synth.edf").read_bytes()
+    back = read_edf_file(out)
+    assert back.header.raw == original.header.raw and back.annotations == original.annotations
+    for k in (2, 3):
+        np.testing.assert_array_equal(back.digital[k], original.digital[k])
+
+
+def test_the_golden_files_with_aux_signals_are_not_regenerated() -> None:
+    assert_never_regenerated("make_golden_v1_10.py", AUX_GOLDEN)

@@ -13,7 +13,7 @@ import struct
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
@@ -33,11 +33,11 @@ from vqcodec.ecg.conditioning import (
     quantize_to_grid,
     resample,
 )
-from vqcodec.ecg.file import EcgFile, EcgMeta
+from vqcodec.ecg.file import AuxInfo, AuxStream, EcgFile, EcgMeta
 from vqcodec.ecg.framing import chunked, denormalize_blocks, n_blocks, normalize_blocks
 from vqcodec.ecg.ratecontrol import cheapest_level, largest_bound
 from vqcodec.ecg.search import ResidualSearch
-from vqcodec.ecg.signal import Signal
+from vqcodec.ecg.signal import AuxChannel, Signal
 from vqcodec.errors import (
     BundleError,
     ChannelError,
@@ -123,6 +123,18 @@ class Latent:
 
 
 @dataclass
+class Routes:
+    """Which way each signal of a record goes: `main` the channels coded together (by the model when `use_model`,
+    else by the residual layer alone), `aux` the others, each coded by the residual layer alone within `aux_error`
+    ADC units (0: lossless)."""
+
+    main: Signal
+    aux: list[AuxChannel]
+    use_model: bool
+    aux_error: int
+
+
+@dataclass
 class _Prepared:
     """A checked signal ready to code: invalid samples filled, their runs, and the latent (None when the residual
     layer codes alone)."""
@@ -131,6 +143,7 @@ class _Prepared:
     filled: np.ndarray
     runs: np.ndarray
     latent: Latent | None
+    aux: list[AuxStream] = field(default_factory=list)  # the record's aux signals, coded (Codec.code_aux)
 
 
 class Codec:
@@ -395,14 +408,89 @@ class Codec:
         max_error E (ADC units): every sample within E of the record's ADC value (0: lossless), by the
         residual layer. From E = MODEL_MIN_ERROR up it codes what the model (at `quality`) missed; below,
         the model does not pay for its bits and the layer codes alone. A channel whose units the model does not
-        take (`accepts_units`) is a ChannelError unless the layer codes alone. original_bytes: the input's size,
-        for the report's file CR; level: zstd level of the compressed sections; name: the record name stored
+        take (`accepts_units`), and the signal's own aux signals (other rates), are coded by the layer alone as aux
+        signals (section AUXS; `route` says which way each goes), within E or lossless. original_bytes: the input's
+        size, for the report's file CR; level: zstd level of the compressed sections; name: the record name stored
         and used in messages (default: the signal's).
         """
         if name is not None and isinstance(signal, Signal):
             signal = replace(signal, record_name=name)
         q = self.check_quality(quality, getattr(signal, "record_name", None))
-        return Compressed(*self._compress(self._prepare(signal, max_error), q, original_bytes, level, max_error))
+        routes = self.route(signal, max_error)
+        main_error = max_error if routes.use_model or max_error is not None else 0  # no model: lossless by default
+        prepared = replace(self._prepare(routes.main, main_error, routes.use_model), aux=self.code_aux(routes))
+        return Compressed(*self._compress(prepared, q, original_bytes, level, main_error))
+
+    def route(self, signal: Signal, max_error: int | None) -> Routes:
+        """Which way each of a record's signals goes. Where the model codes (no max error, or one from
+        MODEL_MIN_ERROR up), the channels whose units it does not take (`accepts_units`) leave the main group for
+        the aux signals; the record's own aux signals (other rates) are aux too. When no channel is left for the
+        model, the main group is the aux signals at the rate of the first of them, coded without the model. Aux
+        signals keep max_error, lossless when it is None."""
+        if not isinstance(signal, Signal):
+            raise InputError(f"{getattr(signal, 'record_name', type(signal).__name__)}: model {self.name} codes "
+                             f"Signals, not {type(signal).__name__}")
+        aux_error = 0 if max_error is None else max_error
+        aux, main = list(signal.aux), signal.without_aux()
+        use_model = max_error is None or max_error >= MODEL_MIN_ERROR
+        if use_model and main.n_channels:
+            takes = self.accepts_units
+            fits = [str(ch.units or "").strip().lower() in takes for ch in main.channels]
+            if not any(fits):
+                use_model = False
+            elif not all(fits):
+                positions = signal.positions()
+                aux += [AuxChannel(positions[c], main.fs, main.channels[c], main.samples[:, c])
+                        for c in range(main.n_channels) if not fits[c]]
+                main = main.select([c for c in range(main.n_channels) if fits[c]])
+        if not main.n_channels and aux:  # nothing for the model: the first aux signal's rate group codes alone
+            first = min(aux, key=lambda a: a.position)
+            group = sorted((a for a in aux if a.fs == first.fs and a.n_samples == first.n_samples),
+                           key=lambda a: a.position)
+            aux = [a for a in aux if a not in group]
+            samples = np.stack([a.samples for a in group], axis=1).astype(np.float64)
+            main = Signal(samples, first.fs, [a.channel for a in group], signal.record_name, list(signal.comments),
+                          signal.base_time, signal.base_date)
+            use_model = False
+        main.aux = sorted(aux, key=lambda a: a.position)
+        return Routes(main, main.aux, use_model, aux_error)
+
+    def code_aux(self, routes: Routes) -> list[AuxStream]:
+        """Each aux signal coded by the residual layer alone within routes.aux_error (invalid samples as runs)."""
+        name = routes.main.record_name
+        check_max_error(routes.aux_error, routes.main)
+        out = []
+        for a in routes.aux:
+            if not (math.isfinite(a.channel.gain) and a.channel.gain > 0):
+                raise InputError(f"{name}: aux signal {a.channel.name} needs an ADC gain > 0")
+            if not (math.isfinite(a.fs) and 0 < a.fs <= vqc.MAX_FS) or a.samples.ndim != 1:
+                raise InputError(f"{name}: aux signal {a.channel.name} needs a rate in (0, {vqc.MAX_FS:g}] Hz and "
+                                 "samples [n]")
+            if np.isinf(a.samples).any():
+                raise InputError(f"{name}: aux signal {a.channel.name} contains inf")
+            bad = np.isnan(a.samples)
+            runs = nan_runs(bad[:, None])[:, 1:].astype(np.int64)
+            d = a.digital()
+            if bad.any():  # invalid samples take the value before them, which the layer codes for nothing
+                d = np.rint(fill_invalid(np.where(bad, np.nan, d.astype(np.float64)))).astype(np.int64)
+            payload, _ = residual.encode(d[:, None], None, routes.aux_error)
+            out.append(AuxStream(payload, np.ascontiguousarray(runs, np.int64)))
+        return out
+
+    def decode_aux(self, f: EcgFile, signal: Signal, name: str = "<bytes>") -> Signal:
+        """A decoded main group with the file's aux signals put back: those at its rate and length among its
+        channels, in their positions, the others in its `aux`."""
+        meta = f.meta
+        if not meta.aux:
+            return signal
+        aux = []
+        for info, stream_ in zip(meta.aux, f.aux):
+            d = residual.decode(stream_.residual, None, (info.n_samples, 1), f"{name}: aux signal {info.channel.name}")
+            x = (d[:, 0].astype(np.float64) - info.channel.baseline) / info.channel.gain
+            for start, length in stream_.nan_runs:
+                x[start : start + length] = np.nan
+            aux.append(AuxChannel(info.position, info.fs, info.channel, x))
+        return merge_aux(signal, aux)
 
     def compress_source(self, source: stream.Source, quality: int | None = None, original_bytes: int | None = None,
                         level: int = vqc.ZSTD_LEVEL, *, window: int | None = None,
@@ -470,7 +558,7 @@ class Codec:
                                f"{', '.join(refused)} (its units: {units}); {keep}code without the model "
                                f"(max_error below {MODEL_MIN_ERROR}, or 0 for lossless)", refused, fit)
 
-    def _prepare(self, signal: Signal, max_error: int | None) -> _Prepared:
+    def _prepare(self, signal: Signal, max_error: int | None, use_model: bool | None = None) -> _Prepared:
         """Check the signal, fill its invalid samples and, unless the residual layer codes alone, encode it."""
         if not isinstance(signal, Signal):
             raise InputError(f"{getattr(signal, 'record_name', type(signal).__name__)}: model {self.name} codes "
@@ -482,7 +570,8 @@ class Codec:
             raise InputError(f"{signal.record_name}: samples contain inf")
         runs = nan_runs(np.isnan(signal.samples))
         filled = np.stack([fill_invalid(signal.samples[:, c]) for c in range(signal.n_channels)], axis=1)
-        use_model = max_error is None or max_error >= MODEL_MIN_ERROR
+        if use_model is None:
+            use_model = max_error is None or max_error >= MODEL_MIN_ERROR
         if use_model:
             self.check_channels(signal)
         latent = self.analyse(resample(filled, signal.fs, self.fs)) if use_model else None
@@ -510,25 +599,28 @@ class Codec:
         # long record's windows add up (vqcodec.ecg.stream), so both ways give one file.
         sums, _ = stream.measure(stream.SignalSource(signal), iter([(0, decoded.samples, clipped)]))
         return self._write(signal, codes, q if use_model else 0, sums, fingerprint, original_bytes, level, max_error,
-                           resd, decoded, runs)
+                           resd, decoded, runs, aux=prepared.aux)
 
     def _write(self, signal: Signal | stream.Source, codes: Codes, quality: int, sums: stream.RunningDistortion,
                fingerprint: np.ndarray | None, original_bytes: int | None, level: int, max_error: int | None,
                resd: bytes | None = None, decoded: Signal | None = None, runs: np.ndarray | None = None,
-               blocks: list | None = None) -> tuple[bytes, Report]:
+               blocks: list | None = None, aux: list[AuxStream] | None = None) -> tuple[bytes, Report]:
         """The .vqc bytes of a coded record and the Report of what it lost (from the distortion sums)."""
         q, clipped = quality, sums.clipped
         if runs is None:
             runs = nan_runs(np.isnan(signal.samples)) if isinstance(signal, Signal) else np.zeros((0, 3), np.int64)
         adc_bits = max((c.resolution for c in signal.channels), default=16)
         report = Report(0, signal.n_samples, len(signal.channels), signal.fs, adc_bits, original_bytes,
-                        sums.channel_reports(signal.channels))
+                        sums.channel_reports(signal.channels),
+                        sum(a.n_samples for a in getattr(signal, "aux", [])))
         meta = EcgMeta(
             model=self.name, model_fs=self.fs, quality=q, n_model=codes.n_model,
             record=signal.record_name, channels=list(signal.channels), comments=list(signal.comments),
             base_time=signal.base_time, base_date=signal.base_date,
             original_bytes=original_bytes,
             norm_frames=self.norm_frames, max_error=max_error,
+            aux=[AuxInfo(a.position, float(a.fs), a.n_samples, a.channel, _aux_error(s))
+                 for a, s in zip(getattr(signal, "aux", []), aux or [])],
         )
         header = vqc.Header(
             kind=self.kind, fs=float(signal.fs), n_channels=len(signal.channels), n_samples=signal.n_samples,
@@ -548,7 +640,7 @@ class Codec:
         }
         digest = None if resd is None or decoded is None else ecg_file.signal_digest(_digital(decoded))
         f = EcgFile(header, blocks, codes.stats, runs, fingerprint, metrics, residual=resd, index_coding=coding,
-                    signal_digest=digest)
+                    signal_digest=digest, aux=list(aux or []))
         try:
             data = ecg_file.dumps(f, level=level)
         except ValueError as e:  # what the format cannot hold, e.g. more NaN runs than its limit
@@ -606,7 +698,13 @@ class Codec:
         if not (isinstance(max_prdn, (int, float)) and math.isfinite(max_prdn) and max_prdn > 0):
             raise InputError(f"{signal.record_name}: --max-prdn must be a positive percentage, got {max_prdn!r}")
         levels = self.qualities
-        prepared = self._prepare(signal, None)
+        routes = self.route(signal, None)  # aux signals lossless, whatever the setting of the others
+        aux = self.code_aux(routes)
+        if not routes.use_model:  # no channel for the model: lossless meets any target
+            alone = replace(self._prepare(routes.main, 0, False), aux=aux)
+            return CompressedToTarget(*self._compress(alone, self.default_quality, original_bytes, vqc.ZSTD_LEVEL, 0),
+                                      "lossless")
+        prepared = replace(self._prepare(routes.main, None), aux=aux)
         met: list[CompressedToTarget] = []  # every trial that met the target
 
         def measure(i: int) -> float:
@@ -674,7 +772,7 @@ class Codec:
         h = f.header
         if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start <= stop <= h.n_samples):
             raise InputError(f"{name}: range {start}..{stop} is not within the record's {h.n_samples} samples")
-        if f.residual is not None or h.n_stages == 0:
+        if f.residual is not None or h.n_stages == 0 or f.aux:
             whole = self.decode_file(f, name)
             return _cut(whole, start, stop)
         meta = f.meta
@@ -733,7 +831,7 @@ class Codec:
 
     def streams(self, f: EcgFile) -> bool:
         """Whether `decode_windows` decodes this file: a model layer alone, every block readable."""
-        return f.residual is None and f.header.n_stages > 0 and not f.lost_blocks
+        return f.residual is None and f.header.n_stages > 0 and not f.lost_blocks and not f.aux
 
     def decode_windows(self, f: EcgFile, name: str = "<bytes>", window: int | None = None,
                        progress: stream.Progress | None = None) -> Iterator[np.ndarray]:
@@ -811,7 +909,7 @@ class Codec:
                 and ecg_file.signal_digest(_digital(decoded)) != f.signal_digest:
             raise ChecksumError(f"{name}: the decoded samples do not match the file's digest of them (dSIG): a "
                                 "damaged file, or a misbehaving decoder")
-        return decoded
+        return self.decode_aux(f, decoded, name)
 
 
 def _by_channels(run: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
@@ -831,8 +929,31 @@ def _bytes(data: object, name: str) -> bytes | memoryview:
 
 
 def _cut(signal: Signal, start: int, stop: int) -> Signal:
+    """Samples [start, stop) of a Signal; its aux signals at other rates cut to the same span of time."""
+    aux = [replace(a, samples=a.samples[round(start * a.fs / signal.fs) : round(stop * a.fs / signal.fs)])
+           for a in signal.aux]
     return Signal(signal.samples[start:stop], signal.fs, signal.channels, signal.record_name, signal.comments,
-                  signal.base_time, signal.base_date)
+                  signal.base_time, signal.base_date, aux)
+
+
+def _aux_error(payload: AuxStream) -> int:
+    return residual.header(payload.residual, "aux")[0]
+
+
+def merge_aux(signal: Signal, aux: list[AuxChannel]) -> Signal:
+    """`signal` with the aux signals at its rate and length back among its channels, in position order (the
+    complement rule of `Signal.positions` holds before and after), the others in its `aux`."""
+    aux = sorted(list(signal.aux) + list(aux), key=lambda a: a.position)
+    same = [a for a in aux if a.fs == signal.fs and a.n_samples == signal.n_samples]
+    rest = [a for a in aux if a not in same]
+    placed = dict(zip(Signal(signal.samples, signal.fs, signal.channels, aux=aux).positions(),
+                      [(ch, signal.samples[:, c]) for c, ch in enumerate(signal.channels)]))
+    placed.update({a.position: (a.channel, a.samples) for a in same})
+    order = sorted(placed)
+    samples = (np.stack([placed[p][1] for p in order], axis=1) if order
+               else np.zeros((signal.n_samples, 0)))
+    return Signal(samples, signal.fs, [placed[p][0] for p in order], signal.record_name, list(signal.comments),
+                  signal.base_time, signal.base_date, rest)
 
 
 def _digital(signal: Signal) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The ECG payload of a .vqc file: its typed header metadata and its sections, to and from the container.
 
 `vqcodec.container.format` walks and checks the bytes; this module says what an ECG file's sections hold (NORM,
-NANM, IDXC, BLKS, RESD, fPRT, dSIG, mTRC, and the record's own files kept verbatim: aNNO, wHEA), which minor version
-each needs, and checks them. `vqcodec.ecg.codec` turns
+NANM, IDXC, BLKS, RESD, fPRT, dSIG, mTRC, the signals coded without the model: AUXS, and the record's own files kept
+verbatim: aNNO, wHEA, eDFH, eDFA), which minor version each needs, and checks them. `vqcodec.ecg.codec` turns
 signals into an `EcgFile` and back.
 """
 
@@ -13,6 +13,7 @@ import math
 import re
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,17 @@ TAG_NANM, TAG_IDXC, TAG_RESD, TAG_FPRT, TAG_DSIG = "NANM", "IDXC", "RESD", "fPRT
 TAG_ANNO, TAG_WHEA = "aNNO", "wHEA"
 """The record's own files, kept verbatim: its annotation files (aNNO) and, in a lossless file, its WFDB header text
 (wHEA). Ancillary: a reader before 1.9 skips them and decodes the signal as before."""
-SECTION_ORDER = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_FPRT, TAG_DSIG, TAG_MTRC, TAG_ANNO, TAG_WHEA)
+TAG_AUXS = "AUXS"
+"""The record's auxiliary signals (channels the model is not for, each at its own rate), coded by the residual layer
+alone. Critical: a reader before 1.10 refuses the file ("unsupported feature AUXS") rather than decode it without
+them."""
+TAG_EDFH, TAG_EDFA = "eDFH", "eDFA"
+"""An EDF or BDF file's own bytes, kept verbatim: its header (eDFH: 256 bytes plus 256 per signal) and the raw
+bytes of its annotation signals (eDFA: "EDF Annotations", every data record's share one after another).
+Ancillary: a reader before 1.10 would skip them and decode the signals as before (it refuses AUXS first, if
+present)."""
+SECTION_ORDER = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_FPRT, TAG_DSIG, TAG_MTRC, TAG_ANNO, TAG_WHEA,
+                 TAG_AUXS, TAG_EDFH, TAG_EDFA)
 """The order an ECG file's sections are written in."""
 
 RESIDUAL_MINOR = 1
@@ -61,6 +72,18 @@ SIGNAL_DIGEST_MINOR = 8
 MD5 of the audio), came with 1.8 (with the container's binding)."""
 RECORD_FILES_MINOR = 9
 """aNNO (the record's annotation files) and wHEA (a lossless file's original WFDB header) came with 1.9."""
+AUX_MINOR = 10
+"""AUXS (signals coded without the model), eDFH and eDFA (an EDF file's header and annotation bytes) came with
+1.10."""
+AUX_KEY = "aux"
+"""The header JSON key of the aux signals' metadata (a list of AuxInfo objects), present only when there are some."""
+MAX_AUX_SIGNALS = 4096
+"""Aux signals one file may hold (a format constant: an EDF file holds at most 9999 signals in its 4-digit field;
+polysomnography uses a few dozen)."""
+MAX_EDF_HEADER_BYTES = 256 * (1 + MAX_AUX_SIGNALS + vqc.MAX_CHANNELS)
+"""The largest EDF header eDFH holds: 256 bytes plus 256 per signal."""
+_AUX_COUNT, _AUX_ENTRY = struct.Struct("<I"), struct.Struct("<II")  # AUXS: the count; per signal: NaN runs, bytes
+_AUX_RUN_WIDTH = 2  # (start, length) of a run of invalid samples of one aux signal
 MAX_ANNOTATION_FILES = 64
 """Annotation files one aNNO section may hold (a format constant: a record has a handful)."""
 ANNOTATOR_RE = re.compile(r"[A-Za-z0-9_]{1,32}")
@@ -86,6 +109,39 @@ def signal_digest(digital: np.ndarray) -> bytes:
 
 
 @dataclass
+class AuxInfo:
+    """What the header says of one aux signal: its position among the record's signals (vqcodec.ecg.signal
+    .AuxChannel), rate, length, channel metadata and the residual layer's bound in ADC units (0: lossless)."""
+
+    position: int
+    fs: float
+    n_samples: int
+    channel: ChannelInfo
+    max_error: int
+
+    def to_json(self) -> dict:
+        return {"position": self.position, "fs": self.fs, "n_samples": self.n_samples, "channel": vars(self.channel),
+                "max_error": self.max_error}
+
+    @classmethod
+    def from_json(cls, obj: object) -> AuxInfo | None:
+        """The typed view of a stored entry, or None when it has the wrong shape or types."""
+        if not isinstance(obj, dict):
+            return None
+        try:
+            ch = ChannelInfo(**obj.get("channel", {}))
+        except TypeError:
+            return None
+        fs = obj.get("fs")
+        ints = [obj.get(k) for k in ("position", "n_samples", "max_error")]
+        if not (all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ints) and _channel_ok(ch)
+                and isinstance(fs, (int, float)) and not isinstance(fs, bool) and math.isfinite(fs)
+                and 0 < fs <= vqc.MAX_FS):
+            return None
+        return cls(ints[0], float(fs), ints[1], ch, ints[2])  # type: ignore[arg-type]
+
+
+@dataclass
 class EcgMeta:
     """The header metadata of an ECG file (the JSON object after the fixed fields), typed.
 
@@ -105,11 +161,12 @@ class EcgMeta:
     original_bytes: int | None = None
     norm_frames: int | None = None  # frames per normalisation block; None: one per storage block
     max_error: int | None = None  # the residual layer's bound in ADC units (0: lossless); None: no layer
+    aux: list[AuxInfo] = field(default_factory=list)  # the signals coded without the model (section AUXS)
     unknown: dict = field(default_factory=dict)  # keys this release does not know, kept as they were
     invalid: str | None = field(default=None, repr=False, compare=False)  # why the stored object does not fit
 
     _KEYS = ("model", "model_fs", "quality", "n_model", "record", "channels", "comments", "base_time", "base_date",
-             "original_bytes", "norm_frames", "max_error")
+             "original_bytes", "norm_frames", "max_error", AUX_KEY)
 
     def to_json(self) -> dict:
         """The JSON object the header stores (optional keys only when set, as every release wrote them)."""
@@ -123,6 +180,8 @@ class EcgMeta:
             out["norm_frames"] = self.norm_frames
         if self.max_error is not None:
             out["max_error"] = self.max_error
+        if self.aux:
+            out[AUX_KEY] = [a.to_json() for a in self.aux]
         return {**self.unknown, **out}
 
     @classmethod
@@ -138,6 +197,10 @@ class EcgMeta:
             channels, invalid = [], invalid or f"header channel metadata is invalid ({e})"
         if invalid is None and not all(map(_channel_ok, channels)):
             invalid = "header channel metadata has wrong types or a gain <= 0"
+        stored_aux = meta.get(AUX_KEY, [])
+        aux = [AuxInfo.from_json(a) for a in stored_aux] if isinstance(stored_aux, list) else [None]
+        if invalid is None and None in aux:
+            invalid = f"header {AUX_KEY} metadata has wrong types, a rate out of range or a gain <= 0"
         comments = meta.get("comments", [])
         times = (meta.get("base_time"), meta.get("base_date"))
         if invalid is None and not (isinstance(comments, list) and all(isinstance(c, str) for c in comments)
@@ -152,6 +215,7 @@ class EcgMeta:
             base_date=times[1] if isinstance(times[1], str) else None,
             original_bytes=b if _is_int(b := meta.get("original_bytes")) else None,
             norm_frames=meta.get(NORM_FRAMES_KEY), max_error=bound if _is_int(bound := meta.get("max_error")) else None,
+            aux=[a for a in aux if a is not None],
             unknown={k: v for k, v in meta.items() if k not in cls._KEYS}, invalid=invalid,
         )
 
@@ -208,6 +272,15 @@ def _header_problem(h: Header, limits: Limits) -> tuple[type[Exception], str] | 
 
 
 @dataclass(eq=False)
+class AuxStream:
+    """One aux signal's code: the residual layer's payload (vqcodec.coding.residual, no model) and its runs of
+    invalid samples, int64 [k, 2] (start, length), sorted and apart."""
+
+    residual: bytes
+    nan_runs: np.ndarray = field(default_factory=lambda: np.zeros((0, _AUX_RUN_WIDTH), np.int64))
+
+
+@dataclass(eq=False)
 class EcgFile:
     """A decoded ECG .vqc file. `==` is identity (it holds arrays): compare the fields instead."""
 
@@ -226,6 +299,9 @@ class EcgFile:
     bound: bool = False  # read from a file that carries the container's binding (format 1.8 on)
     annotations: dict[str, bytes] = field(default_factory=dict)  # aNNO: annotator (extension) -> the file's bytes
     wfdb_header: bytes | None = None  # wHEA: the record's original .hea text, lossless files only
+    aux: list[AuxStream] = field(default_factory=list)  # AUXS: one per entry of the header's aux list, in its order
+    edf_header: bytes | None = None  # eDFH: the EDF or BDF file's header bytes, verbatim
+    edf_annotations: bytes | None = None  # eDFA: the raw bytes of its annotation signals, verbatim
 
     @property
     def meta(self) -> EcgMeta:
@@ -322,7 +398,56 @@ def _write(f: EcgFile, level: int) -> tuple[Header, list[tuple[str, bytes]]]:
         if not (isinstance(f.wfdb_header, bytes) and 0 < len(f.wfdb_header) <= MAX_WFDB_HEADER_BYTES):
             raise ValueError(f"wfdb_header must be 1..{MAX_WFDB_HEADER_BYTES} bytes")
         out.append((TAG_WHEA, f.wfdb_header))
+    meta = EcgMeta.from_json(h.meta)
+    problem_aux = _aux_problem(meta, h, [(a.residual, a.nan_runs) for a in f.aux])
+    if problem_aux:
+        raise ValueError(problem_aux)
+    if f.aux:
+        out.append((TAG_AUXS, aux_bytes(f.aux)))
+    for tag, raw, cap in ((TAG_EDFH, f.edf_header, MAX_EDF_HEADER_BYTES),
+                          (TAG_EDFA, f.edf_annotations, DEFAULT_LIMITS.max_annotation_bytes)):
+        if raw is not None:
+            if not (isinstance(raw, bytes) and 0 < len(raw) <= cap):
+                raise ValueError(f"section {tag} holds 1..{cap} bytes")
+            out.append((tag, zc.compress(raw)))
     return h, out
+
+
+def aux_bytes(streams: list[AuxStream]) -> bytes:
+    """The AUXS payload: u32 count; per signal u32 NaN runs and u32 residual bytes; then per signal its runs
+    (int64 start, length) and its residual layer's payload."""
+    head = [_AUX_COUNT.pack(len(streams))] + [_AUX_ENTRY.pack(len(a.nan_runs), len(a.residual)) for a in streams]
+    body = [np.ascontiguousarray(a.nan_runs, "<i8").tobytes() + bytes(a.residual) for a in streams]
+    return b"".join(head + body)
+
+
+def _aux_problem(meta: EcgMeta, h: Header, streams: Sequence[tuple[bytes | memoryview, np.ndarray]]) -> str | None:
+    """Why the aux signals' code disagrees with the header's list of them (or with itself), or None."""
+    if len(streams) != len(meta.aux):
+        return f"{len(streams)} aux signals coded, the header lists {len(meta.aux)}"
+    if len(meta.aux) > MAX_AUX_SIGNALS:
+        return f"{len(meta.aux)} aux signals exceed the limit {MAX_AUX_SIGNALS}"
+    positions = [a.position for a in meta.aux]
+    if len(set(positions)) != len(positions) or any(p >= h.n_channels + len(positions) for p in positions):
+        return f"aux positions {positions} repeat or lie beyond the record's {h.n_channels + len(positions)} signals"
+    for i, (info, (payload, runs)) in enumerate(zip(meta.aux, streams)):
+        try:
+            bound, uses_model, t, c = residual.header(payload, f"aux signal {i}")
+            residual.check_size(payload, f"aux signal {i}")
+        except FormatError as e:
+            return str(e)
+        if (bound, uses_model, t, c) != (info.max_error, False, info.n_samples, 1):
+            return (f"aux signal {i} is coded for max error {bound}, {t} x {c} samples, the header says max error "
+                    f"{info.max_error}, {info.n_samples} x 1")
+        if not (isinstance(runs, np.ndarray) and runs.dtype == np.int64 and runs.ndim == 2
+                and runs.shape[1] == _AUX_RUN_WIDTH):
+            return f"aux signal {i}: NaN runs must be int64 [k, {_AUX_RUN_WIDTH}]"
+        if len(runs):
+            start, length = runs.T
+            if start.min() < 0 or length.min() < 1 or np.any(start > info.n_samples - length) \
+                    or np.any(start[1:] < start[:-1] + length[:-1]):
+                return f"aux signal {i}: NaN runs outside its samples, overlapping or not sorted"
+    return None
 
 
 def annotations_bytes(files: dict[str, bytes], level: int = vqc.ZSTD_LEVEL) -> bytes:
@@ -501,7 +626,8 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
     """
     # Every section's CRC is checked before any payload is decompressed.
     damage: list[str] | None = [] if salvage else None
-    c = vqc.read(data, name, limits, damage=damage, tolerate=frozenset({TAG_BLKS, TAG_ANNO, TAG_WHEA}))
+    c = vqc.read(data, name, limits, damage=damage,
+                 tolerate=frozenset({TAG_BLKS, TAG_ANNO, TAG_WHEA, TAG_EDFH, TAG_EDFA}))
     h, sections = c.header, c.sections
     r = Reader(b"", name)
     if h.kind != KIND:
@@ -559,8 +685,44 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
     if TAG_FPRT in sections:
         f.fingerprint = np.frombuffer(sections[TAG_FPRT], "<f4").reshape(nb, C, _FPRT_WIDTH).astype(np.float32)
     f.metrics = _metrics(c)
+    if TAG_AUXS in sections or meta.aux:
+        f.aux = _read_aux(r, sections.get(TAG_AUXS), meta, h, limits)
     _read_record_files(f, sections, meta, name, limits, f.damage if salvage else None)
     return f
+
+
+def _read_aux(r: Reader, data: memoryview | None, meta: EcgMeta, h: Header, limits: Limits) -> list[AuxStream]:
+    """The AUXS section, checked against the header's aux list."""
+    if data is None:
+        raise r.error(FormatError, f"the header lists {len(meta.aux)} aux signals and section {TAG_AUXS} is missing")
+    sub = Reader(data, f"{r.name}: section {TAG_AUXS}")
+    (count,) = _AUX_COUNT.unpack(sub.take(_AUX_COUNT.size, "count"))
+    if count > MAX_AUX_SIGNALS:
+        raise sub.error(LimitError, f"{count} aux signals exceed the limit {MAX_AUX_SIGNALS}")
+    entries = [_AUX_ENTRY.unpack(sub.take(_AUX_ENTRY.size, f"entry {i}")) for i in range(count)]
+    streams = []
+    for i, (n_runs, size) in enumerate(entries):
+        if n_runs > limits.max_nan_runs:
+            raise sub.error(LimitError, f"aux signal {i}: {n_runs} NaN runs exceed the limit {limits.max_nan_runs}")
+        runs = np.frombuffer(sub.take(n_runs * _AUX_RUN_WIDTH * 8, f"aux signal {i}"), "<i8")
+        streams.append((sub.take(size, f"aux signal {i}"), runs.reshape(-1, _AUX_RUN_WIDTH).astype(np.int64)))
+    if sub.pos != len(sub.view):
+        raise sub.error(FormatError, f"{len(sub.view) - sub.pos} bytes after the last aux signal")
+    if meta.invalid:
+        raise r.error(FormatError, meta.invalid)
+    problem = _aux_problem(meta, h, streams)
+    if problem:
+        raise sub.error(FormatError, problem)
+    return [AuxStream(bytes(payload), runs) for payload, runs in streams]
+
+
+def read_edf_section(data: bytes | memoryview, tag: str, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
+                     ) -> bytes:
+    """An eDFH or eDFA payload (one zstd frame) -> the EDF bytes it keeps, its declared size checked first."""
+    r = Reader(data, f"{name}: section {tag}")
+    cap = MAX_EDF_HEADER_BYTES if tag == TAG_EDFH else limits.max_annotation_bytes
+    size = vqc.zstd_frame_size(r, r.view, "frame", cap)
+    return _decompress(r, r.view, size, "frame", zstandard.ZstdDecompressor())
 
 
 def _read_record_files(f: EcgFile, sections: dict[str, memoryview], meta: EcgMeta, name: str, limits: Limits,
@@ -568,7 +730,7 @@ def _read_record_files(f: EcgFile, sections: dict[str, memoryview], meta: EcgMet
     """aNNO and wHEA into `f`. With `damage` (salvage), a section that is damaged is left out, noted there, and the
     signal still decodes; without, its damage raises."""
     r = Reader(b"", name)
-    for tag in (TAG_ANNO, TAG_WHEA):
+    for tag in (TAG_ANNO, TAG_WHEA, TAG_EDFH, TAG_EDFA):
         if tag not in sections:
             continue
         if damage is not None and any(d.startswith(f"section {tag} CRC mismatch") for d in damage):
@@ -576,6 +738,10 @@ def _read_record_files(f: EcgFile, sections: dict[str, memoryview], meta: EcgMet
         try:
             if tag == TAG_ANNO:
                 f.annotations = read_annotations(sections[tag], name, limits)
+            elif tag == TAG_EDFH:
+                f.edf_header = read_edf_section(sections[tag], tag, name, limits)
+            elif tag == TAG_EDFA:
+                f.edf_annotations = read_edf_section(sections[tag], tag, name, limits)
             elif meta.max_error != 0:
                 raise r.error(FormatError, f"section {TAG_WHEA} keeps the original header of a lossless file, and "
                                            f"this file promises {_bound_text(meta.max_error)}")
@@ -599,6 +765,16 @@ def with_record_files(data: bytes | memoryview, annotations: dict[str, bytes] | 
     if not annotations and header is None:
         return bytes(data)
     f.annotations, f.wfdb_header = dict(annotations or {}), header
+    return dumps(f, level)
+
+
+def with_edf_files(data: bytes | memoryview, header: bytes, annotations: bytes | None = None, name: str = "<bytes>",
+                   level: int = vqc.ZSTD_LEVEL) -> bytes:
+    """An ECG file's bytes with an EDF or BDF file's own bytes added, kept verbatim: its header (eDFH) and its
+    annotation signals' raw bytes (eDFA), so that decompress writes the EDF file again (byte for byte when the
+    signals are lossless). The rest of the file is written again as it was. ValueError when they do not fit."""
+    f = loads(data, name)
+    f.edf_header, f.edf_annotations = header, annotations or None
     return dumps(f, level)
 
 
@@ -628,6 +804,11 @@ for _section in (
                 damage_note="the annotation files are left out"),
     SectionType(TAG_WHEA, lambda _: RECORD_FILES_MINOR, lambda h, lim: MAX_WFDB_HEADER_BYTES,
                 damage_note="the original header is left out; vqcodec writes its own"),
+    SectionType(TAG_AUXS, lambda _: AUX_MINOR, _any_size),
+    SectionType(TAG_EDFH, lambda _: AUX_MINOR, lambda h, lim: MAX_EDF_HEADER_BYTES,
+                damage_note="the EDF header is left out: the signals decode, not to EDF"),
+    SectionType(TAG_EDFA, lambda _: AUX_MINOR, lambda h, lim: lim.max_annotation_bytes,
+                damage_note="the EDF annotations are left out"),
 ):
     vqc.register_section(_section)
 vqc.register_kind(Kind(KIND, 1, EcgFile, loads, _write, _metrics, check_header=_header_problem))

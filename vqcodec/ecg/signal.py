@@ -34,12 +34,38 @@ class ChannelInfo:
         return self.adc_res if self.adc_res > 0 else FMT_BITS.get(self.fmt, 16)
 
 
+@dataclass(eq=False)
+class AuxChannel:
+    """A signal of a record that the model is not for (respiration, blood pressure, EEG ...), or one at another rate
+    than the record's: coded by the residual layer alone (section AUXS of `vqcodec.ecg.file`).
+
+    position: its number among the record's signals: the aux channels of a Signal hold their positions, and the
+    Signal's own channels fill the others in order (see `Signal.positions`). samples: [n] physical, NaN invalid.
+    """
+
+    position: int
+    fs: float
+    channel: ChannelInfo
+    samples: np.ndarray
+    # == is identity (it holds an array): compare the fields instead
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.samples.shape[0])
+
+    def digital(self) -> np.ndarray:
+        """[n] int64 ADC values (invalid samples become 0)."""
+        d = np.where(np.isnan(self.samples), 0.0, self.samples * self.channel.gain + self.channel.baseline)
+        return np.rint(d).astype(np.int64)
+
+
 @dataclass
 class Signal:
     """A multi-channel signal.
 
     samples: [T, C] float64 in physical units; NaN marks invalid (missing) samples.
-    fs: sampling rate in Hz. channels: one ChannelInfo per column.
+    fs: sampling rate in Hz. channels: one ChannelInfo per column. aux: the record's other signals, each at its own
+    rate (an EDF file's respiration at 25 Hz beside ECG at 360 Hz), coded without the model.
     """
 
     samples: np.ndarray
@@ -49,6 +75,7 @@ class Signal:
     comments: list[str] = field(default_factory=list)
     base_time: str | None = None
     base_date: str | None = None
+    aux: list[AuxChannel] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.samples.ndim != 2:
@@ -60,6 +87,11 @@ class Signal:
     @property
     def n_samples(self) -> int:
         return int(self.samples.shape[0])
+
+    def positions(self) -> list[int]:
+        """The position among the record's signals of each of `channels`: those its aux channels do not hold."""
+        taken = {a.position for a in self.aux}
+        return [p for p in range(self.n_channels + len(self.aux)) if p not in taken][: self.n_channels]
 
     @property
     def n_channels(self) -> int:
@@ -74,6 +106,11 @@ class Signal:
         """The same record with only these channels, in this order."""
         return Signal(self.samples[:, columns], self.fs, [self.channels[c] for c in columns], self.record_name,
                       list(self.comments), self.base_time, self.base_date)
+
+    def without_aux(self) -> Signal:
+        """The same record without its aux channels."""
+        return Signal(self.samples, self.fs, self.channels, self.record_name, list(self.comments), self.base_time,
+                      self.base_date)
 
     def digital(self) -> np.ndarray:
         """[T, C] int64 ADC values (invalid samples become 0; use np.isnan(samples) for the mask)."""
