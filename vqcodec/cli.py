@@ -392,8 +392,8 @@ def _compress_one(record: Path, output_arg: str | None, quality: int | None, mod
         click.echo(f"{output if not to_stdout else record}: {_summary(report, meta.channels)}{_routes(meta)}",
                    err=True)
         return
-    if max_prdn is None and max_error is None and channels is None and io.is_wfdb(record) \
-            and _compress_windows(record, output, to_stdout, quality, model, fs, force, kept):
+    if max_prdn is None and max_error is None and (io.is_wfdb(record) or record.suffix.lower() == io.NPY_SUFFIX) \
+            and _compress_windows(record, output, to_stdout, quality, model, fs, channels, force, kept):
         return
     with warnings.catch_warnings():
         if not force:  # a record that fails its own checksum is compressed only when asked
@@ -496,13 +496,23 @@ def _keep_record_files(data: bytes, report: Report, kept: tuple[dict[str, bytes]
 
 
 def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int | None, model: str | None,
-                      fs: float | None, force: bool, kept: tuple[dict[str, bytes], bytes | None]) -> bool:
-    """compress of a WFDB record at a quality level: read in windows (vqcodec.ecg.stream), so memory does not grow
-    with the record; the same file as a whole read gives. False (nothing done) for a record with channels the model
-    does not take: those are coded without it, from the record read whole."""
+                      fs: float | None, channels: str | None, force: bool,
+                      kept: tuple[dict[str, bytes], bytes | None]) -> bool:
+    """compress of a WFDB record or a .npy array (memory-mapped) at a quality level, with the channels --channels
+    keeps: read in windows (vqcodec.ecg.stream), so memory does not grow with the record; the same file as a whole
+    read gives. False (nothing done) for a record with channels the model does not take: those are coded without
+    it, from the record read whole."""
+    from vqcodec.ecg.stream import Selected
+    from vqcodec.io.array import NpySource
     from vqcodec.io.wfdb import WfdbSource
 
-    source = WfdbSource(record, fs)
+    whole: WfdbSource | NpySource = NpySource(record, fs) if record.suffix.lower() == io.NPY_SUFFIX \
+        else WfdbSource(record, fs)
+    source: WfdbSource | NpySource | Selected = whole
+    original_bytes: int | None = sum(p.stat().st_size for p in io.record_paths(record))
+    if channels is not None:  # the file bytes are the whole record's: no compression ratio against them
+        source = Selected(whole, _channel_columns([ch.name for ch in whole.channels], channels, record))
+        original_bytes = None
     codec = Codec.load(model or DEFAULT_MODEL)
     try:
         codec.check_channels(source)
@@ -510,9 +520,7 @@ def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int 
         return False
     try:
         with _record_bar(str(record)) as progress:
-            data, report = codec.compress_source(source, quality,
-                                                 sum(p.stat().st_size for p in io.record_paths(record)),
-                                                 progress=progress)
+            data, report = codec.compress_source(source, quality, original_bytes, progress=progress)
     except ChannelError as e:
         hint = f"--channels {','.join(e.fit)}, or " if e.fit else ""
         _fail(f"{record}: model {codec.name} does not take channel(s) {', '.join(e.refused)}: it was trained on ECG "
@@ -543,7 +551,11 @@ def _summary(report: Report, channels: list[ChannelInfo]) -> str:
 
 def _select_channels(signal: Signal, spec: str, record: Path) -> Signal:
     """The channels --channels names (names, or 0-based numbers), in that order."""
-    names = [ch.name for ch in signal.channels]
+    return signal.select(_channel_columns([ch.name for ch in signal.channels], spec, record))
+
+
+def _channel_columns(names: list[str], spec: str, record: Path) -> list[int]:
+    """The columns of the channels --channels names (names, or 0-based numbers), in that order."""
     columns = []
     for item in (part.strip() for part in spec.split(",")):
         if item in names:
@@ -554,7 +566,7 @@ def _select_channels(signal: Signal, spec: str, record: Path) -> Signal:
             _fail(f"{record}: no channel {item!r} (it has {', '.join(names)})")
     if len(set(columns)) != len(columns):
         _fail(f"{record}: --channels names a channel twice ({spec})")
-    return signal.select(columns)
+    return columns
 
 
 def _emit(data: bytes, output: Path, to_stdout: bool, force: bool) -> None:
@@ -735,19 +747,22 @@ def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, f
 
 
 def _decode_windows(parsed: object, output: Path, model: str | None, force: bool, name: str) -> list[Path] | None:
-    """Decode an ECG file of a model layer alone into a WFDB record window by window (memory does not grow with
-    the record), the same files as a whole decode writes; None where the file or the output needs the whole
-    decode (a residual layer, salvage, .npy, a format written whole)."""
+    """Decode an ECG file of a model layer alone into a WFDB record or a .npy array window by window (memory does
+    not grow with the record), the same files as a whole decode writes; None where the file or the output needs the
+    whole decode (a residual layer, salvage, a WFDB format written whole)."""
     from vqcodec.ecg.codec import codec_for, signal_template
+    from vqcodec.io.array import NpyWriter
     from vqcodec.io.wfdb import WfdbWriter, streamable_fmt
 
-    if not isinstance(parsed, EcgFile) or not io.is_wfdb(output):
+    npy = output.suffix.lower() == io.NPY_SUFFIX
+    if not isinstance(parsed, EcgFile) or not (io.is_wfdb(output) or npy):
         return None
     codec = codec_for(parsed.header, model, name)
     template = signal_template(parsed.header, parsed.meta, name)
-    if not codec.streams(parsed) or streamable_fmt(template) is None:
+    if not codec.streams(parsed) or (not npy and streamable_fmt(template) is None):
         return None
-    writer = WfdbWriter(output, template, force)
+    writer: NpyWriter | WfdbWriter = NpyWriter(output, template.n_samples, template.n_channels, force) if npy \
+        else WfdbWriter(output, template, force)
     try:
         with _record_bar(name) as progress:
             for y in codec.decode_windows(parsed, name, progress=progress):

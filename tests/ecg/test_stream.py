@@ -134,3 +134,13 @@ def test_one_long_record_shows_its_progress_on_a_terminal_and_not_in_a_pipe(cli,
     assert code == 0 and "%|" in shown and "wrote" in shown, shown
     piped = cli("decompress", tmp_path / "rec.vqc", "-m", tiny_bundle, "-o", tmp_path / "p" / "r")
     assert piped.code == 0 and "%|" not in piped.stderr
+
+
+def test_a_npy_array_read_through_a_memory_map_compresses_to_the_whole_arrays_bytes(
+        codec: Codec, small_chunks: None, tmp_path: Path) -> None:
+    from vqcodec.io.array import NpySource, read_array
+
+    sig = make_signal(codec.block_samples * 2 + 77, channels=2, seed=4)
+    np.save(tmp_path / "rec.npy", sig.samples)
+    whole = codec.compress(read_array(tmp_path / "rec.npy", fs=codec.fs)).data
+    assert codec.compress_source(NpySource(tmp_path / "rec.npy", fs=codec.fs), window=300).data == whole

@@ -109,3 +109,49 @@ def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(VqcError if isinstance(error, Exception) else KeyboardInterrupt):
         write_array(tmp_path / "b.npy", sig)
     assert [p.name for p in tmp_path.iterdir()] == ["a.npy"]
+
+
+def test_npy_source_reads_the_windows_read_array_gives(tmp_path: Path) -> None:
+    from vqcodec.io.array import NpySource
+
+    x = np.random.default_rng(1).normal(size=(3000, 2)).astype(np.float32)
+    x[100:120, 1] = np.nan
+    path = save(tmp_path / "a.npy", x)
+    whole, source = read_array(path, fs=360.0), NpySource(path, fs=360.0)
+    assert (source.n_samples, source.fs, source.record_name) == (3000, 360.0, "a")
+    assert source.channels == whole.channels
+    parts = np.concatenate([source.read(a, min(a + 777, 3000)) for a in range(0, 3000, 777)])
+    np.testing.assert_array_equal(parts, whole.samples)
+    assert isinstance(source._data, np.memmap)  # the file is mapped, not loaded
+
+
+@pytest.mark.parametrize("bad, message", [(np.array([1.0, np.inf]), "contains inf"),
+                                          (np.zeros((2, 2, 2)), "must be [T] or [T, C]")])
+def test_npy_source_refuses_what_read_array_refuses(tmp_path: Path, bad: np.ndarray, message: str) -> None:
+    from vqcodec.io.array import NpySource
+
+    path = save(tmp_path / "bad.npy", bad)
+    for reader in (read_array, NpySource):
+        with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            reader(path, fs=100.0)
+
+
+def test_npy_writer_writes_write_arrays_bytes_in_windows_and_nothing_on_abort(tmp_path: Path) -> None:
+    from vqcodec.io.array import NpyWriter
+
+    x = np.random.default_rng(2).normal(size=(1001, 3))
+    x[7:9, 2] = np.nan
+    sig = read_array(save(tmp_path / "in.npy", x), fs=100.0)
+    write_array(tmp_path / "whole.npy", sig)
+    writer = NpyWriter(tmp_path / "windows.npy", 1001, 3)
+    for a in range(0, 1001, 250):
+        writer.write(x[a : a + 250])
+    assert writer.close() == [tmp_path / "windows.npy"]
+    assert (tmp_path / "windows.npy").read_bytes() == (tmp_path / "whole.npy").read_bytes()
+    with pytest.raises(OutputExistsError):
+        NpyWriter(tmp_path / "windows.npy", 1, 1)
+    half = NpyWriter(tmp_path / "half.npy", 1001, 3)
+    half.write(x[:500])
+    with pytest.raises(VqcError, match="500 samples written of 1001"):
+        half.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy", "whole.npy", "windows.npy"]

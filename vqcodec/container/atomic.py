@@ -58,8 +58,7 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], force: boo
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())  # on disk before it has the output's name: a crash leaves old or new, whole
-        os.chmod(tmp, _NEW_FILE_MODE & ~_umask())  # mkstemp makes 0600; an output gets what open() would give
-        _publish(Path(tmp), path, force)
+        publish(Path(tmp), path, force)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, VqcError):
@@ -72,9 +71,11 @@ def write_atomic(path: str | Path, write: Callable[[BinaryIO], None], force: boo
     return path
 
 
-def _publish(tmp: Path, path: Path, force: bool) -> None:
-    """Give the finished temporary file the output's name: replace with force; else a hard link, which is atomic and
-    fails if another writer got there first (where the file system has no hard links, a rename after a last check)."""
+def publish(tmp: Path, path: Path, force: bool) -> None:
+    """Give the finished temporary file (written and synced) the output's name, and the mode open() would have given
+    it (mkstemp makes 0600): replace with force; else a hard link, which is atomic and fails if another writer got
+    there first (where the file system has no hard links, a rename after a last check)."""
+    os.chmod(tmp, _NEW_FILE_MODE & ~_umask())
     if force:
         os.replace(tmp, path)
         return

@@ -67,6 +67,25 @@ class SignalSource:
         return self.signal.samples[start:stop]
 
 
+class Selected:
+    """Some of a Source's channels, in the order given (what `--channels` keeps): a Source itself. `check()` passes to
+    the source, whose reads still cover every channel (a WFDB record's checksums are over all of them)."""
+
+    def __init__(self, source: Source, columns: list[int]) -> None:
+        self.source, self.columns = source, list(columns)
+        self.fs, self.n_samples, self.record_name = source.fs, source.n_samples, source.record_name
+        self.channels = [source.channels[c] for c in self.columns]
+        self.comments, self.base_time, self.base_date = source.comments, source.base_time, source.base_date
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return self.source.read(start, stop)[:, self.columns]
+
+    def check(self) -> None:
+        check = getattr(self.source, "check", None)
+        if check is not None:
+            check()
+
+
 class Filled:
     """A source's samples with invalid runs filled as `conditioning.fill_invalid` fills the whole record: linear
     between the valid neighbours (found outside the window when a run leaves it), edges held, an all-invalid channel
