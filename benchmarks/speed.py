@@ -1,8 +1,12 @@
-"""Speed: CLI compress and decompress of one 30-minute 2-lead record, median of 3 runs.
+"""Speed: CLI compress and decompress of one 30-minute 2-lead record, median of 3 runs; with several models,
+each model's time and its ratio to the first's, measured in one run.
 
     python benchmarks/speed.py --record ../shared/data/ecg/mitdb/103
+    python benchmarks/speed.py --record ../shared/data/ecg/mitdb/103 --models ecg-v4,vqcodec/models/ecg-v5
 
-Wall time of the whole `vqcodec` process (start-up included), as a user sees it.
+Wall time of the whole `vqcodec` process (start-up included), as a user sees it. With several models the runs
+are interleaved (A B A B ...), so a machine that slows down or speeds up during the run moves every model alike:
+the ratios are what to compare across machines, not the seconds.
 """
 
 from __future__ import annotations
@@ -29,24 +33,33 @@ def timed(*args: str) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--record", required=True)
     ap.add_argument("--quality", default=None)
-    ap.add_argument("--model", default="ecg")
+    ap.add_argument("--model", default=None, help="one model (the default ECG model if neither option is given)")
+    ap.add_argument("--models", default=None, help="comma-separated models; ratios are to the first")
+    ap.add_argument("--repeats", type=int, default=REPEATS)
     args = ap.parse_args()
+    models = args.models.split(",") if args.models else [args.model or "ecg"]
     sig = vqcodec.read(args.record)
     n = sig.n_samples * sig.n_channels
     q = ["-q", args.quality] if args.quality else []
+    enc: dict[str, list[float]] = {m: [] for m in models}
+    dec: dict[str, list[float]] = {m: [] for m in models}
     with tempfile.TemporaryDirectory() as tmp:
-        vqc, out = Path(tmp) / "r.vqc", Path(tmp) / "r"
-        enc = [timed("compress", args.record, "-o", str(vqc), "--force", "--model", args.model, *q)
-               for _ in range(REPEATS)]
-        dec = [timed("decompress", str(vqc), "-o", str(out), "--force", "--model", args.model) for _ in range(REPEATS)]
-    e, d = statistics.median(enc), statistics.median(dec)
+        for _ in range(args.repeats):
+            for i, m in enumerate(models):
+                vqc, out = Path(tmp) / f"r{i}.vqc", Path(tmp) / f"r{i}"
+                enc[m].append(timed("compress", args.record, "-o", str(vqc), "--force", "--model", m, *q))
+                dec[m].append(timed("decompress", str(vqc), "-o", str(out), "--force", "--model", m))
     print(f"record {args.record}: {sig.n_channels} leads x {sig.n_samples} samples ({sig.duration / 60:.1f} min); "
           f"{platform.machine()}, {os.cpu_count()} cores")
-    print(f"compress   median {e:.2f} s ({n / e:,.0f} samples/s)  runs {[round(x, 2) for x in enc]}")
-    print(f"decompress median {d:.2f} s ({n / d:,.0f} samples/s)  runs {[round(x, 2) for x in dec]}")
+    e0, d0 = statistics.median(enc[models[0]]), statistics.median(dec[models[0]])
+    for m in models:
+        e, d = statistics.median(enc[m]), statistics.median(dec[m])
+        ratio = f"  ({e / e0:.2f} / {d / d0:.2f} of {models[0]}'s)" if len(models) > 1 else ""
+        print(f"{m}: compress median {e:.2f} s ({n / e:,.0f} samples/s), decompress median {d:.2f} s "
+              f"({n / d:,.0f} samples/s){ratio}  runs {[round(x, 2) for x in enc[m]]} {[round(x, 2) for x in dec[m]]}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@ stages through the teacher's quantiser and decoder). ecg-v3's encoder came from 
 
 The checkpoints have train.py's layout, so `python -m training.export --decoding-of <teacher's bundle>` makes a
 bundle of the student that decodes the teacher's files.
+
+`--part decoder` distils a cheaper decoder instead (config `model.channels`): the teacher's encoder and quantiser
+stay frozen and give the latents (a random stage count per tile, as in training); the student decoder learns the
+teacher decoder's output and, with `--recon`, the signal itself. Its indices mean what the teacher's mean, but its
+output is its own, so its bundle gets a new id (it cannot decode the teacher's files identically). The teacher may
+be a shipped bundle (`--teacher vqcodec/models/ecg-v4`), read from its ONNX graphs.
 """
 
 from __future__ import annotations
@@ -37,6 +43,110 @@ def student_of(teacher: VQVAE, cfg: dict, channels: list[int]) -> tuple[VQVAE, d
     for p in [*student.quantizer.parameters(), *student.decoder.parameters()]:
         p.requires_grad_(False)
     return student, cfg
+
+
+def load_teacher(path: Path, device: str, config: Path | None = None) -> tuple[VQVAE, dict, str]:
+    """A teacher from a checkpoint, or from a bundle folder (then `config` gives its architecture)."""
+    if path.is_dir():
+        from training.rate import model_from_bundle
+        from training.train import load_config
+
+        if config is None:
+            raise SystemExit("a bundle teacher needs --config (its architecture and training settings)")
+        cfg = load_config(config)
+        return model_from_bundle(cfg, path).to(device), cfg, f"bundle {path}"
+    ck = torch.load(path, weights_only=False, map_location=device)
+    teacher = VQVAE(ck["config"]).to(device)
+    teacher.load_state_dict(ck["model"])
+    return teacher, ck["config"], f"{path} step {ck['step']}, val {ck['val'].get('prdn', ck['val'])}"
+
+
+def decoder_student_of(teacher: VQVAE, cfg: dict, channels: list[int]) -> tuple[VQVAE, dict]:
+    """A VQVAE whose decoder has `channels` and whose encoder and quantiser are the teacher's (frozen)."""
+    cfg = copy.deepcopy(cfg)
+    m = cfg["model"]
+    m["encoder_channels"] = m.get("encoder_channels", m["channels"])  # the encoder keeps its width
+    m["channels"] = channels
+    student = VQVAE(cfg)
+    kept = {k: v for k, v in teacher.state_dict().items() if not k.startswith("decoder.")}
+    student.load_state_dict(kept, strict=False)
+    for p in [*student.quantizer.parameters(), *student.encoder.parameters()]:
+        p.requires_grad_(False)
+    return student, cfg
+
+
+def distill_decoder(teacher_path: Path, channels: list[int], train_arrays: list[np.ndarray], val: list[np.ndarray],
+                    run: Path, steps: int, batch: int | None = None, eval_every: int = 500, device: str = "cpu",
+                    recon: float = 0.0, config: Path | None = None, resume: bool = False,
+                    init: Path | None = None) -> Path:
+    """Train a student decoder for `steps` steps; returns the best checkpoint (train.py's layout).
+
+    The loss is the MSE to the teacher decoder's output on the same quantised latent (normalised domain), plus
+    `recon` times the MSE to the signal. Resumes from run/last.pt with `resume`; `init` starts the student decoder
+    from an earlier student's (e.g. one distilled from the teacher this one fine-tuned)."""
+    teacher, cfg, said = load_teacher(teacher_path, device, config)
+    teacher.eval()
+    student, cfg = decoder_student_of(teacher, cfg, channels)
+    student.to(device)
+    student.quantizer.eval()  # frozen: no codebook updates or restarts
+    t = cfg["train"]
+    t["steps"] = steps
+    t["batch"] = batch or t["batch"]
+    torch.manual_seed(t["seed"])
+    torch.set_num_threads(t.get("threads", 2))
+    run.mkdir(parents=True, exist_ok=True)
+    log = open(run / "distill.log", "a")
+    opt = torch.optim.AdamW(student.decoder.parameters(), lr=t["lr"])
+    best, step, elapsed0 = math.inf, 0, 0.0
+    if resume and (run / "last.pt").exists():
+        ck = torch.load(run / "last.pt", weights_only=False, map_location=device)
+        student.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        best, step, elapsed0 = ck["best"], ck["step"], ck["elapsed"]
+        print(f"resumed at step {step}", file=log, flush=True)
+    else:
+        if init is not None:
+            earlier = torch.load(init, weights_only=False, map_location=device)["model"]
+            student.decoder.load_state_dict({k.removeprefix("decoder."): v for k, v in earlier.items()
+                                             if k.startswith("decoder.")})
+            print(f"student decoder from {init}", file=log, flush=True)
+        print(f"teacher {said}; student decoder {channels}: "
+              f"{sum(p.numel() for p in student.decoder.parameters())} parameters (teacher's "
+              f"{sum(p.numel() for p in teacher.decoder.parameters())}), recon weight {recon}", file=log, flush=True)
+    sampler = TileSampler(train_arrays, cfg["data"]["tile"], t["seed"])
+    sampler.rng = np.random.default_rng([t["seed"], step])
+    draw_stages = stage_sampler(cfg, student.quantizer.stages, torch.Generator().manual_seed(t["seed"] + step))
+    start = time.time()
+    while step < t["steps"]:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        step += 1
+        x = torch.from_numpy(sampler.batch(t["batch"])).to(device)
+        with torch.no_grad():
+            z_q, _, _ = teacher.quantizer(teacher.encoder(x), draw_stages(t["batch"]).to(device))
+            target = teacher.decoder(z_q)
+        y = student.decoder(z_q)
+        loss = torch.mean((y - target) ** 2) + recon * torch.mean((y - x) ** 2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.decoder.parameters(), t["clip"])
+        opt.step()
+        if step % 50 == 0:
+            print(f"step {step} loss {loss.item():.5f} t {elapsed0 + time.time() - start:.0f}s", file=log, flush=True)
+        if step % eval_every == 0 or step == t["steps"]:
+            ev = evaluate(student, val, device)
+            elapsed = elapsed0 + time.time() - start
+            out = {"model": student.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                   "elapsed": elapsed, "config": cfg, "val": ev, "device": _device_name(device),
+                   "teacher": str(teacher_path), "recon": recon}
+            if ev["score"] < best:
+                best = out["best"] = ev["score"]
+                torch.save(out, run / "best.pt")
+            torch.save(out, run / "last.pt")
+            print(f"step {step} loss {loss.item():.5f} val PRDN% by stages {ev['prdn']} score {ev['score']:.4f} "
+                  f"best {best:.4f} t {elapsed:.0f}s", file=log, flush=True)
+    log.close()
+    return run / "best.pt"
 
 
 def distill(teacher_path: Path, channels: list[int], train_arrays: list[np.ndarray], val: list[np.ndarray],
@@ -109,8 +219,12 @@ def distill(teacher_path: Path, channels: list[int], train_arrays: list[np.ndarr
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--teacher", required=True, type=Path, help="the trained model's checkpoint")
-    ap.add_argument("--channels", required=True, help="student encoder channels, e.g. 16,32,64,128")
+    ap.add_argument("--teacher", required=True, type=Path, help="the trained model's checkpoint, or a bundle folder")
+    ap.add_argument("--config", type=Path, default=None, help="with a bundle teacher: its training config")
+    ap.add_argument("--part", choices=("encoder", "decoder"), default="encoder", help="what the student replaces")
+    ap.add_argument("--resume", action="store_true", help="--part decoder: continue from OUT/last.pt")
+    ap.add_argument("--init", type=Path, default=None, help="--part decoder: start from this student's decoder")
+    ap.add_argument("--channels", required=True, help="student channels, e.g. 16,32,64,128")
     ap.add_argument("--steps", required=True, type=int, help="step count (with --minutes: its cap)")
     ap.add_argument("--minutes", type=float, default=None, help="size the step count to this many minutes")
     ap.add_argument("--recon", type=float, default=0.0, help="weight of the reconstruction term (default 0)")
@@ -120,9 +234,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
+    channels = [int(c) for c in args.channels.split(",")]
+    if args.part == "decoder":
+        _, cfg, _ = load_teacher(args.teacher, "cpu", args.config)
+        train_arrays, val = train_val_arrays(data_root(args.data), cfg["data"])
+        distill_decoder(args.teacher, channels, train_arrays, val, args.out, args.steps, args.batch, args.eval_every,
+                        args.device, args.recon, args.config, args.resume, args.init)
+        return
     cfg = torch.load(args.teacher, weights_only=False, map_location="cpu")["config"]
     train_arrays, val = train_val_arrays(data_root(args.data), cfg["data"])
-    channels = [int(c) for c in args.channels.split(",")]
     distill(args.teacher, channels, train_arrays, val, args.out, args.steps, args.batch, args.eval_every,
             args.device, args.minutes, args.recon)
 

@@ -1,0 +1,82 @@
+"""training.rate (rate in the loss) and training.distill's decoder student, on the tiny model trained here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tests.helpers.signals import make_signal, synthetic_ecg  # noqa: E402
+from vqcodec.ecg.codec import Codec  # noqa: E402
+
+pytestmark = pytest.mark.slow  # trains models
+
+
+def _checkpoint(trained_bundle):  # noqa: ANN001, ANN202
+    return torch.load(trained_bundle.parent / "run" / "best.pt", weights_only=False)
+
+
+def test_a_bundle_read_back_from_its_onnx_graphs_is_the_checkpoints_model(trained_bundle) -> None:
+    from training.model import VQVAE
+    from training.rate import model_from_bundle
+
+    ck = _checkpoint(trained_bundle)
+    original = VQVAE(ck["config"])
+    original.load_state_dict(ck["model"])
+    original.eval()
+    rebuilt = model_from_bundle(ck["config"], trained_bundle).eval()
+    x = torch.from_numpy(synthetic_ecg(512, seed=3).astype(np.float32))[None, None]
+    with torch.no_grad():
+        assert torch.allclose(rebuilt.encoder(x), original.encoder(x), atol=1e-5)
+        z = original.encoder(x)
+        assert torch.allclose(rebuilt.decoder(z), original.decoder(z), atol=1e-5)
+    assert torch.equal(rebuilt.quantizer.codebooks, original.quantizer.codebooks)
+
+
+def test_the_rate_search_is_nearest_at_lambda_0_cheaper_at_larger_lambda_and_gives_the_encoder_a_gradient(
+        trained_bundle) -> None:
+    from training.rate import BigramPrior, model_from_bundle, rate_quantize
+
+    ck = _checkpoint(trained_bundle)
+    model = model_from_bundle(ck["config"], trained_bundle)
+    q = model.quantizer
+    counts = np.load(trained_bundle / "priors.npy")
+    prior = BigramPrior(counts)
+    x = torch.from_numpy(np.stack([synthetic_ecg(512, seed=s) for s in range(4)]).astype(np.float32))[:, None]
+    z = model.encoder(x)
+    n = torch.full((4,), q.stages)
+    _, nearest, _ = q.eval()(z.detach(), n)
+    _, at0, _, _, nll0 = rate_quantize(q, prior, z, n, torch.zeros(4), tau=0.1, train=False)
+    assert torch.equal(at0, nearest)
+    _, _, _, _, nll_big = rate_quantize(q, prior, z, n, torch.full((4,), 50.0), tau=0.1, train=False)
+    assert nll_big < nll0  # a large weight picks codes the prior finds cheaper
+    _, _, _, soft, _ = rate_quantize(q, prior, z, n, torch.ones(4), tau=0.1, train=False)
+    soft.sum().backward()
+    grads = [p.grad for p in model.encoder.parameters()]
+    assert all(g is not None for g in grads) and any(float(g.abs().sum()) > 0 for g in grads)
+
+
+def test_a_distilled_decoder_keeps_the_teachers_encoder_and_codebooks_and_exports(trained_bundle, tmp_path) -> None:
+    from training.distill import distill_decoder
+    from training.export import export
+
+    teacher = trained_bundle.parent / "run" / "best.pt"
+    arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(2)]
+    best = distill_decoder(teacher, [2, 4, 4], arrays, [synthetic_ecg(1024, seed=9).astype(np.float32)],
+                           tmp_path / "d", steps=3, eval_every=3, recon=1.0)
+    student, original = torch.load(best, weights_only=False), _checkpoint(trained_bundle)
+    assert student["config"]["model"]["channels"] == [2, 4, 4] and student["step"] == 3
+    assert student["model"]["decoder.net.0.weight"].shape[0] == 4  # the widest (first) stage of the student
+    for key, value in original["model"].items():
+        if not key.startswith("decoder."):
+            assert torch.equal(student["model"][key], value), key
+    distill_decoder(teacher, [2, 4, 4], arrays, [synthetic_ecg(1024, seed=9).astype(np.float32)], tmp_path / "d",
+                    steps=5, eval_every=5, recon=1.0, resume=True)
+    assert torch.load(tmp_path / "d" / "last.pt", weights_only=False)["step"] == 5
+    assert "resumed at step 3" in (tmp_path / "d" / "distill.log").read_text()
+    export(best, tmp_path / "bundle", default_quality=2, command="test")
+    codec = Codec.load(tmp_path / "bundle")
+    sig = make_signal(3000)
+    out = codec.decompress(codec.compress(sig, quality=2).data)
+    assert out.samples.shape == sig.samples.shape

@@ -1,0 +1,291 @@
+"""Rate in the loss: fine-tune an ECG VQ-VAE for distortion + beta * bits, the bits priced by a learned bigram prior.
+
+`training.train` trains for reconstruction alone; this module adds what the entropy coder
+(`vqcodec.coding.entropy`) will charge. The prior has the coder's contexts (a stage-1 index given the previous
+stage-1 index, a later stage's given the index one stage up) as logits learned with the network by maximum
+likelihood on the indices the training search picks. The search is the runtime's (ECVQ: argmin distance +
+lambda * bits, `vqcodec.ecg.search`), at a lambda drawn per tile from the ladder's weights, so the decoder learns
+the indices it will be given; the encoder feels the rate through a soft assignment (the expected bits under a
+softmax over code distances), beta = KAPPA * lambda. Quantiser dropout stays, so one model still gives the ladder.
+
+    python -m training.rate --config training/configs/ecg-v5-rate.toml --bundle vqcodec/models/ecg-v4
+
+starts from a shipped bundle's ONNX weights and codebooks (no checkpoint needed) and resumes from
+runs/<name>/last.pt with `--resume`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+from tqdm import tqdm
+
+from training.data import data_root, normalized_channels, train_val_arrays
+from training.model import VQVAE
+from training.quantizer import ResidualVQ
+from training.train import _device_name, load_config, lr_at, stage_sampler
+
+LN2 = math.log(2.0)
+
+
+def model_from_bundle(cfg: dict, bundle: Path) -> VQVAE:
+    """A VQVAE of cfg's architecture holding a shipped bundle's weights (from its ONNX graphs) and codebooks.
+
+    The CPU rewrite of the graphs (`training.cpu_graph`) keeps each weight's name and adds a height axis of 1,
+    which is squeezed back here."""
+    model = VQVAE(cfg)
+    state = model.state_dict()
+    loaded = set()
+    for part in ("encoder", "decoder"):
+        graph = onnx.load(str(bundle / f"{part}.onnx")).graph
+        for init in graph.initializer:
+            key = f"{part}.{init.name}"
+            if key not in state:
+                continue
+            w = torch.from_numpy(numpy_helper.to_array(init).copy())
+            if w.dim() == 4 and state[key].dim() == 3:
+                w = w[:, :, 0, :]
+            if w.shape != state[key].shape:
+                raise ValueError(f"{bundle}: {key} has shape {tuple(w.shape)}, "
+                                 f"the config wants {tuple(state[key].shape)}")
+            state[key] = w
+            loaded.add(key)
+    missing = [k for k in state if k.startswith(("encoder.", "decoder.")) and k not in loaded]
+    if missing:
+        raise ValueError(f"{bundle}: no weight in the graphs for {missing[:3]}")
+    model.load_state_dict(state)
+    q = model.quantizer
+    assert isinstance(q, ResidualVQ)
+    cb = torch.from_numpy(np.load(bundle / "codebooks.npy")).float()
+    q.codebooks.copy_(cb)
+    per_code = float(cfg["train"]["batch"] * cfg["data"]["tile"] / model.hop / q.codes)
+    q.cluster_size.fill_(per_code)  # an EMA start as if each code had been used evenly: no jump at step 1
+    q.embed_sum.copy_(cb * per_code)
+    q.initialized.fill_(True)
+    return model
+
+
+class BigramPrior(torch.nn.Module):
+    """Logits [S, K + 1, K] of the coder's contexts (row K: the start context); bits(k | c) = -log2 softmax."""
+
+    def __init__(self, counts: np.ndarray) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.log(torch.from_numpy(counts.astype(np.float64) + 1.0)).float())
+
+    def bits(self) -> torch.Tensor:
+        return -torch.log_softmax(self.logits, dim=-1) / LN2
+
+
+def _distances(r: torch.Tensor, cb: torch.Tensor) -> torch.Tensor:
+    """||r - c_k||^2 for r [N, D], cb [K, D] -> [N, K]."""
+    return (r * r).sum(1, keepdim=True) - 2 * r @ cb.t() + (cb * cb).sum(1)[None]
+
+
+def rate_quantize(q: ResidualVQ, prior: BigramPrior, z: torch.Tensor, n_active: torch.Tensor, lam: torch.Tensor,
+                  tau: float, train: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+                                                           torch.Tensor]:
+    """ECVQ over z [B, D, F] at weight lam [B] with n_active [B] stages.
+
+    Returns z_q (straight-through), indices [B, S, F], commitment loss, soft bits per tile [B] (gradient to the
+    encoder) and the prior's negative log-likelihood in bits of the picked indices (gradient to the logits)."""
+    b, d, f = z.shape
+    x = z.permute(0, 2, 1)  # [B, F, D]
+    bits_table = prior.bits()  # [S, K + 1, K]
+    fixed = bits_table.detach()
+    k = q.codes
+    cbs = q.codebooks.clone()  # the EMA updates below change q.codebooks in place; autograd keeps this copy
+    lam_f = lam.repeat_interleave(f)[:, None]  # [B*F, 1]
+    residual, out = x, torch.zeros_like(x)
+    commit, soft_bits, nll = z.new_zeros(()), z.new_zeros(b), z.new_zeros(())
+    indices, above = [], None
+    for s in range(q.stages):
+        live = n_active > s
+        active = live.to(x.dtype)[:, None, None]
+        flat = residual.reshape(-1, d)
+        dist = _distances(flat.detach(), cbs[s])  # [B*F, K]
+        if s == 0:  # the context is the previous frame's pick: take it from the nearest pick, then from the pick
+            ctx = torch.full((b, f), k, dtype=torch.long, device=z.device)
+            pick = dist.argmin(1).view(b, f)
+            for _ in range(2):
+                ctx[:, 1:] = pick[:, :-1]
+                pick = (dist + lam_f * fixed[0][ctx.reshape(-1)]).argmin(1).view(b, f)
+        else:
+            ctx = above
+            pick = (dist + lam_f * fixed[s][ctx.reshape(-1)]).argmin(1).view(b, f)
+        idx = pick.reshape(-1)
+        mask = live.repeat_interleave(f)
+        if train and mask.any():
+            q._update(s, flat.detach()[mask], idx[mask])
+        cw = cbs[s][idx].view(b, f, d)
+        ctx_bits = fixed[s][ctx.reshape(-1)]  # [B*F, K]
+        soft = torch.softmax(-_distances(flat, cbs[s]) / tau, dim=1)
+        soft_bits = soft_bits + (soft * ctx_bits).sum(1).view(b, f).sum(1) * live.to(x.dtype)
+        picked = bits_table[s][ctx.reshape(-1), idx].view(b, f)  # the logits' gradient
+        nll = nll + (picked.sum(1) * live.to(x.dtype)).sum()
+        commit = commit + (((residual - cw) ** 2) * active).mean()
+        out = out + cw * active
+        residual = residual - cw * active
+        indices.append(pick)
+        above = pick
+    z_q = x + (out - x).detach()
+    return z_q.permute(0, 2, 1), torch.stack(indices, 1), commit, soft_bits, nll
+
+
+@torch.no_grad()
+def evaluate_rate(model: VQVAE, prior: BigramPrior, val: list[np.ndarray], lams: list[float], tau: float,
+                  device: str) -> dict:
+    """Val PRDN (%) and the prior's bits per sample, one stage at each lambda and all stage counts at lambda 0.
+
+    Bits are the learned prior's (a static model: the coder's adaptive counts do somewhat better)."""
+    model.eval()
+    out = {}
+    settings = [(1, lam) for lam in lams] + [(n, 0.0) for n in range(2, model.quantizer.stages + 1)]
+    for stages, lam in settings:
+        prdn, bits, samples = 0.0, 0.0, 0
+        for x in val:
+            xt = torch.from_numpy(x)[None, None].to(device)
+            n = torch.tensor([stages], device=device)
+            z_q, _, _, _, nll = rate_quantize(model.quantizer, prior, model.encoder(xt), n,
+                                              torch.tensor([lam], device=device), tau, train=False)
+            y = model.decoder(z_q)[0, 0].cpu().numpy()
+            prdn += 100 * math.sqrt(float(np.sum((y - x) ** 2)) / float(np.sum((x - x.mean()) ** 2)))
+            bits += float(nll)
+            samples += len(x)
+        out[f"{stages}@{lam:g}"] = (round(prdn / len(val), 3), round(bits / samples, 4))
+    model.train()
+    return out
+
+
+def extra_arrays(root: Path, cfg: dict) -> list[np.ndarray]:
+    """The extra training material the config names (`data.extra`: "qtdb", "ptbxl"), every lead resampled to the
+    model's rate as the runtime does, normalised per block; never LUDB, never mitdb's val or test."""
+    import wfdb
+    from scipy.signal import resample_poly
+
+    fs = cfg["data"]["fs"]
+    chans: list[np.ndarray] = []
+    for name in cfg["data"].get("extra", []):
+        folder = root / "ecg" / name
+        records = [r.strip() for r in (folder / "RECORDS").read_text().split() if r.strip()]
+        for rec_name in records:
+            rec = wfdb.rdrecord(str(folder / rec_name))
+            up, down = int(fs), int(rec.fs)
+            g = math.gcd(up, down)
+            for c in range(rec.p_signal.shape[1]):
+                x = rec.p_signal[:, c].astype(np.float64)
+                if np.all(np.isnan(x)):
+                    continue
+                x = np.where(np.isnan(x), np.nanmean(x), x)
+                chans.append(resample_poly(x, up // g, down // g))
+    return normalized_channels(chans, cfg["data"]["block_samples"])
+
+
+def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: list[np.ndarray], run: Path,
+               resume: bool, device: str) -> None:
+    """The fine-tune; writes run/{train.log, last.pt, best.pt}. Selection: the mean log PRDN + log bits over
+    the val settings (a rate-distortion score), lower is better."""
+    from training.data import TileSampler
+
+    t, d, r = cfg["train"], cfg["data"], cfg["rate"]
+    torch.manual_seed(t["seed"])
+    torch.set_num_threads(t.get("threads", 1))
+    run.mkdir(parents=True, exist_ok=True)
+    log = open(run / "train.log", "a")
+
+    def say(msg: str) -> None:
+        print(msg, file=log, flush=True)
+
+    model = model_from_bundle(cfg, bundle).to(device)
+    counts = np.load(bundle / "stage_priors.npz")[str(model.quantizer.stages)]
+    prior = BigramPrior(counts).to(device)
+    opt = torch.optim.AdamW([{"params": model.parameters(), "lr": t["lr"]},
+                             {"params": prior.parameters(), "lr": r["prior_lr"]}])
+    sampler = TileSampler(train_arrays, d["tile"], t["seed"])
+    step, best, elapsed0 = 0, math.inf, 0.0
+    if resume and (run / "last.pt").exists():
+        ck = torch.load(run / "last.pt", weights_only=False, map_location=device)
+        model.load_state_dict(ck["model"])
+        prior.load_state_dict(ck["prior"])
+        opt.load_state_dict(ck["opt"])
+        step, best, elapsed0 = ck["step"], ck["best"], ck["elapsed"]
+        sampler.rng = np.random.default_rng([t["seed"], step])
+        say(f"resumed at step {step}")
+    else:
+        say(f"from {bundle}; {len(train_arrays)} train channels, {len(val)} val excerpts")
+        ev = evaluate_rate(model, prior, val, r["eval_lams"], r["tau"], device)
+        say(f"eval step 0: {ev}")
+    lams = torch.tensor(r["lams"], dtype=torch.float32)
+    draw_stages = stage_sampler(cfg, model.quantizer.stages, torch.Generator().manual_seed(t["seed"] + step))
+    gen = torch.Generator().manual_seed(t["seed"] + 1 + step)
+    start = time.time()
+    bar = tqdm(total=t["steps"], initial=step, file=sys.stderr, mininterval=60, desc=cfg["name"])
+    frames = d["tile"] // model.hop
+    while step < t["steps"]:
+        for g, base in zip(opt.param_groups, (t["lr"], r["prior_lr"]), strict=True):
+            g["lr"] = lr_at(step, cfg) * base / t["lr"]
+        x = torch.from_numpy(sampler.batch(t["batch"])).to(device)
+        n_active = draw_stages(t["batch"]).to(device)
+        lam = lams[torch.randint(len(lams), (t["batch"],), generator=gen)].to(device)
+        z_q, _, commit, soft_bits, nll = rate_quantize(model.quantizer, prior, model.encoder(x), n_active, lam,
+                                                       r["tau"])
+        y = model.decoder(z_q)
+        rec = torch.mean((y - x) ** 2)
+        rate = torch.mean(r["kappa"] * lam * soft_bits) / d["tile"]  # beta * bits per sample
+        nll_per = nll / (t["batch"] * frames)
+        loss = rec + t["commit_weight"] * commit + rate + nll_per * r["prior_weight"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), t["clip"])
+        opt.step()
+        step += 1
+        bar.update(1)
+        if step % t["log_every"] == 0:
+            say(f"step {step} rec {rec.item():.5f} commit {commit.item():.4f} rate {rate.item():.5f} "
+                f"bits/frame {nll_per.item():.3f} restarts {model.quantizer.restarts.tolist()} "
+                f"t {elapsed0 + time.time() - start:.0f}s")
+        if step % t["eval_every"] == 0 or step == t["steps"]:
+            ev = evaluate_rate(model, prior, val, r["eval_lams"], r["tau"], device)
+            score = float(np.mean([math.log(p) + math.log(b) for p, b in ev.values()]))
+            elapsed = elapsed0 + time.time() - start
+            ck = {"model": model.state_dict(), "prior": prior.state_dict(), "opt": opt.state_dict(), "step": step,
+                  "best": min(best, score), "elapsed": elapsed, "config": cfg, "val": ev,
+                  "device": _device_name(device), "bundle": str(bundle)}
+            if score < best:
+                best = score
+                torch.save(ck, run / "best.pt")
+            torch.save(ck, run / "last.pt")
+            say(f"eval step {step}: {ev} score {score:.4f} best {best:.4f} elapsed {elapsed:.0f}s")
+    bar.close()
+    say("done")
+    log.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--bundle", type=Path, required=True, help="the shipped bundle to start from")
+    ap.add_argument("--data", default=None, help="data folder (default: $VQCODEC_DATA)")
+    ap.add_argument("--out", default="runs")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--steps", type=int, default=None)
+    args = ap.parse_args(argv)
+    cfg = load_config(args.config)
+    if args.steps is not None:
+        cfg["train"]["steps"] = args.steps
+    root = data_root(args.data)
+    train_arrays, val = train_val_arrays(root, cfg["data"])
+    train_arrays += extra_arrays(root, cfg)
+    train_rate(cfg, args.bundle, train_arrays, val, Path(args.out) / cfg["name"], args.resume, args.device)
+
+
+if __name__ == "__main__":
+    main()
