@@ -30,7 +30,7 @@ import torch
 
 from training.data import TileSampler, data_root, train_val_arrays
 from training.model import VQVAE
-from training.train import StepClock, _device_name, evaluate, lr_at, stage_sampler
+from training.train import StepClock, _device_name, descend, evaluate, keep, lr_at, stage_sampler
 
 
 def student_of(teacher: VQVAE, cfg: dict, channels: list[int]) -> tuple[VQVAE, dict]:
@@ -127,22 +127,16 @@ def distill_decoder(teacher_path: Path, channels: list[int], train_arrays: list[
             target = teacher.decoder(z_q)
         y = student.decoder(z_q)
         loss = torch.mean((y - target) ** 2) + recon * torch.mean((y - x) ** 2)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.decoder.parameters(), t["clip"])
-        opt.step()
+        descend(opt, loss, student.decoder.parameters(), t["clip"])
         if step % 50 == 0:
             print(f"step {step} loss {loss.item():.5f} t {elapsed0 + time.time() - start:.0f}s", file=log, flush=True)
         if step % eval_every == 0 or step == t["steps"]:
             ev = evaluate(student, val, device)
             elapsed = elapsed0 + time.time() - start
-            out = {"model": student.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                   "elapsed": elapsed, "config": cfg, "val": ev, "device": _device_name(device),
-                   "teacher": str(teacher_path), "recon": recon}
-            if ev["score"] < best:
-                best = out["best"] = ev["score"]
-                torch.save(out, run / "best.pt")
-            torch.save(out, run / "last.pt")
+            out = {"model": student.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
+                   "config": cfg, "val": ev, "device": _device_name(device), "teacher": str(teacher_path),
+                   "recon": recon}
+            best = keep(out, run, ev["score"], best)
             print(f"step {step} loss {loss.item():.5f} val PRDN% by stages {ev['prdn']} score {ev['score']:.4f} "
                   f"best {best:.4f} t {elapsed:.0f}s", file=log, flush=True)
     log.close()
@@ -198,19 +192,12 @@ def distill(teacher_path: Path, channels: list[int], train_arrays: list[np.ndarr
             n_active = draw_stages(t["batch"]).to(device)
             z_q, _, _ = student.quantizer(z, n_active)
             loss = loss + recon * torch.mean((student.decoder(z_q) - x) ** 2)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.encoder.parameters(), t["clip"])
-        opt.step()
+        descend(opt, loss, student.encoder.parameters(), t["clip"])
         if step % eval_every == 0 or step == t["steps"]:
             ev = evaluate(student, val, device)
-            out = {"model": student.state_dict(), "step": step, "best": best, "elapsed": time.time() - start,
-                   "config": cfg, "val": ev, "device": _device_name(device), "teacher": str(teacher_path),
-                   "recon": recon}
-            if ev["score"] < best:
-                best = out["best"] = ev["score"]
-                torch.save(out, run / "best.pt")
-            torch.save(out, run / "last.pt")
+            out = {"model": student.state_dict(), "step": step, "elapsed": time.time() - start, "config": cfg,
+                   "val": ev, "device": _device_name(device), "teacher": str(teacher_path), "recon": recon}
+            best = keep(out, run, ev["score"], best)
             print(f"step {step} loss {loss.item():.4f} val PRDN% by stages {ev['prdn']} score {ev['score']:.4f} "
                   f"best {best:.4f} t {time.time() - start:.0f}s", file=log, flush=True)
     log.close()

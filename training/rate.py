@@ -31,7 +31,7 @@ from tqdm import tqdm
 from training.data import data_root, normalized_channels, train_val_arrays
 from training.model import VQVAE
 from training.quantizer import ResidualVQ
-from training.train import _device_name, load_config, lr_at, stage_sampler
+from training.train import _device_name, descend, keep, load_config, lr_at, stage_sampler
 
 LN2 = math.log(2.0)
 
@@ -241,10 +241,7 @@ def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: lis
         rate = torch.mean(r["kappa"] * lam * soft_bits) / d["tile"]  # beta * bits per sample
         nll_per = nll / (t["batch"] * frames)
         loss = rec + t["commit_weight"] * commit + rate + nll_per * r["prior_weight"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), t["clip"])
-        opt.step()
+        descend(opt, loss, model.parameters(), t["clip"])
         step += 1
         bar.update(1)
         if step % t["log_every"] == 0:
@@ -256,12 +253,8 @@ def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: lis
             score = float(np.mean([math.log(p) + math.log(b) for p, b in ev.values()]))
             elapsed = elapsed0 + time.time() - start
             ck = {"model": model.state_dict(), "prior": prior.state_dict(), "opt": opt.state_dict(), "step": step,
-                  "best": min(best, score), "elapsed": elapsed, "config": cfg, "val": ev,
-                  "device": _device_name(device), "bundle": str(bundle)}
-            if score < best:
-                best = score
-                torch.save(ck, run / "best.pt")
-            torch.save(ck, run / "last.pt")
+                  "elapsed": elapsed, "config": cfg, "val": ev, "device": _device_name(device), "bundle": str(bundle)}
+            best = keep(ck, run, score, best)
             say(f"eval step {step}: {ev} score {score:.4f} best {best:.4f} elapsed {elapsed:.0f}s")
     bar.close()
     say("done")

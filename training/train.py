@@ -101,6 +101,25 @@ def _device_name(device: str) -> str:
     return f"cpu, {torch.get_num_threads()} threads"
 
 
+def descend(opt: torch.optim.Optimizer, loss: torch.Tensor, params, clip: float) -> None:  # noqa: ANN001
+    """One optimiser step on `loss`, the gradient of `params` clipped to norm `clip`."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, clip)
+    opt.step()
+
+
+def keep(ck: dict, run: Path, score: float, best: float) -> float:
+    """Save checkpoint `ck` as run/last.pt, and as run/best.pt when `score` beats `best`; returns the best score
+    (also written into the checkpoint)."""
+    best = min(best, score)
+    ck["best"] = best
+    if score == best:
+        torch.save(ck, run / "best.pt")
+    torch.save(ck, run / "last.pt")
+    return best
+
+
 def stage_sampler(cfg: dict, stages: int, gen: torch.Generator) -> Callable[[int], torch.Tensor]:
     """Draws the stage count of each tile (quantiser dropout): uniform over 1..stages, or by the config's
     train.stage_probs, which can favour the low-rate prefixes the default quality uses."""
@@ -163,10 +182,7 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
         y, _, commit = model(x, n_active)
         rec = torch.mean((y - x) ** 2)
         loss = rec + t["commit_weight"] * commit
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), t["clip"])
-        opt.step()
+        descend(opt, loss, model.parameters(), t["clip"])
         step += 1
         bar.update(1)
         if step % t["log_every"] == 0:
@@ -178,11 +194,7 @@ def train(cfg: dict, train_arrays: list[np.ndarray], val: list[np.ndarray], run:
             elapsed = elapsed0 + time.time() - start
             ck = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
                   "elapsed": elapsed, "config": cfg, "val": ev, "device": _device_name(device)}
-            if ev["score"] < best:
-                best = ev["score"]
-                ck["best"] = best
-                torch.save(ck, run / "best.pt")
-            torch.save(ck, run / "last.pt")
+            best = keep(ck, run, ev["score"], best)
             say(f"eval step {step}: val PRDN% by stages {ev['prdn']} usage {ev['usage']} "
                 f"score {ev['score']:.4f} best {best:.4f} elapsed {elapsed:.0f}s")
     bar.close()
