@@ -155,10 +155,10 @@ def batch_part(args: argparse.Namespace) -> list[str]:
         f"times faster than one process per record (the goal: {SPEEDUP_GOAL:g}×, "
         f"{'met' if singles.seconds / best.seconds >= SPEEDUP_GOAL else 'not met'}). Against `--jobs 1`, `--jobs 2` "
         f"is {jobs1.seconds / jobs2.seconds:.2f}× and `--jobs 2 --threads 1` {jobs1.seconds / jobs2t1.seconds:.2f}× "
-        f"as fast, on {os.cpu_count()} cores: without `--threads`, each worker's onnxruntime uses every core, so two "
-        "workers contend for them; with `--threads 1` each has its own. A single process spends most of its time "
-        "starting (importing numpy, onnxruntime, scipy and wfdb) and loading the model; a batch pays that once per "
-        "worker.",
+        f"as fast, on {os.cpu_count()} cores: without `--threads`, the `--jobs` workers share the cores (each gets "
+        "cores / jobs onnxruntime threads), so the two rows should agree; an explicit `--threads` overrides the share. "
+        "A single process spends most of its time starting (importing numpy, onnxruntime, scipy and wfdb) and loading "
+        "the model; a batch pays that once per worker.",
     ]
     return lines
 
