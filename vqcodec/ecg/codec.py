@@ -875,9 +875,10 @@ class Codec:
 
     def streams(self, f: EcgFile) -> bool:
         """Whether `decode_windows` decodes this file: a model layer alone or a residual layer in blocks (RESB),
-        every block readable, no aux signals."""
+        every block readable, nothing else damaged (a salvaged file is decoded whole, its damage warned of), no aux
+        signals."""
         return (f.residual is None and (f.header.n_stages > 0 or f.residual_blocks is not None)
-                and not f.lost_blocks and not f.aux)
+                and not f.lost_blocks and not f.damage and not f.aux)
 
     def _model_reader(self, f: EcgFile, name: str) -> tuple[stream.ModelOutput, stream.Reader] | None:
         """A file's decoded model layer, read by record-rate sample ranges before the grid (what the residual layer
