@@ -215,3 +215,25 @@ def test_a_file_with_an_adaptive_residual_layer_is_format_1_4(codec):
     data, _ = codec.compress(sig, max_error=0)
     assert vqc.loads(data).residual_blocks is not None
     assert data[8:12] == bytes([1, 0, ecg_file.RESIDUAL_BLOCKS_MINOR, 0])
+
+
+def test_residual_blocks_that_do_not_fit_the_record_are_refused(codec):
+    """RESB's count and each block's shape follow from n_samples and the header's residual_block; RESD and RESB
+    never both."""
+    data, _ = codec.compress(make_signal(3000, channels=2), max_error=0)
+    f = vqc.loads(data)
+    assert f.meta.residual_block == ecg_file.RESIDUAL_BLOCK_SAMPLES and len(f.residual_blocks) == 1
+    cases = {"1 blocks, the header implies 3": lambda g: g.header.meta.update(residual_block=1024),
+             "gives no residual_block": lambda g: g.header.meta.update(residual_block=0),
+             "0 blocks, the header implies 1": lambda g: setattr(g, "residual_blocks", []),
+             "is for 2999 x 2 samples": lambda g: setattr(g, "residual_blocks", [residual.encode(
+                 make_signal(2999, channels=2).digital().astype(np.int64), None, 0)[0]])}
+    for message, edit in cases.items():
+        g = vqc.loads(data)
+        edit(g)
+        with pytest.raises(FormatError, match=message):
+            vqc.loads(vqc.dumps(g), "b.vqc")
+    g = vqc.loads(data)
+    g.residual = residual.encode(make_signal(3000, channels=2).digital().astype(np.int64), None, 0)[0]
+    with pytest.raises(ValueError, match="not both"):
+        vqc.dumps(g)

@@ -808,7 +808,8 @@ class Codec:
         """Samples [start, stop) of a parsed file at the record's rate, decoding only the storage blocks and the
         decoder chunks they need: the same chunks, with the same context, as a whole decode runs, so the samples are
         a whole decode's (at another rate than the model's, within float rounding at the resampler's edges, then
-        the ADC grid). A file with a residual layer is decoded whole and cut, its lanes running over the record;
+        the ADC grid). A file with a residual layer in blocks (RESB) decodes only the residual blocks the range
+        touches, exactly; one with a whole-record RESD is decoded whole and cut, its lanes running over the record;
         the stored fingerprint covers whole blocks and is not checked here. A lost (salvaged) block the range needs
         is a ChecksumError naming it."""
         h = f.header
