@@ -565,10 +565,10 @@ def decode_residual(payloads: list[bytes], n_samples: int, block: int, predictio
     blocks' CRCs (salvage)."""
     spans = ecg_file.residual_block_spans(n_samples, block)
     c = len(channels)
+    gains = np.array([ch.gain for ch in channels], dtype=np.float64)
+    baselines = np.array([ch.baseline for ch in channels], dtype=np.float64)
     for b in range(len(spans)) if blocks is None else blocks:
         a, z = spans[b]
-        gains = np.array([ch.gain for ch in channels], dtype=np.float64)
-        baselines = np.array([ch.baseline for ch in channels], dtype=np.float64)
         p = None if prediction is None else prediction(a, z) * gains + baselines
         recon = residual.decode(payloads[b], p, (z - a, c), f"{name}: residual block {b}", verify=verify)
         y, _ = _physical(recon, channels)
