@@ -95,7 +95,7 @@ def lossless(codec, synth: Path) -> bytes:
 
 def test_a_file_keeps_the_annotation_files_and_a_lossless_one_its_header(codec, synth: Path, lossless: bytes) -> None:
     f = vqc.loads(lossless)
-    assert lossless[10] == ecg_file.RECORD_FILES_MINOR and f.bound
+    assert lossless[10] == ecg_file.RESIDUAL_BLOCKS_MINOR and f.bound  # its residual layer in blocks: 1.11
     assert f.annotations == find_annotations(synth) == vqcodec.annotations(lossless)
     assert f.wfdb_header == (synth.parent / "synth.hea").read_bytes()
     lossy = codec.compress(vqcodec.read(synth), 2).data

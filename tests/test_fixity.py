@@ -21,6 +21,7 @@ from tests.helpers.notes import random_performance
 from tests.helpers.signals import make_signal
 from tests.helpers.vqc import OFF_MINOR, join, patch_header, split
 from vqcodec.container import format as vf
+from vqcodec.ecg import file as ecg_file
 from vqcodec.ecg.codec import Codec
 from vqcodec.errors import ChecksumError, FormatError, VqcError
 from vqcodec.midi import file as midi_file
@@ -62,9 +63,11 @@ def _same(a: object, b: object) -> bool:
 
 
 def test_new_files_are_format_1_8_and_bound(ecg_files: dict[str, bytes], midi_files: dict[str, bytes]) -> None:
-    """ECG files say 1.8; midi files 1.9, for their NOTE coding NC05 (pedal depth); all carry the binding."""
+    """ECG files say 1.8, or 1.11 with a residual layer (in blocks, RESB); midi files 1.9, for their NOTE coding
+    NC05 (pedal depth); all carry the binding."""
     for blob in [*ecg_files.values(), *midi_files.values()]:
-        minor = midi_file.EVENTS_MINOR if vf._peek_kind(blob) == 2 else vf.BIND_MINOR
+        minor = midi_file.EVENTS_MINOR if vf._peek_kind(blob) == 2 else \
+            ecg_file.RESIDUAL_BLOCKS_MINOR if b"RESB" in blob else vf.BIND_MINOR
         assert struct.unpack_from("<HH", blob, 8) == (1, minor)
         _, sections = split(blob)
         assert sections[-1][0] == vf.TAG_BIND.encode()

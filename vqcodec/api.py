@@ -204,6 +204,13 @@ class VqcInfo:
         bps = self.bits_per_sample
         return self.adc_bits / bps if bps and not math.isnan(bps) else math.nan
 
+    def _residual_blocks_text(self) -> str:
+        """', in N blocks of B samples' for a residual layer coded block by block (RESB, format 1.11), else ''."""
+        block = self.meta.residual_block if isinstance(self.meta, EcgMeta) else None
+        if block is None:
+            return ""
+        return f", in {-(-self.n_samples // block)} blocks of {block} samples, each coded alone"
+
     def lines(self) -> list[str]:
         """Human-readable lines for `vqcodec info`."""
         if self.kind == "midi":
@@ -225,7 +232,8 @@ class VqcInfo:
                        "(decompress --start/--end decodes only those a range needs)")
         if self.max_error is not None:
             out.append("bound:       " + ("lossless: every ADC sample exact" if self.max_error == 0 else
-                                      f"|error| <= {self.max_error} ADC units on every sample") + " (residual layer)")
+                                      f"|error| <= {self.max_error} ADC units on every sample") + " (residual layer"
+                       + self._residual_blocks_text() + ")")
         if self.annotations:
             out.append("annotations: " + ", ".join(f"{ext} ({size} bytes)" for ext, size in self.annotations.items())
                        + "; decompress writes them beside the record, byte for byte")

@@ -392,8 +392,8 @@ def _compress_one(record: Path, output_arg: str | None, quality: int | None, mod
         click.echo(f"{output if not to_stdout else record}: {_summary(report, meta.channels)}{_routes(meta)}",
                    err=True)
         return
-    if max_prdn is None and max_error is None and (io.is_wfdb(record) or record.suffix.lower() == io.NPY_SUFFIX) \
-            and _compress_windows(record, output, to_stdout, quality, model, fs, channels, force, kept):
+    if max_prdn is None and (io.is_wfdb(record) or record.suffix.lower() == io.NPY_SUFFIX) \
+            and _compress_windows(record, output, to_stdout, quality, model, fs, channels, force, kept, max_error):
         return
     with warnings.catch_warnings():
         if not force:  # a record that fails its own checksum is compressed only when asked
@@ -497,11 +497,11 @@ def _keep_record_files(data: bytes, report: Report, kept: tuple[dict[str, bytes]
 
 def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int | None, model: str | None,
                       fs: float | None, channels: str | None, force: bool,
-                      kept: tuple[dict[str, bytes], bytes | None]) -> bool:
-    """compress of a WFDB record or a .npy array (memory-mapped) at a quality level, with the channels --channels
-    keeps: read in windows (vqcodec.ecg.stream), so memory does not grow with the record; the same file as a whole
-    read gives. False (nothing done) for a record with channels the model does not take: those are coded without
-    it, from the record read whole."""
+                      kept: tuple[dict[str, bytes], bytes | None], max_error: int | None = None) -> bool:
+    """compress of a WFDB record or a .npy array (memory-mapped) at a quality level or within a max error (0:
+    lossless), with the channels --channels keeps: read in windows (vqcodec.ecg.stream), so memory does not grow with
+    the record; the same file as a whole read gives. False (nothing done) for a record with channels the model does
+    not take where the model codes: those are coded without it, as aux signals, from the record read whole."""
     from vqcodec.ecg.stream import Selected
     from vqcodec.io.array import NpySource
     from vqcodec.io.wfdb import WfdbSource
@@ -515,12 +515,14 @@ def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int 
         original_bytes = None
     codec = Codec.load(model or DEFAULT_MODEL)
     try:
-        codec.check_channels(source)
+        if max_error is None or max_error >= MODEL_MIN_ERROR:
+            codec.check_channels(source)
     except ChannelError:
         return False
     try:
         with _record_bar(str(record)) as progress:
-            data, report = codec.compress_source(source, quality, original_bytes, progress=progress)
+            data, report = codec.compress_source(source, quality, original_bytes, progress=progress,
+                                                 max_error=max_error)
     except ChannelError as e:
         hint = f"--channels {','.join(e.fit)}, or " if e.fit else ""
         _fail(f"{record}: model {codec.name} does not take channel(s) {', '.join(e.refused)}: it was trained on ECG "
@@ -723,10 +725,10 @@ def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, f
 
         for path in annotation_paths(output, annotations):
             check_output(path, force)
-    written = _decode_windows(parsed, output, model, force, str(vqc_file))
+    header = ecg.wfdb_header if ecg is not None and not (ecg.lost_blocks or ecg.damage) else None
+    written = _decode_windows(parsed, output, model, force, str(vqc_file), header if record else None)
     if written is None:
         signal = decode(parsed, model, str(vqc_file))
-        header = ecg.wfdb_header if ecg is not None and not (ecg.lost_blocks or ecg.damage) else None
         if record and header is not None and isinstance(signal, Signal):  # lossless, its digest checked: exact
             written = io.write_wfdb(output, signal, force, header_text=header)
         else:
@@ -746,10 +748,13 @@ def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, f
     click.echo(summary, err=True)
 
 
-def _decode_windows(parsed: object, output: Path, model: str | None, force: bool, name: str) -> list[Path] | None:
-    """Decode an ECG file of a model layer alone into a WFDB record or a .npy array window by window (memory does
-    not grow with the record), the same files as a whole decode writes; None where the file or the output needs the
-    whole decode (a residual layer, salvage, a WFDB format written whole)."""
+def _decode_windows(parsed: object, output: Path, model: str | None, force: bool, name: str,
+                    header: bytes | None = None) -> list[Path] | None:
+    """Decode an ECG file of a model layer alone, or with its residual layer in blocks (RESB), into a WFDB record or
+    a .npy array window by window (memory does not grow with the record), the same files as a whole decode writes
+    (a WFDB record with the original `header` text a lossless file keeps, as write_wfdb writes it); None where the
+    file or the output needs the whole decode (a whole-record residual layer, aux signals, salvage, a WFDB format
+    written whole)."""
     from vqcodec.ecg.codec import codec_for, signal_template
     from vqcodec.io.array import NpyWriter
     from vqcodec.io.wfdb import WfdbWriter, streamable_fmt
@@ -762,7 +767,7 @@ def _decode_windows(parsed: object, output: Path, model: str | None, force: bool
     if not codec.streams(parsed) or (not npy and streamable_fmt(template) is None):
         return None
     writer: NpyWriter | WfdbWriter = NpyWriter(output, template.n_samples, template.n_channels, force) if npy \
-        else WfdbWriter(output, template, force)
+        else WfdbWriter(output, template, force, header_text=header)
     try:
         with _record_bar(name) as progress:
             for y in codec.decode_windows(parsed, name, progress=progress):

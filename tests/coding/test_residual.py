@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tests.helpers.signals import make_signal, synthetic_ecg
 from vqcodec.coding import residual
 from vqcodec.container import format as vqc
+from vqcodec.ecg import file as ecg_file
 from vqcodec.ecg.codec import MODEL_MIN_ERROR
 from vqcodec.errors import ChecksumError, FormatError, InputError
 
@@ -113,7 +114,7 @@ def test_the_model_layer_is_skipped_below_its_threshold(codec):
     sig = make_signal(4000)
     data, report = codec.compress(sig, max_error=MODEL_MIN_ERROR - 1)
     f = vqc.loads(data)
-    assert f.header.n_stages == 0 and f.residual is not None and f.fingerprint is None
+    assert f.header.n_stages == 0 and f.has_residual and f.fingerprint is None
     out = codec.decompress(data)
     assert np.abs(out.digital() - sig.digital()).max() <= MODEL_MIN_ERROR - 1
     assert report.n_bytes == len(data)
@@ -147,7 +148,8 @@ def test_codec_rejects_a_bound_it_cannot_keep(codec):
 def test_a_file_without_a_model_layer_needs_its_residual_section(codec):
     data, _ = codec.compress(make_signal(2000), max_error=0)
     f = vqc.loads(data)
-    f.residual = None
+    f.residual_blocks = None
+    del f.header.meta["residual_block"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         broken = vqc.dumps(f)
@@ -205,8 +207,33 @@ def test_an_adaptive_section_claiming_a_huge_record_is_refused_before_decoding()
 
 
 def test_a_file_with_an_adaptive_residual_layer_is_format_1_4(codec):
-    """RESD with the adaptive contexts asks for 1.4; the file as a whole is 1.8, for its binding."""
+    """RESD with the adaptive contexts asks for 1.4; a file written now holds its residual layer in blocks (RESB),
+    which asks for 1.11."""
     sig = make_signal(3000, channels=2)
+    payload, _ = residual.encode(sig.digital().astype(np.int64), None, 0)
+    assert vqc.SECTION_TYPES["RESD"].minor(payload) == 4
     data, _ = codec.compress(sig, max_error=0)
-    assert vqc.SECTION_TYPES["RESD"].minor(vqc.loads(data).residual) == 4
-    assert data[8:12] == bytes([1, 0, vqc.BIND_MINOR, 0])
+    assert vqc.loads(data).residual_blocks is not None
+    assert data[8:12] == bytes([1, 0, ecg_file.RESIDUAL_BLOCKS_MINOR, 0])
+
+
+def test_residual_blocks_that_do_not_fit_the_record_are_refused(codec):
+    """RESB's count and each block's shape follow from n_samples and the header's residual_block; RESD and RESB
+    never both."""
+    data, _ = codec.compress(make_signal(3000, channels=2), max_error=0)
+    f = vqc.loads(data)
+    assert f.meta.residual_block == ecg_file.RESIDUAL_BLOCK_SAMPLES and len(f.residual_blocks) == 1
+    cases = {"1 blocks, the header implies 3": lambda g: g.header.meta.update(residual_block=1024),
+             "gives no residual_block": lambda g: g.header.meta.update(residual_block=0),
+             "0 blocks, the header implies 1": lambda g: setattr(g, "residual_blocks", []),
+             "is for 2999 x 2 samples": lambda g: setattr(g, "residual_blocks", [residual.encode(
+                 make_signal(2999, channels=2).digital().astype(np.int64), None, 0)[0]])}
+    for message, edit in cases.items():
+        g = vqc.loads(data)
+        edit(g)
+        with pytest.raises(FormatError, match=message):
+            vqc.loads(vqc.dumps(g), "b.vqc")
+    g = vqc.loads(data)
+    g.residual = residual.encode(make_signal(3000, channels=2).digital().astype(np.int64), None, 0)[0]
+    with pytest.raises(ValueError, match="not both"):
+        vqc.dumps(g)

@@ -20,6 +20,7 @@ from vqcodec import api
 from vqcodec.container import bitpack
 from vqcodec.container import format as vf
 from vqcodec.ecg.codec import Codec
+from vqcodec.errors import FormatError
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.midi.performance import Performance
 
@@ -312,3 +313,43 @@ def test_a_golden_file_with_aux_signals_decodes_to_its_edf_file(name: str, tmp_p
 
 def test_the_golden_files_with_aux_signals_are_not_regenerated() -> None:
     assert_never_regenerated("make_golden_v1_10.py", AUX_GOLDEN)
+
+
+RESB_GOLDEN = GOLDEN.parent / "v1.11"
+"""Format 1.11: the residual layer block by block (RESB), in blocks of 6144 samples that the header states (not the
+release's RESIDUAL_BLOCK_SAMPLES): a lossless file without a model layer, and one within max error 5 around it."""
+RESB_EXPECTED = json.loads((RESB_GOLDEN / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(RESB_EXPECTED))
+def test_a_golden_file_with_residual_blocks_decodes_exactly_whole_in_windows_and_in_ranges(name: str) -> None:
+    from vqcodec.ecg import file as ecg_file
+
+    data = (RESB_GOLDEN / f"{name}.vqc").read_bytes()
+    want = RESB_EXPECTED[name]
+    assert hashlib.sha256(data).hexdigest() == want["file_sha256"]
+    assert data[8:12] == bytes([1, 0, want["minor"], 0]) and want["minor"] == ecg_file.RESIDUAL_BLOCKS_MINOR
+    f = ecg_file.loads(data, name)
+    assert f.meta.residual_block == want["residual_block"] != ecg_file.RESIDUAL_BLOCK_SAMPLES
+    assert f.residual_blocks is not None and len(f.residual_blocks) == want["blocks"]
+    assert f.header.n_stages == want["n_stages"]
+    codec = Codec.load(GOLDEN.parent / "v1.7" / "model", threads=1)
+    decoded = codec.decompress(data, name)
+    assert hashlib.sha256(decoded.digital().astype("<i8").tobytes()).hexdigest() == want["digital_sha256"]
+    assert codec.streams(f)
+    np.testing.assert_array_equal(np.concatenate(list(codec.decode_windows(f, name))), decoded.samples)
+    part = codec.decompress(data, name, start=6000, stop=13000)
+    np.testing.assert_array_equal(part.samples, decoded.samples[6000:13000])
+
+
+def test_the_residual_block_golden_files_are_not_regenerated() -> None:
+    assert_never_regenerated("make_golden_v1_11.py", RESB_GOLDEN)
+
+
+def test_a_reader_before_1_11_refuses_residual_blocks_as_unsupported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader that does not know RESB (as every release before 1.11) refuses the file, never decodes it without
+    its residual layer."""
+    data = (RESB_GOLDEN / "lossless.vqc").read_bytes()
+    monkeypatch.delitem(vf.SECTION_TYPES, "RESB")
+    with pytest.raises(FormatError, match="unsupported feature RESB"):
+        vf.loads(data, "new.vqc")

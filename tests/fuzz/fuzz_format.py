@@ -76,6 +76,7 @@ def check(data: bytes) -> None:
 
     from vqcodec.coding import residual
     from vqcodec.container import format as vf
+    from vqcodec.ecg.file import residual_block_spans
     from vqcodec.errors import VqcError
     from vqcodec.midi.file import MidiFile
 
@@ -106,6 +107,13 @@ def check(data: bytes) -> None:
                 residual.decode(f.residual, None, (f.header.n_samples, f.header.n_channels), "fuzz")
             except VqcError:
                 pass
+        if f.residual_blocks is not None and f.header.n_stages == 0 and f.meta.residual_block is not None:
+            spans = residual_block_spans(f.header.n_samples, f.meta.residual_block)
+            for payload, (a, z) in zip(f.residual_blocks, spans):
+                try:
+                    residual.decode(payload, None, (z - a, f.header.n_channels), "fuzz")
+                except VqcError:
+                    pass
         again = vf.loads(vf.dumps(f), "again")
     assert again.header == f.header
     assert len(again.blocks) == len(f.blocks)

@@ -8,6 +8,7 @@ denormalise -> resample to the record rate -> round to the record's ADC grid -> 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import struct
 import warnings
@@ -494,14 +495,23 @@ class Codec:
 
     def compress_source(self, source: stream.Source, quality: int | None = None, original_bytes: int | None = None,
                         level: int = vqc.ZSTD_LEVEL, *, window: int | None = None,
-                        progress: stream.Progress | None = None) -> Compressed:
+                        progress: stream.Progress | None = None, max_error: int | None = None) -> Compressed:
         """A record read in windows (vqcodec.ecg.stream.Source) -> Compressed, at quality level `quality`, holding
         about `window` model-rate frames at a time (default: stream.WINDOW_VALUES values) whatever the record's
-        length: the same bytes and Report as `compress` gives for the whole record in memory. The model layer only
-        (no max error); the record is read twice, once to encode and once to measure what the decode lost."""
+        length: the same bytes and Report as `compress` gives for the whole record in memory. The record is read
+        twice, once to encode and once to measure what the decode lost; with `max_error` the residual layer is coded
+        in the second pass, residual block by residual block, around the model's output (from MODEL_MIN_ERROR up,
+        as `compress` chooses) or alone. Every channel goes to the model's group: a record with channels the model
+        does not take is a ChannelError where the model codes (`compress` codes those as aux signals)."""
         name = source.record_name
         q = self.check_quality(quality, name)
         self._check_record(name, source.channels, source.n_samples)
+        use_model = max_error is None or max_error >= MODEL_MIN_ERROR
+        if max_error is not None:
+            check_max_error(max_error, source)
+        if not use_model:
+            assert max_error is not None
+            return self._compress_residual_source(source, original_bytes, level, max_error, progress)
         self.check_channels(source)
         half = (lambda f: progress(f / 2)) if progress is not None else None  # noqa: E731
         enc = stream.encode(self, source, q, window, half)
@@ -514,14 +524,40 @@ class Codec:
 
         indices = stream.BlockIndices(block, self.block_frames)
         output = stream.ModelOutput(self, indices.frames, enc.stats, enc.n_model, n_frames, self.block_frames)
-        windows = stream.decoded_windows(output, source.fs, source.n_samples, source.channels,
-                                         np.zeros((0, 3), np.int64), window)
         rest = (lambda f: progress(0.5 + f / 2)) if progress is not None else None  # noqa: E731
-        sums, runs = stream.measure(source, windows, rest)
         codes = Codes(np.zeros((len(source.channels), enc.stages, 0), np.uint16), enc.stats, enc.n_model)
+        coded = None
+        if max_error is None:
+            windows = stream.decoded_windows(output, source.fs, source.n_samples, source.channels,
+                                             np.zeros((0, 3), np.int64), window)
+            sums, runs = stream.measure(source, windows, rest)
+        else:
+            coded = stream.ResidualBlocks()
+            record = stream.Resampled(output.read, enc.n_model, self.fs, source.fs, source.n_samples)
+            sums, runs = stream.measure(source, self._residual_windows(source, record.read, max_error, coded), rest)
+            output.finish()
         fingerprint = np.stack(output.fingerprints).astype(np.float32)
-        return Compressed(*self._write(source, codes, q, sums, fingerprint, original_bytes, level, None, runs=runs,
-                                       blocks=enc.blocks))
+        return Compressed(*self._write(source, codes, q, sums, fingerprint, original_bytes, level, max_error,
+                                       runs=runs, blocks=enc.blocks, resb=coded))
+
+    @staticmethod
+    def _residual_windows(source: stream.Source, prediction: stream.Reader | None, max_error: int,
+                          coded: stream.ResidualBlocks) -> Iterator[tuple[int, np.ndarray, int]]:
+        """The residual layer of a source, block by block (stream.encode_residual), its invalid samples filled as
+        `compress` fills them."""
+        filled = stream.Filled(source)
+        return stream.encode_residual(filled.read, lambda a, z: np.isnan(source.read(a, z)), prediction,
+                                      source.n_samples, source.channels, max_error,
+                                      ecg_file.RESIDUAL_BLOCK_SAMPLES, coded)
+
+    def _compress_residual_source(self, source: stream.Source, original_bytes: int | None, level: int,
+                                  max_error: int, progress: stream.Progress | None) -> Compressed:
+        """compress_source without a model layer: the residual layer alone, in one pass."""
+        coded = stream.ResidualBlocks()
+        sums, runs = stream.measure(source, self._residual_windows(source, None, max_error, coded), progress)
+        codes = self._no_codes(model_length(source.n_samples, source.fs, self.fs), len(source.channels))
+        return Compressed(*self._write(source, codes, 0, sums, None, original_bytes, level, max_error, runs=runs,
+                                       resb=coded))
 
     def _check_record(self, name: str, channels: list, n_samples: int) -> None:
         """What a record needs before coding: channels, each with an ADC gain, no more than the format holds."""
@@ -586,25 +622,29 @@ class Codec:
                  else self._no_codes(model_length(signal.n_samples, signal.fs, self.fs), signal.n_channels))
         yn = self.decode_normalized(codes) if use_model else None
         y = self._model_output(yn, codes, signal) if yn is not None else None
-        resd = None
-        if max_error is not None:
-            d = np.rint(filled * _gains(signal) + _baselines(signal)).astype(np.int64)
-            p = None if y is None else y * _gains(signal) + _baselines(signal)
-            resd, recon = residual.encode(d, p, max_error)
-            y = (recon - _baselines(signal)) / _gains(signal)
-        assert y is not None  # the model's output, the residual layer's, or both
-        decoded, clipped = self._finish(y, signal, runs)
         fingerprint = self._fingerprint(yn, self.block_frames) if yn is not None else None
+        source = stream.SignalSource(signal)
         # the report's n_bytes is set once the file exists; distortion does not depend on it. The sums are those a
         # long record's windows add up (vqcodec.ecg.stream), so both ways give one file.
-        sums, _ = stream.measure(stream.SignalSource(signal), iter([(0, decoded.samples, clipped)]))
+        if max_error is not None:  # block by block, as compress_source codes it
+            coded = stream.ResidualBlocks()
+            prediction = None if y is None else (lambda a, z: y[a:z])  # noqa: E731
+            windows = stream.encode_residual(lambda a, z: filled[a:z], lambda a, z: np.isnan(signal.samples[a:z]),
+                                             prediction, signal.n_samples, signal.channels, max_error,
+                                             ecg_file.RESIDUAL_BLOCK_SAMPLES, coded)
+            sums, _ = stream.measure(source, windows)
+            return self._write(signal, codes, q if use_model else 0, sums, fingerprint, original_bytes, level,
+                               max_error, runs=runs, aux=prepared.aux, resb=coded)
+        assert y is not None  # without a residual layer, the model codes
+        decoded, clipped = self._finish(y, signal, runs)
+        sums, _ = stream.measure(source, iter([(0, decoded.samples, clipped)]))
         return self._write(signal, codes, q if use_model else 0, sums, fingerprint, original_bytes, level, max_error,
-                           resd, decoded, runs, aux=prepared.aux)
+                           runs=runs, aux=prepared.aux)
 
     def _write(self, signal: Signal | stream.Source, codes: Codes, quality: int, sums: stream.RunningDistortion,
                fingerprint: np.ndarray | None, original_bytes: int | None, level: int, max_error: int | None,
-               resd: bytes | None = None, decoded: Signal | None = None, runs: np.ndarray | None = None,
-               blocks: list | None = None, aux: list[AuxStream] | None = None) -> tuple[bytes, Report]:
+               runs: np.ndarray | None = None, blocks: list | None = None, aux: list[AuxStream] | None = None,
+               resb: stream.ResidualBlocks | None = None) -> tuple[bytes, Report]:
         """The .vqc bytes of a coded record and the Report of what it lost (from the distortion sums)."""
         q, clipped = quality, sums.clipped
         if runs is None:
@@ -621,6 +661,7 @@ class Codec:
             norm_frames=self.norm_frames, max_error=max_error,
             aux=[AuxInfo(a.position, float(a.fs), a.n_samples, a.channel, _aux_error(s))
                  for a, s in zip(getattr(signal, "aux", []), aux or [])],
+            residual_block=None if resb is None else ecg_file.RESIDUAL_BLOCK_SAMPLES,
         )
         header = vqc.Header(
             kind=self.kind, fs=float(signal.fs), n_channels=len(signal.channels), n_samples=signal.n_samples,
@@ -638,9 +679,9 @@ class Codec:
             "clipped": clipped,
             "channels": [vars(c) for c in report.channels],
         }
-        digest = None if resd is None or decoded is None else ecg_file.signal_digest(_digital(decoded))
-        f = EcgFile(header, blocks, codes.stats, runs, fingerprint, metrics, residual=resd, index_coding=coding,
-                    signal_digest=digest, aux=list(aux or []))
+        f = EcgFile(header, blocks, codes.stats, runs, fingerprint, metrics, index_coding=coding,
+                    signal_digest=None if resb is None else resb.digest(), aux=list(aux or []),
+                    residual_blocks=None if resb is None else resb.payloads)
         try:
             data = ecg_file.dumps(f, level=level)
         except ValueError as e:  # what the format cannot hold, e.g. more NaN runs than its limit
@@ -766,12 +807,15 @@ class Codec:
         """Samples [start, stop) of a parsed file at the record's rate, decoding only the storage blocks and the
         decoder chunks they need: the same chunks, with the same context, as a whole decode runs, so the samples are
         a whole decode's (at another rate than the model's, within float rounding at the resampler's edges, then
-        the ADC grid). A file with a residual layer is decoded whole and cut, its lanes running over the record;
+        the ADC grid). A file with a residual layer in blocks (RESB) decodes only the residual blocks the range
+        touches, exactly; one with a whole-record RESD is decoded whole and cut, its lanes running over the record;
         the stored fingerprint covers whole blocks and is not checked here. A lost (salvaged) block the range needs
         is a ChecksumError naming it."""
         h = f.header
         if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start <= stop <= h.n_samples):
             raise InputError(f"{name}: range {start}..{stop} is not within the record's {h.n_samples} samples")
+        if f.residual_blocks is not None and not f.aux:
+            return self._residual_range(f, start, stop, name)
         if f.residual is not None or h.n_stages == 0 or f.aux:
             whole = self.decode_file(f, name)
             return _cut(whole, start, stop)
@@ -830,8 +874,39 @@ class Codec:
         return decoded
 
     def streams(self, f: EcgFile) -> bool:
-        """Whether `decode_windows` decodes this file: a model layer alone, every block readable."""
-        return f.residual is None and f.header.n_stages > 0 and not f.lost_blocks and not f.aux
+        """Whether `decode_windows` decodes this file: a model layer alone or a residual layer in blocks (RESB),
+        every block readable, nothing else damaged (a salvaged file is decoded whole, its damage warned of), no aux
+        signals."""
+        return (f.residual is None and (f.header.n_stages > 0 or f.residual_blocks is not None)
+                and not f.lost_blocks and not f.damage and not f.aux)
+
+    def _model_reader(self, f: EcgFile, name: str) -> tuple[stream.ModelOutput, stream.Reader] | None:
+        """A file's decoded model layer, read by record-rate sample ranges before the grid (what the residual layer
+        predicts from), decoder chunk by chunk; None without a model layer."""
+        h, meta = f.header, f.meta
+        if not h.n_stages:
+            return None
+        indices = stream.BlockIndices(lambda b: self.file_indices(f, name, range(b, b + 1)), h.block_frames)
+        output = stream.ModelOutput(self, indices.frames, f.norm, meta.n_model, h.n_frames, h.block_frames)
+        return output, stream.Resampled(output.read, meta.n_model, self.fs, h.fs, h.n_samples).read
+
+    def _residual_range(self, f: EcgFile, start: int, stop: int, name: str) -> Signal:
+        """decode_range of a file with RESB: only the residual blocks [start, stop) falls in, and the model's
+        output there. The digest (dSIG) and fingerprint cover the whole record and are not checked here."""
+        h, meta = f.header, f.meta
+        self._check_layout(f, name)
+        template = signal_template(h, meta, name)
+        block = meta.residual_block
+        assert f.residual_blocks is not None and block is not None  # loads checked both
+        model = self._model_reader(f, name)
+        blocks = range(start // block, -(-stop // block)) if stop > start else range(0)
+        parts = [y for _, y in stream.decode_residual(f.residual_blocks, h.n_samples, block,
+                                                      None if model is None else model[1], template.channels,
+                                                      f.nan_runs, name, blocks)]
+        first = blocks.start * block
+        y = np.concatenate(parts)[start - first : stop - first] if parts else np.zeros((0, h.n_channels))
+        return Signal(y, h.fs, template.channels, template.record_name, list(template.comments),
+                      template.base_time, template.base_date)
 
     def decode_windows(self, f: EcgFile, name: str = "<bytes>", window: int | None = None,
                        progress: stream.Progress | None = None) -> Iterator[np.ndarray]:
@@ -841,19 +916,47 @@ class Codec:
         h, meta = f.header, f.meta
         self._check_layout(f, name)
         template = signal_template(h, meta, name)
-
+        if f.residual_blocks is not None:
+            yield from self._residual_windows_decoded(f, name, template, progress)
+            return
         indices = stream.BlockIndices(lambda b: self.file_indices(f, name, range(b, b + 1)), h.block_frames)
         output = stream.ModelOutput(self, indices.frames, f.norm, meta.n_model, h.n_frames, h.block_frames)
         for r0, y, _ in stream.decoded_windows(output, h.fs, h.n_samples, template.channels, f.nan_runs, window):
             yield y
             if progress is not None:
                 progress((r0 + len(y)) / max(h.n_samples, 1))
-        if f.fingerprint is not None:
-            got = np.stack(output.fingerprints)
-            if got.shape != f.fingerprint.shape or not np.allclose(got, f.fingerprint, atol=FINGERPRINT_TOL,
-                                                                   rtol=FINGERPRINT_TOL):
-                raise ChecksumError(f"{name}: reconstruction does not match the encoder's fingerprint "
-                                    "(wrong or damaged model, or a misbehaving runtime)")
+        if output.fingerprints:
+            self._check_fingerprint(np.stack(output.fingerprints), f, name)
+
+    def _residual_windows_decoded(self, f: EcgFile, name: str, template: Signal,
+                                  progress: stream.Progress | None) -> Iterator[np.ndarray]:
+        """decode_windows of a file with RESB: residual block by residual block, then the digest (dSIG) of every
+        decoded sample and the model layer's fingerprint checked (ChecksumError)."""
+        h, meta = f.header, f.meta
+        assert f.residual_blocks is not None and meta.residual_block is not None  # loads checked both
+        model = self._model_reader(f, name)
+        sha = hashlib.sha256()
+        for r0, y in stream.decode_residual(f.residual_blocks, h.n_samples, meta.residual_block,
+                                            None if model is None else model[1], template.channels, f.nan_runs,
+                                            name, sha=sha):
+            yield y
+            if progress is not None:
+                progress((r0 + len(y)) / max(h.n_samples, 1))
+        stream.check_digest(sha, f.signal_digest, name)
+        if model is not None:
+            model[0].finish()
+            if model[0].fingerprints:
+                self._check_fingerprint(np.stack(model[0].fingerprints), f, name)
+
+    def _check_fingerprint(self, got: np.ndarray, f: EcgFile, name: str) -> None:
+        """ChecksumError when the decoded model layer's fingerprint [B, C, 3] disagrees with the file's."""
+        if f.fingerprint is None:
+            return
+        kept = [b for b in range(len(got)) if b not in f.lost_blocks]  # salvage: lost blocks hold no codes
+        if got.shape != f.fingerprint.shape or not np.allclose(got[kept], f.fingerprint[kept], atol=FINGERPRINT_TOL,
+                                                                 rtol=FINGERPRINT_TOL):
+            raise ChecksumError(f"{name}: reconstruction does not match the encoder's fingerprint "
+                                "(wrong or damaged model, or a misbehaving runtime)")
 
     def _check_layout(self, f: EcgFile, name: str) -> None:
         """ModelMismatchError or FormatError when this model cannot decode the file's layout, before any decoding."""
@@ -886,21 +989,26 @@ class Codec:
         y = p = None
         if h.n_stages:
             yn = self.decode_normalized(codes)
-            if check and f.fingerprint is not None:
-                got = self._fingerprint(yn, h.block_frames)
-                kept = [b for b in range(len(got)) if b not in f.lost_blocks]  # salvage: lost blocks hold no codes
-                if got.shape != f.fingerprint.shape or not np.allclose(got[kept], f.fingerprint[kept],
-                                                                         atol=FINGERPRINT_TOL, rtol=FINGERPRINT_TOL):
-                    raise ChecksumError(f"{name}: reconstruction does not match the encoder's fingerprint "
-                                        "(wrong or damaged model, or a misbehaving runtime)")
+            if check:
+                self._check_fingerprint(self._fingerprint(yn, h.block_frames), f, name)
             y = self._model_output(yn, codes, template)
             p = y * _gains(template) + _baselines(template)
+        if f.has_residual and f.lost_blocks:
+            warnings.warn(f"{name}: residual layer applied without its CRC check (blocks lost); the error "
+                          "bound holds only outside the lost spans", stacklevel=2)
         if f.residual is not None:
-            if f.lost_blocks:
-                warnings.warn(f"{name}: residual layer applied without its CRC check (blocks lost); the error "
-                              "bound holds only outside the lost spans", stacklevel=2)
             recon = residual.decode(f.residual, p, (template.n_samples, template.n_channels), name,
                                     verify=not f.lost_blocks)
+            y = (recon - _baselines(template)) / _gains(template)
+        if f.residual_blocks is not None:
+            block = meta.residual_block
+            assert block is not None  # loads checked it
+            shape = (template.n_samples, template.n_channels)
+            recon = np.concatenate([residual.decode(payload, None if p is None else p[a:z], (z - a, shape[1]),
+                                                    f"{name}: residual block {b}", verify=not f.lost_blocks)
+                                    for b, (payload, (a, z)) in enumerate(zip(
+                                        f.residual_blocks, ecg_file.residual_block_spans(shape[0], block)))]
+                                   or [np.zeros((0, shape[1]), np.int64)])
             y = (recon - _baselines(template)) / _gains(template)
         if y is None:
             raise FormatError(f"{name}: neither a model layer nor a residual layer")  # loads refuses such a file
@@ -958,11 +1066,7 @@ def merge_aux(signal: Signal, aux: list[AuxChannel]) -> Signal:
 
 def _digital(signal: Signal) -> np.ndarray:
     """The ADC samples [T, C] int64 of a Signal on its grid (invalid samples as ecg_file.INVALID_DIGITAL)."""
-    d = signal.samples * _gains(signal) + _baselines(signal)
-    bad = np.isnan(d)
-    out = np.rint(np.where(bad, 0, d)).astype(np.int64)
-    out[bad] = ecg_file.INVALID_DIGITAL
-    return out
+    return stream.digital(signal.samples, signal.channels)
 
 
 def _gains(signal: Signal) -> np.ndarray:
@@ -990,7 +1094,7 @@ def _bound_range(signal: Signal, max_prdn: float) -> tuple[float, int]:
     return (math.sqrt(1 + 12 * rms**2) - 1) / 2, math.ceil(max(ranges))
 
 
-def check_max_error(max_error: int, signal: Signal) -> None:
+def check_max_error(max_error: int, signal: Signal | stream.Source) -> None:
     """InputError unless max_error is a whole number of ADC units the residual layer can bound."""
     if isinstance(max_error, bool) or not isinstance(max_error, (int, np.integer)):
         raise InputError(f"{signal.record_name}: max error must be a whole number of ADC units, got {max_error!r}")

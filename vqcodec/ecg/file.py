@@ -1,9 +1,9 @@
 """The ECG payload of a .vqc file: its typed header metadata and its sections, to and from the container.
 
 `vqcodec.container.format` walks and checks the bytes; this module says what an ECG file's sections hold (NORM,
-NANM, IDXC, BLKS, RESD, fPRT, dSIG, mTRC, the signals coded without the model: AUXS, and the record's own files kept
-verbatim: aNNO, wHEA, eDFH, eDFA), which minor version each needs, and checks them. `vqcodec.ecg.codec` turns
-signals into an `EcgFile` and back.
+NANM, IDXC, BLKS, RESD and, block by block, RESB, fPRT, dSIG, mTRC, the signals coded without the model: AUXS, and
+the record's own files kept verbatim: aNNO, wHEA, eDFH, eDFA), which minor version each needs, and checks them.
+`vqcodec.ecg.codec` turns signals into an `EcgFile` and back.
 """
 
 from __future__ import annotations
@@ -54,8 +54,12 @@ TAG_EDFH, TAG_EDFA = "eDFH", "eDFA"
 bytes of its annotation signals (eDFA: "EDF Annotations", every data record's share one after another).
 Ancillary: a reader before 1.10 would skip them and decode the signals as before (it refuses AUXS first, if
 present)."""
-SECTION_ORDER = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_FPRT, TAG_DSIG, TAG_MTRC, TAG_ANNO, TAG_WHEA,
-                 TAG_AUXS, TAG_EDFH, TAG_EDFA)
+TAG_RESB = "RESB"
+"""The residual layer coded block by block (RESIDUAL_BLOCK_SAMPLES samples each, every block on its own), so that
+a coder holds one block at a time whatever the record's length. Critical: a reader before 1.11 refuses the file
+("unsupported feature RESB") rather than decode it without its residual layer."""
+SECTION_ORDER = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_RESB, TAG_FPRT, TAG_DSIG, TAG_MTRC,
+                 TAG_ANNO, TAG_WHEA, TAG_AUXS, TAG_EDFH, TAG_EDFA)
 """The order an ECG file's sections are written in."""
 
 RESIDUAL_MINOR = 1
@@ -75,6 +79,17 @@ RECORD_FILES_MINOR = 9
 AUX_MINOR = 10
 """AUXS (signals coded without the model), eDFH and eDFA (an EDF file's header and annotation bytes) came with
 1.10."""
+RESIDUAL_BLOCKS_MINOR = 11
+"""RESB (the residual layer block by block, the header key `residual_block`) came with 1.11."""
+RESIDUAL_BLOCK_SAMPLES = 64 * residual.LANE_SAMPLES
+"""Record samples per residual block (the last one shorter) in the files this release writes: 131072, 6 min at
+360 Hz. Stored in each file's header (`residual_block`), so that a later value does not break earlier files."""
+RESIDUAL_BLOCK_KEY = "residual_block"
+"""The header JSON key of the residual block length, present only in a file with RESB."""
+MAX_RESIDUAL_BLOCKS = 1 << 24
+"""Residual blocks one RESB section may hold (a format constant: 2^24 blocks of 2^17 samples are far beyond
+any record's 2^32 - 1 samples)."""
+_RESB_COUNT, _RESB_SIZE = struct.Struct("<I"), struct.Struct("<I")  # RESB: the count of blocks; each one's size
 AUX_KEY = "aux"
 """The header JSON key of the aux signals' metadata (a list of AuxInfo objects), present only when there are some."""
 MAX_AUX_SIGNALS = 4096
@@ -162,11 +177,12 @@ class EcgMeta:
     norm_frames: int | None = None  # frames per normalisation block; None: one per storage block
     max_error: int | None = None  # the residual layer's bound in ADC units (0: lossless); None: no layer
     aux: list[AuxInfo] = field(default_factory=list)  # the signals coded without the model (section AUXS)
+    residual_block: int | None = None  # record samples per residual block (section RESB); None: no RESB
     unknown: dict = field(default_factory=dict)  # keys this release does not know, kept as they were
     invalid: str | None = field(default=None, repr=False, compare=False)  # why the stored object does not fit
 
     _KEYS = ("model", "model_fs", "quality", "n_model", "record", "channels", "comments", "base_time", "base_date",
-             "original_bytes", "norm_frames", "max_error", AUX_KEY)
+             "original_bytes", "norm_frames", "max_error", AUX_KEY, RESIDUAL_BLOCK_KEY)
 
     def to_json(self) -> dict:
         """The JSON object the header stores (optional keys only when set, as every release wrote them)."""
@@ -182,6 +198,8 @@ class EcgMeta:
             out["max_error"] = self.max_error
         if self.aux:
             out[AUX_KEY] = [a.to_json() for a in self.aux]
+        if self.residual_block is not None:
+            out[RESIDUAL_BLOCK_KEY] = self.residual_block
         return {**self.unknown, **out}
 
     @classmethod
@@ -216,6 +234,7 @@ class EcgMeta:
             original_bytes=b if _is_int(b := meta.get("original_bytes")) else None,
             norm_frames=meta.get(NORM_FRAMES_KEY), max_error=bound if _is_int(bound := meta.get("max_error")) else None,
             aux=[a for a in aux if a is not None],
+            residual_block=_positive_int(meta.get(RESIDUAL_BLOCK_KEY)),
             unknown={k: v for k, v in meta.items() if k not in cls._KEYS}, invalid=invalid,
         )
 
@@ -226,6 +245,10 @@ NORM_FRAMES_KEY = "norm_frames"
 
 def _is_int(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _positive_int(v: object) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
 
 
 def _number(v: object, default: float) -> float:
@@ -296,6 +319,7 @@ class EcgFile:
     residual: bytes | None = None  # RESD payload (vqcodec.coding.residual), decoded with the model's prediction
     index_coding: str | None = None  # IDXC: blocks are then the coded bytes of each block, decoded by the codec
     signal_digest: bytes | None = None  # dSIG: sha256 of the decoded ADC samples (signal_digest()), exact files only
+    residual_blocks: list[bytes] | None = None  # RESB: one RESD-layout payload per residual block (meta.residual_block)
     bound: bool = False  # read from a file that carries the container's binding (format 1.8 on)
     annotations: dict[str, bytes] = field(default_factory=dict)  # aNNO: annotator (extension) -> the file's bytes
     wfdb_header: bytes | None = None  # wHEA: the record's original .hea text, lossless files only
@@ -307,6 +331,11 @@ class EcgFile:
     def meta(self) -> EcgMeta:
         """The header's metadata, typed."""
         return EcgMeta.from_json(self.header.meta)
+
+    @property
+    def has_residual(self) -> bool:
+        """Whether the file has a residual layer, whole (RESD) or block by block (RESB)."""
+        return self.residual is not None or self.residual_blocks is not None
 
 
 def _runs_problem(runs: np.ndarray, h: Header) -> str | None:
@@ -381,6 +410,10 @@ def _write(f: EcgFile, level: int) -> tuple[Header, list[tuple[str, bytes]]]:
     out.append((TAG_BLKS, b"".join(blks)))
     if f.residual is not None:
         out.append((TAG_RESD, bytes(f.residual)))
+    if f.residual_blocks is not None:
+        if f.residual is not None:
+            raise ValueError(f"a file holds its residual layer whole ({TAG_RESD}) or in blocks ({TAG_RESB}), not both")
+        out.append((TAG_RESB, residual_blocks_bytes(f.residual_blocks)))
     if f.fingerprint is not None:
         fp = _check_array(f.fingerprint, "fingerprint", np.float32, (nb, C, _FPRT_WIDTH))
         out.append((TAG_FPRT, fp.astype("<f4").tobytes()))
@@ -411,6 +444,20 @@ def _write(f: EcgFile, level: int) -> tuple[Header, list[tuple[str, bytes]]]:
                 raise ValueError(f"section {tag} holds 1..{cap} bytes")
             out.append((tag, zc.compress(raw)))
     return h, out
+
+
+def residual_blocks_bytes(payloads: list[bytes]) -> bytes:
+    """The RESB payload: u32 count, u32 size of each block's payload, then the payloads (each in RESD's layout)."""
+    if len(payloads) > MAX_RESIDUAL_BLOCKS:
+        raise ValueError(f"{len(payloads)} residual blocks exceed the limit {MAX_RESIDUAL_BLOCKS}")
+    return b"".join([_RESB_COUNT.pack(len(payloads)), *(_RESB_SIZE.pack(len(p)) for p in payloads),
+                     *(bytes(p) for p in payloads)])
+
+
+def residual_block_spans(n_samples: int, block: int) -> list[tuple[int, int]]:
+    """(start, stop) of each residual block of a record of n_samples samples: `block` samples each, the last
+    shorter; none for an empty record."""
+    return [(a, min(a + block, n_samples)) for a in range(0, n_samples, block)]
 
 
 def aux_bytes(streams: list[AuxStream]) -> bytes:
@@ -673,13 +720,19 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
             raise r.error(FormatError, f"section {TAG_RESD} and n_stages {h.n_stages} disagree on the model layer")
         residual.check_size(sections[TAG_RESD], name)
         f.residual = bytes(sections[TAG_RESD])
-    elif h.n_stages == 0:
-        raise r.error(FormatError, f"n_stages 0 (no model layer) needs section {TAG_RESD}")
-    elif meta.max_error is not None:
+    if TAG_RESB in sections:
+        if TAG_RESD in sections:
+            raise r.error(FormatError, f"sections {TAG_RESD} and {TAG_RESB} both hold a residual layer")
+        f.residual_blocks = _read_residual_blocks(r, sections[TAG_RESB], meta, h)
+    elif meta.residual_block is not None or RESIDUAL_BLOCK_KEY in h.meta:
+        raise r.error(FormatError, f"the header's {RESIDUAL_BLOCK_KEY} needs section {TAG_RESB}")
+    if not f.has_residual and h.n_stages == 0:
+        raise r.error(FormatError, f"n_stages 0 (no model layer) needs section {TAG_RESD} or {TAG_RESB}")
+    if not f.has_residual and meta.max_error is not None:
         raise r.error(FormatError, f"the header promises {_bound_text(meta.max_error)}, and the file has no "
                                    "residual layer")
     if TAG_DSIG in sections:
-        if f.residual is None:
+        if not f.has_residual:
             raise r.error(FormatError, f"section {TAG_DSIG} digests exact samples; this file has no residual layer")
         f.signal_digest = bytes(sections[TAG_DSIG])
     if TAG_FPRT in sections:
@@ -689,6 +742,40 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
         f.aux = _read_aux(r, sections.get(TAG_AUXS), meta, h, limits)
     _read_record_files(f, sections, meta, name, limits, f.damage if salvage else None)
     return f
+
+
+def _read_residual_blocks(r: Reader, data: memoryview, meta: EcgMeta, h: Header) -> list[bytes]:
+    """The RESB section: its block payloads, each checked as RESD's (bound, shape, model layer, size) against its
+    span of the record."""
+    sub = Reader(data, f"{r.name}: section {TAG_RESB}")
+    block = meta.residual_block
+    if block is None:
+        raise sub.error(FormatError, f"the header gives no {RESIDUAL_BLOCK_KEY} (a positive integer)")
+    spans = residual_block_spans(h.n_samples, block)
+    (count,) = _RESB_COUNT.unpack(sub.take(_RESB_COUNT.size, "count"))
+    if count != len(spans):
+        raise sub.error(FormatError, f"{count} blocks, the header implies {len(spans)} of {block} samples")
+    sizes = [_RESB_SIZE.unpack(sub.take(_RESB_SIZE.size, f"size {b}"))[0] for b in range(count)]
+    payloads = []
+    for b, ((a, z), size) in enumerate(zip(spans, sizes)):
+        payload = sub.take(size, f"block {b}")
+        where = f"{sub.name}: block {b}"
+        coded_for, uses_model, t, ch = residual.header(payload, where)
+        if meta.max_error != coded_for:
+            raise sub.error(FormatError, f"block {b}: the header promises {_bound_text(meta.max_error)}, and the "
+                                         f"block is coded for max error {coded_for}")
+        if (t, ch) != (z - a, h.n_channels):
+            raise sub.error(FormatError, f"block {b} is for {t} x {ch} samples, the header implies "
+                                         f"{z - a} x {h.n_channels}")
+        if uses_model != (h.n_stages > 0):
+            raise sub.error(FormatError, f"block {b} and n_stages {h.n_stages} disagree on the model layer")
+        if not residual.is_adaptive(payload):
+            raise sub.error(FormatError, f"block {b}: not the adaptive layout (format 1.4) every block uses")
+        residual.check_size(payload, where)
+        payloads.append(bytes(payload))
+    if sub.pos != len(sub.view):
+        raise sub.error(FormatError, f"{len(sub.view) - sub.pos} bytes after the last block")
+    return payloads
 
 
 def _read_aux(r: Reader, data: memoryview | None, meta: EcgMeta, h: Header, limits: Limits) -> list[AuxStream]:
@@ -797,6 +884,7 @@ for _section in (
     SectionType(TAG_NANM, lambda _: BASE_MINOR, _any_size),
     SectionType(TAG_IDXC, _idxc_minor, _any_size),
     SectionType(TAG_RESD, _resd_minor, _any_size),
+    SectionType(TAG_RESB, lambda _: RESIDUAL_BLOCKS_MINOR, _any_size),
     SectionType(TAG_FPRT, lambda _: BASE_MINOR, lambda h, lim: h.n_blocks * h.n_channels * _FPRT_WIDTH * 4,
                 exact=True),
     SectionType(TAG_DSIG, lambda _: SIGNAL_DIGEST_MINOR, lambda h, lim: vqc.DIGEST_BYTES, exact=True),

@@ -6,11 +6,14 @@ encoder's and decoder's chunks with their context margins (`framing.chunk_grid`)
 the fingerprint, a fixed grid for the distortion sums, and a resampler whose every output equals the whole record's
 (`conditioning.resample`, whose 'line' padding is rebuilt from the record's first and last samples). So the bytes of
 a file and the samples it decodes to do not depend on how much of the record is held at once: a record read from
-disk in windows gives the file the same record gives in memory.
+disk in windows gives the file the same record gives in memory. The residual layer (`vqcodec.coding.residual`) is
+coded residual block by residual block (`file.RESIDUAL_BLOCK_SAMPLES`, section RESB), each on its own, and the
+digest of the decoded samples (dSIG) is a SHA-256 fed in the record's order.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -18,10 +21,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from vqcodec.coding import residual
+from vqcodec.ecg import file as ecg_file
 from vqcodec.ecg.conditioning import MAX_RESAMPLE_DENOMINATOR, model_length, nan_runs, quantize_to_grid
 from vqcodec.ecg.framing import chunk_grid, n_blocks, normalize_blocks
 from vqcodec.ecg.signal import ChannelInfo, Signal
-from vqcodec.errors import InputError
+from vqcodec.errors import ChecksumError, InputError
 from vqcodec.metrics import ChannelReport, distortion_from_sums
 
 if TYPE_CHECKING:  # the codec imports this module
@@ -492,3 +497,92 @@ def measure(source: Source, windows: Iterator[tuple[int, np.ndarray, int]],
             progress((r0 + len(y)) / max(source.n_samples, 1))
     out = np.array(sorted(runs), dtype=np.int64).reshape(-1, 3)
     return sums, out
+
+
+Reader = Callable[[int, int], np.ndarray]
+"""Rows [start, stop) of a record-length array, [stop - start, C]."""
+
+
+def digital(samples: np.ndarray, channels: list[ChannelInfo]) -> np.ndarray:
+    """Physical values [k, C] on the channels' ADC grid -> ADC samples int64 (invalid ones as
+    file.INVALID_DIGITAL): the rows `file.signal_digest` digests."""
+    gains = np.array([ch.gain for ch in channels], dtype=np.float64)
+    baselines = np.array([ch.baseline for ch in channels], dtype=np.float64)
+    d = samples * gains + baselines
+    bad = np.isnan(d)
+    out = np.rint(np.where(bad, 0, d)).astype(np.int64)
+    out[bad] = ecg_file.INVALID_DIGITAL
+    return out
+
+
+@dataclass
+class ResidualBlocks:
+    """What the residual layer's windows leave behind: each residual block's payload (section RESB) and the running
+    SHA-256 of the decoded ADC samples (dSIG), fed in the record's order: `digest()` equals
+    `file.signal_digest` of the whole decoded record."""
+
+    payloads: list[bytes] = field(default_factory=list)
+    sha: hashlib._Hash = field(default_factory=hashlib.sha256)
+
+    def digest(self) -> bytes:
+        return self.sha.digest()
+
+
+def _physical(d: np.ndarray, channels: list[ChannelInfo]) -> tuple[np.ndarray, int]:
+    """ADC samples [k, C] (the residual layer's reconstruction) -> physical values on the grid, samples clipped."""
+    gains = np.array([ch.gain for ch in channels], dtype=np.float64)
+    baselines = np.array([ch.baseline for ch in channels], dtype=np.float64)
+    return quantize_to_grid((d - baselines) / gains, channels)
+
+
+def encode_residual(filled: Reader, invalid: Reader, prediction: Reader | None, n_samples: int,
+                    channels: list[ChannelInfo], max_error: int, block: int, out: ResidualBlocks,
+                    ) -> Iterator[tuple[int, np.ndarray, int]]:
+    """The residual layer of a record, residual block by residual block: each block's ADC samples (from `filled`,
+    physical values with invalid samples filled) coded by `residual.encode` on its own around the model's
+    prediction (`prediction`: physical values at the record's rate before the grid, None without a model layer),
+    its payload and its decoded samples' digest added to `out`; yields the decoded windows as `decoded_windows`
+    does (first sample, physical values with `invalid`'s samples NaN, samples clipped)."""
+    gains = np.array([ch.gain for ch in channels], dtype=np.float64)
+    baselines = np.array([ch.baseline for ch in channels], dtype=np.float64)
+    for a, z in ecg_file.residual_block_spans(n_samples, block):
+        d = np.rint(filled(a, z) * gains + baselines).astype(np.int64)
+        p = None if prediction is None else prediction(a, z) * gains + baselines
+        payload, recon = residual.encode(d, p, max_error)
+        out.payloads.append(payload)
+        y, clipped = _physical(recon, channels)
+        y[invalid(a, z)] = np.nan
+        out.sha.update(np.ascontiguousarray(digital(y, channels), "<i8").tobytes())
+        yield a, y, clipped
+
+
+def decode_residual(payloads: list[bytes], n_samples: int, block: int, prediction: Reader | None,
+                    channels: list[ChannelInfo], runs: np.ndarray, name: str, blocks: range | None = None,
+                    sha: hashlib._Hash | None = None, verify: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+    """The samples of a file's residual blocks `blocks` (default: all) in order: (first sample, physical values
+    [k, C] on the grid with the NaN runs restored), each block decoded on its own around the model's prediction
+    (`prediction` as in `encode_residual`); their ADC samples fed to `sha` when given. verify=False skips the
+    blocks' CRCs (salvage)."""
+    spans = ecg_file.residual_block_spans(n_samples, block)
+    c = len(channels)
+    gains = np.array([ch.gain for ch in channels], dtype=np.float64)
+    baselines = np.array([ch.baseline for ch in channels], dtype=np.float64)
+    for b in range(len(spans)) if blocks is None else blocks:
+        a, z = spans[b]
+        p = None if prediction is None else prediction(a, z) * gains + baselines
+        recon = residual.decode(payloads[b], p, (z - a, c), f"{name}: residual block {b}", verify=verify)
+        y, _ = _physical(recon, channels)
+        for ch, start, length in runs:
+            lo, hi = max(int(start), a), min(int(start + length), z)
+            if lo < hi:
+                y[lo - a : hi - a, ch] = np.nan
+        if sha is not None:
+            sha.update(np.ascontiguousarray(digital(y, channels), "<i8").tobytes())
+        yield a, y
+
+
+def check_digest(sha: hashlib._Hash, expected: bytes | None, name: str) -> None:
+    """ChecksumError when a file's dSIG disagrees with the digest of the samples decoded."""
+    if expected is not None and sha.digest() != expected:
+        raise ChecksumError(f"{name}: the decoded samples do not match the file's digest of them (dSIG): a "
+                            "damaged file, or a misbehaving decoder")

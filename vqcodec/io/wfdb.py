@@ -8,6 +8,7 @@ wfdb reads headers as ASCII and drops other bytes, so non-ASCII comment characte
 from __future__ import annotations
 
 import datetime
+import hashlib
 import importlib.util
 import math
 import os
@@ -404,6 +405,38 @@ def _restore_header(tmp: Path, name: str, record: wfdb.Record, text: bytes, orig
     return problem
 
 
+RESTORE_WINDOW = 1 << 18
+"""Samples read back at a time when a windowed writer checks the original header against the .dat it wrote."""
+
+
+def _restore_header_windows(tmp: Path, name: str, text: bytes, original_name: str, written: bytes,
+                            n_samples: int) -> str | None:
+    """_restore_header for a record written in windows: the original header (renamed for `name`) replaces wfdb's
+    when the .dat read back under it, window by window, gives the very samples written (their SHA-256 `written`);
+    else wfdb's is kept and the reason returned."""
+    hea = tmp / (name + HEADER_SUFFIX)
+    ours = hea.read_bytes()
+    hea.write_bytes(renamed_header(text, original_name, name))
+    try:
+        head = wfdb.rdheader(str(tmp / name))
+        problem = None
+        if set(head.file_name or []) != {name + DAT_SUFFIX} or head.sig_len != n_samples:
+            problem = "it does not describe the .dat written"
+        else:
+            back = hashlib.sha256()
+            for a in range(0, n_samples, RESTORE_WINDOW):
+                part = wfdb.rdrecord(str(tmp / name), sampfrom=a, sampto=min(n_samples, a + RESTORE_WINDOW),
+                                     physical=False, return_res=64, smooth_frames=True)
+                back.update(np.ascontiguousarray(np.asarray(part.d_signal, dtype=np.int64), "<i8").tobytes())
+            if back.digest() != written:
+                problem = "it does not read the .dat written back to the decoded samples"
+    except Exception as e:  # whatever wfdb's parse of an unusual header meets
+        problem = f"wfdb cannot read the record with it: {_one_line(e)}"
+    if problem:
+        hea.write_bytes(ours)
+    return problem
+
+
 STREAM_FMTS = ("16", "212", "80")
 """Formats the windowed writer packs itself, byte for byte as wfdb's writer does."""
 
@@ -482,7 +515,8 @@ class WfdbWriter:
     into place, the .dat first; `abort()` (or an error in a `with` block) leaves nothing behind. The files equal
     `write_wfdb`'s for the same samples, for the formats in STREAM_FMTS."""
 
-    def __init__(self, path: str | Path, template: Signal, force: bool = False) -> None:
+    def __init__(self, path: str | Path, template: Signal, force: bool = False,
+                 header_text: bytes | None = None) -> None:
         base = record_base(path)
         self.path, self.name = Path(path), base.name
         if not self.name or "." in self.name:
@@ -508,6 +542,8 @@ class WfdbWriter:
         self._sums = np.zeros(template.n_channels, dtype=np.int64)
         self._first: np.ndarray | None = None
         self.n_written, self.clipped = 0, 0
+        self._header_text = header_text  # the record's original .hea, written by close() as write_wfdb writes it
+        self._written = hashlib.sha256()  # of the digital samples written, to read them back under that header
 
     def write(self, samples: np.ndarray) -> None:
         """Physical values [k, C] (NaN invalid), the next k samples of the record."""
@@ -523,6 +559,7 @@ class WfdbWriter:
         if self._first is None and len(digital):
             self._first = digital[0].copy()
         self._sums += digital.sum(axis=0)
+        self._written.update(np.ascontiguousarray(digital, "<i8").tobytes())
         self.n_written += len(digital)
         flat = np.concatenate([self._pending.reshape(-1), digital.reshape(-1)])
         keep = len(flat) % 2 if self.fmt == "212" else 0
@@ -551,6 +588,12 @@ class WfdbWriter:
             record.init_value = [int(v) for v in (self._first if self._first is not None else self._sums * 0)]
             record.checksum = [int(v) % CHECKSUM_MODULUS for v in self._sums]  # as wfdb's writer gives them
             record.wrheader(write_dir=str(self._tmp))
+            if self._header_text is not None:
+                problem = _restore_header_windows(self._tmp, self.name, self._header_text, t.record_name,
+                                                  self._written.digest(), t.n_samples)
+                if problem:
+                    warnings.warn(f"{self.path}: the original header is not written ({problem}); wrote vqcodec's",
+                                  stacklevel=2)
             for target in reversed(self.targets):  # .dat first, so a header never points at a missing file
                 os.replace(self._tmp / target.name, target)
         except BaseException as e:
