@@ -20,6 +20,7 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -90,9 +91,10 @@ def _distances(r: torch.Tensor, cb: torch.Tensor) -> torch.Tensor:
 
 
 def rate_quantize(q: ResidualVQ, prior: BigramPrior, z: torch.Tensor, n_active: torch.Tensor, lam: torch.Tensor,
-                  tau: float, train: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
-                                                           torch.Tensor]:
-    """ECVQ over z [B, D, F] at weight lam [B] with n_active [B] stages.
+                  tau: float, train: bool = True, stage_weights: Sequence[float] | None = None,
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """ECVQ over z [B, D, F] at weight lam [B] (times stage_weights[s] at stage s, default 1) with n_active [B]
+    stages.
 
     Returns z_q (straight-through), indices [B, S, F], commitment loss, soft bits per tile [B] (gradient to the
     encoder) and the prior's negative log-likelihood in bits of the picked indices (gradient to the logits)."""
@@ -107,6 +109,7 @@ def rate_quantize(q: ResidualVQ, prior: BigramPrior, z: torch.Tensor, n_active: 
     commit, soft_bits, nll = z.new_zeros(()), z.new_zeros(b), z.new_zeros(())
     indices, above = [], None
     for s in range(q.stages):
+        w = 1.0 if stage_weights is None else float(stage_weights[s])
         live = n_active > s
         active = live.to(x.dtype)[:, None, None]
         flat = residual.reshape(-1, d)
@@ -116,10 +119,10 @@ def rate_quantize(q: ResidualVQ, prior: BigramPrior, z: torch.Tensor, n_active: 
             pick = dist.argmin(1).view(b, f)
             for _ in range(2):
                 ctx[:, 1:] = pick[:, :-1]
-                pick = (dist + lam_f * fixed[0][ctx.reshape(-1)]).argmin(1).view(b, f)
+                pick = (dist + w * lam_f * fixed[0][ctx.reshape(-1)]).argmin(1).view(b, f)
         else:
             ctx = above
-            pick = (dist + lam_f * fixed[s][ctx.reshape(-1)]).argmin(1).view(b, f)
+            pick = (dist + w * lam_f * fixed[s][ctx.reshape(-1)]).argmin(1).view(b, f)
         idx = pick.reshape(-1)
         mask = live.repeat_interleave(f)
         if train and mask.any():
@@ -127,7 +130,7 @@ def rate_quantize(q: ResidualVQ, prior: BigramPrior, z: torch.Tensor, n_active: 
         cw = cbs[s][idx].view(b, f, d)
         ctx_bits = fixed[s][ctx.reshape(-1)]  # [B*F, K]
         soft = torch.softmax(-_distances(flat, cbs[s]) / tau, dim=1)
-        soft_bits = soft_bits + (soft * ctx_bits).sum(1).view(b, f).sum(1) * live.to(x.dtype)
+        soft_bits = soft_bits + w * (soft * ctx_bits).sum(1).view(b, f).sum(1) * live.to(x.dtype)
         picked = bits_table[s][ctx.reshape(-1), idx].view(b, f)  # the logits' gradient
         nll = nll + (picked.sum(1) * live.to(x.dtype)).sum()
         commit = commit + (((residual - cw) ** 2) * active).mean()
@@ -141,7 +144,7 @@ def rate_quantize(q: ResidualVQ, prior: BigramPrior, z: torch.Tensor, n_active: 
 
 @torch.no_grad()
 def evaluate_rate(model: VQVAE, prior: BigramPrior, val: list[np.ndarray], lams: list[float], tau: float,
-                  device: str) -> dict:
+                  device: str, stage_weights: Sequence[float] | None = None) -> dict:
     """Val PRDN (%) and the prior's bits per sample, one stage at each lambda and all stage counts at lambda 0.
 
     Bits are the learned prior's (a static model: the coder's adaptive counts do somewhat better)."""
@@ -154,7 +157,8 @@ def evaluate_rate(model: VQVAE, prior: BigramPrior, val: list[np.ndarray], lams:
             xt = torch.from_numpy(x)[None, None].to(device)
             n = torch.tensor([stages], device=device)
             z_q, _, _, _, nll = rate_quantize(model.quantizer, prior, model.encoder(xt), n,
-                                              torch.tensor([lam], device=device), tau, train=False)
+                                              torch.tensor([lam], device=device), tau, train=False,
+                                              stage_weights=stage_weights)
             y = model.decoder(z_q)[0, 0].cpu().numpy()
             prdn += 100 * math.sqrt(float(np.sum((y - x) ** 2)) / float(np.sum((x - x.mean()) ** 2)))
             bits += float(nll)
@@ -220,7 +224,7 @@ def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: lis
         say(f"resumed at step {step}")
     else:
         say(f"from {bundle}; {len(train_arrays)} train channels, {len(val)} val excerpts")
-        ev = evaluate_rate(model, prior, val, r["eval_lams"], r["tau"], device)
+        ev = evaluate_rate(model, prior, val, r["eval_lams"], r["tau"], device, r.get("stage_weights"))
         say(f"eval step 0: {ev}")
     lams = torch.tensor(r["lams"], dtype=torch.float32)
     draw_stages = stage_sampler(cfg, model.quantizer.stages, torch.Generator().manual_seed(t["seed"] + step))
@@ -235,7 +239,7 @@ def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: lis
         n_active = draw_stages(t["batch"]).to(device)
         lam = lams[torch.randint(len(lams), (t["batch"],), generator=gen)].to(device)
         z_q, _, commit, soft_bits, nll = rate_quantize(model.quantizer, prior, model.encoder(x), n_active, lam,
-                                                       r["tau"])
+                                                       r["tau"], stage_weights=r.get("stage_weights"))
         y = model.decoder(z_q)
         rec = torch.mean((y - x) ** 2)
         rate = torch.mean(r["kappa"] * lam * soft_bits) / d["tile"]  # beta * bits per sample
@@ -249,7 +253,7 @@ def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: lis
                 f"bits/frame {nll_per.item():.3f} restarts {model.quantizer.restarts.tolist()} "
                 f"t {elapsed0 + time.time() - start:.0f}s")
         if step % t["eval_every"] == 0 or step == t["steps"]:
-            ev = evaluate_rate(model, prior, val, r["eval_lams"], r["tau"], device)
+            ev = evaluate_rate(model, prior, val, r["eval_lams"], r["tau"], device, r.get("stage_weights"))
             score = float(np.mean([math.log(p) + math.log(b) for p, b in ev.values()]))
             elapsed = elapsed0 + time.time() - start
             ck = {"model": model.state_dict(), "prior": prior.state_dict(), "opt": opt.state_dict(), "step": step,

@@ -80,3 +80,24 @@ def test_a_distilled_decoder_keeps_the_teachers_encoder_and_codebooks_and_export
     sig = make_signal(3000)
     out = codec.decompress(codec.compress(sig, quality=2).data)
     assert out.samples.shape == sig.samples.shape
+
+
+def test_stage_weights_keep_lambda_off_the_stages_they_zero(trained_bundle) -> None:
+    from training.rate import BigramPrior, model_from_bundle, rate_quantize
+
+    ck = _checkpoint(trained_bundle)
+    model = model_from_bundle(ck["config"], trained_bundle)
+    prior = BigramPrior(np.load(trained_bundle / "priors.npy"))
+    x = torch.from_numpy(np.stack([synthetic_ecg(512, seed=s) for s in range(2)]).astype(np.float32))[:, None]
+    z, n = model.encoder(x).detach(), torch.full((2,), model.quantizer.stages)
+    big = torch.full((2,), 50.0)
+    _, only1, _, _, _ = rate_quantize(model.quantizer, prior, z, n, big, 0.1, train=False,
+                                      stage_weights=[1.0] + [0.0] * (model.quantizer.stages - 1))
+    _, every, _, _, _ = rate_quantize(model.quantizer, prior, z, n, big, 0.1, train=False)
+    assert torch.equal(only1[:, 0], every[:, 0])  # stage 1 is priced alike
+    # later stages: nearest to what stage 1 left, i.e. the plain search given the same first stage
+    q = model.quantizer
+    residual = z.permute(0, 2, 1) - q.codebooks[0][only1[:, 0]]
+    from training.quantizer import nearest
+
+    assert torch.equal(only1[:, 1].reshape(-1), nearest(residual.reshape(-1, z.shape[1]), q.codebooks[1]))
