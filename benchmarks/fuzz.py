@@ -11,7 +11,10 @@ decoded by `vqcodec.decompress`. Every outcome is one of
 
 The goal is 0 silent and 0 crashed. The files are made fresh from the data with the installed vqcodec (60 s of
 mitdb 103 at the default level, the top level, --max-error 2 and --lossless; LUDB record 1, 12 leads at 500 Hz; an
-asap piece at the default level and -q 7), so a run measures the release it runs on.
+EDF file of two ECG leads, respiration and blood pressure at their own rates, with annotations, at the default level
+and lossless; 60 s of mitdb 100 with its .atr, and lossless with its .hea; an asap piece at the default level and
+-q 7), so a run measures the release it runs on. "Same" means the same signal (aux signals included) or notes, and
+for an ECG file the same record files kept beside it (annotation files, WFDB header, EDF header and annotations).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import math
 import os
 import random
 import sys
+import tempfile
 import time
 import warnings
 from collections import Counter
@@ -40,6 +44,7 @@ OUTCOMES = ("refused", "same", "silent", "crashed")
 def make_corpus(data: Path) -> dict[str, dict[str, bytes]]:
     """{record: {setting: .vqc bytes}}: the files the campaign mutates, grouped by the record they hold."""
     import vqcodec
+    from vqcodec.ecg.file import with_record_files
     from vqcodec.ecg.signal import Signal
 
     ecg = vqcodec.Codec.load("ecg", threads=1)
@@ -52,6 +57,20 @@ def make_corpus(data: Path) -> dict[str, dict[str, bytes]]:
         "-e 2": ecg.compress(rec, max_error=2)[0], "lossless": ecg.compress(rec, max_error=0)[0]}}
     ludb = vqcodec.read(data / "ecg/ludb/data/1.hea")
     corpus["ludb 1 (12 leads, 500 Hz)"] = {"default": ecg.compress(ludb)[0], "-e 2": ecg.compress(ludb, max_error=2)[0]}
+    with tempfile.TemporaryDirectory() as tmp:  # the sections of formats 1.9-1.11: aNNO, wHEA, AUXS, eDFH, eDFA, RESB
+        from tests.helpers.edf import make_edf
+
+        edf = make_edf(Path(tmp) / "mixed.edf", data, seconds=30)
+        corpus["EDF: 2 ECG leads + respiration 25 Hz + BP 120 Hz, annotations (30 s)"] = {
+            "default": vqcodec.compress_edf(edf, ecg)[0], "lossless": vqcodec.compress_edf(edf, ecg, max_error=0)[0]}
+    with_files = vqcodec.read(data / "ecg/mitdb/100.hea")
+    with_files = Signal(with_files.samples[:n], with_files.fs, with_files.channels, with_files.record_name,
+                        with_files.comments, with_files.base_time, with_files.base_date)
+    annotations = {"atr": (data / "ecg/mitdb/100.atr").read_bytes()}
+    corpus["mitdb 100 (60 s) with its .atr and .hea"] = {
+        "default": with_record_files(ecg.compress(with_files)[0], annotations, None),
+        "lossless": with_record_files(ecg.compress(with_files, max_error=0)[0], annotations,
+                                      (data / "ecg/mitdb/100.hea").read_bytes())}
     midi = vqcodec.NoteCodec.load("midi")
     piece = vqcodec.read(data / "midi/asap/Bach__Fugue__bwv_846__Shi05M.mid")
     corpus["asap bwv846"] = {"default": midi.compress(piece)[0], "-q 7": midi.compress(piece, 7)[0]}
@@ -71,18 +90,31 @@ def _init(corpus: dict[str, dict[str, bytes]]) -> None:
 
 
 def _decode(blob: bytes) -> object:
+    """What a decode gives back: the signal or notes, and for an ECG file the record's own bytes it keeps (annotation
+    files, WFDB header, EDF header and annotation signals), which a mutation must not change silently either."""
     import vqcodec
+    from vqcodec.container import format as vqc
     from vqcodec.container.format import _peek_kind
 
     kind = {1: "ecg", 2: "midi"}.get(_peek_kind(blob) or 0, "ecg")
-    return vqcodec.decompress(blob, model=_STATE["codecs"][kind])
+    decoded = vqcodec.decompress(blob, model=_STATE["codecs"][kind])
+    if kind != "ecg":
+        return decoded
+    f = vqc.loads(blob)
+    return decoded, (f.annotations, f.wfdb_header, f.edf_header, f.edf_annotations)
 
 
 def _same(a: object, b: object) -> bool:
+    if isinstance(a, tuple) or isinstance(b, tuple):  # an ECG file: (signal, the record's own bytes)
+        return isinstance(a, tuple) and isinstance(b, tuple) and _same(a[0], b[0]) and a[1] == b[1]
     if type(a) is not type(b):
         return False
     if hasattr(a, "samples"):
-        return a.samples.shape == b.samples.shape and bool(np.array_equal(a.samples, b.samples, equal_nan=True))
+        aux_a, aux_b = getattr(a, "aux", []), getattr(b, "aux", [])
+        return a.samples.shape == b.samples.shape and bool(np.array_equal(a.samples, b.samples, equal_nan=True)) \
+            and len(aux_a) == len(aux_b) and all(
+                (x.position, x.fs) == (y.position, y.fs) and x.samples.shape == y.samples.shape
+                and bool(np.array_equal(x.samples, y.samples, equal_nan=True)) for x, y in zip(aux_a, aux_b))
     return all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("pitch", "onset", "offset", "velocity")) \
         and a.pedals.keys() == b.pedals.keys() and all(np.array_equal(a.pedals[c].time, b.pedals[c].time)
                                                        and np.array_equal(a.pedals[c].value, b.pedals[c].value)
