@@ -92,15 +92,15 @@ def _init(corpus: dict[str, dict[str, bytes]]) -> None:
 def _decode(blob: bytes) -> object:
     """What a decode gives back: the signal or notes, and for an ECG file the record's own bytes it keeps (annotation
     files, WFDB header, EDF header and annotation signals), which a mutation must not change silently either."""
-    import vqcodec
+    from vqcodec.api import decode
     from vqcodec.container import format as vqc
     from vqcodec.container.format import _peek_kind
 
     kind = {1: "ecg", 2: "midi"}.get(_peek_kind(blob) or 0, "ecg")
-    decoded = vqcodec.decompress(blob, model=_STATE["codecs"][kind])
+    f = vqc.loads(blob)  # what vqcodec.decompress does: parse, then decode the parsed file
+    decoded = decode(f, _STATE["codecs"][kind])
     if kind != "ecg":
         return decoded
-    f = vqc.loads(blob)
     return decoded, (f.annotations, f.wfdb_header, f.edf_header, f.edf_annotations)
 
 

@@ -1,4 +1,4 @@
-"""Issue-22 experiment: a neural prior (training/note_net.py) for the note streams against today's NC05 coder.
+"""Experiment: a neural prior (training/note_net.py) for the note streams against today's NC05 coder.
 
     python -m training.note_net extract --data ../shared/data --splits val,train
     nice -n 10 python -m training.note_net train --epochs 20 --window 256 --batch 16 --lr 3e-3

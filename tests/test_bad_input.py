@@ -1,4 +1,5 @@
-"""The bad-input catalog (RELIABILITY.md §5) end to end: every failure is clean, every corruption is caught.
+"""The bad-input catalog (docs/RELIABILITY.md, "The 35 catalog cases") end to end: every failure is clean, every
+corruption is caught.
 
 Each CLI failure goes through ONE helper, `assert_fails_cleanly`: exit 1 (130 for Ctrl-C), exactly one stderr
 line naming the file, no traceback, and the watched folder byte-for-byte and mtime-for-mtime unchanged (so no

@@ -33,15 +33,18 @@ from training.model import VQVAE
 from training.train import StepClock, _device_name, descend, evaluate, keep, lr_at, stage_sampler
 
 
-def student_of(teacher: VQVAE, cfg: dict, channels: list[int]) -> tuple[VQVAE, dict]:
-    """A VQVAE whose encoder has `channels` and whose quantiser and decoder are the teacher's (frozen)."""
+def student_of(teacher: VQVAE, cfg: dict, channels: list[int], part: str = "encoder") -> tuple[VQVAE, dict]:
+    """A VQVAE whose `part` ("encoder" or "decoder") has `channels` and learns, while everything else is the
+    teacher's, frozen."""
     cfg = copy.deepcopy(cfg)
-    cfg["model"]["encoder_channels"] = channels
+    m = cfg["model"]
+    m["encoder_channels"] = m.get("encoder_channels", m["channels"])  # `channels` is the decoder's width
+    m["encoder_channels" if part == "encoder" else "channels"] = channels
     student = VQVAE(cfg)
-    kept = {k: v for k, v in teacher.state_dict().items() if not k.startswith("encoder.")}
+    kept = {k: v for k, v in teacher.state_dict().items() if not k.startswith(f"{part}.")}
     student.load_state_dict(kept, strict=False)
-    for p in [*student.quantizer.parameters(), *student.decoder.parameters()]:
-        p.requires_grad_(False)
+    for name, p in student.named_parameters():
+        p.requires_grad_(name.startswith(f"{part}."))
     return student, cfg
 
 
@@ -61,20 +64,6 @@ def load_teacher(path: Path, device: str, config: Path | None = None) -> tuple[V
     return teacher, ck["config"], f"{path} step {ck['step']}, val {ck['val'].get('prdn', ck['val'])}"
 
 
-def decoder_student_of(teacher: VQVAE, cfg: dict, channels: list[int]) -> tuple[VQVAE, dict]:
-    """A VQVAE whose decoder has `channels` and whose encoder and quantiser are the teacher's (frozen)."""
-    cfg = copy.deepcopy(cfg)
-    m = cfg["model"]
-    m["encoder_channels"] = m.get("encoder_channels", m["channels"])  # the encoder keeps its width
-    m["channels"] = channels
-    student = VQVAE(cfg)
-    kept = {k: v for k, v in teacher.state_dict().items() if not k.startswith("decoder.")}
-    student.load_state_dict(kept, strict=False)
-    for p in [*student.quantizer.parameters(), *student.encoder.parameters()]:
-        p.requires_grad_(False)
-    return student, cfg
-
-
 def distill_decoder(teacher_path: Path, channels: list[int], train_arrays: list[np.ndarray], val: list[np.ndarray],
                     run: Path, steps: int, batch: int | None = None, eval_every: int = 500, device: str = "cpu",
                     recon: float = 0.0, config: Path | None = None, resume: bool = False,
@@ -86,7 +75,7 @@ def distill_decoder(teacher_path: Path, channels: list[int], train_arrays: list[
     from an earlier student's (e.g. one distilled from the teacher this one fine-tuned)."""
     teacher, cfg, said = load_teacher(teacher_path, device, config)
     teacher.eval()
-    student, cfg = decoder_student_of(teacher, cfg, channels)
+    student, cfg = student_of(teacher, cfg, channels, part="decoder")
     student.to(device)
     student.quantizer.eval()  # frozen: no codebook updates or restarts
     t = cfg["train"]

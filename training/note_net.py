@@ -1,4 +1,4 @@
-"""Experiment (issue 22): a small causal neural prior for the MIDI note streams, against today's NC05 coder.
+"""Experiment: a small causal neural prior for the MIDI note streams, against today's NC05 coder.
 
 Not part of the codec: it only reads vqcodec to get the symbols the default level codes and today's model's
 probabilities, trains a GRU on the asap train pieces and measures bits/note on val (test only once, at the end).

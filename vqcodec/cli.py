@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, redirect_stderr
 from dataclasses import asdict
+from functools import cache
 from io import StringIO
 from pathlib import Path
 from typing import Any, NoReturn
@@ -28,7 +29,7 @@ from vqcodec import batch, io
 from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, decode, read_file, write_bytes
 from vqcodec.api import info as read_info
 from vqcodec.container import format as vqc
-from vqcodec.ecg.codec import MODEL_MIN_ERROR, Codec
+from vqcodec.ecg.codec import Codec
 from vqcodec.ecg.file import EcgFile, EcgMeta
 from vqcodec.ecg.signal import ChannelInfo, Signal
 from vqcodec.errors import ChannelError, CorruptSourceWarning, FormatError, InputError, VqcError
@@ -392,8 +393,9 @@ def _compress_one(record: Path, output_arg: str | None, quality: int | None, mod
         click.echo(f"{output if not to_stdout else record}: {_summary(report, meta.channels)}{_routes(meta)}",
                    err=True)
         return
+    load = cache(lambda: Codec.load(model or DEFAULT_MODEL))  # once, whichever path codes the record
     if max_prdn is None and (io.is_wfdb(record) or record.suffix.lower() == io.NPY_SUFFIX) \
-            and _compress_windows(record, output, to_stdout, quality, model, fs, channels, force, kept, max_error):
+            and _compress_windows(record, output, to_stdout, quality, load, fs, channels, force, kept, max_error):
         return
     with warnings.catch_warnings():
         if not force:  # a record that fails its own checksum is compressed only when asked
@@ -406,7 +408,7 @@ def _compress_one(record: Path, output_arg: str | None, quality: int | None, mod
     original_bytes: int | None = sum(p.stat().st_size for p in io.record_paths(record))
     if channels is not None:
         signal, original_bytes = _select_channels(signal, channels, record), None  # file bytes: the whole record's
-    codec = Codec.load(model or DEFAULT_MODEL)
+    codec = load()
     # the channels the model does not take are coded without it, as aux signals (Codec.route)
     if max_prdn is None:
         data, report = codec.compress(signal, quality, original_bytes, max_error=max_error)
@@ -495,7 +497,7 @@ def _keep_record_files(data: bytes, report: Report, kept: tuple[dict[str, bytes]
     return data
 
 
-def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int | None, model: str | None,
+def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int | None, load: Callable[[], Codec],
                       fs: float | None, channels: str | None, force: bool,
                       kept: tuple[dict[str, bytes], bytes | None], max_error: int | None = None) -> bool:
     """compress of a WFDB record or a .npy array (memory-mapped) at a quality level or within a max error (0:
@@ -513,20 +515,13 @@ def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int 
     if channels is not None:  # the file bytes are the whole record's: no compression ratio against them
         source = Selected(whole, _channel_columns([ch.name for ch in whole.channels], channels, record))
         original_bytes = None
-    codec = Codec.load(model or DEFAULT_MODEL)
-    try:
-        if max_error is None or max_error >= MODEL_MIN_ERROR:
-            codec.check_channels(source)
-    except ChannelError:
-        return False
-    try:
+    codec = load()
+    try:  # refuses channels the model does not take before reading any sample, where the model codes
         with _record_bar(str(record)) as progress:
             data, report = codec.compress_source(source, quality, original_bytes, progress=progress,
                                                  max_error=max_error)
-    except ChannelError as e:
-        hint = f"--channels {','.join(e.fit)}, or " if e.fit else ""
-        _fail(f"{record}: model {codec.name} does not take channel(s) {', '.join(e.refused)}: it was trained on ECG "
-              f"(use {hint}--lossless or --max-error below {MODEL_MIN_ERROR})")
+    except ChannelError:
+        return False
     with warnings.catch_warnings():
         if not force:  # a record that fails its own checksum is compressed only when asked
             warnings.simplefilter("error", CorruptSourceWarning)

@@ -1,4 +1,4 @@
-"""The issue-22 experiment's neural note prior (training/note_net.py): its integer CDFs, and a real round trip
+"""The neural note prior experiment (training/note_net.py): its integer CDFs, and a real round trip
 through the exported ONNX graphs, one note at a time, with constriction's rANS (untrained weights: the
 machinery, not the bits)."""
 

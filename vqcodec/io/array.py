@@ -25,26 +25,23 @@ NPY_FMT = "16"
 NPY_WIDE_FMT = "32"  # when ±32.767 mV at 1 µV does not fit in 16 bits
 NPY_FMT_LIMIT = 32767
 SCAN_SAMPLES = 1 << 20
-"""Samples per window when a memory-mapped array is scanned (its peak, its infinities): bounds the copies made."""
+"""Samples per window when an array is scanned for its peak and infinities: bounds the copies made."""
 
 
-def _channels(samples: np.ndarray) -> list[ChannelInfo]:
-    """Default metadata for unnamed mV channels, fmt 16 unless the values need 32 bits."""
-    peaks = [np.abs(samples[a : a + SCAN_SAMPLES].astype(np.float64)) for a in range(0, len(samples), SCAN_SAMPLES)]
-    finite = [float(np.nanmax(p)) for p in peaks if np.isfinite(p).any()]
-    peak = max(finite, default=0.0)
+def _channels(n_channels: int, peak: float) -> list[ChannelInfo]:
+    """Default metadata for unnamed mV channels whose largest |value| is `peak`: fmt 16 unless it needs 32 bits."""
     fmt, res = (NPY_FMT, 16) if peak * NPY_GAIN <= NPY_FMT_LIMIT else (NPY_WIDE_FMT, 32)
     return [
         ChannelInfo(name=f"ch{i}", units=NPY_UNITS, gain=NPY_GAIN, baseline=0, adc_res=res, adc_zero=0, fmt=fmt)
-        for i in range(samples.shape[1])
+        for i in range(n_channels)
     ]
 
 
 def read_array(path: str | Path, fs: float | None) -> Signal:
     """Load a .npy of shape [T] or [T, C] (integer or float, taken as mV) sampled at fs Hz."""
-    data = _open(Path(path), fs, mmap=False)
-    samples = data.astype(np.float64)
-    return Signal(samples=samples, fs=float(fs or 0), channels=_channels(samples), record_name=Path(path).stem)
+    data, peak = _open(Path(path), fs, mmap=False)
+    return Signal(samples=data.astype(np.float64), fs=float(fs or 0), channels=_channels(data.shape[1], peak),
+                  record_name=Path(path).stem)
 
 
 class NpySource:
@@ -53,9 +50,9 @@ class NpySource:
 
     def __init__(self, path: str | Path, fs: float | None) -> None:
         self.path = Path(path)
-        self._data = _open(self.path, fs, mmap=True)
+        self._data, peak = _open(self.path, fs, mmap=True)
         self.fs = float(fs or 0)
-        self.channels = _channels(self._data)
+        self.channels = _channels(self._data.shape[1], peak)
         self.n_samples = int(self._data.shape[0])
         self.record_name = self.path.stem
         self.comments: list[str] = []
@@ -69,8 +66,9 @@ class NpySource:
         """Nothing to check: a .npy array carries no checksum (a WFDB source's check() compares its own)."""
 
 
-def _open(path: Path, fs: float | None, mmap: bool) -> np.ndarray:
-    """The checked [T, C] array of a .npy file (a memory map with `mmap`); InputError naming what is wrong."""
+def _open(path: Path, fs: float | None, mmap: bool) -> tuple[np.ndarray, float]:
+    """The checked [T, C] array of a .npy file (a memory map with `mmap`) and its largest finite |value| (0 if none),
+    found in one pass of SCAN_SAMPLES windows; InputError naming what is wrong."""
     if fs is None:
         raise InputError(f"{path}: .npy input needs --fs")
     if not (math.isfinite(fs) and fs > 0):
@@ -93,12 +91,16 @@ def _open(path: Path, fs: float | None, mmap: bool) -> np.ndarray:
         raise InputError(f"{path}: array must be [T] or [T, C], got shape {data.shape}")
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise InputError(f"{path}: empty array of shape {data.shape}")
-    if np.issubdtype(data.dtype, np.floating) and any(
-            np.isinf(data[a : a + SCAN_SAMPLES]).any() for a in range(0, data.shape[0], SCAN_SAMPLES)):
-        raise InputError(f"{path}: array contains inf")
+    peak = 0.0
+    for a in range(0, data.shape[0], SCAN_SAMPLES):
+        window = np.abs(data[a : a + SCAN_SAMPLES].astype(np.float64))
+        if np.isinf(window).any():
+            raise InputError(f"{path}: array contains inf")
+        if np.isfinite(window).any():
+            peak = max(peak, float(np.nanmax(window)))
     if data.shape[0] < data.shape[1]:
         warnings.warn(f"{path}: {data.shape[0]} samples < {data.shape[1]} channels; is it [C, T]?", stacklevel=3)
-    return data
+    return data, peak
 
 
 def write_array(path: str | Path, signal: Signal, force: bool = False) -> list[Path]:
