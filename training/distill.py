@@ -33,13 +33,18 @@ from training.model import VQVAE
 from training.train import StepClock, _device_name, descend, evaluate, keep, lr_at, stage_sampler
 
 
-def student_of(teacher: VQVAE, cfg: dict, channels: list[int], part: str = "encoder") -> tuple[VQVAE, dict]:
-    """A VQVAE whose `part` ("encoder" or "decoder") has `channels` and learns, while everything else is the
-    teacher's, frozen."""
+def student_of(teacher: VQVAE, cfg: dict, channels: list[int], part: str = "encoder",
+               dilations: list[int] | None = None) -> tuple[VQVAE, dict]:
+    """A VQVAE whose `part` ("encoder" or "decoder") has `channels` (and, for a decoder, `dilations` if given)
+    and learns, while everything else is the teacher's, frozen."""
     cfg = copy.deepcopy(cfg)
     m = cfg["model"]
     m["encoder_channels"] = m.get("encoder_channels", m["channels"])  # `channels` is the decoder's width
     m["encoder_channels" if part == "encoder" else "channels"] = channels
+    if dilations is not None:
+        if part != "decoder":
+            raise ValueError("only a student decoder may change its dilations")
+        m["decoder_dilations"] = dilations
     student = VQVAE(cfg)
     kept = {k: v for k, v in teacher.state_dict().items() if not k.startswith(f"{part}.")}
     student.load_state_dict(kept, strict=False)
@@ -67,7 +72,8 @@ def load_teacher(path: Path, device: str, config: Path | None = None) -> tuple[V
 def distill_decoder(teacher_path: Path, channels: list[int], train_arrays: list[np.ndarray], val: list[np.ndarray],
                     run: Path, steps: int, batch: int | None = None, eval_every: int = 500, device: str = "cpu",
                     recon: float = 0.0, config: Path | None = None, resume: bool = False,
-                    init: Path | None = None) -> Path:
+                    init: Path | None = None, minutes: float | None = None,
+                    dilations: list[int] | None = None) -> Path:
     """Train a student decoder for `steps` steps; returns the best checkpoint (train.py's layout).
 
     The loss is the MSE to the teacher decoder's output on the same quantised latent (normalised domain), plus
@@ -75,7 +81,7 @@ def distill_decoder(teacher_path: Path, channels: list[int], train_arrays: list[
     from an earlier student's (e.g. one distilled from the teacher this one fine-tuned)."""
     teacher, cfg, said = load_teacher(teacher_path, device, config)
     teacher.eval()
-    student, cfg = student_of(teacher, cfg, channels, part="decoder")
+    student, cfg = student_of(teacher, cfg, channels, part="decoder", dilations=dilations)
     student.to(device)
     student.quantizer.eval()  # frozen: no codebook updates or restarts
     t = cfg["train"]
@@ -106,7 +112,10 @@ def distill_decoder(teacher_path: Path, channels: list[int], train_arrays: list[
     sampler.rng = np.random.default_rng([t["seed"], step])
     draw_stages = stage_sampler(cfg, student.quantizer.stages, torch.Generator().manual_seed(t["seed"] + step))
     start = time.time()
+    clock = StepClock(cfg, minutes if step == 0 else None)
     while step < t["steps"]:
+        if sized := clock.tick(step):
+            print(sized, file=log, flush=True)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         step += 1
@@ -201,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--resume", action="store_true", help="--part decoder: continue from OUT/last.pt")
     ap.add_argument("--init", type=Path, default=None, help="--part decoder: start from this student's decoder")
     ap.add_argument("--channels", required=True, help="student channels, e.g. 16,32,64,128")
+    ap.add_argument("--dilations", default=None, help="--part decoder: the student's dilations, e.g. 1 "
+                    "(default: the teacher's)")
     ap.add_argument("--steps", required=True, type=int, help="step count (with --minutes: its cap)")
     ap.add_argument("--minutes", type=float, default=None, help="size the step count to this many minutes")
     ap.add_argument("--recon", type=float, default=0.0, help="weight of the reconstruction term (default 0)")
@@ -215,7 +226,8 @@ def main(argv: list[str] | None = None) -> None:
         _, cfg, _ = load_teacher(args.teacher, "cpu", args.config)
         train_arrays, val = train_val_arrays(data_root(args.data), cfg["data"])
         distill_decoder(args.teacher, channels, train_arrays, val, args.out, args.steps, args.batch, args.eval_every,
-                        args.device, args.recon, args.config, args.resume, args.init)
+                        args.device, args.recon, args.config, args.resume, args.init, args.minutes,
+                        None if args.dilations is None else [int(d) for d in args.dilations.split(",")])
         return
     cfg = torch.load(args.teacher, weights_only=False, map_location="cpu")["config"]
     train_arrays, val = train_val_arrays(data_root(args.data), cfg["data"])

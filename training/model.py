@@ -28,7 +28,7 @@ class VQVAE(nn.Module):
             self.quantizer = FSQ(m["fsq_levels"], m["latent"])
         else:
             raise ValueError(f"model.quantizer must be 'rvq' or 'fsq', got {kind!r}")
-        self.decoder = Decoder(m["channels"], m["strides"], m["latent"], m["dilations"])
+        self.decoder = Decoder(m["channels"], m["strides"], m["latent"], m.get("decoder_dilations", m["dilations"]))
 
     def forward(
         self, x: torch.Tensor, n_active: torch.Tensor | None = None

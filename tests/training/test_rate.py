@@ -82,6 +82,31 @@ def test_a_distilled_decoder_keeps_the_teachers_encoder_and_codebooks_and_export
     assert out.samples.shape == sig.samples.shape
 
 
+def test_a_student_decoder_may_have_its_own_dilations_and_exports(trained_bundle, tmp_path) -> None:
+    from training.distill import distill_decoder
+    from training.export import export
+
+    teacher = trained_bundle.parent / "run" / "best.pt"
+    original = _checkpoint(trained_bundle)
+    taught = original["config"]["model"]["dilations"]
+    own = [1] if len(taught) > 1 else [1, 2]
+    arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(2)]
+    best = distill_decoder(teacher, [2, 4, 4], arrays, [synthetic_ecg(1024, seed=9).astype(np.float32)],
+                           tmp_path / "d", steps=3, eval_every=3, recon=1.0, dilations=own)
+    student = torch.load(best, weights_only=False)
+    m = student["config"]["model"]
+    assert m["decoder_dilations"] == own and m["dilations"] == taught  # the encoder keeps the teacher's
+
+    def units(state: dict) -> int:  # residual units of the decoder: each has one dilated convolution, block.1
+        return sum(k.startswith("decoder.") and k.endswith("block.1.weight") for k in state)
+
+    assert units(student["model"]) * len(taught) == units(original["model"]) * len(own) > 0
+    export(best, tmp_path / "bundle", default_quality=2, command="test")
+    codec = Codec.load(tmp_path / "bundle")
+    sig = make_signal(3000)
+    assert codec.decompress(codec.compress(sig, quality=2).data).samples.shape == sig.samples.shape
+
+
 def test_stage_weights_keep_lambda_off_the_stages_they_zero(trained_bundle) -> None:
     from training.rate import BigramPrior, model_from_bundle, rate_quantize
 
