@@ -13,6 +13,7 @@ what was decoded, notes paired by rank within each pitch (every coder here keeps
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import sys
@@ -31,11 +32,15 @@ from vqcodec.metrics import _rank_pairs  # noqa: E402
 from vqcodec.midi import coder as notecoder  # noqa: E402
 from vqcodec.midi.codec import NoteCodec  # noqa: E402
 from vqcodec.midi.performance import Performance  # noqa: E402
+from vqcodec.midi.vq import VqNoteCodec  # noqa: E402
 
 ASAP = Path("midi/asap")
 COARSE = ((32, 16, 2000), (48, 20, 2600), (64, 24, 3200), (96, 32, 4000))
 """Grid coder settings below midi-v1's coarsest (grid ms, velocity step, duration ratio x1000)."""
 GRID_LEVELS = (1, 2, 3)
+CONTROL_STAGES = 0
+"""The control: each midi-vq level with no codebook stage kept (the decoder predicts from the pitches alone, the
+corrections do the rest), its corrections under a flat prior: what the code indices earn."""
 ROLL_WINDOW = (30.0, 20.0)
 
 
@@ -106,6 +111,13 @@ def main() -> None:
         rows.append(row)
         if q == vq.default_quality:
             vq_decoded = dec
+    control = NoteCodec.load("midi-vq", 1)
+    assert isinstance(control, VqNoteCodec)
+    control.levels = [dataclasses.replace(lv, stages=CONTROL_STAGES) for lv in control.levels]
+    control.model.priors["correction"] = np.zeros_like(control.model.priors["correction"])
+    control.name = "midi-vq, no stage (control)"
+    for q in control.qualities:
+        rows.append(measure(control, q, pieces)[0])
     grid = NoteCodec.load("midi")
     grid_decoded = {}
     for q in GRID_LEVELS:

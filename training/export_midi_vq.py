@@ -3,9 +3,9 @@ vqcodec/midi/vq.py runs: the two ONNX graphs, the codebooks, the priors counted 
 (sha256 of every file, the ladder, how it was made, val figures) and a parity check of torch against onnxruntime.
 
     python -m training.export_midi_vq --checkpoint runs/midi-vq/best.pt --data $VQCODEC_DATA \
-        --out vqcodec/models/midi-vq [--levels 1:100:20:2,2:100:20:2,...] [--default 3] [--val]
+        --out vqcodec/models/midi-vq [--levels 1:100:20:2:24,2:100:20:2:24,...] [--default 3] [--val]
 
-A level is stages:onset_bound_ms:anchor_ms:pedal_levels. The priors: the code indices' bigram counts (every stage)
+A level is stages:onset_bound_ms:anchor_ms:pedal_levels:pedal_grid_ms. The priors: the code indices' bigram counts (every stage)
 and the pitch streams' counts over the train pieces, and per level the onset corrections' counts, from what the
 runtime itself computes on them. --val measures every level on the val pieces (bits/note of the whole .vqc file,
 onset F1 at 50 ms, onset errors, velocity error) and writes them into the manifest; test is never read here.
@@ -77,8 +77,9 @@ def parity(model: MidiVQ, out: Path, pieces: list, window: int) -> float:
 def parse_levels(text: str) -> list[dict]:
     out = []
     for item in text.split(","):
-        stages, bound, anchor, pedal = (int(x) for x in item.split(":"))
-        out.append({"stages": stages, "onset_bound_ms": bound, "anchor_ms": anchor, "pedal_levels": pedal})
+        stages, bound, anchor, pedal, grid = (int(x) for x in item.split(":"))
+        out.append({"stages": stages, "onset_bound_ms": bound, "anchor_ms": anchor, "pedal_levels": pedal,
+                    "pedal_grid_ms": grid})
     return out
 
 
@@ -95,7 +96,7 @@ def main() -> None:
     ap.add_argument("--checkpoint", required=True, type=Path)
     ap.add_argument("--data", required=True, type=Path)
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--levels", default="1:100:20:2,2:100:20:2,3:100:20:2,4:100:20:2,5:100:20:2,6:100:20:2")
+    ap.add_argument("--levels", default="1:100:20:2:24,2:100:20:2:24,4:100:20:2:24,6:100:20:2:24")
     ap.add_argument("--default", type=int, default=3, help="the default quality level (1-based)")
     ap.add_argument("--val", action="store_true", help="measure every level on the val pieces")
     args = ap.parse_args()

@@ -24,10 +24,10 @@ import argparse
 import json
 import math
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
+import tomllib
 import torch
 import torch.nn.functional as F
 from torch import nn

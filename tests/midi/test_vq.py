@@ -1,6 +1,6 @@
 """midi-vq (vqcodec.midi.vq and vqcodec.midi.tokens) with the shipped bundle's real ONNX graphs: round trips keep
 pitch exact and every onset within its level's bound, tokens give back what decompress gives, bad tokens files are
-refused in one line, and the 1.13 golden file still decodes to what it stored."""
+refused in one line (the 1.13 golden files: tests/container/test_golden.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from vqcodec.midi import vq
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.midi.performance import Performance
 
-GOLDEN = Path(__file__).parents[1] / "data" / "golden" / "v1.13"
 
 
 @pytest.fixture(scope="module")
@@ -123,16 +122,6 @@ def test_a_file_whose_level_the_model_lacks_is_refused(codec: vq.VqNoteCodec, pe
     payload[6:8] = (77).to_bytes(2, "little")  # the head's onset bound: a level the model does not have
     with pytest.raises(FormatError, match="not a level"):
         codec.decode_payload(bytes(payload), len(perf), "x")
-
-
-def test_the_golden_file_decodes_to_what_it_stored(codec: vq.VqNoteCodec) -> None:
-    expected = json.loads((GOLDEN / "expected.json").read_text())
-    for name, want in expected.items():
-        data = (GOLDEN / f"{name}.vqc").read_bytes()
-        assert data[10] == want["minor"] == midi_file.VQ_NOTES_MINOR
-        back = NoteCodec.load(GOLDEN / "model", threads=1).decompress(data, name)
-        for key in ("pitch", "onset", "offset", "velocity"):
-            assert getattr(back, key).tolist() == want[key], key
 
 
 def test_the_shipped_bundle_is_small(codec: vq.VqNoteCodec) -> None:

@@ -23,7 +23,7 @@ from vqcodec.midi.vq import VqCodes, VqLevel, VqNoteCodec
 TOKENS_FORMAT = "vqcodec-midi-tokens-1"
 """The `format` entry of a tokens file; another layout gets another name."""
 _KEYS = ("format", "model", "model_id", "quality", "window", "hop", "codes", "stages", "onset_bound_ms", "anchor_ms",
-         "pedal_levels", "indices", "pitch", "corrections", "pedal_controllers", "pedal_counts", "pedal_times",
+         "pedal_levels", "pedal_grid_ms", "indices", "pitch", "corrections", "pedal_controllers", "pedal_counts", "pedal_times",
          "pedal_values")
 DEFAULT_VQ_MODEL = "midi-vq"
 
@@ -52,7 +52,8 @@ class Tokens:
             "quality": np.array(self.quality), "window": np.array(self.window), "hop": np.array(self.hop),
             "codes": np.array(self.codes), "stages": np.array(self.level.stages),
             "onset_bound_ms": np.array(self.level.onset_bound_ms), "anchor_ms": np.array(self.level.anchor_ms),
-            "pedal_levels": np.array(self.level.pedal_levels), "indices": self.indices.astype(np.uint16),
+            "pedal_levels": np.array(self.level.pedal_levels), "pedal_grid_ms": np.array(self.level.pedal_grid_ms),
+            "indices": self.indices.astype(np.uint16),
             "pitch": self.pitch.astype(np.uint8), "corrections": self.corrections.astype(np.int64),
             "pedal_controllers": np.array(controllers, np.uint8),
             "pedal_counts": np.array([len(self.pedals[c]) for c in controllers], np.int64),
@@ -84,7 +85,8 @@ class Tokens:
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
             raise InputError(f"{name}: not a midi-vq tokens file (.npz): {e}") from None
         try:
-            level = VqLevel(int(a["stages"]), int(a["onset_bound_ms"]), int(a["anchor_ms"]), int(a["pedal_levels"]))
+            level = VqLevel(int(a["stages"]), int(a["onset_bound_ms"]), int(a["anchor_ms"]), int(a["pedal_levels"]),
+                            int(a["pedal_grid_ms"]))
             counts = a["pedal_counts"].astype(np.int64)
             ends = np.cumsum(counts)
             if ends[-1:].sum() != len(a["pedal_times"]) or len(a["pedal_times"]) != len(a["pedal_values"]) \

@@ -57,8 +57,9 @@ MS_PER_S = 1000
 FS_MS = 1000.0
 """The header's rate of a VQN1 file: its onsets and durations are on a 1 ms grid."""
 PEDAL_SETTING = notecoder.NoteSetting(24, 12, 1800)
-"""The grid coder's setting the pedals are coded at (its 24 ms grid; pedal_levels from the quality level): the
-setting of midi-v1's level 1, whose prior tables the bundle lists and the pedal stream is coded with."""
+"""The grid coder's setting whose prior tables (midi-v1's level 1, listed by the bundle) code the pedal stream; a
+level puts the pedal events on its own grid (`pedal_grid_ms`) and levels, the velocity and duration grids stay
+these (no note is coded in that stream)."""
 CORRECTION_DIRECT = 48
 """Zigzagged corrections 0 .. CORRECTION_DIRECT - 1 are one symbol; a larger one is the symbol CORRECTION_DIRECT + n,
 n the bit length of its excess, then the excess's n - 1 low bits (ESCAPE_CHUNK at a time, uniform)."""
@@ -67,7 +68,7 @@ CORRECTION_SYMBOLS = CORRECTION_DIRECT + CORRECTION_LENGTHS
 CORRECTION_CONTEXTS = 4
 """A correction's context: whether its note is a window's anchor, and whether the correction before was not 0."""
 ESCAPE_CHUNK = 8
-_HEAD = struct.Struct("<4sBBHH")  # coding, stages, pedal_levels, onset_bound_ms, anchor_ms
+_HEAD = struct.Struct("<4sBBHHH")  # coding, stages, pedal_levels, onset_bound_ms, anchor_ms, pedal_grid_ms
 _U32 = struct.Struct("<I")
 MAX_WINDOWS_NOTES = notecoder.MAX_NOTES
 
@@ -75,21 +76,23 @@ MAX_WINDOWS_NOTES = notecoder.MAX_NOTES
 @dataclass(frozen=True)
 class VqLevel:
     """One quality level: the codebook stages kept, the onset bound (ms; non-anchor corrections step by twice it),
-    the anchor step (ms) and the pedal levels."""
+    the anchor step (ms), and the pedals' levels and grid (ms)."""
 
     stages: int
     onset_bound_ms: int
     anchor_ms: int
     pedal_levels: int
+    pedal_grid_ms: int
 
     @classmethod
     def from_manifest(cls, entry: dict) -> VqLevel:
         return cls(int(entry["stages"]), int(entry["onset_bound_ms"]), int(entry["anchor_ms"]),
-                   int(entry["pedal_levels"]))
+                   int(entry["pedal_levels"]), int(entry["pedal_grid_ms"]))
 
     @property
     def pedal_setting(self) -> notecoder.NoteSetting:
-        return notecoder.NoteSetting(*PEDAL_SETTING.grids, self.pedal_levels)
+        _, vstep, dmilli = PEDAL_SETTING.grids
+        return notecoder.NoteSetting(self.pedal_grid_ms, vstep, dmilli, self.pedal_levels)
 
 
 @dataclass
@@ -307,12 +310,13 @@ class VqNoteCodec(NoteCodec):
         s = lv.pedal_setting
         gaps, depth = notecoder.quantise_pedals(perf, s)
         empty = np.zeros(0, np.int64)
-        pedal = (notecoder.encode(notecoder.Symbols(empty, empty, empty, empty, gaps, depth), s, self.model.pedal_priors)
-                 if gaps else b"")
+        pedal_sym = notecoder.Symbols(empty, empty, empty, empty, gaps, depth)
+        pedal = notecoder.encode(pedal_sym, s, self.model.pedal_priors) if gaps else b""
         index = entropy.encode(codes.indices.transpose(1, 0, 2).reshape(1, lv.stages, -1),
                                self.model.index_prior[: lv.stages]) if len(codes.pitch) else b""
         notes = self._encode_notes(codes)
-        head = _HEAD.pack(VQ_NOTE_CODING, lv.stages, lv.pedal_levels, lv.onset_bound_ms, lv.anchor_ms)
+        head = _HEAD.pack(VQ_NOTE_CODING, lv.stages, lv.pedal_levels, lv.onset_bound_ms, lv.anchor_ms,
+                          lv.pedal_grid_ms)
         return b"".join([head, _U32.pack(_codes_crc(codes)), _U32.pack(len(pedal)), pedal, _U32.pack(len(index)),
                          index, notes])
 
@@ -388,11 +392,11 @@ class VqNoteCodec(NoteCodec):
         """A VQN1 payload -> (codes, pedals); FormatError, TruncatedError or ChecksumError when it is damaged."""
         if len(payload) < _HEAD.size + 2 * _U32.size:
             raise TruncatedError(f"{name}: NOTE section is {len(payload)} bytes, shorter than its header")
-        coding, stages, pedal_levels, bound, anchor = _HEAD.unpack_from(payload)
+        coding, stages, pedal_levels, bound, anchor, pedal_grid = _HEAD.unpack_from(payload)
         if coding != VQ_NOTE_CODING:
             raise FormatError(f"{name}: NOTE coding {coding!r} is not {VQ_NOTE_CODING!r}, which model {self.name} "
                               "writes")
-        level = VqLevel(stages, bound, anchor, pedal_levels)
+        level = VqLevel(stages, bound, anchor, pedal_levels, pedal_grid)
         if level not in self.levels:
             raise FormatError(f"{name}: VQ note level {level} is not a level of model {self.name}")
         if n_notes > MAX_WINDOWS_NOTES:
