@@ -21,7 +21,6 @@ from vqcodec.midi.codec import NoteCodec
 from vqcodec.midi.performance import Performance
 
 
-
 @pytest.fixture(scope="module")
 def codec() -> vq.VqNoteCodec:
     c = NoteCodec.load("midi-vq", threads=1)

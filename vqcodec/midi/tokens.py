@@ -23,8 +23,8 @@ from vqcodec.midi.vq import VqCodes, VqLevel, VqNoteCodec
 TOKENS_FORMAT = "vqcodec-midi-tokens-1"
 """The `format` entry of a tokens file; another layout gets another name."""
 _KEYS = ("format", "model", "model_id", "quality", "window", "hop", "codes", "stages", "onset_bound_ms", "anchor_ms",
-         "pedal_levels", "pedal_grid_ms", "indices", "pitch", "corrections", "pedal_controllers", "pedal_counts", "pedal_times",
-         "pedal_values")
+         "pedal_levels", "pedal_grid_ms", "indices", "pitch", "corrections", "pedal_controllers", "pedal_counts",
+         "pedal_times", "pedal_values")
 DEFAULT_VQ_MODEL = "midi-vq"
 
 
