@@ -7,8 +7,9 @@ vqcodec/midi/vq.py runs: the two ONNX graphs, the codebooks, the priors counted 
 
 A level is stages:onset_bound_ms:anchor_ms:pedal_levels:pedal_grid_ms. The priors: the code indices' bigram
 counts (every stage) and the pitch streams' counts over the train pieces, and per level the onset corrections'
-counts, from what the runtime itself computes on them. --val measures every level on the val pieces (bits/note of the whole .vqc file,
-onset F1 at 50 ms, onset errors, velocity error) and writes them into the manifest; test is never read here.
+counts, from what the runtime itself computes on them. --val measures every level on the val pieces (bits/note
+of the whole .vqc file, onset F1 at 50 ms, onset errors, velocity error) and writes them into the manifest; test is
+never read here.
 """
 
 from __future__ import annotations
