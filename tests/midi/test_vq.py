@@ -88,6 +88,8 @@ def test_the_tokens_cli_writes_and_reads_them(cli, tmp_path: Path) -> None:  # n
     again = cli("tokens", mid, "-o", tmp_path / "p.npz", "-q", "1")
     assert again.code == 1 and "already exists" in again.stderr
     assert cli("detokenize", tmp_path / "p.npz", "-o", tmp_path / "back.mid").code == 0
+    grid = cli("tokens", mid, "-o", tmp_path / "g.npz", "--model", "midi")  # the grid coder has no tokens
+    assert grid.code == 1 and grid.stderr.count("\n") == 1 and "not a midi-vq model" in grid.stderr
     assert sorted(read_midi(tmp_path / "back.mid").pitch.tolist()) == sorted(read_midi(mid).pitch.tolist())
 
 

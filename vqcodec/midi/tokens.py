@@ -26,6 +26,8 @@ _KEYS = ("format", "model", "model_id", "quality", "window", "hop", "codes", "st
          "pedal_levels", "pedal_grid_ms", "indices", "pitch", "corrections", "pedal_controllers", "pedal_counts",
          "pedal_times", "pedal_values")
 DEFAULT_VQ_MODEL = "midi-vq"
+ZIP_MAGIC = b"PK\x03\x04"
+"""How an .npz file (a zip archive) begins."""
 
 
 @dataclass
@@ -72,6 +74,8 @@ class Tokens:
     @classmethod
     def from_bytes(cls, data: bytes, name: str = "<tokens>") -> Tokens:
         """Parse a tokens file; InputError naming it for anything that is not one (one line)."""
+        if not bytes(data[:4]) == ZIP_MAGIC:
+            raise InputError(f"{name}: not a midi-vq tokens file (not an .npz archive)")
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 missing = [k for k in _KEYS if k not in z.files]

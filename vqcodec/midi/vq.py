@@ -312,7 +312,8 @@ class VqNoteCodec(NoteCodec):
         empty = np.zeros(0, np.int64)
         pedal_sym = notecoder.Symbols(empty, empty, empty, empty, gaps, depth)
         pedal = notecoder.encode(pedal_sym, s, self.model.pedal_priors) if gaps else b""
-        index = entropy.encode(codes.indices.transpose(1, 0, 2).reshape(1, lv.stages, -1),
+        flat = codes.indices.transpose(1, 0, 2).reshape(1, lv.stages, codes.indices.shape[0] * self.model.frames)
+        index = entropy.encode(flat,
                                self.model.index_prior[: lv.stages]) if len(codes.pitch) else b""
         notes = self._encode_notes(codes)
         head = _HEAD.pack(VQ_NOTE_CODING, lv.stages, lv.pedal_levels, lv.onset_bound_ms, lv.anchor_ms,
