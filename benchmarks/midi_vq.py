@@ -3,6 +3,7 @@
 
     python benchmarks/midi_vq.py --data $VQCODEC_DATA --json benchmarks/results/midi-vq.json \
         --roll benchmarks/results/midi-vq-piano-roll.png
+    python benchmarks/midi_vq.py --data $VQCODEC_DATA --parts     # where the default level's bits go
 
 The grid coder is midi-v1's levels 1-3 and, below them, the same coder at coarser settings (COARSE) with priors
 counted on the asap train split by this script (a bundle written to a temporary folder, coded and decoded through
@@ -56,6 +57,11 @@ def coarse_bundle(train: list[Performance], folder: Path) -> NoteCodec:
         name = f"priors-q{q}.npz"
         np.savez(folder / name, **{k: v.astype(np.uint32) for k, v in total.items()})
         levels.append({"grid_ms": grid, "velocity_step": vstep, "duration_milli": dmilli, "priors": name})
+    # NoteCodec keeps every pedal value at a bundle's top level: a top level that is never measured keeps the
+    # measured ones at their own pedal levels (its grids share the first level's table shapes and priors)
+    grid, vstep, dmilli = COARSE[0]
+    levels.append({"grid_ms": grid - 1, "velocity_step": vstep, "duration_milli": dmilli,
+                   "priors": levels[0]["priors"]})
     files = {lv["priors"]: hashlib.sha256((folder / lv["priors"]).read_bytes()).hexdigest() for lv in levels}
     manifest = {"name": "grid-coarse", "kind": "midi", "levels": levels, "default_quality": 1, "files": files}
     (folder / "manifest.json").write_text(json.dumps(manifest))
@@ -92,12 +98,47 @@ def measure(codec: NoteCodec, q: int, pieces: list[tuple[str, Performance]]) -> 
     return row, decoded
 
 
+def parts(codec: VqNoteCodec, q: int, pieces: list[tuple[str, Performance]]) -> dict[str, float]:
+    """Bits/note of each part of the files at level q: the container (header, mNOT, dNOT, bIND, section heads, the
+    VQN1 head), eVNT, the pedal stream, the code indices, the pitches (the note stream with every correction 0) and
+    the corrections (the rest of the note stream)."""
+    import struct
+
+    from vqcodec.container import format as vqc
+    from vqcodec.midi import file as midi_file
+
+    total = dict.fromkeys(("container", "eVNT", "pedals", "indices", "pitches", "corrections", "file"), 0)
+    n = 0
+    for name, perf in pieces:
+        data = codec.compress(perf, q, name=name).data
+        sections = vqc.read(data, name).sections
+        payload = midi_file.loads(data, name).notes
+        head = 16  # coding, stages, pedal levels, bound, anchor, pedal grid, crc
+        pedal = struct.unpack_from("<I", payload, head)[0]
+        index = struct.unpack_from("<I", payload, head + 4 + pedal)[0]
+        words = len(payload) - head - 8 - pedal - index
+        codes = codec.codes(perf, q)
+        codes.corrections[:] = 0
+        pitches = len(codec._encode_notes(codes))
+        events = len(sections.get("eVNT", b""))
+        total["container"] += len(data) - len(payload) - events + head + 8
+        total["eVNT"] += events
+        total["pedals"] += pedal
+        total["indices"] += index
+        total["pitches"] += pitches
+        total["corrections"] += words - pitches
+        total["file"] += len(data)
+        n += len(perf)
+    return {k: round(8 * v / n, 3) for k, v in total.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--json", type=Path, required=True)
+    ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--roll", type=Path, default=None)
     ap.add_argument("--split", default="test")
+    ap.add_argument("--parts", action="store_true", help="only where the default level's bits go")
     args = ap.parse_args()
     folder = args.data / ASAP
     split = json.loads((folder / "SPLITS.json").read_text())
@@ -105,6 +146,10 @@ def main() -> None:
     print(f"{args.split}: {len(pieces)} pieces, {sum(len(p) for _, p in pieces)} notes", flush=True)
     rows = []
     vq = NoteCodec.load("midi-vq", 1)
+    assert isinstance(vq, VqNoteCodec)
+    if args.parts:
+        print(json.dumps(parts(vq, vq.default_quality, pieces)))
+        return
     vq_decoded = {}
     for q in vq.qualities:
         row, dec = measure(vq, q, pieces)
@@ -128,10 +173,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         train = [read_midi(folder / n) for n in split["train"]]
         coarse = coarse_bundle(train, Path(tmp))
-        for q in coarse.qualities:
+        for q in coarse.qualities[: len(COARSE)]:
             rows.append(measure(coarse, q, pieces)[0])
-    args.json.write_text(json.dumps({"split": args.split, "vq_model": vq.model_id, "grid_model": grid.model_id,
-                                     "rows": rows}, indent=1) + "\n")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"split": args.split, "vq_model": vq.model_id, "grid_model": grid.model_id,
+                                         "rows": rows}, indent=1) + "\n")
     if args.roll is not None:
         name, perf = pieces[0]
         v = next(r for r in rows if r["coder"] == vq.name and r["quality"] == vq.default_quality)
