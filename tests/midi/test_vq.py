@@ -30,7 +30,7 @@ def codec() -> vq.VqNoteCodec:
 
 @pytest.fixture(scope="module")
 def perf() -> Performance:
-    return random_performance(300, seed=3)
+    return random_performance(200, seed=3)
 
 
 def _onset_errors_ms(a: Performance, b: Performance) -> np.ndarray:
