@@ -42,6 +42,7 @@ from vqcodec.io.record import rdrecord
 from vqcodec.metrics import Compressed, CompressedToTarget, NoteReport, Report, compare, compare_notes
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.midi.performance import Pedal, Performance
+from vqcodec.midi.tokens import Tokens, detokenize, tokens
 
 __version__ = "0.2.0"
 
@@ -50,7 +51,7 @@ __all__ = [
     "info", "verify", "annotations", "compare", "compare_notes", "Codec",
     "Codes",
     "compress_many", "decompress_many", "RecordResult", "Status",
-    "NoteCodec", "rdrecord",
+    "NoteCodec", "rdrecord", "tokens", "detokenize", "Tokens",
     "Signal", "ChannelInfo",
     "AuxChannel", "Performance", "Pedal", "Compressed", "CompressedToTarget", "Report", "NoteReport",
     "VqcInfo", "Limits", "DEFAULT_LIMITS", "VqcError", "InputError", "ChannelError", "EdfError",

@@ -979,6 +979,50 @@ def verify(paths: tuple[Path, ...], model: str | None, jobs: int, against: Path 
     click.echo(f"vqcodec: {len(verdicts)} file(s) verified, all OK", err=True)
 
 
+@cli.command("tokens")
+@click.argument("midi_file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path), default=None,
+              help="the tokens file (default: the input's name with .npz)")
+@click.option("-q", "--quality", type=int, default=None, help="midi-vq quality level (default: the model's)")
+@click.option("-m", "--model", default=None, help="midi-vq model name or bundle folder (default: midi-vq)")
+@click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
+def tokens_command(midi_file: Path, output: Path | None, quality: int | None, model: str | None, force: bool) -> None:
+    """A MIDI file's midi-vq code indices per window, with its pitches and corrections, as a .npz file."""
+    from vqcodec.midi import tokens as midi_tokens
+    from vqcodec.midi import vq
+
+    output = output or _default_output(midi_file, ".npz")
+    if output.exists() and not force:
+        _fail(f"{output}: already exists (use --force to overwrite)")
+    codec = vq.load(model or midi_tokens.DEFAULT_VQ_MODEL)
+    codec.check_quality(quality, str(midi_file))
+    tok = midi_tokens.tokens(io.read_midi(midi_file), codec, quality, name=str(midi_file))
+    _make_folder(output)
+    write_bytes(output, tok.to_bytes(), force)
+    click.echo(f"{output}: {len(tok.pitch)} notes, {tok.indices.shape[0]} windows x {tok.level.stages} stages x "
+               f"{tok.indices.shape[2]} codes of {tok.codes} (quality {tok.quality})", err=True)
+
+
+@cli.command("detokenize")
+@click.argument("tokens_file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path), default=None,
+              help="the MIDI file (default: the input's name with .mid)")
+@click.option("-m", "--model", default=None, help="model bundle folder (default: the one the tokens name)")
+@click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
+def detokenize_command(tokens_file: Path, output: Path | None, model: str | None, force: bool) -> None:
+    """A midi-vq tokens file (from `vqcodec tokens`) back to a MIDI file."""
+    from vqcodec.midi import tokens as midi_tokens
+
+    output = output or _default_output(tokens_file, ".mid")
+    if output.exists() and not force:
+        _fail(f"{output}: already exists (use --force to overwrite)")
+    tok = midi_tokens.Tokens.from_bytes(read_file(tokens_file), str(tokens_file))
+    perf = midi_tokens.detokenize(tok, model, str(tokens_file))
+    _make_folder(output)
+    io.write_midi(output, perf, force)
+    click.echo(f"{output}: {len(perf)} notes from {tokens_file}", err=True)
+
+
 def main() -> None:
     """Entry point: run the CLI with one-line errors."""
     warnings.filterwarnings("ignore", module="wfdb")

@@ -353,3 +353,27 @@ def test_a_reader_before_1_11_refuses_residual_blocks_as_unsupported(monkeypatch
     monkeypatch.delitem(vf.SECTION_TYPES, "RESB")
     with pytest.raises(FormatError, match="unsupported feature RESB"):
         vf.loads(data, "new.vqc")
+
+
+VQ_GOLDEN = GOLDEN.parent / "v1.13"
+"""Format 1.13: NOTE coding VQN1 (midi-vq), written with the frozen copy of the shipped midi-vq in v1.13/model."""
+
+
+def test_a_midi_vq_golden_file_decodes_to_exactly_the_stored_notes_and_events() -> None:
+    from vqcodec.midi.file import VQ_NOTES_MINOR
+
+    expected = json.loads((VQ_GOLDEN / "expected.json").read_text())
+    frozen = NoteCodec.load(VQ_GOLDEN / "model", threads=1)
+    for name, want in expected.items():
+        data = (VQ_GOLDEN / f"{name}.vqc").read_bytes()
+        assert hashlib.sha256(data).hexdigest() == want["file_sha256"]
+        assert want["minor"] == VQ_NOTES_MINOR and data[8:12] == bytes([1, 0, want["minor"], 0])
+        assert vf.loads(data, name).notes[:4] == b"VQN1" and frozen.model_id == want["model_id"]
+        for perf in (frozen.decompress(data, name), api.decompress(data, name=name)):  # and the installed bundle
+            assert _note_table(perf) == {k: want[k] for k in ("pitch", "onset", "offset", "velocity", "pedals")}
+            assert [[e.time, e.type, e.data.hex(), e.track] for e in perf.meta] == want["meta"]
+        assert api.verify(data, frozen).bound
+
+
+def test_the_midi_vq_golden_files_are_not_regenerated() -> None:
+    assert_never_regenerated("make_golden_v1_13.py", VQ_GOLDEN)

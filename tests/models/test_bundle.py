@@ -15,6 +15,7 @@ from tests.helpers.cli import Runner, assert_fails_cleanly
 from tests.helpers.signals import make_signal
 from vqcodec import BundleError, Codec, NoteCodec, Signal, api
 from vqcodec.io import write
+from vqcodec.midi.tokens import DEFAULT_VQ_MODEL
 from vqcodec.models.bundle import (
     ALIASES,
     ENCODER_FILES,
@@ -37,7 +38,7 @@ def sha256(path: Path) -> str:
 
 
 def test_the_current_models_are_whole_and_the_earlier_ones_decode_only() -> None:
-    assert set(installed_models()) == {*EARLIER, ALIASES["ecg"], ALIASES["midi"]}
+    assert set(installed_models()) == {*EARLIER, ALIASES["ecg"], ALIASES["midi"], DEFAULT_VQ_MODEL}
     current = load_bundle("ecg")
     assert not current.decode_only and set(REQUIRED_FILES) <= set(current.files)
     assert current.encoder == current.path / "encoder.onnx" and current.code_bits.shape == (4, 256)
@@ -47,6 +48,8 @@ def test_the_current_models_are_whole_and_the_earlier_ones_decode_only() -> None
         assert not any((bundle.path / f).exists() for f in ENCODER_FILES)
         assert set(ENCODER_FILES) <= set(bundle.manifest["files"])  # the id still names the whole bundle
     assert load_note_bundle("midi").files.keys() == load_note_bundle("midi").manifest["files"].keys()
+    vq = load_note_bundle(DEFAULT_VQ_MODEL)  # whole: its pedal table found in midi-v1, where it is stored once
+    assert vq.files.keys() == vq.manifest["files"].keys() and vq.files["priors-q1.npz"].parent.name == ALIASES["midi"]
 
 
 def test_every_file_a_shipped_bundle_loads_has_the_sha256_its_manifest_lists() -> None:

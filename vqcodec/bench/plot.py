@@ -125,24 +125,28 @@ def _sustain_spans(pedal: Pedal | None, start: float, stop: float) -> list[tuple
     return [(float(a), float(b - a)) for a, b in spans if b > a]
 
 
-def piano_roll(original: Performance, decoded: Performance, path: Path, title: str,
-               window: tuple[float, float] | None = None) -> None:
-    """Original (top) and reconstruction (bottom) as piano rolls over window = (start s, length s), ROLL_WINDOW
-    by default: a bar per note from onset to offset coloured by velocity, sustain pedal down shaded behind."""
+def piano_roll(original: Performance, decoded: Performance | Sequence[tuple[str, Performance]], path: Path,
+               title: str, window: tuple[float, float] | None = None) -> None:
+    """Original (top) and reconstruction (bottom; or several, each with its label) as piano rolls over window =
+    (start s, length s), ROLL_WINDOW by default: a bar per note from onset to offset coloured by velocity, sustain
+    pedal down shaded behind."""
+    rolls = [("reconstruction", decoded)] if isinstance(decoded, Performance) else list(decoded)
     figure, _, canvas = _matplotlib()
     from matplotlib.collections import PolyCollection
     from matplotlib.colors import Normalize
 
     start, length = window if window is not None else ROLL_WINDOW
     stop = start + length
-    shown = [np.flatnonzero((p.onset < stop) & (p.offset >= start)) for p in (original, decoded)]
-    pitches = np.concatenate([p.pitch[i] for p, i in zip((original, decoded), shown)]).astype(int)
+    perfs = [original, *(p for _, p in rolls)]
+    shown = [np.flatnonzero((p.onset < stop) & (p.offset >= start)) for p in perfs]
+    pitches = np.concatenate([p.pitch[i] for p, i in zip(perfs, shown)]).astype(int)
     lo, hi = (pitches.min(), pitches.max()) if len(pitches) else PIANO_RANGE
     norm = Normalize(1, MIDI_MAX)
-    fig = figure.Figure(figsize=ROLL_SIZE, layout="constrained")  # room for the shared colorbar
+    size = (ROLL_SIZE[0], ROLL_SIZE[1] * len(perfs) / 2)
+    fig = figure.Figure(figsize=size, layout="constrained")  # room for the shared colorbar
     canvas(fig)
-    axes = fig.subplots(2, 1, sharex=True, sharey=True)
-    for ax, perf, idx, label in zip(axes, (original, decoded), shown, ("original", "reconstruction")):
+    axes = fig.subplots(len(perfs), 1, sharex=True, sharey=True)
+    for ax, perf, idx, label in zip(axes, perfs, shown, ["original", *(lb for lb, _ in rolls)]):
         spans = _sustain_spans(perf.pedals.get(SUSTAIN), start, stop)
         if spans:
             ax.broken_barh(spans, (0, 1), transform=ax.get_xaxis_transform(), color="tab:orange",
@@ -161,6 +165,6 @@ def piano_roll(original: Performance, decoded: Performance, path: Path, title: s
             ax.legend(fontsize="small", loc="upper right")
     axes[0].set_xlim(start, stop)
     axes[0].set_ylim(lo - PITCH_PAD, hi + PITCH_PAD)
-    axes[1].set_xlabel("time (s)")
+    axes[-1].set_xlabel("time (s)")
     fig.colorbar(bars, ax=list(axes), label="velocity")
     write_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=DPI), force=True)

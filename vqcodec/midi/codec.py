@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vqcodec.container.format import DEFAULT_LIMITS, ZSTD_LEVEL, Header, Limits
-from vqcodec.errors import ChecksumError, FormatError, InputError, ModelMismatchError, ModelNotFoundError
+from vqcodec.errors import BundleError, ChecksumError, FormatError, InputError, ModelMismatchError, ModelNotFoundError
 from vqcodec.metrics import Compressed, compare_notes
 from vqcodec.midi import choice as noterdo
 from vqcodec.midi import coder as notecoder
@@ -45,7 +45,15 @@ class NoteCodec:
     def load(cls, model: str | Path = "midi", threads: int | None = None) -> NoteCodec:
         """Load a MIDI bundle by name, alias or path (hashes verified). threads: as in Codec.load, so both load
         alike; the note coder runs no model and takes no threads."""
-        return cls(load_note_bundle(model))
+        bundle = load_note_bundle(model)
+        if bundle.manifest.get("coder") is not None:  # a bundle of midi-vq levels (vqcodec.midi.vq)
+            from vqcodec.midi.vq import VQ_CODER, VqNoteCodec
+
+            if bundle.manifest["coder"] != VQ_CODER:
+                raise BundleError(f"{bundle.path}: MIDI coder {bundle.manifest['coder']!r} is not one this version "
+                                  "knows")
+            return VqNoteCodec(bundle, threads)
+        return cls(bundle)
 
     @property
     def qualities(self) -> list[int]:
