@@ -29,6 +29,7 @@ import numpy as np
 
 from vqcodec.coding.entropy import COUNT_WEIGHT, prior_weights
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError
+from vqcodec.midi import prior as neural
 from vqcodec.midi.performance import MIDI_MAX, Pedal, Performance
 
 NOTE_CODING = b"NC05"
@@ -44,7 +45,18 @@ NC02 = b"NC02"
 duration contexts."""
 NC03 = b"NC03"
 """Format 1.5's scheme, still decoded."""
-CODINGS = (NC02, NC03, NC04, NOTE_CODING)
+NC06 = b"NC06"
+"""Format 1.12's scheme: NC05 with the onset gaps, pitches, velocities and durations coded under the bundle's neural
+prior (`vqcodec.midi.prior`: integer graphs, the same CDFs on every machine), the piece split into lanes that a
+decoder runs side by side; escapes and pedals as NC05. Written at the quality level the prior is for, when it gives
+fewer bytes than NC05."""
+CODINGS = (NC02, NC03, NC04, NOTE_CODING, NC06)
+DEPTH_CODINGS = (NOTE_CODING, NC06)
+"""The codings whose pedals have depth levels (the head's `levels` byte)."""
+MAX_LANES = 64
+"""NC06: lanes a file may declare (each at least one note)."""
+LANE_NOTES = 256
+"""NC06: the encoder gives a piece one lane per LANE_NOTES notes (at least 1, at most MAX_LANES)."""
 MAX_NOTES = 1 << 22
 """Notes (and pedal transitions per controller) one file may declare: 4 M, some 400 hours of playing."""
 MAX_PEDALS = 8
@@ -123,7 +135,8 @@ ESCAPE_ONSET, ESCAPE_PEDAL = 0, 1
 """NC04's escape contexts."""
 _CHUNK = 4096  # positions whose adaptive probabilities the encoder builds at once
 _HEAD = struct.Struct("<4sHBHB")  # coding, grid_ms, velocity_step, duration_milli, n_pedals
-_LEVELS = struct.Struct("<B")  # NC05: pedal_levels, after _HEAD
+_LEVELS = struct.Struct("<B")  # NC05 and NC06: pedal_levels, after _HEAD
+_LANES = struct.Struct("<B")  # NC06: lanes, after _LEVELS
 _PEDAL = struct.Struct("<BI")  # controller, transitions
 _U32 = struct.Struct("<I")
 
@@ -299,6 +312,14 @@ def _duration_context(nexts: np.ndarray | int, prev_level: np.ndarray | int, s: 
     return nexts + s.duration_context(prev_level) * PREV_DURATION_BUCKETS // DURATION_CONTEXTS
 
 
+def next_tokens(gap: np.ndarray, pitch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per note, the NEXT_EDGES buckets of the grid steps to the next later onset and to the next onset of its pitch
+    (gaps with their escapes: the real steps)."""
+    steps = np.cumsum(gap)
+    return (np.searchsorted(NEXT_EDGES, _next_onset(steps), side="right"),
+            np.searchsorted(NEXT_EDGES, _next_same_pitch(steps, pitch), side="right"))
+
+
 def _near_velocity(pitch: np.ndarray, velocity: np.ndarray, i: int, first: int) -> int:
     """The velocity level of the latest of the NEAR_NOTES notes before note i within NEAR_SEMITONES of its pitch
     (`first` if none)."""
@@ -347,6 +368,11 @@ class _Matcher:
 
     def predict(self) -> tuple[int, int]:
         """(predicted pitch, match length), or (-1, 0) without a match."""
+        pred, length, _ = self.predict_at()
+        return pred, length
+
+    def predict_at(self) -> tuple[int, int, int]:
+        """(predicted pitch, match length, index of the note the prediction is), or (-1, 0, -1)."""
         i = len(self.seq)
         for k in MATCH_ORDERS:
             if i < k:
@@ -356,8 +382,13 @@ class _Matcher:
                 n = 0
                 while n < MATCH_MAX and j - 1 - n >= 0 and self.seq[j - 1 - n] == self.seq[i - 1 - n]:
                     n += 1
-                return self.seq[j], n
-        return -1, 0
+                return self.seq[j], n, j
+        return -1, 0, -1
+
+    def bucket_at(self) -> tuple[int, int, int]:
+        """(predicted pitch, length bucket 1..N_MATCH, index) of `predict_at`, or (-1, 0, -1) without a match."""
+        pred, n, j = self.predict_at()
+        return (pred, 1 + int(np.searchsorted(MATCH_EDGES, n, side="right")), j) if pred >= 0 else (-1, 0, -1)
 
     def add(self, pitch: int) -> None:
         """Append the decoded pitch; the k-grams before it now point at it."""
@@ -557,36 +588,36 @@ def _gamma_escapes(coding: bytes) -> bool:
 
 def _symbols_crc(sym: Symbols, coding: bytes) -> int:
     parts = [sym.gap, sym.pitch, sym.velocity, sym.duration, *sym.pedals.values()]
-    if coding == NOTE_CODING:
+    if coding in DEPTH_CODINGS:
         parts += [sym.depth[c] for c in sym.pedals]
     return zlib.crc32(b"".join(np.asarray(p, "<i8").tobytes() for p in parts))
 
 
-def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
-          coding: bytes = NOTE_CODING) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = NOTE_CODING,
+          net: neural.Prior | None = None, lanes: int | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(stream, symbols, weights) in decoding order: onsets and their escapes, pitch, velocity, duration, then
     each pedal's gaps and escapes. NC03's pitch part interleaves, note by note, the match flag (when the note
     has a prediction) and the pitch (unless the flag hit); flag weights are padded to the pitch alphabet."""
     if len(sym.gap) > MAX_NOTES or len(sym.pedals) > MAX_PEDALS or any(len(g) > MAX_NOTES for g in sym.pedals.values()):
         raise LimitError(f"more than {MAX_NOTES} notes or pedal transitions, or {MAX_PEDALS} pedals")
-    levels = s.pedal_levels if coding == NOTE_CODING else PEDAL_ON_OFF
+    levels = s.pedal_levels if coding in DEPTH_CODINGS else PEDAL_ON_OFF
     for c, g in sym.pedals.items():
         d = sym.depth[c]
         if len(d) != len(g) or not (np.all((d >= 0) & (d < levels)) and np.all(d != _prev(d, 0))):
             raise ValueError(f"pedal {c}: levels must change at every event and lie in 0..{levels - 1}"
-                             + ("" if coding == NOTE_CODING else f" (coding {coding!r} holds on/off pedals)"))
+                             + ("" if coding in DEPTH_CODINGS else f" (coding {coding!r} holds on/off pedals)"))
+    escape = _Model(priors["escape"]) if _gamma_escapes(coding) else None  # onsets' escapes, then pedals'
+    if coding == NC06:
+        assert net is not None and lanes is not None and escape is not None
+        return _plan_nc06(sym, s, net, lanes, escape) + _pedal_plan(sym, s, priors, coding, escape)
     streams, pitch_order = _coded(sym, s, coding)
 
     def rows(name: str) -> tuple[str, np.ndarray, np.ndarray]:
         c, x = streams[name]
         return name, x, _Model(priors[name]).rows(c, x)
 
-    escape = _Model(priors["escape"]) if _gamma_escapes(coding) else None
-
-    def escapes(gaps: np.ndarray, ctx: int) -> tuple[np.ndarray, np.ndarray]:
-        return _escapes(gaps) if escape is None else _gamma(_excess(gaps), escape, ctx)
-
-    plan = [rows("onset"), ("onset", *escapes(sym.gap, ESCAPE_ONSET))]
+    onset_escapes = _escapes(sym.gap) if escape is None else _gamma(_excess(sym.gap), escape, ESCAPE_ONSET)
+    plan = [rows("onset"), ("onset", *onset_escapes)]
     if coding == NC02:
         plan += [rows("pitch"), rows("velocity"), rows("duration")]
     else:
@@ -597,12 +628,25 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
         weights[len(hit) :] = miss_w
         plan += [("pitch", np.concatenate([hit, miss])[pitch_order], weights[pitch_order]),
                  ("velocity", *rows("velocity_near")[1:]), ("duration", *rows("duration_next")[1:])]
-    nc05 = coding == NOTE_CODING
-    pedal_model = _Model(gap_prior(priors["pedal"]) if nc05 else priors["pedal"])
+    return plan + _pedal_plan(sym, s, priors, coding, escape)
+
+
+def _pedal_plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes,
+                escape: _Model | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Each pedal's (level and) gap symbols and its escapes (under `escape`, the model the onsets' escapes were
+    coded with, None before NC04), in decoding order."""
+    plan = []
+    depth = coding in DEPTH_CODINGS
+    levels = s.pedal_levels if depth else PEDAL_ON_OFF
+
+    def escapes(gaps: np.ndarray, ctx: int) -> tuple[np.ndarray, np.ndarray]:
+        return _escapes(gaps) if escape is None else _gamma(_excess(gaps), escape, ctx)
+
+    pedal_model = _Model(gap_prior(priors["pedal"]) if depth else priors["pedal"])
     level_model = _Model(level_prior(levels)) if levels > PEDAL_ON_OFF else None
     for c, gaps in sym.pedals.items():
         direct = np.minimum(gaps, DIRECT)
-        gap_ctx = gap_contexts(gaps, sym.depth[c]) if nc05 else pedal_contexts(gaps)
+        gap_ctx = gap_contexts(gaps, sym.depth[c]) if depth else pedal_contexts(gaps)
         gap_w = pedal_model.rows(gap_ctx, direct)
         if level_model is None:
             plan.append(("pedal", direct, gap_w))
@@ -618,22 +662,81 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
     return plan
 
 
-def stream_bits(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray]) -> dict[str, float]:
+def lanes_for(n_notes: int) -> int:
+    """The lanes the encoder gives a piece of n_notes notes under NC06."""
+    return int(min(max(n_notes // LANE_NOTES, 1), MAX_LANES))
+
+
+def _layout(s: NoteSetting) -> neural.Layout:
+    return neural.Layout(s.velocity_levels, s.duration_levels)
+
+
+def _step_order(bounds: np.ndarray) -> list[np.ndarray]:
+    """Per step, the notes each still-long-enough lane codes (lane order)."""
+    lengths = np.diff(bounds)
+    return [bounds[:-1][lengths > t] + t for t in range(int(lengths.max(initial=0)))]
+
+
+def _plan_nc06(sym: Symbols, s: NoteSetting, net: neural.Prior, lanes: int,
+               escape: _Model) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """NC06's note streams in decoding order: per step of pass A the lanes' gaps, pitches, velocities (rows padded
+    to the gap alphabet); the onsets' escapes; per step of pass B the lanes' durations."""
+    n = len(sym.gap)
+    bounds = neural.lane_bounds(n, lanes)
+    layout = _layout(s)
+    a = neural.inputs_a(sym.gap, sym.pitch, sym.velocity, bounds, layout, _Matcher)
+    plan: list[tuple[str, np.ndarray, np.ndarray]] = []
+    if n:
+        hidden, lg = net.run("gap", a.gap)
+        rel_index, onehot = neural.pitch_extras(a.ref, a.match_pitch)
+        _, lp = net.run("pitch", a.pitch, hidden, rel_index, onehot, a.bucket)
+        _, lv = net.run("velocity", a.velocity, hidden)
+        width = DIRECT + 1
+        w = {name: _pad(net.weights(name, lo), width) for name, lo in (("gap", lg), ("pitch", lp), ("velocity", lv))}
+        x = {"gap": np.minimum(sym.gap, DIRECT), "pitch": sym.pitch, "velocity": sym.velocity}
+        for notes in _step_order(bounds):
+            for name, stream in (("gap", "onset"), ("pitch", "pitch"), ("velocity", "velocity")):
+                plan.append((stream, x[name][notes], w[name][notes]))
+    plan.append(("onset", *_gamma(_excess(sym.gap), escape, ESCAPE_ONSET)))
+    if n:
+        next_on, next_same = next_tokens(sym.gap, sym.pitch)
+        rows = neural.inputs_b(sym.gap, sym.pitch, sym.velocity, sym.duration, next_on, next_same, a.match_at,
+                               bounds, layout)
+        wd = net.weights("duration", net.run("duration", rows)[1]).astype(np.float64)
+        for notes in _step_order(bounds):
+            plan.append(("duration", sym.duration[notes], wd[notes]))
+    return plan
+
+
+def _pad(w: np.ndarray, width: int) -> np.ndarray:
+    """Integer weights [n, K] as float64 rows of `width` columns, zeros after K (what rANS is given)."""
+    out = np.zeros((len(w), width))
+    out[:, : w.shape[1]] = w
+    return out
+
+
+def stream_bits(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = NOTE_CODING,
+                net: neural.Prior | None = None) -> dict[str, float]:
     """Ideal code length in bits of each stream (onset, pitch, velocity, duration, pedal): where the bytes go."""
     bits = dict.fromkeys(("onset", "pitch", "velocity", "duration", "pedal"), 0.0)
-    for name, symbols, weights in _plan(sym, s, priors):
+    for name, symbols, weights in _plan(sym, s, priors, coding, net, lanes_for(len(sym.gap))):
         if len(symbols):
             p = weights[np.arange(len(symbols)), symbols] / weights.sum(axis=1)
             bits[name] += float(-np.log2(p).sum())
     return bits
 
 
-def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = NOTE_CODING) -> bytes:
-    """The NOTE section payload of one piece at setting s, with the bundle's priors for s."""
+def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = NOTE_CODING,
+           net: neural.Prior | None = None) -> bytes:
+    """The NOTE section payload of one piece at setting s, with the bundle's priors for s (and for NC06 its neural
+    prior)."""
     c = _family()
     family = c.stream.model.Categorical(perfect=False)
     coder = c.stream.stack.AnsCoder()
-    for _, symbols, weights in reversed(_plan(sym, s, priors, coding)):
+    lanes = lanes_for(len(sym.gap))
+    if coding == NC06 and net is None:
+        raise ValueError("coding NC06 needs the bundle's neural prior")
+    for _, symbols, weights in reversed(_plan(sym, s, priors, coding, net, lanes)):
         if len(symbols):
             coder.encode_reverse(symbols.astype(np.int32), family, weights)
     words = coder.get_compressed().astype("<u4").tobytes()
@@ -642,7 +745,8 @@ def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: 
         raise LimitError(f"{events} notes and pedal transitions code to {len(words)} bytes: too repetitive to store "
                          f"(a decoder refuses more than {NOTES_PER_BYTE} events per byte)")
     head = _HEAD.pack(coding, s.grid_ms, s.velocity_step, s.duration_milli, len(sym.pedals))
-    head += _LEVELS.pack(s.pedal_levels) if coding == NOTE_CODING else b""
+    head += _LEVELS.pack(s.pedal_levels) if coding in DEPTH_CODINGS else b""
+    head += _LANES.pack(lanes) if coding == NC06 else b""
     head += b"".join(_PEDAL.pack(n, len(g)) for n, g in sym.pedals.items())
     return head + _U32.pack(_symbols_crc(sym, coding)) + words
 
@@ -694,8 +798,9 @@ def _gamma(excess: np.ndarray, model: _Model, ctx: int) -> tuple[np.ndarray, np.
 
 
 def _table_at(coding: bytes) -> int:
-    """Where a NOTE payload's pedal table starts: after the head, and in NC05 its pedal level count."""
-    return _HEAD.size + (_LEVELS.size if coding == NOTE_CODING else 0)
+    """Where a NOTE payload's pedal table starts: after the head, in NC05 and NC06 its pedal level count, in NC06
+    its lane count."""
+    return _HEAD.size + (_LEVELS.size if coding in DEPTH_CODINGS else 0) + (_LANES.size if coding == NC06 else 0)
 
 
 def payload_head_size(n_pedals: int, coding: bytes = NOTE_CODING) -> int:
@@ -714,7 +819,7 @@ def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
     at = _table_at(coding)
     if len(payload) < at:
         raise TruncatedError(f"{name}: NOTE section is {len(payload)} bytes, shorter than its header")
-    levels = _LEVELS.unpack_from(payload, _HEAD.size)[0] if coding == NOTE_CODING else PEDAL_ON_OFF
+    levels = _LEVELS.unpack_from(payload, _HEAD.size)[0] if coding in DEPTH_CODINGS else PEDAL_ON_OFF
     try:
         s = NoteSetting(grid, vstep, dmilli, levels)
     except ValueError as e:
@@ -730,8 +835,10 @@ def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
     return s, pedals
 
 
-def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: str) -> tuple[Symbols, NoteSetting]:
-    """NOTE payload -> symbols; FormatError or ChecksumError when the stream is damaged."""
+def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: str,
+           net: neural.Prior | None = None) -> tuple[Symbols, NoteSetting]:
+    """NOTE payload -> symbols (NC06 with the bundle's neural prior `net`); FormatError or ChecksumError when the
+    stream is damaged."""
     s, pedal_counts = setting_of(payload, name)
     coding = bytes(payload[:4])
     for key, shape in s.streams(coding).items():
@@ -781,20 +888,33 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
         return out
 
     n = n_notes
-    gap = np.zeros(n, np.int64)
-    m = _Model(priors["onset"])
-    b1 = b2 = 0
-    for i in range(n):
-        ctx = b1 * N_GAP + b2
-        gap[i] = one(m.weights(ctx))
-        m.update(ctx, int(gap[i]))
-        b1, b2 = int(_gap_bucket(gap[i])), b1
-    gap = escaped(gap, ESCAPE_ONSET)
-    chord = (gap == 0).astype(np.int64)
-    streams = (_decode_nc02(one, n, chord, s, priors) if coding == NC02
-               else _decode_nc03(one, gap, chord, s, priors, name))
+    if coding == NC06:
+        lanes = _LANES.unpack_from(payload, _HEAD.size + _LEVELS.size)[0]
+        if not 1 <= lanes <= MAX_LANES or lanes > max(n, 1):
+            raise FormatError(f"{name}: NOTE declares {lanes} lanes for {n} notes")
+        if net is None or net.layout != _layout(s):
+            raise FormatError(f"{name}: NOTE coding NC06 needs a neural prior for the note setting {s}, which the "
+                              "model does not have")
+
+        def rows(weights: np.ndarray) -> np.ndarray:
+            return coder.decode(family, weights).astype(np.int64)
+
+        gap, streams = _decode_nc06(rows, n, lanes, s, net, escaped, name)
+    else:
+        gap = np.zeros(n, np.int64)
+        m = _Model(priors["onset"])
+        b1 = b2 = 0
+        for i in range(n):
+            ctx = b1 * N_GAP + b2
+            gap[i] = one(m.weights(ctx))
+            m.update(ctx, int(gap[i]))
+            b1, b2 = int(_gap_bucket(gap[i])), b1
+        gap = escaped(gap, ESCAPE_ONSET)
+        chord = (gap == 0).astype(np.int64)
+        streams = (_decode_nc02(one, n, chord, s, priors) if coding == NC02
+                   else _decode_nc03(one, gap, chord, s, priors, name))
     pedals, depth = {}, {}
-    nc05 = coding == NOTE_CODING
+    nc05 = coding in DEPTH_CODINGS
     m = _Model(gap_prior(priors["pedal"]) if nc05 else priors["pedal"])
     levels = s.pedal_levels
     level_model = _Model(level_prior(levels)) if levels > PEDAL_ON_OFF else None
@@ -890,3 +1010,37 @@ def _decode_nc03(one: Callable[[np.ndarray], int], gap: np.ndarray, chord: np.nd
         prev = duration[i] = one(m.weights(ctx))
         m.update(ctx, prev)
     return {"pitch": pitch, "velocity": velocity, "duration": duration}
+
+
+def _decode_nc06(rows: Callable[[np.ndarray], np.ndarray], n: int, lanes: int, s: NoteSetting, net: neural.Prior,
+                 escaped: Callable[[np.ndarray, int], np.ndarray], name: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """NC06's note streams: pass A step by step (every lane's gap, then pitch, then velocity, one graph run each),
+    the onsets' escapes, then pass B (every lane's duration per step). `rows` decodes one symbol per weight row."""
+    layout = _layout(s)
+    bounds = neural.lane_bounds(n, lanes)
+    state = neural.PassA(np.diff(bounds), layout, _Matcher)
+    gap, pitch, velocity, duration = (np.zeros(n, np.int64) for _ in range(4))
+    width = DIRECT + 1
+    for t, notes in enumerate(_step_order(bounds)):
+        act = state.active(t)
+        hidden, logits = net.run("gap", state.gap_inputs(t, act))
+        g = rows(_pad(net.weights("gap", logits), width))
+        prow, ref, mp, mb = state.pitch_inputs(t, act, g)
+        rel_index, onehot = neural.pitch_extras(ref, mp)
+        p = rows(_pad(net.weights("pitch", net.run("pitch", prow, hidden, rel_index, onehot, mb)[1]), width))
+        if p.max() > MIDI_MAX:  # a zero-weight symbol: only a damaged stream gets here
+            raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a pitch of {p.max()})")
+        v = rows(_pad(net.weights("velocity", net.run("velocity", state.velocity_inputs(t, act, g, p), hidden)[1]),
+                      width))
+        if v.max() >= s.velocity_levels:
+            raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a velocity of {v.max()})")
+        state.push(t, act, g, p, v)
+        gap[notes], pitch[notes], velocity[notes] = g, p, v
+    gap = escaped(gap, ESCAPE_ONSET)
+    next_on, next_same = next_tokens(gap, pitch)
+    b = neural.PassB(gap, pitch, velocity, next_on, next_same, state.match_of(bounds), bounds, layout)
+    for notes in _step_order(bounds):
+        d = rows(net.weights("duration", net.run("duration", b.inputs(notes))[1]).astype(np.float64))
+        b.push(notes, d)
+        duration[notes] = d
+    return gap, {"pitch": pitch, "velocity": velocity, "duration": duration}
