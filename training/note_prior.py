@@ -77,7 +77,7 @@ def piece_features(sym, layout: P.Layout, lanes: int = 1) -> dict[str, np.ndarra
 
     n = len(sym.gap)
     bounds = P.lane_bounds(n, lanes)
-    a = P.inputs_a(sym.gap, sym.pitch, sym.velocity, bounds, layout, nc._Matcher)
+    a = P.inputs_a(sym.gap, sym.pitch, sym.velocity, bounds, layout, nc._LaneMatcher)
     next_on, next_same = nc.next_tokens(sym.gap, sym.pitch)
     b = P.inputs_b(sym.gap, sym.pitch, sym.velocity, sym.duration, next_on, next_same, a.match_at, bounds, layout)
     return {"gap": np.minimum(sym.gap, P.DIRECT), "pitch": sym.pitch, "velocity": sym.velocity,
@@ -283,7 +283,12 @@ def integer_bits(graphs: dict[str, P.Graph], shifts: dict[str, int], d: dict[str
     return {k: v / n for k, v in tot.items()}
 
 
-def export(model: Path, folder: Path) -> None:
+def export(model: Path, folder: Path, base: Path = Path("vqcodec/models/midi-v1")) -> None:
+    """Write the integer graphs into bundle folder `folder` (a MIDI bundle: `base`'s ladder and count priors, found
+    beside it, plus the prior), with its manifest and the val bits of the float and the integer network."""
+    import hashlib
+    import platform
+
     torch = _torch()
     ck = torch.load(model, map_location="cpu")
     layout = P.Layout(ck["layout"]["velocity_levels"], ck["layout"]["duration_levels"])
@@ -296,11 +301,29 @@ def export(model: Path, folder: Path) -> None:
     print("val float  ", {k: round(v, 4) for k, v in fb.items()}, round(sum(fb.values()), 4))
     print("val integer", {k: round(v, 4) for k, v in ib.items()}, round(sum(ib.values()), 4))
     folder.mkdir(parents=True, exist_ok=True)
-    P.save_graphs(graphs, folder)
-    (folder / "prior.json").write_text(json.dumps({"shifts": shifts, "layout": ck["layout"], "epoch": ck["epoch"],
-                                                   "val_bits_float": fb, "val_bits_integer": ib,
-                                                   "train_s": ck["train_s"]}, indent=1))
+    paths = P.save_graphs(graphs, folder)
     np.save(folder / "prior_exp.npy", P.EXP_TABLE)
+    old = json.loads((base / "manifest.json").read_text())
+    old_id = hashlib.sha256((base / "manifest.json").read_bytes()).hexdigest()
+    files = dict(old["files"])
+    for f in [*paths.values(), folder / "prior_exp.npy"]:
+        files[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
+    manifest = {k: v for k, v in old.items() if k not in ("files", "compatible_ids", "name", "version", "command",
+                                                         "machine", "training_time_s")}
+    manifest |= {
+        "name": folder.name, "version": "2", "files": files,
+        "compatible_ids": [*old.get("compatible_ids", []), old_id],
+        "command": f"python -m training.note_prior export --model {model} --out {folder}",
+        "machine": f"{platform.machine()}, cpu, python {platform.python_version()}",
+        "training_time_s": round(float(ck["train_s"]) + float(old.get("training_time_s", 0)), 1),
+        "prior": {"quality": int(ck["layout"]["quality"]), "graphs": {g: p.name for g, p in paths.items()},
+                  "shifts": shifts, "exp": "prior_exp.npy", "velocity_levels": layout.velocity_levels,
+                  "duration_levels": layout.duration_levels, "epoch": int(ck["epoch"]),
+                  "val_bits_per_note_float": {k: round(v, 4) for k, v in fb.items()},
+                  "val_bits_per_note_integer": {k: round(v, 4) for k, v in ib.items()}},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    print("model id", hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest())
 
 
 def main() -> None:

@@ -43,3 +43,23 @@ def random_graphs(layout: P.Layout, seed: int = 0) -> tuple[dict[str, P.Graph], 
 def random_prior(layout: P.Layout, folder: Path, seed: int = 0) -> P.Prior:
     graphs, shifts = random_graphs(layout, seed)
     return P.Prior(P.save_graphs(graphs, folder), shifts, P.EXP_TABLE, layout)
+
+
+class FloatPrior(P.Prior):
+    """A prior whose graphs run in float32 (numpy, as a float engine would run the same integers) with every
+    accumulator perturbed by up to `noise` of a unit, then rounded to the nearest integer: what a decoder on another
+    machine, with other kernels, summation orders or fused multiply-adds, could compute at worst."""
+
+    def __init__(self, prior: P.Prior, noise: float, seed: int = 0) -> None:
+        self.shifts, self.exp_table, self.layout, self.paths = prior.shifts, prior.exp_table, prior.layout, prior.paths
+        self.graphs = {g: P.load_graph(prior.paths[g]) for g in P.GRAPHS}
+        self.noise, self.rng = noise, np.random.default_rng(seed)
+
+    def _matmul(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        acc = x.astype(np.float32) @ w.astype(np.float32)
+        acc += self.rng.uniform(-self.noise, self.noise, acc.shape).astype(np.float32)
+        return np.rint(acc).astype(np.int64)
+
+    def run(self, graph: str, rows: np.ndarray, trunk: np.ndarray | None = None, rel_index: np.ndarray | None = None,
+            onehot: np.ndarray | None = None, bucket: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return P.reference(self.graphs[graph], rows, trunk, rel_index, onehot, bucket, self._matmul)

@@ -400,6 +400,38 @@ class _Matcher:
         self.seq.append(pitch)
 
 
+class _LaneMatcher(_Matcher):
+    """NC06's match model: NC03's (the same orders, lengths and buckets) with exact tables (a dict per order from the
+    packed k-gram to its latest position) in place of hashed slots: no collisions, and nothing to allocate for a
+    lane that holds a few hundred notes."""
+
+    def __init__(self) -> None:
+        self.seq = []
+        self.latest: dict[int, dict[int, int]] = {k: {} for k in MATCH_ORDERS}
+        self.keys = dict.fromkeys(MATCH_ORDERS, 0)
+
+    def predict_at(self) -> tuple[int, int, int]:
+        i = len(self.seq)
+        for k in MATCH_ORDERS:
+            if i < k:
+                continue
+            j = self.latest[k].get(self.keys[k], -1)
+            if j >= 0:
+                n = 0
+                while n < MATCH_MAX and j - 1 - n >= 0 and self.seq[j - 1 - n] == self.seq[i - 1 - n]:
+                    n += 1
+                return self.seq[j], n, j
+        return -1, 0, -1
+
+    def add(self, pitch: int) -> None:
+        pitch, i = int(pitch), len(self.seq)
+        for k in MATCH_ORDERS:
+            if i >= k:
+                self.latest[k][self.keys[k]] = i
+            self.keys[k] = (self.keys[k] << 7 | pitch) & ((1 << 7 * k) - 1)
+        self.seq.append(pitch)
+
+
 def match_predictions(pitch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per note, the match model's predicted pitch (-1: none) and match length, as the decoder sees them."""
     m = _Matcher()
@@ -684,7 +716,7 @@ def _plan_nc06(sym: Symbols, s: NoteSetting, net: neural.Prior, lanes: int,
     n = len(sym.gap)
     bounds = neural.lane_bounds(n, lanes)
     layout = _layout(s)
-    a = neural.inputs_a(sym.gap, sym.pitch, sym.velocity, bounds, layout, _Matcher)
+    a = neural.inputs_a(sym.gap, sym.pitch, sym.velocity, bounds, layout, _LaneMatcher)
     plan: list[tuple[str, np.ndarray, np.ndarray]] = []
     if n:
         hidden, lg = net.run("gap", a.gap)
@@ -716,10 +748,11 @@ def _pad(w: np.ndarray, width: int) -> np.ndarray:
 
 
 def stream_bits(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = NOTE_CODING,
-                net: neural.Prior | None = None) -> dict[str, float]:
+                net: neural.Prior | None = None, lanes: int | None = None) -> dict[str, float]:
     """Ideal code length in bits of each stream (onset, pitch, velocity, duration, pedal): where the bytes go."""
     bits = dict.fromkeys(("onset", "pitch", "velocity", "duration", "pedal"), 0.0)
-    for name, symbols, weights in _plan(sym, s, priors, coding, net, lanes_for(len(sym.gap))):
+    lanes = lanes_for(len(sym.gap)) if lanes is None else lanes
+    for name, symbols, weights in _plan(sym, s, priors, coding, net, lanes):
         if len(symbols):
             p = weights[np.arange(len(symbols)), symbols] / weights.sum(axis=1)
             bits[name] += float(-np.log2(p).sum())
@@ -727,13 +760,15 @@ def stream_bits(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], cod
 
 
 def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = NOTE_CODING,
-           net: neural.Prior | None = None) -> bytes:
+           net: neural.Prior | None = None, lanes: int | None = None) -> bytes:
     """The NOTE section payload of one piece at setting s, with the bundle's priors for s (and for NC06 its neural
-    prior)."""
+    prior; lanes: `lanes_for` the piece unless given, 1..MAX_LANES)."""
     c = _family()
     family = c.stream.model.Categorical(perfect=False)
     coder = c.stream.stack.AnsCoder()
-    lanes = lanes_for(len(sym.gap))
+    lanes = lanes_for(len(sym.gap)) if lanes is None else lanes
+    if not 1 <= lanes <= MAX_LANES:
+        raise ValueError(f"lanes must be in 1..{MAX_LANES}, got {lanes}")
     if coding == NC06 and net is None:
         raise ValueError("coding NC06 needs the bundle's neural prior")
     for _, symbols, weights in reversed(_plan(sym, s, priors, coding, net, lanes)):
@@ -1013,12 +1048,13 @@ def _decode_nc03(one: Callable[[np.ndarray], int], gap: np.ndarray, chord: np.nd
 
 
 def _decode_nc06(rows: Callable[[np.ndarray], np.ndarray], n: int, lanes: int, s: NoteSetting, net: neural.Prior,
-                 escaped: Callable[[np.ndarray, int], np.ndarray], name: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                 escaped: Callable[[np.ndarray, int], np.ndarray],
+                 name: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """NC06's note streams: pass A step by step (every lane's gap, then pitch, then velocity, one graph run each),
     the onsets' escapes, then pass B (every lane's duration per step). `rows` decodes one symbol per weight row."""
     layout = _layout(s)
     bounds = neural.lane_bounds(n, lanes)
-    state = neural.PassA(np.diff(bounds), layout, _Matcher)
+    state = neural.PassA(np.diff(bounds), layout, _LaneMatcher)
     gap, pitch, velocity, duration = (np.zeros(n, np.int64) for _ in range(4))
     width = DIRECT + 1
     for t, notes in enumerate(_step_order(bounds)):

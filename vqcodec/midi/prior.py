@@ -18,6 +18,7 @@ durations of its lane and the notes around it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,7 @@ N_REL = 2 * REL + 2
 MATCH_BUCKETS = 6
 """0: no match prediction; 1..5: NC03's match-length buckets."""
 N_NEXT = 16
-"""Buckets of the steps to the next onset (vqcodec.midi.coder.NEXT_EDGES and one more)."""
+"""Tokens of a bucket of the steps to the next onset (vqcodec.midi.coder.NEXT_EDGES' 15 buckets; one spare)."""
 NEAR_NOTES, NEAR_SEMITONES = 8, 5
 """As NC03's near velocity: the latest of the previous NEAR_NOTES notes of the lane within NEAR_SEMITONES."""
 START_PITCH = 60
@@ -62,7 +63,7 @@ GRAPHS = ("gap", "pitch", "velocity", "duration")
 
 def rel(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """Token of pitch a relative to ref: 0..2 REL (clipped)."""
-    return np.clip(np.asarray(a, np.int64) - ref, -REL, REL) + REL
+    return np.minimum(np.maximum(np.asarray(a, np.int64) - ref, -REL), REL) + REL
 
 
 @dataclass(frozen=True)
@@ -138,16 +139,20 @@ class PassA:
     def active(self, t: int) -> np.ndarray:
         return np.flatnonzero(self.lengths > t)
 
+    def _recent(self, a: np.ndarray, lanes: np.ndarray, c: int, k: int) -> np.ndarray:
+        """The k notes before column c of the lanes, latest first [len(lanes), k]."""
+        w = a[:, c - k : c][:, ::-1]
+        return w if len(lanes) == len(a) else w[lanes]
+
     def gap_inputs(self, t: int, lanes: np.ndarray) -> np.ndarray:
-        """Table rows of the gap graph [len(lanes), slots], and the lanes' match predictions for note t."""
+        """Table rows of the gap graph [len(lanes), slots]; first the lanes' match predictions for note t."""
         for lane in lanes.tolist():
             pred, bucket, at = self.matchers[lane].bucket_at()
             self.match_pitch[lane, t], self.match_bucket[lane, t], self.match_at[lane, t] = pred, bucket, at
         c = WINDOW_A + t
-        window = np.arange(c - 1, c - 1 - WINDOW_A, -1)
-        g = self.gap[lanes][:, window]
-        v = self.velocity[lanes][:, window]
-        p = self.pitch[lanes][:, window]
+        g = self._recent(self.gap, lanes, c, WINDOW_A)
+        v = self._recent(self.velocity, lanes, c, WINDOW_A)
+        p = self._recent(self.pitch, lanes, c, WINDOW_A)
         p1 = p[:, 0]
         ref = np.where(p1 >= 0, p1, START_PITCH)
         r = np.where(p[:, 1:] >= 0, rel(p[:, 1:], ref[:, None]), N_REL - 1)
@@ -155,8 +160,8 @@ class PassA:
         hit = ma >= 0
         mg = np.where(hit, self.gap[lanes, WINDOW_A + ma], DIRECT + 1)
         mv = np.where(hit, self.velocity[lanes, WINDOW_A + ma], self.layout.velocity_levels)
-        cols = [g, v, r, np.where(p1 >= 0, p1, MIDI_MAX + 1)[:, None],
-                np.where(mp >= 0, rel(mp, ref), N_REL - 1)[:, None], mb[:, None], mg[:, None], mv[:, None]]
+        cols = [g, v, r, np.stack([np.where(p1 >= 0, p1, MIDI_MAX + 1), np.where(mp >= 0, rel(mp, ref), N_REL - 1),
+                                   mb, mg, mv], axis=1)]
         return np.concatenate(cols, axis=1) + self.off["gap"]
 
     def pitch_inputs(self, t: int, lanes: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
@@ -176,8 +181,8 @@ class PassA:
         p1 = self.pitch[lanes, c - 1]
         ref = np.where(p1 >= 0, p1, START_PITCH)
         none = self.layout.velocity_levels
-        window = np.arange(c - 1, c - 1 - NEAR_NOTES, -1)
-        prev_p, prev_v = self.pitch[lanes][:, window], self.velocity[lanes][:, window]
+        prev_p = self._recent(self.pitch, lanes, c, NEAR_NOTES)
+        prev_v = self._recent(self.velocity, lanes, c, NEAR_NOTES)
         near_ok = (prev_p >= 0) & (np.abs(prev_p - pitch[:, None]) <= NEAR_SEMITONES)
         first = np.argmax(near_ok, axis=1)
         near = np.where(near_ok.any(axis=1), prev_v[np.arange(len(lanes)), first], none)
@@ -234,8 +239,8 @@ def inputs_a(gap: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, bounds: n
         state.push(t, lanes, g, p, v)
     if not n:
         z = np.zeros(0, np.int64)
-        return InputsA(*(np.zeros((0, len(layout.slots(k))), np.int64) for k in ("gap", "pitch")), z, z, z,
-                       np.zeros((0, len(layout.slots("velocity"))), np.int64), z)
+        empty = {k: np.zeros((0, len(layout.slots(k))), np.int64) for k in ("gap", "pitch", "velocity")}
+        return InputsA(empty["gap"], empty["pitch"], z, z, z, empty["velocity"], z)
     order = np.concatenate(parts["note"])
     inv = np.empty(n, np.int64)
     inv[order] = np.arange(n)
@@ -254,46 +259,40 @@ def inputs_b(gap: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, duration:
 
 
 class PassB:
-    """Pass B's inputs: every note's gap, pitch and velocity (known), and the durations of each lane so far."""
+    """Pass B's inputs: every note's gap, pitch and velocity (known, so their columns are built once for the whole
+    piece), and the durations of each lane so far (filled in per step)."""
 
     def __init__(self, gap: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, next_on: np.ndarray,
                  next_same: np.ndarray, match_at: np.ndarray, bounds: np.ndarray, layout: Layout) -> None:
-        self.layout, self.bounds = layout, bounds
         n = len(gap)
         pad = max(PAST_B, NEXT_B)
-        none_v, none_d = layout.velocity_levels, layout.duration_levels
-        self.gap = np.r_[np.full(pad, DIRECT + 1), np.minimum(gap, DIRECT), np.full(pad, DIRECT + 1)]
-        self.pitch = np.r_[np.full(pad, -1), pitch, np.full(pad, -1)]
-        self.velocity = np.r_[np.full(pad, none_v), velocity, np.full(pad, none_v)]
-        self.duration = np.full(n + pad, none_d, np.int64)  # column pad + i: note i, once decoded
-        self.pad = pad
-        self.lane_of = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
-        self.base = np.stack([np.minimum(gap, DIRECT), pitch, velocity, next_on, next_same], axis=1)
-        self.match_at = match_at
-        self.hit = (match_at >= 0) & (pitch == pitch[np.maximum(match_at, 0)])
-        self.off = layout.offsets("duration")
+        none_v, self.none_d = layout.velocity_levels, layout.duration_levels
+        g = np.r_[np.full(pad, DIRECT + 1), np.minimum(gap, DIRECT), np.full(pad, DIRECT + 1)]
+        p = np.r_[np.full(pad, -1), pitch, np.full(pad, -1)]
+        v = np.r_[np.full(pad, none_v), velocity, np.full(pad, none_v)]
+        c = np.arange(n) + pad
+        cols = []
+        for k in [*range(-1, -PAST_B - 1, -1), *range(1, NEXT_B + 1)]:
+            j = c + k
+            cols += [g[j], np.where(p[j] >= 0, rel(p[j], pitch), N_REL - 1), v[j]] + ([p[j] * 0] if k < 0 else [])
+        hit = (match_at >= 0) & (pitch == pitch[np.maximum(match_at, 0)])
+        cols += [np.minimum(gap, DIRECT), pitch, velocity, next_on, next_same, hit * (self.none_d + 1)]
+        self.rows = np.stack(cols, axis=1).astype(np.int64) + layout.offsets("duration") if n else \
+            np.zeros((0, len(layout.slots("duration"))), np.int64)
+        self.dur_cols = 3 + 4 * np.arange(PAST_B)  # the past notes' duration columns
+        self.own = (np.arange(n)[:, None] - np.arange(1, PAST_B + 1)[None]
+                    >= np.repeat(bounds[:-1], np.diff(bounds))[:, None])  # past note k is of the note's lane
+        self.duration = np.full(n + pad, self.none_d, np.int64)  # column pad + i: note i, once decoded
+        self.pad, self.match_at = pad, match_at
 
     def inputs(self, notes: np.ndarray) -> np.ndarray:
         """Table rows of the duration graph for these notes (their lanes' earlier durations known)."""
-        c = notes + self.pad
-        none_d = self.layout.duration_levels
-        ref = self.pitch[c]
-        cols = []
-        lane_start = self.bounds[self.lane_of[notes]]
-        for k in range(1, PAST_B + 1):
-            j = c - k
-            p = self.pitch[j]
-            own = notes - k >= lane_start
-            cols += [self.gap[j], np.where(p >= 0, rel(p, ref), N_REL - 1), self.velocity[j],
-                     np.where(own, self.duration[j], none_d)]
-        for k in range(1, NEXT_B + 1):
-            j = c + k
-            p = self.pitch[j]
-            cols += [self.gap[j], np.where(p >= 0, rel(p, ref), N_REL - 1), self.velocity[j]]
+        rows = self.rows[notes]
+        past = self.duration[notes[:, None] + self.pad - np.arange(1, PAST_B + 1)[None]]
+        rows[:, self.dur_cols] += np.where(self.own[notes], past, self.none_d)
         ma = self.match_at[notes]
-        md = np.where(ma >= 0, self.duration[np.maximum(ma, 0) + self.pad], none_d) + self.hit[notes] * (none_d + 1)
-        rows = np.concatenate([np.stack(cols, axis=1), self.base[notes], md[:, None]], axis=1)
-        return rows + self.off
+        rows[:, -1] += np.where(ma >= 0, self.duration[np.maximum(ma, 0) + self.pad], self.none_d)
+        return rows
 
     def push(self, notes: np.ndarray, duration: np.ndarray) -> None:
         self.duration[notes + self.pad] = duration
@@ -334,21 +333,27 @@ def _requant(acc: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return np.clip(acc >> shift.astype(np.int64), 0, ACT_MAX)
 
 
+def _exact(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return x @ w.astype(np.int64)
+
+
 def reference(graph: Graph, rows: np.ndarray, trunk: np.ndarray | None = None, rel_index: np.ndarray | None = None,
-              onehot: np.ndarray | None = None, bucket: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(last hidden activations, int logits) of a graph in numpy int64: what its ONNX form must give exactly."""
+              onehot: np.ndarray | None = None, bucket: np.ndarray | None = None,
+              matmul: Callable[[np.ndarray, np.ndarray], np.ndarray] = _exact) -> tuple[np.ndarray, np.ndarray]:
+    """(last hidden activations, int logits) of a graph in numpy int64: what its ONNX form must give exactly.
+    matmul(x, w) -> int64 accumulators: another arithmetic (a test's float one) may stand in for the exact one."""
     x = graph.embed[rows].astype(np.int64).reshape(len(rows), -1)
     if graph.trunk:
         assert trunk is not None
         x = np.concatenate([x, trunk.astype(np.int64)], axis=1)
     for layer in graph.layers[:-1]:
         assert layer.shift is not None
-        x = _requant(x @ layer.w.astype(np.int64) + layer.bias, layer.shift)
+        x = _requant(matmul(x, layer.w) + layer.bias, layer.shift)
     last = graph.layers[-1]
-    logits = x @ last.w.astype(np.int64) + last.bias
+    logits = matmul(x, last.w) + last.bias
     if graph.rel is not None:
         assert rel_index is not None and onehot is not None and bucket is not None and graph.bonus is not None
-        r = x @ graph.rel.w.astype(np.int64) + graph.rel.bias
+        r = matmul(x, graph.rel.w) + graph.rel.bias
         r = np.concatenate([r, np.zeros((len(r), 1), np.int64)], axis=1)
         logits = logits + np.take_along_axis(r, rel_index, axis=1) + onehot * graph.bonus[bucket][:, None]
     return x.astype(np.uint8), logits
@@ -445,6 +450,25 @@ def save_graphs(graphs: dict[str, Graph], folder: Path) -> dict[str, Path]:
     return out
 
 
+def load_graph(path: Path) -> Graph:
+    """The integer Graph an ONNX file of `save_graphs` holds (its initializers by name): for the numpy reference."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    layers = []
+    i = 0
+    while f"l{i}_w" in init:
+        d = init[f"l{i}_d"].astype(np.int64)
+        layers.append(Layer(init[f"l{i}_w"], init[f"l{i}_b"], np.log2(d).astype(np.int32)))
+        i += 1
+    layers.append(Layer(init["out_w"], init["out_b"], None))
+    rel = Layer(init["rel_w"], init["rel_b"], None) if "rel_w" in init else None
+    trunk = any(inp.name == "trunk" for inp in model.graph.input)
+    return Graph(model.graph.name, init["embed"], layers, trunk, rel, init.get("bonus"))
+
+
 class Prior:
     """The four ONNX graphs of a bundle's prior in onnxruntime sessions, with the output shifts and exp table."""
 
@@ -452,6 +476,7 @@ class Prior:
                  threads: int | None = 1) -> None:
         from vqcodec.models.runtime import session
 
+        self.paths = paths
         self.sessions = {g: session(paths[g], threads) for g in GRAPHS}
         self.shifts, self.exp_table, self.layout = shifts, exp_table, layout
 
