@@ -40,9 +40,9 @@ def random_graphs(layout: P.Layout, seed: int = 0) -> tuple[dict[str, P.Graph], 
     return graphs, dict.fromkeys(P.GRAPHS, 10)
 
 
-def random_prior(layout: P.Layout, folder: Path, seed: int = 0) -> P.Prior:
+def random_prior(layout: P.Layout, folder: Path, seed: int = 0, mix: dict[str, P.Mix] | None = None) -> P.Prior:
     graphs, shifts = random_graphs(layout, seed)
-    return P.Prior(P.save_graphs(graphs, folder), shifts, P.EXP_TABLE, layout)
+    return P.Prior(P.save_graphs(graphs, folder), shifts, P.EXP_TABLE, layout, mix=mix)
 
 
 class FloatPrior(P.Prior):
@@ -52,6 +52,7 @@ class FloatPrior(P.Prior):
 
     def __init__(self, prior: P.Prior, noise: float, seed: int = 0) -> None:
         self.shifts, self.exp_table, self.layout, self.paths = prior.shifts, prior.exp_table, prior.layout, prior.paths
+        self.mix = prior.mix
         self.graphs = {g: P.load_graph(prior.paths[g]) for g in P.GRAPHS}
         self.noise, self.rng = noise, np.random.default_rng(seed)
 

@@ -119,6 +119,20 @@ def test_the_integer_network_stays_in_the_ranges_no_kernel_saturates_on(small: P
                 assert worst < 1 << 24
 
 
+def test_the_mixture_with_recent_symbols_is_integer_and_keeps_every_symbol_codable() -> None:
+    w = P.weights(np.array([[0, -800, -1600, 40], [5, 5, 5, 5]]), 0)
+    recent = P.Recent(2, 4, window=2)
+    for t, x in enumerate(([1, 3], [1, 0], [2, 0])):
+        recent.push(t, np.arange(2), np.array(x))
+    assert recent.counts.tolist() == [[0, 1, 1, 0], [2, 0, 0, 0]]  # the last 2 symbols of each lane
+    assert np.array_equal(P.mixed(w, recent.counts, P.Mix()), w)
+    m = P.mixed(w, recent.counts, P.Mix(P.MIX_ONE // 2, 2))
+    assert m.dtype == np.int64 and (m >= 1).all()
+    share = m / m.sum(axis=1, keepdims=True)
+    alone = w / w.sum(axis=1, keepdims=True)
+    assert share[0, 2] > 0.15 > alone[0, 2] and share[1, 0] > 0.45 > alone[1, 0]  # the cache's symbols gain
+
+
 def test_the_integer_softmax_is_a_table_of_the_distance_to_the_row_s_largest_logit() -> None:
     logits = np.array([[0, -16 << 3, 5 << 3, -10**6], [7, 7, 7, 7]])
     w = P.weights(logits, 3)
@@ -127,12 +141,21 @@ def test_the_integer_softmax_is_a_table_of_the_distance_to_the_row_s_largest_log
     assert (np.diff(P.EXP_TABLE) <= 0).all()
 
 
-@pytest.mark.parametrize(("n", "lanes"), [(400, 1), (400, 5), (401, 64), (1, 1), (0, 1)])
-def test_nc06_round_trips_every_symbol_with_any_lane_count(small: P.Prior, n: int, lanes: int) -> None:
+@pytest.fixture(scope="module")
+def mixing(tmp_path_factory: pytest.TempPathFactory) -> P.Prior:
+    mix = {"gap": P.Mix(64, 16), "pitch": P.Mix(P.MIX_ONE, 3), "duration": P.Mix(1, 40)}
+    return random_prior(layout(), tmp_path_factory.mktemp("mixing"), seed=1, mix=mix)
+
+
+@pytest.mark.parametrize(("n", "lanes", "mix"), [(400, 1, False), (400, 5, False), (401, 64, False), (1, 1, False),
+                                                 (0, 1, False), (400, 3, True), (70, 64, True)])
+def test_nc06_round_trips_every_symbol_with_any_lane_count(small: P.Prior, mixing: P.Prior, n: int, lanes: int,
+                                                           mix: bool) -> None:
     sym = symbols(n, seed=n)
-    payload = nc.encode(sym, setting(), priors(), nc.NC06, small, lanes=min(lanes, max(n, 1)))
+    net = mixing if mix else small
+    payload = nc.encode(sym, setting(), priors(), nc.NC06, net, lanes=min(lanes, max(n, 1)))
     assert payload[:4] == nc.NC06
-    back, s = nc.decode(payload, n, priors(), "piece.vqc", small)
+    back, s = nc.decode(payload, n, priors(), "piece.vqc", net)
     assert s == setting()
     assert_same(back, sym)
 

@@ -703,10 +703,14 @@ def _layout(s: NoteSetting) -> neural.Layout:
     return neural.Layout(s.velocity_levels, s.duration_levels)
 
 
-def _step_order(bounds: np.ndarray) -> list[np.ndarray]:
-    """Per step, the notes each still-long-enough lane codes (lane order)."""
+def _steps(bounds: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Per step t: (t, the lanes still that long, the note each of them codes), lanes in order."""
     lengths = np.diff(bounds)
-    return [bounds[:-1][lengths > t] + t for t in range(int(lengths.max(initial=0)))]
+    out = []
+    for t in range(int(lengths.max(initial=0))):
+        lanes = np.flatnonzero(lengths > t)
+        out.append((t, lanes, bounds[lanes] + t))
+    return out
 
 
 def _plan_nc06(sym: Symbols, s: NoteSetting, net: neural.Prior, lanes: int,
@@ -718,25 +722,30 @@ def _plan_nc06(sym: Symbols, s: NoteSetting, net: neural.Prior, lanes: int,
     layout = _layout(s)
     a = neural.inputs_a(sym.gap, sym.pitch, sym.velocity, bounds, layout, _LaneMatcher)
     plan: list[tuple[str, np.ndarray, np.ndarray]] = []
+    width = DIRECT + 1
     if n:
         hidden, lg = net.run("gap", a.gap)
         rel_index, onehot = neural.pitch_extras(a.ref, a.match_pitch)
         _, lp = net.run("pitch", a.pitch, hidden, rel_index, onehot, a.bucket)
         _, lv = net.run("velocity", a.velocity, hidden)
-        width = DIRECT + 1
-        w = {name: _pad(net.weights(name, lo), width) for name, lo in (("gap", lg), ("pitch", lp), ("velocity", lv))}
+        w = {g: net.softmax(g, lo) for g, lo in (("gap", lg), ("pitch", lp), ("velocity", lv))}
         x = {"gap": np.minimum(sym.gap, DIRECT), "pitch": sym.pitch, "velocity": sym.velocity}
-        for notes in _step_order(bounds):
-            for name, stream in (("gap", "onset"), ("pitch", "pitch"), ("velocity", "velocity")):
-                plan.append((stream, x[name][notes], w[name][notes]))
+        recent = {g: net.recent(g, lanes) for g in w}
+        for t, act, notes in _steps(bounds):
+            for g, stream in (("gap", "onset"), ("pitch", "pitch"), ("velocity", "velocity")):
+                plan.append((stream, x[g][notes], _pad(net.weights(g, w[g][notes], recent[g], act), width)))
+                recent[g].push(t, act, x[g][notes])
     plan.append(("onset", *_gamma(_excess(sym.gap), escape, ESCAPE_ONSET)))
     if n:
         next_on, next_same = next_tokens(sym.gap, sym.pitch)
         rows = neural.inputs_b(sym.gap, sym.pitch, sym.velocity, sym.duration, next_on, next_same, a.match_at,
                                bounds, layout)
-        wd = net.weights("duration", net.run("duration", rows)[1]).astype(np.float64)
-        for notes in _step_order(bounds):
-            plan.append(("duration", sym.duration[notes], wd[notes]))
+        wd = net.softmax("duration", net.run("duration", rows)[1])
+        recent_d = net.recent("duration", lanes)
+        for t, act, notes in _steps(bounds):
+            plan.append(("duration", sym.duration[notes],
+                         net.weights("duration", wd[notes], recent_d, act).astype(np.float64)))
+            recent_d.push(t, act, sym.duration[notes])
     return plan
 
 
@@ -1057,26 +1066,32 @@ def _decode_nc06(rows: Callable[[np.ndarray], np.ndarray], n: int, lanes: int, s
     state = neural.PassA(np.diff(bounds), layout, _LaneMatcher)
     gap, pitch, velocity, duration = (np.zeros(n, np.int64) for _ in range(4))
     width = DIRECT + 1
-    for t, notes in enumerate(_step_order(bounds)):
-        act = state.active(t)
+    recent = {g: net.recent(g, lanes) for g in neural.GRAPHS}
+
+    def decoded(g: str, t: int, act: np.ndarray, logits: np.ndarray, alphabet: int) -> np.ndarray:
+        x = rows(_pad(net.weights(g, net.softmax(g, logits), recent[g], act), width))
+        if x.max(initial=0) >= alphabet:  # a zero-weight symbol: only a damaged stream gets here
+            raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a {g} of {x.max()})")
+        recent[g].push(t, act, x)
+        return x
+
+    for t, act, notes in _steps(bounds):
         hidden, logits = net.run("gap", state.gap_inputs(t, act))
-        g = rows(_pad(net.weights("gap", logits), width))
+        g = decoded("gap", t, act, logits, width)
         prow, ref, mp, mb = state.pitch_inputs(t, act, g)
         rel_index, onehot = neural.pitch_extras(ref, mp)
-        p = rows(_pad(net.weights("pitch", net.run("pitch", prow, hidden, rel_index, onehot, mb)[1]), width))
-        if p.max() > MIDI_MAX:  # a zero-weight symbol: only a damaged stream gets here
-            raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a pitch of {p.max()})")
-        v = rows(_pad(net.weights("velocity", net.run("velocity", state.velocity_inputs(t, act, g, p), hidden)[1]),
-                      width))
-        if v.max() >= s.velocity_levels:
-            raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a velocity of {v.max()})")
+        p = decoded("pitch", t, act, net.run("pitch", prow, hidden, rel_index, onehot, mb)[1], MIDI_MAX + 1)
+        v = decoded("velocity", t, act, net.run("velocity", state.velocity_inputs(t, act, g, p), hidden)[1],
+                    s.velocity_levels)
         state.push(t, act, g, p, v)
         gap[notes], pitch[notes], velocity[notes] = g, p, v
     gap = escaped(gap, ESCAPE_ONSET)
     next_on, next_same = next_tokens(gap, pitch)
     b = neural.PassB(gap, pitch, velocity, next_on, next_same, state.match_of(bounds), bounds, layout)
-    for notes in _step_order(bounds):
-        d = rows(net.weights("duration", net.run("duration", b.inputs(notes))[1]).astype(np.float64))
+    for t, act, notes in _steps(bounds):
+        logits = net.run("duration", b.inputs(notes))[1]
+        d = rows(net.weights("duration", net.softmax("duration", logits), recent["duration"], act).astype(np.float64))
+        recent["duration"].push(t, act, d)
         b.push(notes, d)
         duration[notes] = d
     return gap, {"pitch": pitch, "velocity": velocity, "duration": duration}

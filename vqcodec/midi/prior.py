@@ -367,6 +367,50 @@ def weights(logits: np.ndarray, shift: int, exp_table: np.ndarray = EXP_TABLE) -
     return exp_table[down]
 
 
+MIX_ONE = 256
+"""A mixture weight is a share of MIX_ONE."""
+MIX_BITS = 20
+"""The mixture works on probabilities in 2^-MIX_BITS."""
+
+
+@dataclass(frozen=True)
+class Mix:
+    """How one stream mixes the network with the recent symbols of its lane: share (of MIX_ONE) of the cache model,
+    whose probability of k is (count of k among the lane's last `window` symbols + the network's) / (symbols + 1).
+    Chosen on val per stream; share 0 is the network alone."""
+
+    share: int = 0
+    window: int = 1
+
+
+class Recent:
+    """Each lane's last `window` symbols of one stream, counted per symbol: the cache model's counts."""
+
+    def __init__(self, lanes: int, alphabet: int, window: int) -> None:
+        self.window = window
+        self.history = np.full((lanes, window), -1, np.int64)
+        self.counts = np.zeros((lanes, alphabet), np.int64)
+
+    def push(self, t: int, lanes: np.ndarray, x: np.ndarray) -> None:
+        """Symbols x of step t of these lanes in; the symbols of step t - window out."""
+        pos = t % self.window
+        old = self.history[lanes, pos]
+        gone = old >= 0
+        self.counts[lanes[gone], old[gone]] -= 1
+        self.history[lanes, pos] = x
+        self.counts[lanes, x] += 1
+
+
+def mixed(w: np.ndarray, counts: np.ndarray, mix: Mix) -> np.ndarray:
+    """The network's integer weights [n, K] mixed with the lanes' recent counts [n, K]: integer weights >= 1 (the
+    network's alone when mix.share is 0). Integers all the way: the same on every machine."""
+    if mix.share == 0:
+        return w
+    p = (w << MIX_BITS) // w.sum(axis=1, keepdims=True)
+    q = ((counts << MIX_BITS) + p) // (counts.sum(axis=1, keepdims=True) + 1)
+    return (MIX_ONE - mix.share) * p + mix.share * q + 1
+
+
 # ------------------------------------------------------------------------------------------- ONNX
 
 
@@ -473,12 +517,19 @@ class Prior:
     """The four ONNX graphs of a bundle's prior in onnxruntime sessions, with the output shifts and exp table."""
 
     def __init__(self, paths: dict[str, Path], shifts: dict[str, int], exp_table: np.ndarray, layout: Layout,
-                 threads: int | None = 1) -> None:
+                 threads: int | None = 1, mix: dict[str, Mix] | None = None) -> None:
         from vqcodec.models.runtime import session
 
         self.paths = paths
         self.sessions = {g: session(paths[g], threads) for g in GRAPHS}
         self.shifts, self.exp_table, self.layout = shifts, exp_table, layout
+        self.mix = {g: Mix() for g in GRAPHS} | (mix or {})
+
+    def recent(self, graph: str, lanes: int) -> Recent:
+        """The recent-symbol counts a coder keeps for one stream (alphabet: the graph's output)."""
+        k = {"gap": DIRECT + 1, "pitch": MIDI_MAX + 1, "velocity": self.layout.velocity_levels,
+             "duration": self.layout.duration_levels}[graph]
+        return Recent(lanes, k, self.mix[graph].window)
 
     def run(self, graph: str, rows: np.ndarray, trunk: np.ndarray | None = None, rel_index: np.ndarray | None = None,
             onehot: np.ndarray | None = None, bucket: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -493,5 +544,11 @@ class Prior:
         hidden, logits = self.sessions[graph].run(None, feed)
         return hidden, logits
 
-    def weights(self, graph: str, logits: np.ndarray) -> np.ndarray:
+    def softmax(self, graph: str, logits: np.ndarray) -> np.ndarray:
+        """The integer softmax of a graph's logits (integer weights >= 1)."""
         return weights(logits, self.shifts[graph], self.exp_table)
+
+    def weights(self, graph: str, w: np.ndarray, recent: Recent, lanes: np.ndarray) -> np.ndarray:
+        """The integer weights rANS codes a step's symbols with: softmax weights `w` of these lanes mixed with their
+        recent counts."""
+        return mixed(w, recent.counts[lanes], self.mix[graph])

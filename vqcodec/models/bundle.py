@@ -257,6 +257,10 @@ class NoteBundle:
                 shifts = {g: int(spec["shifts"][g]) for g in neural.GRAPHS}
                 layout = neural.Layout(int(spec["velocity_levels"]), int(spec["duration_levels"]))
                 exp_path = self.files[spec["exp"]]
+                mix = {g: neural.Mix(int(share), int(window)) for g, (share, window) in spec.get("mix", {}).items()}
+                if not all(g in neural.GRAPHS and 0 <= m.share <= neural.MIX_ONE and 1 <= m.window <= MAX_CONTEXT
+                           for g, m in mix.items()):
+                    raise ValueError(f"mix {spec['mix']}")
             except (KeyError, TypeError, ValueError) as e:
                 raise BundleError(f"{where}: malformed manifest (prior: {e})") from e
             try:
@@ -266,7 +270,7 @@ class NoteBundle:
             if (table.ndim != 1 or table.dtype.kind not in "ui" or not len(table) or (table < 1).any()
                     or (np.diff(table.astype(np.int64)) > 0).any() or not all(0 <= v <= 31 for v in shifts.values())):
                 raise BundleError(f"{exp_path}: the prior's exp table or shifts are not what a prior holds")
-            self._prior = neural.Prior(graphs, shifts, table.astype(np.int64), layout, threads)
+            self._prior = neural.Prior(graphs, shifts, table.astype(np.int64), layout, threads, mix)
         return self._prior
 
 
