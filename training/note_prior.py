@@ -326,9 +326,68 @@ def export(model: Path, folder: Path, base: Path = Path("vqcodec/models/midi-v1"
     print("model id", hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest())
 
 
+MIX_SHARES = (0, 16, 32, 48, 64, 96, 128)
+MIX_WINDOWS = (16, 32, 64, 128, 256)
+
+
+def _recent_counts(x: np.ndarray, bounds: np.ndarray, alphabet: int, window: int) -> np.ndarray:
+    """Per note, the counts of each symbol among its lane's previous `window` symbols (what `Recent` holds)."""
+    out = np.zeros((len(x), alphabet), np.int64)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        hot = np.eye(alphabet, dtype=np.int64)[x[a:b]]
+        cum = np.concatenate([np.zeros((1, alphabet), np.int64), np.cumsum(hot, axis=0)])
+        i = np.arange(b - a)
+        out[a:b] = cum[i] - cum[np.maximum(i - window, 0)]
+    return out
+
+
+def choose_mix(bundle: Path, data: Path) -> dict[str, list[int]]:
+    """Per stream, the (share, window) of the recent-symbol mixture with the fewest bits on the val pieces, each
+    piece in the lanes the encoder gives it (the bundle's graphs, integer weights as coded)."""
+    from vqcodec.io.midi import read_midi
+    from vqcodec.midi import choice
+    from vqcodec.midi import coder as nc
+    from vqcodec.midi.codec import NoteCodec
+
+    codec = NoteCodec.load(bundle)
+    q = codec.default_quality
+    s, pri, net = codec.setting(q), codec.bundle.priors(q), codec.bundle.prior()
+    assert net is not None
+    layout = P.Layout(s.velocity_levels, s.duration_levels)
+    names = json.loads((data / ASAP / "SPLITS.json").read_text())["val"]
+    bits = {g: np.zeros((len(MIX_SHARES), len(MIX_WINDOWS))) for g in P.GRAPHS}
+    for name in names:
+        sym = choice.choose(read_midi(data / ASAP / name), s, pri)
+        n = len(sym.gap)
+        bounds = P.lane_bounds(n, nc.lanes_for(n))
+        a = P.inputs_a(sym.gap, sym.pitch, sym.velocity, bounds, layout, nc._LaneMatcher)
+        hidden, lg = net.run("gap", a.gap)
+        rel_index, onehot = P.pitch_extras(a.ref, a.match_pitch)
+        next_on, next_same = nc.next_tokens(sym.gap, sym.pitch)
+        rows_b = P.inputs_b(sym.gap, sym.pitch, sym.velocity, sym.duration, next_on, next_same, a.match_at, bounds,
+                            layout)
+        logits = {"gap": lg, "pitch": net.run("pitch", a.pitch, hidden, rel_index, onehot, a.bucket)[1],
+                  "velocity": net.run("velocity", a.velocity, hidden)[1], "duration": net.run("duration", rows_b)[1]}
+        xs = {"gap": np.minimum(sym.gap, P.DIRECT), "pitch": sym.pitch, "velocity": sym.velocity,
+              "duration": sym.duration}
+        for g in P.GRAPHS:
+            w, x = net.softmax(g, logits[g]), xs[g]
+            for j, window in enumerate(MIX_WINDOWS):
+                counts = _recent_counts(x, bounds, w.shape[1], window)
+                for i, share in enumerate(MIX_SHARES):
+                    m = P.mixed(w, counts, P.Mix(share, window))
+                    bits[g][i, j] += float(-np.log2(m[np.arange(n), x] / m.sum(axis=1)).sum())
+    out = {}
+    for g in P.GRAPHS:
+        i, j = np.unravel_index(np.argmin(bits[g]), bits[g].shape)
+        out[g] = [MIX_SHARES[i], MIX_WINDOWS[j]]
+        print(g, "alone", round(bits[g][0, 0], 1), "best", out[g], round(bits[g][i, j], 1), flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=("features", "train", "export"))
+    ap.add_argument("cmd", choices=("features", "train", "export", "mix"))
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--splits", default="train,val")
     ap.add_argument("--epochs", type=int, default=12)
@@ -343,8 +402,13 @@ def main() -> None:
         features(args.data, args.splits.split(","))
     elif args.cmd == "train":
         train(args.epochs, args.batch, args.lr, args.seed, args.out, args.minutes)
-    else:
+    elif args.cmd == "export":
         export(args.model, args.out)
+    else:  # the bundle's recent-symbol mixture, chosen on val, into its manifest
+        mix = choose_mix(args.out, args.data)
+        manifest = json.loads((args.out / "manifest.json").read_text())
+        manifest["prior"]["mix"] = mix
+        (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
