@@ -595,10 +595,10 @@ class _Model:
         return np.concatenate(out) if out else np.zeros((0, k))
 
     def weights(self, c: int) -> np.ndarray:
-        """Decoder: the weights of the next symbol in context c [1, K]."""
-        base = self.counts[c] * COUNT_WEIGHT + self.prior[c]
-        base_sum = np.array([self.seen[c] * COUNT_WEIGHT + self.prior_sum[c]])
-        return self._mix(base[None], base_sum, self.recent[None])
+        """Decoder: the weights of the next symbol in context c [1, K] (`_mix`'s integers, for one row)."""
+        share = (int(self.seen[c]) * COUNT_WEIGHT + int(self.prior_sum[c])) // (CACHE_WINDOW * CACHE_SHARE_DIV)
+        w = self.counts[c] * COUNT_WEIGHT + self.prior[c] + self.recent * share
+        return w.astype(np.float64)[None]
 
     def update(self, c: int, x: int) -> None:
         """Decoder: count symbol x, coded in context c, and move it into the cache."""
