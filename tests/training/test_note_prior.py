@@ -48,7 +48,7 @@ def test_a_few_steps_lower_the_loss_and_the_integer_network_follows_the_float_on
         float_gap = net(x)["gap"].numpy()
     int_gap = P.reference(graphs["gap"], data["rows_gap"])[1] / (P.LOGIT_ONE * 2.0 ** shifts["gap"])
     centred = lambda a: a - a.max(axis=1, keepdims=True)  # noqa: E731 - logits up to a constant per row
-    assert np.abs(centred(float_gap) - centred(int_gap)).max() < 0.25  # nat, where the float and integer logits differ most
+    assert np.abs(centred(float_gap) - centred(int_gap)).max() < 0.25  # nat, where they differ most
     prior = P.Prior(P.save_graphs(graphs, tmp_path), shifts, P.EXP_TABLE, layout)
     hidden, logits = prior.run("gap", data["rows_gap"])
     assert np.array_equal(logits, P.reference(graphs["gap"], data["rows_gap"])[1])
