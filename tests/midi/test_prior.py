@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from tests.helpers.note_prior import FloatPrior, random_prior
-from tests.helpers.notes import random_performance
-from vqcodec.errors import ChecksumError, FormatError
-from vqcodec.midi import coder as nc
-from vqcodec.midi import file as midi_file
-from vqcodec.midi import prior as P
-from vqcodec.midi.codec import NoteCodec
-from vqcodec.models.bundle import load_note_bundle
+from tests.helpers.notes import random_performance  # noqa: E402
+from vqcodec.errors import ChecksumError, FormatError  # noqa: E402
+from vqcodec.midi import coder as nc  # noqa: E402
+from vqcodec.midi import file as midi_file  # noqa: E402
+from vqcodec.midi import prior as P  # noqa: E402
+from vqcodec.midi.codec import NoteCodec  # noqa: E402
+from vqcodec.models.bundle import load_note_bundle  # noqa: E402
 
 FIELDS = ("gap", "pitch", "velocity", "duration")
 

@@ -2,12 +2,13 @@
 arithmetic in numpy) and the integer CDFs they give; vqcodec.midi.coder codes with them.
 
 Every number from a note's inputs to the weights rANS codes with is an integer computed by exact integer
-operations, so every machine, thread count and batch size gives the same CDFs. A layer is: a sum of rows of an
-int16 table (the first layer: one row per input token) or an int8 x uint8 MatMulInteger, an int32 bias, a
-division by a power of two per channel and a clip to 0..ACT_MAX (ReLU and requantisation in one). Activations
-stay within 0..ACT_MAX = 127 and weights within -127..127, so even a kernel that adds two products in 16 bits
-(x86's VPMADDUBSW) never saturates. The last layer's int32 accumulators are the logits; `weights` shifts them to
-1/LOGIT_ONE nat and reads an integer exp table: that is the integer softmax.
+operations, so every machine, thread count and batch size gives the same CDFs. Each input token reads a row of a
+uint8 table; a layer is an int8 x uint8 MatMulInteger summed in int32, an int32 bias, a division by a power of two
+per channel and a clip to 0..ACT_MAX (ReLU and requantisation in one). Activations stay within 0..ACT_MAX = 127 and
+weights within -127..127, so even a kernel that adds two products in 16 bits (x86's VPMADDUBSW) never saturates,
+and every sum stays below 2^24. The last layer's int32 accumulators are the logits; `weights` shifts them to
+1/LOGIT_ONE nat and reads an integer exp table: that is the integer softmax. `mixed` then mixes them, in integers,
+with the counts of the lane's recent symbols.
 
 The piece is split into lanes (contiguous runs of notes; `lane_bounds`), each started from an empty history, so a
 decoder runs the network once per step for every lane at once. Pass A codes each note's onset gap, pitch and
