@@ -235,7 +235,6 @@ class NoteBundle:
                 self._priors[quality] = {k: _counts_array(path, k, z[k]) for k in z.files}
         return self._priors[quality]
 
-
     @property
     def prior_quality(self) -> int | None:
         """The quality level the bundle's neural note prior is for (NOTE coding NC06), None without one."""
