@@ -19,6 +19,7 @@ model (the rule of vqcodec.coding.entropy). Layout: docs/FORMAT.md, section NOTE
 
 from __future__ import annotations
 
+import bisect
 import math
 import struct
 import zlib
@@ -278,6 +279,14 @@ def _gap_bucket(g: np.ndarray) -> np.ndarray:
     return np.searchsorted(GAP_EDGES, g, side="right")
 
 
+_EDGES = GAP_EDGES.tolist()
+
+
+def _bucket(g: int) -> int:
+    """`_gap_bucket` of one gap, for the decoder's loops (the same bucket, without numpy's per-call cost)."""
+    return bisect.bisect_right(_EDGES, g)
+
+
 def _prev(a: np.ndarray, first: int, k: int = 1) -> np.ndarray:
     """a shifted right by k, padded with `first`."""
     return np.concatenate([np.full(min(k, len(a)), first, np.int64), a[: len(a) - k]])
@@ -492,6 +501,12 @@ def level_prior(levels: int) -> np.ndarray:
     round) counts LEVEL_PRIOR_MASS // d; integers, the same on every machine."""
     d = np.arange(1, levels, dtype=np.int64)
     return np.tile(LEVEL_PRIOR_MASS // np.minimum(d, levels - d), (LEVEL_CONTEXTS, 1))
+
+
+def _level_context(before: int, last_change: int, levels: int) -> int:
+    """`level_context` of one event, for the decoder's loop."""
+    where = 0 if before == 0 else 2 if before == levels - 1 else 1
+    return (where * 2 + (last_change > 0)) * N_GAP + _bucket(abs(last_change))
 
 
 def gap_contexts(gaps: np.ndarray, depth: np.ndarray) -> np.ndarray:
@@ -955,7 +970,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
             ctx = b1 * N_GAP + b2
             gap[i] = one(m.weights(ctx))
             m.update(ctx, int(gap[i]))
-            b1, b2 = int(_gap_bucket(gap[i])), b1
+            b1, b2 = _bucket(int(gap[i])), b1
         gap = escaped(gap, ESCAPE_ONSET)
         chord = (gap == 0).astype(np.int64)
         streams = (_decode_nc02(one, n, chord, s, priors) if coding == NC02
@@ -973,7 +988,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
         for i in range(count_):
             pressed = press
             if level_model is not None:
-                ctx = int(level_context(level, last_change, levels))
+                ctx = _level_context(level, last_change, levels)
                 level_pad[0, : levels - 1] = level_model.weights(ctx)[0]
                 step = one(level_pad)
                 if step >= levels - 1:  # a zero-weight symbol: only a damaged stream gets here
@@ -988,7 +1003,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
             ctx = ((press * 2 + (press == pressed)) * N_GAP if nc05 else press * N_GAP) + prev_b
             gaps[i] = one(m.weights(ctx))
             m.update(ctx, int(gaps[i]))
-            prev_b = int(_gap_bucket(gaps[i]))
+            prev_b = _bucket(int(gaps[i]))
         pedals[number] = escaped(gaps, ESCAPE_PEDAL)
     sym = Symbols(gap, streams["pitch"], streams["velocity"], streams["duration"], pedals, depth)
     if not coder.is_empty() or _symbols_crc(sym, coding) != crc:
@@ -1072,7 +1087,8 @@ def _decode_nc06(rows: Callable[[np.ndarray], np.ndarray], n: int, lanes: int, s
     recent = {g: net.recent(g, lanes) for g in neural.GRAPHS}
 
     def decoded(g: str, t: int, act: np.ndarray, logits: np.ndarray, alphabet: int) -> np.ndarray:
-        x = rows(_pad(net.weights(g, net.softmax(g, logits), recent[g], act), width))
+        w = net.weights(g, net.softmax(g, logits), recent[g], act)
+        x = rows(_pad(w, width) if w.shape[1] < width else w.astype(np.float64))
         if x.max(initial=0) >= alphabet:  # a zero-weight symbol: only a damaged stream gets here
             raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a {g} of {x.max()})")
         recent[g].push(t, act, x)

@@ -147,9 +147,8 @@ class PassA:
 
     def gap_inputs(self, t: int, lanes: np.ndarray) -> np.ndarray:
         """Table rows of the gap graph [len(lanes), slots]; first the lanes' match predictions for note t."""
-        for lane in lanes.tolist():
-            pred, bucket, at = self.matchers[lane].bucket_at()
-            self.match_pitch[lane, t], self.match_bucket[lane, t], self.match_at[lane, t] = pred, bucket, at
+        found = np.array([self.matchers[lane].bucket_at() for lane in lanes.tolist()], np.int64).reshape(-1, 3)
+        self.match_pitch[lanes, t], self.match_bucket[lanes, t], self.match_at[lanes, t] = found.T
         c = WINDOW_A + t
         g = self._recent(self.gap, lanes, c, WINDOW_A)
         v = self._recent(self.velocity, lanes, c, WINDOW_A)
@@ -393,11 +392,11 @@ class Recent:
         self.counts = np.zeros((lanes, alphabet), np.int64)
 
     def push(self, t: int, lanes: np.ndarray, x: np.ndarray) -> None:
-        """Symbols x of step t of these lanes in; the symbols of step t - window out."""
+        """Symbols x of step t of these lanes in; the symbols of step t - window out (every lane still coding at
+        step t coded one at each step before)."""
         pos = t % self.window
-        old = self.history[lanes, pos]
-        gone = old >= 0
-        self.counts[lanes[gone], old[gone]] -= 1
+        if t >= self.window:
+            self.counts[lanes, self.history[lanes, pos]] -= 1
         self.history[lanes, pos] = x
         self.counts[lanes, x] += 1
 
