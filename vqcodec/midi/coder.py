@@ -13,8 +13,10 @@ conditions velocity on the register and duration on the time to the next onset a
 same pitch. NC04 (format 1.6) is NC03 with long gaps' escapes coded by bit length. NC05 (what the encoder
 writes, format 1.9) is NC04 with each pedal's depth on `pedal_levels` levels (half-pedalling; 128 levels keep
 every controller value) instead of on/off; NC02 (format 1.3), NC03 (1.5) and NC04 (1.6) are still decoded, their
-pedals as on/off. All integer, so every machine builds the same
-model (the rule of vqcodec.coding.entropy). Layout: docs/FORMAT.md, section NOTE.
+pedals as on/off. NC06 (format 1.12) is NC05 with the onsets, pitches, velocities and durations coded under the
+bundle's neural prior (vqcodec.midi.prior, integer too), in lanes; the encoder writes it at the prior's level when
+it is smaller. All integer, so every machine builds the same model (the rule of vqcodec.coding.entropy). Layout:
+docs/FORMAT.md, section NOTE.
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ MAX_LANES = 64
 LANE_NOTES = 128
 """NC06: the encoder gives a piece one lane per LANE_NOTES notes (at least 1, at most MAX_LANES). Chosen on the asap
 val pieces: one lane per 512, 256, 128, 64 or 32 notes cost 0.19, 0.28, 0.39, 0.52 and 0.64 bits/note over one lane
-for the whole piece (10.35, the prior alone) and decoded 9.4 k, 15.8 k, 22.6 k, 27.9 k and 30.4 k notes per CPU
-second: 128 is the fewest lanes that decode at 20 k notes/s."""
+for the whole piece (10.35, the prior alone, before the mixture) and decoded 9.4 k, 15.8 k, 22.6 k, 27.9 k and
+30.4 k notes per CPU second (pedals included): 128 is the fewest lanes that decoded at 20 k notes/s."""
 MAX_NOTES = 1 << 22
 """Notes (and pedal transitions per controller) one file may declare: 4 M, some 400 hours of playing."""
 MAX_PEDALS = 8
