@@ -744,23 +744,29 @@ def _plan_nc06(sym: Symbols, s: NoteSetting, net: neural.Prior, lanes: int,
     plan: list[tuple[str, np.ndarray, np.ndarray]] = []
     width = DIRECT + 1
     if n:
-        hidden, lg = net.run("gap", a.gap)
-        rel_index, onehot = neural.pitch_extras(a.ref, a.match_pitch)
-        _, lp = net.run("pitch", a.pitch, hidden, rel_index, onehot, a.bucket)
-        _, lv = net.run("velocity", a.velocity, hidden)
-        w = {g: net.softmax(g, lo) for g, lo in (("gap", lg), ("pitch", lp), ("velocity", lv))}
+        w: dict[str, list[np.ndarray]] = {"gap": [], "pitch": [], "velocity": []}
+        for c in range(0, n, neural.RUN_ROWS):
+            at = slice(c, c + neural.RUN_ROWS)
+            hidden, lg = net.run("gap", a.gap[at])
+            rel_index, onehot = neural.pitch_extras(a.ref[at], a.match_pitch[at])
+            _, lp = net.run("pitch", a.pitch[at], hidden, rel_index, onehot, a.bucket[at])
+            _, lv = net.run("velocity", a.velocity[at], hidden)
+            for g, lo in (("gap", lg), ("pitch", lp), ("velocity", lv)):
+                w[g].append(net.softmax(g, lo))
+        weights = {g: np.concatenate(parts) for g, parts in w.items()}
         x = {"gap": np.minimum(sym.gap, DIRECT), "pitch": sym.pitch, "velocity": sym.velocity}
-        recent = {g: net.recent(g, lanes) for g in w}
+        recent = {g: net.recent(g, lanes) for g in weights}
         for t, act, notes in _steps(bounds):
             for g, stream in (("gap", "onset"), ("pitch", "pitch"), ("velocity", "velocity")):
-                plan.append((stream, x[g][notes], _pad(net.weights(g, w[g][notes], recent[g], act), width)))
+                plan.append((stream, x[g][notes], _pad(net.weights(g, weights[g][notes], recent[g], act), width)))
                 recent[g].push(t, act, x[g][notes])
     plan.append(("onset", *_gamma(_excess(sym.gap), escape, ESCAPE_ONSET)))
     if n:
         next_on, next_same = next_tokens(sym.gap, sym.pitch)
         rows = neural.inputs_b(sym.gap, sym.pitch, sym.velocity, sym.duration, next_on, next_same, a.match_at,
                                bounds, layout)
-        wd = net.softmax("duration", net.run("duration", rows)[1])
+        wd = np.concatenate([net.softmax("duration", net.run("duration", rows[c : c + neural.RUN_ROWS])[1])
+                             for c in range(0, n, neural.RUN_ROWS)])
         recent_d = net.recent("duration", lanes)
         for t, act, notes in _steps(bounds):
             plan.append(("duration", sym.duration[notes],

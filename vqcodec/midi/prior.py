@@ -59,6 +59,11 @@ NEAR_NOTES, NEAR_SEMITONES = 8, 5
 START_PITCH = 60
 """The reference pitch of a lane's first note."""
 GRAPHS = ("gap", "pitch", "velocity", "duration")
+ROW_DTYPE = np.int16
+"""How a whole piece's table rows are held (every graph has fewer than 2^15 rows): a long piece's inputs stay a few
+bytes per slot."""
+RUN_ROWS = 1 << 15
+"""An encoder runs a graph on at most this many notes at once (memory stays bounded whatever the piece)."""
 """The four graphs of a bundle's prior, in the order a step runs them."""
 
 
@@ -231,11 +236,11 @@ def inputs_a(gap: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, bounds: n
         notes = bounds[lanes] + t
         g, p, v = gap[notes], pitch[notes], velocity[notes]
         parts["note"].append(notes)
-        parts["gap"].append(state.gap_inputs(t, lanes))
+        parts["gap"].append(state.gap_inputs(t, lanes).astype(ROW_DTYPE))
         rows, ref, mp, mb = state.pitch_inputs(t, lanes, g)
-        for k, a in (("pitch", rows), ("ref", ref), ("mp", mp), ("mb", mb)):
+        for k, a in (("pitch", rows.astype(ROW_DTYPE)), ("ref", ref), ("mp", mp), ("mb", mb)):
             parts[k].append(a)
-        parts["velocity"].append(state.velocity_inputs(t, lanes, g, p))
+        parts["velocity"].append(state.velocity_inputs(t, lanes, g, p).astype(ROW_DTYPE))
         state.push(t, lanes, g, p, v)
     if not n:
         z = np.zeros(0, np.int64)
@@ -244,7 +249,7 @@ def inputs_a(gap: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, bounds: n
     order = np.concatenate(parts["note"])
     inv = np.empty(n, np.int64)
     inv[order] = np.arange(n)
-    cat = {k: np.concatenate(v)[inv] for k, v in parts.items() if k != "note"}
+    cat = {k: np.concatenate(v)[inv] for k, v in parts.items() if k != "note"}  # rows as ROW_DTYPE
     return InputsA(cat["gap"], cat["pitch"], cat["ref"], cat["mp"], cat["mb"], cat["velocity"],
                    state.match_of(bounds))
 
@@ -255,7 +260,9 @@ def inputs_b(gap: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, duration:
     state = PassB(gap, pitch, velocity, next_on, next_same, match_at, bounds, layout)
     notes = np.arange(len(gap))
     state.push(notes, duration)
-    return state.inputs(notes)
+    return np.concatenate([state.inputs(notes[c : c + RUN_ROWS]).astype(ROW_DTYPE) for c in range(0, len(gap),
+                                                                                                   RUN_ROWS)]
+                          or [np.zeros((0, len(layout.slots("duration"))), ROW_DTYPE)])
 
 
 class PassB:
@@ -271,14 +278,25 @@ class PassB:
         p = np.r_[np.full(pad, -1), pitch, np.full(pad, -1)]
         v = np.r_[np.full(pad, none_v), velocity, np.full(pad, none_v)]
         c = np.arange(n) + pad
-        cols = []
+        offsets = layout.offsets("duration")
+        self.rows = np.empty((n, len(offsets)), ROW_DTYPE)  # a column at a time: n int16 rows, whatever n
+        col = 0
+
+        def put(a: np.ndarray | int) -> None:
+            nonlocal col
+            self.rows[:, col] = a + offsets[col]
+            col += 1
+
         for k in [*range(-1, -PAST_B - 1, -1), *range(1, NEXT_B + 1)]:
             j = c + k
-            cols += [g[j], np.where(p[j] >= 0, rel(p[j], pitch), N_REL - 1), v[j]] + ([p[j] * 0] if k < 0 else [])
+            put(g[j])
+            put(np.where(p[j] >= 0, rel(p[j], pitch), N_REL - 1))
+            put(v[j])
+            if k < 0:
+                put(0)  # the duration, filled in by `inputs`
         hit = (match_at >= 0) & (pitch == pitch[np.maximum(match_at, 0)])
-        cols += [np.minimum(gap, DIRECT), pitch, velocity, next_on, next_same, hit * (self.none_d + 1)]
-        self.rows = np.stack(cols, axis=1).astype(np.int64) + layout.offsets("duration") if n else \
-            np.zeros((0, len(layout.slots("duration"))), np.int64)
+        for a in (np.minimum(gap, DIRECT), pitch, velocity, next_on, next_same, hit * (self.none_d + 1)):
+            put(a)
         self.dur_cols = 3 + 4 * np.arange(PAST_B)  # the past notes' duration columns
         self.own = (np.arange(n)[:, None] - np.arange(1, PAST_B + 1)[None]
                     >= np.repeat(bounds[:-1], np.diff(bounds))[:, None])  # past note k is of the note's lane
@@ -287,7 +305,7 @@ class PassB:
 
     def inputs(self, notes: np.ndarray) -> np.ndarray:
         """Table rows of the duration graph for these notes (their lanes' earlier durations known)."""
-        rows = self.rows[notes]
+        rows = self.rows[notes].astype(np.int64)
         past = self.duration[notes[:, None] + self.pad - np.arange(1, PAST_B + 1)[None]]
         rows[:, self.dur_cols] += np.where(self.own[notes], past, self.none_d)
         ma = self.match_at[notes]
