@@ -44,10 +44,12 @@ def parts(data: bytes, codec: NoteCodec, quality: int) -> dict[str, float]:
     proportion to each stream's ideal code length, everything else (container, metrics, NOTE head) header."""
     f = vqc.loads(data)
     s = codec.setting(quality)
-    coded, _ = notecoder.decode(f.notes, f.header.n_samples, codec.bundle.priors(quality), "file")
-    ideal = notecoder.stream_bits(coded, s, codec.bundle.priors(quality))
+    coding = bytes(f.notes[:4])
+    net = codec.bundle.prior() if coding == notecoder.NC06 else None
+    coded, _ = notecoder.decode(f.notes, f.header.n_samples, codec.bundle.priors(quality), "file", net)
+    ideal = notecoder.stream_bits(coded, s, codec.bundle.priors(quality), coding, net)
     _, pedals = notecoder.setting_of(f.notes, "file")
-    words = 8 * (len(f.notes) - notecoder.payload_head_size(len(pedals)))
+    words = 8 * (len(f.notes) - notecoder.payload_head_size(len(pedals), coding))
     scale = words / max(sum(ideal.values()), 1e-9)
     return {"pitch": ideal["pitch"] * scale, "timing+velocity": sum(ideal[k] for k in TIMING) * scale,
             "pedal": ideal["pedal"] * scale, "header": 8 * len(data) - words}

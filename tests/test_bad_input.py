@@ -424,7 +424,7 @@ def test_a_bundle_of_another_kind_is_refused_by_the_ecg_codec(tiny_bundle: Path,
 
 
 def test_an_ecg_file_decoded_with_the_midi_model_is_a_kind_mismatch(good_vqc: bytes) -> None:
-    with pytest.raises(ModelMismatchError, match=r"ecg file, and midi-v1 is a MIDI model"):
+    with pytest.raises(ModelMismatchError, match=r"ecg file, and midi-v2 is a MIDI model"):
         api.decompress(good_vqc, NoteCodec.load("midi"), name="rec.vqc")
 
 

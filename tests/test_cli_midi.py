@@ -69,7 +69,7 @@ def test_compress_prints_one_summary_line_and_info_shows_the_file(run, song: Pat
     assert out.read_bytes()[:4] == b"\x89VQC"
     info = run("info", out)
     assert info.code == 0, info.stderr
-    assert "kind:        midi" in info.stdout and "model:       midi-v1 sha256" in info.stdout
+    assert "kind:        midi" in info.stdout and "model:       midi-v2 sha256" in info.stdout
     assert "performance: 120 notes" in info.stdout and "bits/note" in info.stdout
     assert "notes:       F1 1.0000" in info.stdout and "quality:     3 (onsets on a 16 ms grid)" in info.stdout
     assert "pedals:      sustain (64) " in info.stdout and ", soft (67) " in info.stdout

@@ -355,6 +355,41 @@ def test_a_reader_before_1_11_refuses_residual_blocks_as_unsupported(monkeypatch
         vf.loads(data, "new.vqc")
 
 
+PRIOR_GOLDEN = GOLDEN.parent / "v1.12"
+"""Format 1.12: NOTE coding NC06 (the note streams under midi-v2's integer neural prior, in lanes), written with a
+frozen copy of the shipped midi-v2 (with midi-v1's count priors beside its graphs) in v1.12/model."""
+PRIOR_EXPECTED = json.loads((PRIOR_GOLDEN / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(PRIOR_EXPECTED))
+def test_a_neural_prior_golden_file_decodes_to_exactly_the_stored_notes(name: str) -> None:
+    pytest.importorskip("onnx")  # FloatPrior reads the graphs back with onnx (the [train] extra)
+    from tests.helpers.note_prior import FloatPrior
+    from vqcodec.midi import coder as nc
+
+    data = (PRIOR_GOLDEN / f"{name}.vqc").read_bytes()
+    want = PRIOR_EXPECTED[name]
+    assert hashlib.sha256(data).hexdigest() == want["file_sha256"] and data[8:12] == bytes([1, 0, want["minor"], 0])
+    f = vf.loads(data, name)
+    assert want["minor"] == 12 and f.notes[:4] == b"NC06" and want["lanes"] > 1
+    frozen = NoteCodec.load(PRIOR_GOLDEN / "model")
+    assert frozen.model_id == want["model_id"]
+    for perf in (frozen.decompress(data, name), api.decompress(data, name=name)):  # and the installed bundle
+        assert _note_table(perf) == {k: want[k] for k in ("pitch", "onset", "offset", "velocity", "pedals")}
+    assert api.verify(data, frozen).bound
+    # the same notes from a decoder that runs the graphs in float32, every sum moved by up to 0.49
+    prior = frozen.bundle.prior()
+    assert prior is not None
+    quality = frozen.default_quality
+    sym, _ = nc.decode(f.notes, f.header.n_samples, frozen.bundle.priors(quality), name, FloatPrior(prior, 0.49))
+    assert _note_table(nc.rebuild(sym, frozen.setting(quality))) == {k: want[k] for k in ("pitch", "onset", "offset",
+                                                                                         "velocity", "pedals")}
+
+
+def test_the_neural_prior_golden_files_are_not_regenerated() -> None:
+    assert_never_regenerated("make_golden_v1_12.py", PRIOR_GOLDEN)
+
+
 VQ_GOLDEN = GOLDEN.parent / "v1.13"
 """Format 1.13: NOTE coding VQN1 (midi-vq), written with the frozen copy of the shipped midi-vq in v1.13/model."""
 

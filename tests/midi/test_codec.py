@@ -1,4 +1,4 @@
-"""NoteCodec with the shipped midi-v1 bundle: determinism, every quality level's bounds measured on the decoded
+"""NoteCodec with the shipped midi bundle (midi-v2): determinism, every quality level's bounds measured on the decoded
 file, bundle identity (another id is a mismatch, a tampered file fails at load), the public api."""
 
 from __future__ import annotations
@@ -104,9 +104,9 @@ def test_a_setting_outside_the_ladder_is_a_format_error(midi: NoteCodec, perf: P
     data, _ = midi.compress(perf, 3)
     f = vqc.loads(data)
     notes = bytearray(f.notes)
-    notes[4:6] = (17).to_bytes(2, "little")  # grid 17 ms: a valid setting, but no level of midi-v1
+    notes[4:6] = (17).to_bytes(2, "little")  # grid 17 ms: a valid setting, but no level of the model
     f.notes = bytes(notes)
-    with pytest.raises(FormatError, match="not a level of model midi-v1"):
+    with pytest.raises(FormatError, match=f"not a level of model {midi.name}"):
         midi.decode_file(vqc.loads(vqc.dumps(f)), "piece.vqc")
 
 
@@ -242,7 +242,7 @@ def test_api_compress_decompress_and_info(perf: Performance, tmp_path: Path) -> 
         api.compress(perf, max_error=0)
     (tmp_path / "p.vqc").write_bytes(data)
     i = api.info(tmp_path / "p.vqc")
-    assert (i.kind, i.model, i.quality, i.n_samples, i.n_bytes) == ("midi", "midi-v1", 3, len(perf), len(data))
+    assert (i.kind, i.model, i.quality, i.n_samples, i.n_bytes) == ("midi", "midi-v2", 3, len(perf), len(data))
     assert i.duration == pytest.approx(perf.end, abs=1e-3)
     assert any("bits/note" in line for line in i.lines())
 

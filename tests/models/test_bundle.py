@@ -30,6 +30,8 @@ from vqcodec.models.bundle import (
 
 EARLIER = ("ecg-v1", "ecg-v2", "ecg-v3")
 """The ECG models before the current one: shipped so that the files they wrote still decode."""
+EARLIER_MIDI = ("midi-v1",)
+"""The MIDI model before the current one (its count priors, which midi-v2 reads from beside it, and its id)."""
 DECODING_FILES = ("decoder.onnx", "codebooks.npy", "priors.npy")
 
 
@@ -38,7 +40,7 @@ def sha256(path: Path) -> str:
 
 
 def test_the_current_models_are_whole_and_the_earlier_ones_decode_only() -> None:
-    assert set(installed_models()) == {*EARLIER, ALIASES["ecg"], ALIASES["midi"], DEFAULT_VQ_MODEL}
+    assert set(installed_models()) == {*EARLIER, *EARLIER_MIDI, ALIASES["ecg"], ALIASES["midi"], DEFAULT_VQ_MODEL}
     current = load_bundle("ecg")
     assert not current.decode_only and set(REQUIRED_FILES) <= set(current.files)
     assert current.encoder == current.path / "encoder.onnx" and current.code_bits.shape == (4, 256)
@@ -49,7 +51,7 @@ def test_the_current_models_are_whole_and_the_earlier_ones_decode_only() -> None
         assert set(ENCODER_FILES) <= set(bundle.manifest["files"])  # the id still names the whole bundle
     assert load_note_bundle("midi").files.keys() == load_note_bundle("midi").manifest["files"].keys()
     vq = load_note_bundle(DEFAULT_VQ_MODEL)  # whole: its pedal table found in midi-v1, where it is stored once
-    assert vq.files.keys() == vq.manifest["files"].keys() and vq.files["priors-q1.npz"].parent.name == ALIASES["midi"]
+    assert vq.files.keys() == vq.manifest["files"].keys() and vq.files["priors-q1.npz"].parent.name == "midi-v1"
 
 
 def test_every_file_a_shipped_bundle_loads_has_the_sha256_its_manifest_lists() -> None:
@@ -152,5 +154,5 @@ def test_a_bundle_with_an_extra_file_loads_with_the_same_id(tmp_path: Path) -> N
     for name in ("ecg-v2", "midi-v1"):
         (root / name / "MODEL_CARD.md").write_text(f"# {name}\n")
     assert load_bundle(root / "ecg-v2").model_id == load_bundle("ecg-v2").model_id
-    assert NoteCodec.load(root / "midi-v1").model_id == NoteCodec.load("midi").model_id
+    assert NoteCodec.load(root / "midi-v1").model_id == NoteCodec.load("midi-v1").model_id
     np.testing.assert_array_equal(load_bundle(root / "ecg-v2").codebooks, load_bundle("ecg-v2").codebooks)

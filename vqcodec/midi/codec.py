@@ -94,7 +94,11 @@ class NoteCodec:
         quality = self.check_quality(quality, name)
         s = self.setting(quality)
         priors = self.bundle.priors(quality)
-        payload = notecoder.encode(noterdo.choose(perf, s, priors), s, priors)
+        sym = noterdo.choose(perf, s, priors)
+        payload = notecoder.encode(sym, s, priors)
+        if quality == self.bundle.prior_quality:  # NC06 where it pays
+            neural = notecoder.encode(sym, s, priors, notecoder.NC06, self.bundle.prior())
+            payload = neural if len(neural) < len(payload) else payload
         meta = MidiMeta(model=self.name, quality=quality, record=name, duration_s=round(perf.end, 3))
         f = MidiFile(MidiFile.header_for(meta, 1000 / s.grid_ms, len(perf), self.model_id), payload,
                      events=list(perf.meta))
@@ -140,7 +144,8 @@ class NoteCodec:
         if h.model_sha256 == self.model_id and (f.meta.quality, h.fs) != (quality, 1000 / setting.grid_ms):
             raise FormatError(f"{name}: the header promises quality {f.meta.quality} at {h.fs:g} Hz, and the notes "
                               f"are coded at quality {quality} ({setting.grid_ms:g} ms grid)")
-        sym, _ = notecoder.decode(f.notes, h.n_samples, self.bundle.priors(quality), name)
+        net = self.bundle.prior() if f.notes[:4] == notecoder.NC06 else None
+        sym, _ = notecoder.decode(f.notes, h.n_samples, self.bundle.priors(quality), name, net)
         perf = notecoder.rebuild(sym, setting)
         if f.notes_digest is not None and midi_file.notes_digest(perf) != f.notes_digest:
             raise ChecksumError(f"{name}: the decoded notes do not match the file's digest of them (dNOT)")

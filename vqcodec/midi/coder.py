@@ -13,12 +13,15 @@ conditions velocity on the register and duration on the time to the next onset a
 same pitch. NC04 (format 1.6) is NC03 with long gaps' escapes coded by bit length. NC05 (what the encoder
 writes, format 1.9) is NC04 with each pedal's depth on `pedal_levels` levels (half-pedalling; 128 levels keep
 every controller value) instead of on/off; NC02 (format 1.3), NC03 (1.5) and NC04 (1.6) are still decoded, their
-pedals as on/off. All integer, so every machine builds the same
-model (the rule of vqcodec.coding.entropy). Layout: docs/FORMAT.md, section NOTE.
+pedals as on/off. NC06 (format 1.12) is NC05 with the onsets, pitches, velocities and durations coded under the
+bundle's neural prior (vqcodec.midi.prior, integer too), in lanes; the encoder writes it at the prior's level when
+it is smaller. All integer, so every machine builds the same model (the rule of vqcodec.coding.entropy). Layout:
+docs/FORMAT.md, section NOTE.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import struct
 import zlib
@@ -29,6 +32,7 @@ import numpy as np
 
 from vqcodec.coding.entropy import COUNT_WEIGHT, prior_weights
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError
+from vqcodec.midi import prior as neural
 from vqcodec.midi.performance import MIDI_MAX, Pedal, Performance
 
 NOTE_CODING = b"NC05"
@@ -44,7 +48,21 @@ NC02 = b"NC02"
 duration contexts."""
 NC03 = b"NC03"
 """Format 1.5's scheme, still decoded."""
-CODINGS = (NC02, NC03, NC04, NOTE_CODING)
+NC06 = b"NC06"
+"""Format 1.12's scheme: NC05 with the onset gaps, pitches, velocities and durations coded under the bundle's neural
+prior (`vqcodec.midi.prior`: integer graphs, the same CDFs on every machine), the piece split into lanes that a
+decoder runs side by side; escapes and pedals as NC05. Written at the quality level the prior is for, when it gives
+fewer bytes than NC05."""
+CODINGS = (NC02, NC03, NC04, NOTE_CODING, NC06)
+DEPTH_CODINGS = (NOTE_CODING, NC06)
+"""The codings whose pedals have depth levels (the head's `levels` byte)."""
+MAX_LANES = 64
+"""NC06: lanes a file may declare (each at least one note)."""
+LANE_NOTES = 128
+"""NC06: the encoder gives a piece one lane per LANE_NOTES notes (at least 1, at most MAX_LANES). Chosen on the asap
+val pieces: one lane per 512, 256, 128, 64 or 32 notes cost 0.19, 0.28, 0.39, 0.52 and 0.64 bits/note over one lane
+for the whole piece (10.35, the prior alone, before the mixture) and decoded 9.4 k, 15.8 k, 22.6 k, 27.9 k and
+30.4 k notes per CPU second (pedals included): 128 is the fewest lanes that decoded at 20 k notes/s."""
 MAX_NOTES = 1 << 22
 """Notes (and pedal transitions per controller) one file may declare: 4 M, some 400 hours of playing."""
 MAX_PEDALS = 8
@@ -123,7 +141,8 @@ ESCAPE_ONSET, ESCAPE_PEDAL = 0, 1
 """NC04's escape contexts."""
 _CHUNK = 4096  # positions whose adaptive probabilities the encoder builds at once
 _HEAD = struct.Struct("<4sHBHB")  # coding, grid_ms, velocity_step, duration_milli, n_pedals
-_LEVELS = struct.Struct("<B")  # NC05: pedal_levels, after _HEAD
+_LEVELS = struct.Struct("<B")  # NC05 and NC06: pedal_levels, after _HEAD
+_LANES = struct.Struct("<B")  # NC06: lanes, after _LEVELS
 _PEDAL = struct.Struct("<BI")  # controller, transitions
 _U32 = struct.Struct("<I")
 
@@ -262,6 +281,14 @@ def _gap_bucket(g: np.ndarray) -> np.ndarray:
     return np.searchsorted(GAP_EDGES, g, side="right")
 
 
+_EDGES = GAP_EDGES.tolist()
+
+
+def _bucket(g: int) -> int:
+    """`_gap_bucket` of one gap, for the decoder's loops (the same bucket, without numpy's per-call cost)."""
+    return bisect.bisect_right(_EDGES, g)
+
+
 def _prev(a: np.ndarray, first: int, k: int = 1) -> np.ndarray:
     """a shifted right by k, padded with `first`."""
     return np.concatenate([np.full(min(k, len(a)), first, np.int64), a[: len(a) - k]])
@@ -297,6 +324,14 @@ def _next_buckets(steps: np.ndarray, pitch: np.ndarray) -> np.ndarray:
 def _duration_context(nexts: np.ndarray | int, prev_level: np.ndarray | int, s: NoteSetting) -> np.ndarray:
     """NC03's duration context: `_next_buckets` and the previous duration level in PREV_DURATION_BUCKETS buckets."""
     return nexts + s.duration_context(prev_level) * PREV_DURATION_BUCKETS // DURATION_CONTEXTS
+
+
+def next_tokens(gap: np.ndarray, pitch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per note, the NEXT_EDGES buckets of the grid steps to the next later onset and to the next onset of its pitch
+    (gaps with their escapes: the real steps)."""
+    steps = np.cumsum(gap)
+    return (np.searchsorted(NEXT_EDGES, _next_onset(steps), side="right"),
+            np.searchsorted(NEXT_EDGES, _next_same_pitch(steps, pitch), side="right"))
 
 
 def _near_velocity(pitch: np.ndarray, velocity: np.ndarray, i: int, first: int) -> int:
@@ -347,6 +382,11 @@ class _Matcher:
 
     def predict(self) -> tuple[int, int]:
         """(predicted pitch, match length), or (-1, 0) without a match."""
+        pred, length, _ = self.predict_at()
+        return pred, length
+
+    def predict_at(self) -> tuple[int, int, int]:
+        """(predicted pitch, match length, index of the note the prediction is), or (-1, 0, -1)."""
         i = len(self.seq)
         for k in MATCH_ORDERS:
             if i < k:
@@ -356,8 +396,13 @@ class _Matcher:
                 n = 0
                 while n < MATCH_MAX and j - 1 - n >= 0 and self.seq[j - 1 - n] == self.seq[i - 1 - n]:
                     n += 1
-                return self.seq[j], n
-        return -1, 0
+                return self.seq[j], n, j
+        return -1, 0, -1
+
+    def bucket_at(self) -> tuple[int, int, int]:
+        """(predicted pitch, length bucket 1..N_MATCH, index) of `predict_at`, or (-1, 0, -1) without a match."""
+        pred, n, j = self.predict_at()
+        return (pred, 1 + int(np.searchsorted(MATCH_EDGES, n, side="right")), j) if pred >= 0 else (-1, 0, -1)
 
     def add(self, pitch: int) -> None:
         """Append the decoded pitch; the k-grams before it now point at it."""
@@ -365,6 +410,38 @@ class _Matcher:
         for k in MATCH_ORDERS:
             if i >= k:
                 self.tables[k][self._slot(k)] = i
+            self.keys[k] = (self.keys[k] << 7 | pitch) & ((1 << 7 * k) - 1)
+        self.seq.append(pitch)
+
+
+class _LaneMatcher(_Matcher):
+    """NC06's match model: NC03's (the same orders, lengths and buckets) with exact tables (a dict per order from the
+    packed k-gram to its latest position) in place of hashed slots: no collisions, and nothing to allocate for a
+    lane that holds a few hundred notes."""
+
+    def __init__(self) -> None:
+        self.seq = []
+        self.latest: dict[int, dict[int, int]] = {k: {} for k in MATCH_ORDERS}
+        self.keys = dict.fromkeys(MATCH_ORDERS, 0)
+
+    def predict_at(self) -> tuple[int, int, int]:
+        i = len(self.seq)
+        for k in MATCH_ORDERS:
+            if i < k:
+                continue
+            j = self.latest[k].get(self.keys[k], -1)
+            if j >= 0:
+                n = 0
+                while n < MATCH_MAX and j - 1 - n >= 0 and self.seq[j - 1 - n] == self.seq[i - 1 - n]:
+                    n += 1
+                return self.seq[j], n, j
+        return -1, 0, -1
+
+    def add(self, pitch: int) -> None:
+        pitch, i = int(pitch), len(self.seq)
+        for k in MATCH_ORDERS:
+            if i >= k:
+                self.latest[k][self.keys[k]] = i
             self.keys[k] = (self.keys[k] << 7 | pitch) & ((1 << 7 * k) - 1)
         self.seq.append(pitch)
 
@@ -426,6 +503,12 @@ def level_prior(levels: int) -> np.ndarray:
     round) counts LEVEL_PRIOR_MASS // d; integers, the same on every machine."""
     d = np.arange(1, levels, dtype=np.int64)
     return np.tile(LEVEL_PRIOR_MASS // np.minimum(d, levels - d), (LEVEL_CONTEXTS, 1))
+
+
+def _level_context(before: int, last_change: int, levels: int) -> int:
+    """`level_context` of one event, for the decoder's loop."""
+    where = 0 if before == 0 else 2 if before == levels - 1 else 1
+    return (where * 2 + (last_change > 0)) * N_GAP + _bucket(abs(last_change))
 
 
 def gap_contexts(gaps: np.ndarray, depth: np.ndarray) -> np.ndarray:
@@ -529,10 +612,10 @@ class _Model:
         return np.concatenate(out) if out else np.zeros((0, k))
 
     def weights(self, c: int) -> np.ndarray:
-        """Decoder: the weights of the next symbol in context c [1, K]."""
-        base = self.counts[c] * COUNT_WEIGHT + self.prior[c]
-        base_sum = np.array([self.seen[c] * COUNT_WEIGHT + self.prior_sum[c]])
-        return self._mix(base[None], base_sum, self.recent[None])
+        """Decoder: the weights of the next symbol in context c [1, K] (`_mix`'s integers, for one row)."""
+        share = (int(self.seen[c]) * COUNT_WEIGHT + int(self.prior_sum[c])) // (CACHE_WINDOW * CACHE_SHARE_DIV)
+        w = self.counts[c] * COUNT_WEIGHT + self.prior[c] + self.recent * share
+        return w.astype(np.float64)[None]
 
     def update(self, c: int, x: int) -> None:
         """Decoder: count symbol x, coded in context c, and move it into the cache."""
@@ -557,36 +640,36 @@ def _gamma_escapes(coding: bytes) -> bool:
 
 def _symbols_crc(sym: Symbols, coding: bytes) -> int:
     parts = [sym.gap, sym.pitch, sym.velocity, sym.duration, *sym.pedals.values()]
-    if coding == NOTE_CODING:
+    if coding in DEPTH_CODINGS:
         parts += [sym.depth[c] for c in sym.pedals]
     return zlib.crc32(b"".join(np.asarray(p, "<i8").tobytes() for p in parts))
 
 
-def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
-          coding: bytes = NOTE_CODING) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = NOTE_CODING,
+          net: neural.Prior | None = None, lanes: int | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(stream, symbols, weights) in decoding order: onsets and their escapes, pitch, velocity, duration, then
     each pedal's gaps and escapes. NC03's pitch part interleaves, note by note, the match flag (when the note
     has a prediction) and the pitch (unless the flag hit); flag weights are padded to the pitch alphabet."""
     if len(sym.gap) > MAX_NOTES or len(sym.pedals) > MAX_PEDALS or any(len(g) > MAX_NOTES for g in sym.pedals.values()):
         raise LimitError(f"more than {MAX_NOTES} notes or pedal transitions, or {MAX_PEDALS} pedals")
-    levels = s.pedal_levels if coding == NOTE_CODING else PEDAL_ON_OFF
+    levels = s.pedal_levels if coding in DEPTH_CODINGS else PEDAL_ON_OFF
     for c, g in sym.pedals.items():
         d = sym.depth[c]
         if len(d) != len(g) or not (np.all((d >= 0) & (d < levels)) and np.all(d != _prev(d, 0))):
             raise ValueError(f"pedal {c}: levels must change at every event and lie in 0..{levels - 1}"
-                             + ("" if coding == NOTE_CODING else f" (coding {coding!r} holds on/off pedals)"))
+                             + ("" if coding in DEPTH_CODINGS else f" (coding {coding!r} holds on/off pedals)"))
+    escape = _Model(priors["escape"]) if _gamma_escapes(coding) else None  # onsets' escapes, then pedals'
+    if coding == NC06:
+        assert net is not None and lanes is not None and escape is not None
+        return _plan_nc06(sym, s, net, lanes, escape) + _pedal_plan(sym, s, priors, coding, escape)
     streams, pitch_order = _coded(sym, s, coding)
 
     def rows(name: str) -> tuple[str, np.ndarray, np.ndarray]:
         c, x = streams[name]
         return name, x, _Model(priors[name]).rows(c, x)
 
-    escape = _Model(priors["escape"]) if _gamma_escapes(coding) else None
-
-    def escapes(gaps: np.ndarray, ctx: int) -> tuple[np.ndarray, np.ndarray]:
-        return _escapes(gaps) if escape is None else _gamma(_excess(gaps), escape, ctx)
-
-    plan = [rows("onset"), ("onset", *escapes(sym.gap, ESCAPE_ONSET))]
+    onset_escapes = _escapes(sym.gap) if escape is None else _gamma(_excess(sym.gap), escape, ESCAPE_ONSET)
+    plan = [rows("onset"), ("onset", *onset_escapes)]
     if coding == NC02:
         plan += [rows("pitch"), rows("velocity"), rows("duration")]
     else:
@@ -597,12 +680,25 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
         weights[len(hit) :] = miss_w
         plan += [("pitch", np.concatenate([hit, miss])[pitch_order], weights[pitch_order]),
                  ("velocity", *rows("velocity_near")[1:]), ("duration", *rows("duration_next")[1:])]
-    nc05 = coding == NOTE_CODING
-    pedal_model = _Model(gap_prior(priors["pedal"]) if nc05 else priors["pedal"])
+    return plan + _pedal_plan(sym, s, priors, coding, escape)
+
+
+def _pedal_plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes,
+                escape: _Model | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Each pedal's (level and) gap symbols and its escapes (under `escape`, the model the onsets' escapes were
+    coded with, None before NC04), in decoding order."""
+    plan = []
+    depth = coding in DEPTH_CODINGS
+    levels = s.pedal_levels if depth else PEDAL_ON_OFF
+
+    def escapes(gaps: np.ndarray, ctx: int) -> tuple[np.ndarray, np.ndarray]:
+        return _escapes(gaps) if escape is None else _gamma(_excess(gaps), escape, ctx)
+
+    pedal_model = _Model(gap_prior(priors["pedal"]) if depth else priors["pedal"])
     level_model = _Model(level_prior(levels)) if levels > PEDAL_ON_OFF else None
     for c, gaps in sym.pedals.items():
         direct = np.minimum(gaps, DIRECT)
-        gap_ctx = gap_contexts(gaps, sym.depth[c]) if nc05 else pedal_contexts(gaps)
+        gap_ctx = gap_contexts(gaps, sym.depth[c]) if depth else pedal_contexts(gaps)
         gap_w = pedal_model.rows(gap_ctx, direct)
         if level_model is None:
             plan.append(("pedal", direct, gap_w))
@@ -618,22 +714,99 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray],
     return plan
 
 
-def stream_bits(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray]) -> dict[str, float]:
+def lanes_for(n_notes: int) -> int:
+    """The lanes the encoder gives a piece of n_notes notes under NC06."""
+    return int(min(max(n_notes // LANE_NOTES, 1), MAX_LANES))
+
+
+def _layout(s: NoteSetting) -> neural.Layout:
+    return neural.Layout(s.velocity_levels, s.duration_levels)
+
+
+def _steps(bounds: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Per step t: (t, the lanes still that long, the note each of them codes), lanes in order."""
+    lengths = np.diff(bounds)
+    out = []
+    for t in range(int(lengths.max(initial=0))):
+        lanes = np.flatnonzero(lengths > t)
+        out.append((t, lanes, bounds[lanes] + t))
+    return out
+
+
+def _plan_nc06(sym: Symbols, s: NoteSetting, net: neural.Prior, lanes: int,
+               escape: _Model) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """NC06's note streams in decoding order: per step of pass A the lanes' gaps, pitches, velocities (rows padded
+    to the gap alphabet); the onsets' escapes; per step of pass B the lanes' durations."""
+    n = len(sym.gap)
+    bounds = neural.lane_bounds(n, lanes)
+    layout = _layout(s)
+    a = neural.inputs_a(sym.gap, sym.pitch, sym.velocity, bounds, layout, _LaneMatcher)
+    plan: list[tuple[str, np.ndarray, np.ndarray]] = []
+    width = DIRECT + 1
+    if n:
+        w: dict[str, list[np.ndarray]] = {"gap": [], "pitch": [], "velocity": []}
+        for c in range(0, n, neural.RUN_ROWS):
+            at = slice(c, c + neural.RUN_ROWS)
+            hidden, lg = net.run("gap", a.gap[at])
+            rel_index, onehot = neural.pitch_extras(a.ref[at], a.match_pitch[at])
+            _, lp = net.run("pitch", a.pitch[at], hidden, rel_index, onehot, a.bucket[at])
+            _, lv = net.run("velocity", a.velocity[at], hidden)
+            for g, lo in (("gap", lg), ("pitch", lp), ("velocity", lv)):
+                w[g].append(net.softmax(g, lo))
+        weights = {g: np.concatenate(parts) for g, parts in w.items()}
+        x = {"gap": np.minimum(sym.gap, DIRECT), "pitch": sym.pitch, "velocity": sym.velocity}
+        recent = {g: net.recent(g, lanes) for g in weights}
+        for t, act, notes in _steps(bounds):
+            for g, stream in (("gap", "onset"), ("pitch", "pitch"), ("velocity", "velocity")):
+                plan.append((stream, x[g][notes], _pad(net.weights(g, weights[g][notes], recent[g], act), width)))
+                recent[g].push(t, act, x[g][notes])
+    plan.append(("onset", *_gamma(_excess(sym.gap), escape, ESCAPE_ONSET)))
+    if n:
+        next_on, next_same = next_tokens(sym.gap, sym.pitch)
+        rows = neural.inputs_b(sym.gap, sym.pitch, sym.velocity, sym.duration, next_on, next_same, a.match_at,
+                               bounds, layout)
+        wd = np.concatenate([net.softmax("duration", net.run("duration", rows[c : c + neural.RUN_ROWS])[1])
+                             for c in range(0, n, neural.RUN_ROWS)])
+        recent_d = net.recent("duration", lanes)
+        for t, act, notes in _steps(bounds):
+            plan.append(("duration", sym.duration[notes],
+                         net.weights("duration", wd[notes], recent_d, act).astype(np.float64)))
+            recent_d.push(t, act, sym.duration[notes])
+    return plan
+
+
+def _pad(w: np.ndarray, width: int) -> np.ndarray:
+    """Integer weights [n, K] as float64 rows of `width` columns, zeros after K (what rANS is given)."""
+    out = np.zeros((len(w), width))
+    out[:, : w.shape[1]] = w
+    return out
+
+
+def stream_bits(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = NOTE_CODING,
+                net: neural.Prior | None = None, lanes: int | None = None) -> dict[str, float]:
     """Ideal code length in bits of each stream (onset, pitch, velocity, duration, pedal): where the bytes go."""
     bits = dict.fromkeys(("onset", "pitch", "velocity", "duration", "pedal"), 0.0)
-    for name, symbols, weights in _plan(sym, s, priors):
+    lanes = lanes_for(len(sym.gap)) if lanes is None else lanes
+    for name, symbols, weights in _plan(sym, s, priors, coding, net, lanes):
         if len(symbols):
             p = weights[np.arange(len(symbols)), symbols] / weights.sum(axis=1)
             bits[name] += float(-np.log2(p).sum())
     return bits
 
 
-def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = NOTE_CODING) -> bytes:
-    """The NOTE section payload of one piece at setting s, with the bundle's priors for s."""
+def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: bytes = NOTE_CODING,
+           net: neural.Prior | None = None, lanes: int | None = None) -> bytes:
+    """The NOTE section payload of one piece at setting s, with the bundle's priors for s (and for NC06 its neural
+    prior; lanes: `lanes_for` the piece unless given, 1..MAX_LANES)."""
     c = _family()
     family = c.stream.model.Categorical(perfect=False)
     coder = c.stream.stack.AnsCoder()
-    for _, symbols, weights in reversed(_plan(sym, s, priors, coding)):
+    lanes = lanes_for(len(sym.gap)) if lanes is None else lanes
+    if not 1 <= lanes <= MAX_LANES:
+        raise ValueError(f"lanes must be in 1..{MAX_LANES}, got {lanes}")
+    if coding == NC06 and net is None:
+        raise ValueError("coding NC06 needs the bundle's neural prior")
+    for _, symbols, weights in reversed(_plan(sym, s, priors, coding, net, lanes)):
         if len(symbols):
             coder.encode_reverse(symbols.astype(np.int32), family, weights)
     words = coder.get_compressed().astype("<u4").tobytes()
@@ -642,7 +815,8 @@ def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: 
         raise LimitError(f"{events} notes and pedal transitions code to {len(words)} bytes: too repetitive to store "
                          f"(a decoder refuses more than {NOTES_PER_BYTE} events per byte)")
     head = _HEAD.pack(coding, s.grid_ms, s.velocity_step, s.duration_milli, len(sym.pedals))
-    head += _LEVELS.pack(s.pedal_levels) if coding == NOTE_CODING else b""
+    head += _LEVELS.pack(s.pedal_levels) if coding in DEPTH_CODINGS else b""
+    head += _LANES.pack(lanes) if coding == NC06 else b""
     head += b"".join(_PEDAL.pack(n, len(g)) for n, g in sym.pedals.items())
     return head + _U32.pack(_symbols_crc(sym, coding)) + words
 
@@ -694,8 +868,9 @@ def _gamma(excess: np.ndarray, model: _Model, ctx: int) -> tuple[np.ndarray, np.
 
 
 def _table_at(coding: bytes) -> int:
-    """Where a NOTE payload's pedal table starts: after the head, and in NC05 its pedal level count."""
-    return _HEAD.size + (_LEVELS.size if coding == NOTE_CODING else 0)
+    """Where a NOTE payload's pedal table starts: after the head, in NC05 and NC06 its pedal level count, in NC06
+    its lane count."""
+    return _HEAD.size + (_LEVELS.size if coding in DEPTH_CODINGS else 0) + (_LANES.size if coding == NC06 else 0)
 
 
 def payload_head_size(n_pedals: int, coding: bytes = NOTE_CODING) -> int:
@@ -714,7 +889,7 @@ def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
     at = _table_at(coding)
     if len(payload) < at:
         raise TruncatedError(f"{name}: NOTE section is {len(payload)} bytes, shorter than its header")
-    levels = _LEVELS.unpack_from(payload, _HEAD.size)[0] if coding == NOTE_CODING else PEDAL_ON_OFF
+    levels = _LEVELS.unpack_from(payload, _HEAD.size)[0] if coding in DEPTH_CODINGS else PEDAL_ON_OFF
     try:
         s = NoteSetting(grid, vstep, dmilli, levels)
     except ValueError as e:
@@ -730,8 +905,10 @@ def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
     return s, pedals
 
 
-def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: str) -> tuple[Symbols, NoteSetting]:
-    """NOTE payload -> symbols; FormatError or ChecksumError when the stream is damaged."""
+def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: str,
+           net: neural.Prior | None = None) -> tuple[Symbols, NoteSetting]:
+    """NOTE payload -> symbols (NC06 with the bundle's neural prior `net`); FormatError or ChecksumError when the
+    stream is damaged."""
     s, pedal_counts = setting_of(payload, name)
     coding = bytes(payload[:4])
     for key, shape in s.streams(coding).items():
@@ -781,20 +958,33 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
         return out
 
     n = n_notes
-    gap = np.zeros(n, np.int64)
-    m = _Model(priors["onset"])
-    b1 = b2 = 0
-    for i in range(n):
-        ctx = b1 * N_GAP + b2
-        gap[i] = one(m.weights(ctx))
-        m.update(ctx, int(gap[i]))
-        b1, b2 = int(_gap_bucket(gap[i])), b1
-    gap = escaped(gap, ESCAPE_ONSET)
-    chord = (gap == 0).astype(np.int64)
-    streams = (_decode_nc02(one, n, chord, s, priors) if coding == NC02
-               else _decode_nc03(one, gap, chord, s, priors, name))
+    if coding == NC06:
+        lanes = _LANES.unpack_from(payload, _HEAD.size + _LEVELS.size)[0]
+        if not 1 <= lanes <= MAX_LANES or lanes > max(n, 1):
+            raise FormatError(f"{name}: NOTE declares {lanes} lanes for {n} notes")
+        if net is None or net.layout != _layout(s):
+            raise FormatError(f"{name}: NOTE coding NC06 needs a neural prior for the note setting {s}, which the "
+                              "model does not have")
+
+        def rows(weights: np.ndarray) -> np.ndarray:
+            return coder.decode(family, weights).astype(np.int64)
+
+        gap, streams = _decode_nc06(rows, n, lanes, s, net, escaped, name)
+    else:
+        gap = np.zeros(n, np.int64)
+        m = _Model(priors["onset"])
+        b1 = b2 = 0
+        for i in range(n):
+            ctx = b1 * N_GAP + b2
+            gap[i] = one(m.weights(ctx))
+            m.update(ctx, int(gap[i]))
+            b1, b2 = _bucket(int(gap[i])), b1
+        gap = escaped(gap, ESCAPE_ONSET)
+        chord = (gap == 0).astype(np.int64)
+        streams = (_decode_nc02(one, n, chord, s, priors) if coding == NC02
+                   else _decode_nc03(one, gap, chord, s, priors, name))
     pedals, depth = {}, {}
-    nc05 = coding == NOTE_CODING
+    nc05 = coding in DEPTH_CODINGS
     m = _Model(gap_prior(priors["pedal"]) if nc05 else priors["pedal"])
     levels = s.pedal_levels
     level_model = _Model(level_prior(levels)) if levels > PEDAL_ON_OFF else None
@@ -806,7 +996,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
         for i in range(count_):
             pressed = press
             if level_model is not None:
-                ctx = int(level_context(level, last_change, levels))
+                ctx = _level_context(level, last_change, levels)
                 level_pad[0, : levels - 1] = level_model.weights(ctx)[0]
                 step = one(level_pad)
                 if step >= levels - 1:  # a zero-weight symbol: only a damaged stream gets here
@@ -821,7 +1011,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
             ctx = ((press * 2 + (press == pressed)) * N_GAP if nc05 else press * N_GAP) + prev_b
             gaps[i] = one(m.weights(ctx))
             m.update(ctx, int(gaps[i]))
-            prev_b = int(_gap_bucket(gaps[i]))
+            prev_b = _bucket(int(gaps[i]))
         pedals[number] = escaped(gaps, ESCAPE_PEDAL)
     sym = Symbols(gap, streams["pitch"], streams["velocity"], streams["duration"], pedals, depth)
     if not coder.is_empty() or _symbols_crc(sym, coding) != crc:
@@ -890,3 +1080,45 @@ def _decode_nc03(one: Callable[[np.ndarray], int], gap: np.ndarray, chord: np.nd
         prev = duration[i] = one(m.weights(ctx))
         m.update(ctx, prev)
     return {"pitch": pitch, "velocity": velocity, "duration": duration}
+
+
+def _decode_nc06(rows: Callable[[np.ndarray], np.ndarray], n: int, lanes: int, s: NoteSetting, net: neural.Prior,
+                 escaped: Callable[[np.ndarray, int], np.ndarray],
+                 name: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """NC06's note streams: pass A step by step (every lane's gap, then pitch, then velocity, one graph run each),
+    the onsets' escapes, then pass B (every lane's duration per step). `rows` decodes one symbol per weight row."""
+    layout = _layout(s)
+    bounds = neural.lane_bounds(n, lanes)
+    state = neural.PassA(np.diff(bounds), layout, _LaneMatcher)
+    gap, pitch, velocity, duration = (np.zeros(n, np.int64) for _ in range(4))
+    width = DIRECT + 1
+    recent = {g: net.recent(g, lanes) for g in neural.GRAPHS}
+
+    def decoded(g: str, t: int, act: np.ndarray, logits: np.ndarray, alphabet: int) -> np.ndarray:
+        w = net.weights(g, net.softmax(g, logits), recent[g], act)
+        x = rows(_pad(w, width) if w.shape[1] < width else w.astype(np.float64))
+        if x.max(initial=0) >= alphabet:  # a zero-weight symbol: only a damaged stream gets here
+            raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a {g} of {x.max()})")
+        recent[g].push(t, act, x)
+        return x
+
+    for t, act, notes in _steps(bounds):
+        hidden, logits = net.run("gap", state.gap_inputs(t, act))
+        g = decoded("gap", t, act, logits, width)
+        prow, ref, mp, mb = state.pitch_inputs(t, act, g)
+        rel_index, onehot = neural.pitch_extras(ref, mp)
+        p = decoded("pitch", t, act, net.run("pitch", prow, hidden, rel_index, onehot, mb)[1], MIDI_MAX + 1)
+        v = decoded("velocity", t, act, net.run("velocity", state.velocity_inputs(t, act, g, p), hidden)[1],
+                    s.velocity_levels)
+        state.push(t, act, g, p, v)
+        gap[notes], pitch[notes], velocity[notes] = g, p, v
+    gap = escaped(gap, ESCAPE_ONSET)
+    next_on, next_same = next_tokens(gap, pitch)
+    b = neural.PassB(gap, pitch, velocity, next_on, next_same, state.match_of(bounds), bounds, layout)
+    for t, act, notes in _steps(bounds):
+        logits = net.run("duration", b.inputs(notes))[1]
+        d = rows(net.weights("duration", net.softmax("duration", logits), recent["duration"], act).astype(np.float64))
+        recent["duration"].push(t, act, d)
+        b.push(notes, d)
+        duration[notes] = d
+    return gap, {"pitch": pitch, "velocity": velocity, "duration": duration}

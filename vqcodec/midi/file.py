@@ -47,13 +47,16 @@ HEADER_CODEBOOK = 2
 """The container's smallest codebook size: a MIDI file holds no code indices, so unused fields take their minimum."""
 COMPACT_NOTE_MINOR = 5
 """A NOTE with coding NC03, and the metrics section mNOT, need format 1.5."""
+PRIOR_MINOR = 12
+"""NOTE coding NC06 (the neural note prior) came with 1.12."""
 VQ_NOTE_CODING = b"VQN1"
 """The NOTE coding of midi-vq (vqcodec.midi.vq): timing, duration and velocity as a VQ-VAE's code indices."""
 VQ_NOTES_MINOR = 13
-"""VQN1 came with this minor (its one place: a renumbering at a merge changes this line)."""
-NOTE_CODING_MINORS = {coder.NC04: 6, coder.NOTE_CODING: EVENTS_MINOR, VQ_NOTE_CODING: VQ_NOTES_MINOR}
+"""VQN1 (midi-vq) came with 1.13."""
+NOTE_CODING_MINORS = {coder.NC04: 6, coder.NOTE_CODING: EVENTS_MINOR, coder.NC06: PRIOR_MINOR,
+                      VQ_NOTE_CODING: VQ_NOTES_MINOR}
 """NOTE codings that need a later minor: NC04 (escapes coded by bit length) came with 1.6, NC05 (pedal depth) with
-1.9, VQN1 (midi-vq) with VQ_NOTES_MINOR."""
+1.9, NC06 (the neural prior) with 1.12, VQN1 (midi-vq) with 1.13."""
 NOTE_METRICS = ("f1_onset", "f1_offset", "onset_err_ms_median", "onset_err_ms_max", "velocity_mae",
                 "duration_rel_err_median")
 """A MIDI file's stored metrics, in mNOT's order, then PEDAL_METRIC: {controller: agreement}."""

@@ -20,10 +20,14 @@ import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vqcodec.errors import BundleError, ModelNotFoundError
+
+if TYPE_CHECKING:
+    from vqcodec.midi.prior import Prior
 
 MANIFEST = "manifest.json"
 REQUIRED_FILES = ("encoder.onnx", "decoder.onnx", "codebooks.npy", "code_bits.npy")
@@ -38,7 +42,7 @@ STAGE_PRIORS = "stage_priors.npz"
 which files with n stages code their indices."""
 MAX_CONTEXT = 1 << 16
 """Largest context (encoder samples, decoder frames) a manifest may state: a chunk's margins stay bounded."""
-ALIASES = {"ecg": "ecg-v4", "midi": "midi-v1"}
+ALIASES = {"ecg": "ecg-v4", "midi": "midi-v2"}
 """Short names users type; each maps to the shipped bundle it stands for."""
 
 
@@ -202,6 +206,7 @@ class NoteBundle:
     model_id: str
     files: dict[str, Path] = field(default_factory=dict)  # where each verified file lies (here, or a bundle beside)
     _priors: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+    _prior: Prior | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -229,6 +234,43 @@ class NoteBundle:
             with np.load(path, allow_pickle=False) as z:
                 self._priors[quality] = {k: _counts_array(path, k, z[k]) for k in z.files}
         return self._priors[quality]
+
+    @property
+    def prior_quality(self) -> int | None:
+        """The quality level the bundle's neural note prior is for (NOTE coding NC06), None without one."""
+        spec = self.manifest.get("prior")
+        return int(spec["quality"]) if isinstance(spec, dict) else None
+
+    def prior(self, threads: int | None = 1) -> Prior | None:
+        """The neural note prior (vqcodec.midi.prior.Prior, ONNX sessions; loaded once), None without one. threads:
+        onnxruntime's for its small graphs (1: a step's batch is a few dozen rows)."""
+        spec = self.manifest.get("prior")
+        if not isinstance(spec, dict):
+            return None
+        if self._prior is None:
+            from vqcodec.midi import prior as neural
+
+            where = self.path / MANIFEST
+            try:
+                graphs = {g: self.files[spec["graphs"][g]] for g in neural.GRAPHS}
+                shifts = {g: int(spec["shifts"][g]) for g in neural.GRAPHS}
+                layout = neural.Layout(int(spec["velocity_levels"]), int(spec["duration_levels"]))
+                exp_path = self.files[spec["exp"]]
+                mix = {g: neural.Mix(int(share), int(window)) for g, (share, window) in spec.get("mix", {}).items()}
+                if not all(g in neural.GRAPHS and 0 <= m.share <= neural.MIX_ONE and 1 <= m.window <= MAX_CONTEXT
+                           for g, m in mix.items()):
+                    raise ValueError(f"mix {spec['mix']}")
+            except (KeyError, TypeError, ValueError) as e:
+                raise BundleError(f"{where}: malformed manifest (prior: {e})") from e
+            try:
+                table = np.load(exp_path, allow_pickle=False)
+            except ValueError as e:
+                raise BundleError(f"{exp_path}: unreadable ({e})") from e
+            if (table.ndim != 1 or table.dtype.kind not in "ui" or not len(table) or (table < 1).any()
+                    or (np.diff(table.astype(np.int64)) > 0).any() or not all(0 <= v <= 31 for v in shifts.values())):
+                raise BundleError(f"{exp_path}: the prior's exp table or shifts are not what a prior holds")
+            self._prior = neural.Prior(graphs, shifts, table.astype(np.int64), layout, threads, mix)
+        return self._prior
 
 
 def load_note_bundle(model: str | Path) -> NoteBundle:
