@@ -15,7 +15,6 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from vqcodec.container import format as vqc
 from vqcodec.ecg import file as ecg_file
 from vqcodec.ecg import stream
 from vqcodec.ecg.conditioning import (
-    MAX_RESAMPLE_DENOMINATOR,
     fill_invalid,
     model_length,
     nan_runs,
@@ -86,9 +84,6 @@ curves for targets of 2-8.5 %, 0.5 took 2.8 trials on average (the check below M
 ECG_UNITS = ("V", "mV", "uV", "µV", "μV", "nV", "")
 """The channel units an ECG bundle takes when its manifest states no `accepts_units`: voltages, and none (a WFDB
 channel without units is in mV). Compared without case or surrounding spaces."""
-RANGE_RESAMPLE_PAD = 1024
-"""Model-rate samples decoded beyond each end of a range at another rate than the model's, so that the resampler's
-edges fall outside the range (its filter reaches some 10 samples at the ratios of real records)."""
 FINGERPRINT_TOL = 1e-2
 """Allowed |difference| of the decode fingerprint (normalised units; onnxruntime is not bit-exact)."""
 
@@ -805,12 +800,13 @@ class Codec:
 
     def decode_range(self, f: EcgFile, start: int, stop: int, name: str = "<bytes>") -> Signal:
         """Samples [start, stop) of a parsed file at the record's rate, decoding only the storage blocks and the
-        decoder chunks they need: the same chunks, with the same context, as a whole decode runs, so the samples are
-        a whole decode's (at another rate than the model's, within float rounding at the resampler's edges, then
-        the ADC grid). A file with a residual layer in blocks (RESB) decodes only the residual blocks the range
-        touches, exactly; one with a whole-record RESD is decoded whole and cut, its lanes running over the record;
-        the stored fingerprint covers whole blocks and is not checked here. A lost (salvaged) block the range needs
-        is a ChecksumError naming it."""
+        decoder chunks they need, through the machinery the windowed decode runs (`stream.ModelOutput`, and
+        `stream.Resampled` at another rate than the model's): the same chunks with the same context, and a resampler
+        whose every output is the whole record's, so the samples are exactly those a whole decode gives there. A
+        file with a residual layer in blocks (RESB) decodes only the residual blocks the range touches, exactly; one
+        with a whole-record RESD is decoded whole and cut, its lanes running over the record; the stored fingerprint
+        covers whole blocks and is not checked here. A lost (salvaged) block the range needs is a ChecksumError
+        naming it."""
         h = f.header
         if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start <= stop <= h.n_samples):
             raise InputError(f"{name}: range {start}..{stop} is not within the record's {h.n_samples} samples")
@@ -819,49 +815,11 @@ class Codec:
         if f.residual is not None or h.n_stages == 0 or f.aux:
             whole = self.decode_file(f, name)
             return _cut(whole, start, stop)
-        meta = f.meta
-        template = signal_template(h, meta, name)
-        if -(-meta.n_model // self.hop) != h.n_frames or model_length(h.n_samples, h.fs, self.fs) != meta.n_model:
-            raise FormatError(f"{name}: n_model disagrees with n_frames or n_samples")
-        ratio = Fraction(h.fs / self.fs).limit_denominator(MAX_RESAMPLE_DENOMINATOR)  # record per model sample
-        pad = 0 if h.fs == self.fs else RANGE_RESAMPLE_PAD
-        m0 = max(0, (math.floor(start / ratio) - pad) // ratio.denominator * ratio.denominator)
-        m1 = min(meta.n_model, math.ceil(stop / ratio) + pad)
-        n, hop, margin, chunk = h.n_frames, self.hop, self.decode_margin, DECODE_CHUNK
-        if n <= chunk + 2 * margin:  # decoded in one call, as a whole decode does
-            starts, lo_all, hi_all = [0], 0, n
-        else:
-            last_frame = -(-m1 // hop)
-            c0, c1 = m0 // hop // chunk, -(-last_frame // chunk)
-            starts = list(range(c0 * chunk, min(c1 * chunk, n), chunk))
-            lo_all, hi_all = max(0, starts[0] - margin), min(n, starts[-1] + chunk + margin)
-        bf = h.block_frames
-        b0, b1 = lo_all // bf, -(-hi_all // bf)
-        lost = [b for b in range(b0, b1) if b in f.lost_blocks]
-        if lost:
-            raise ChecksumError(f"{name}: block {lost[0]}, which samples {start}..{stop - 1} need, is damaged "
-                                f"({f.lost_blocks[lost[0]]})")
-        indices = self.file_indices(f, name, range(b0, b1))[:, :, lo_all - b0 * bf : hi_all - b0 * bf]
-        z = np.zeros((h.n_channels, self._cb.shape[2], hi_all - lo_all), dtype=np.float32)
-        for s in range(h.n_stages):
-            for ch in range(h.n_channels):
-                z[ch] += self._cb_t[s][:, indices[ch, s].astype(np.int64)]
-        run = lambda a: self.decode_latent(a)[:, 0, :]  # noqa: E731
-        if len(starts) == 1 and (lo_all, hi_all) == (0, n):
-            yn, base = run(z), 0
-        else:
-            parts = []
-            for s in starts:
-                lo, hi = max(0, s - margin), min(n, s + chunk + margin)
-                y = run(z[..., lo - lo_all : hi - lo_all])
-                parts.append(y[..., (s - lo) * hop : (s - lo) * hop + (min(s + chunk, n) - s) * hop])
-            yn, base = np.concatenate(parts, axis=-1), starts[0] * hop
-        yn = yn[:, m0 - base : m1 - base]
-        rows = (np.arange(m0, m1) // self.norm_samples).clip(max=len(f.norm) - 1)
-        y = (yn.T.astype(np.float64) * f.norm[rows, :, 1] + f.norm[rows, :, 0])  # [samples, C], denormalised
-        r0 = int(m0 * ratio)
-        if h.fs != self.fs:  # a window reaching the record's end is padded to its length as a whole decode is
-            y = resample(y, self.fs, h.fs, h.n_samples - r0 if m1 == meta.n_model else None)
+        self._check_layout(f, name)
+        template = signal_template(h, f.meta, name)
+        model = self._model_reader(f, name, needed_by=f"samples {start}..{stop - 1}")
+        assert model is not None  # a file with stages has a model layer
+        y = model[1](start, stop) if stop > start else np.zeros((0, h.n_channels))
         part = Signal(np.zeros((stop - start, h.n_channels)), h.fs, template.channels, template.record_name,
                       list(template.comments), template.base_time, template.base_date)
         runs = f.nan_runs.copy()
@@ -870,7 +828,7 @@ class Codec:
             runs[:, 1] = np.maximum(runs[:, 1], start) - start
             runs[:, 2] = ends - start - runs[:, 1]
             runs = runs[runs[:, 2] > 0]
-        decoded, _ = self._finish(y[start - r0 : stop - r0], part, runs)
+        decoded, _ = self._finish(y, part, runs)
         return decoded
 
     def streams(self, f: EcgFile) -> bool:
@@ -880,13 +838,22 @@ class Codec:
         return (f.residual is None and (f.header.n_stages > 0 or f.residual_blocks is not None)
                 and not f.lost_blocks and not f.damage and not f.aux)
 
-    def _model_reader(self, f: EcgFile, name: str) -> tuple[stream.ModelOutput, stream.Reader] | None:
+    def _model_reader(self, f: EcgFile, name: str, needed_by: str | None = None,
+                      ) -> tuple[stream.ModelOutput, stream.Reader] | None:
         """A file's decoded model layer, read by record-rate sample ranges before the grid (what the residual layer
-        predicts from), decoder chunk by chunk; None without a model layer."""
+        predicts from), decoder chunk by chunk; None without a model layer. needed_by: what the reads are for (a
+        range of samples); a lost (salvaged) storage block they reach is then a ChecksumError saying so, rather than
+        the zeros a salvaged whole decode gives it."""
         h, meta = f.header, f.meta
         if not h.n_stages:
             return None
-        indices = stream.BlockIndices(lambda b: self.file_indices(f, name, range(b, b + 1)), h.block_frames)
+
+        def block(b: int) -> np.ndarray:
+            if needed_by is not None and b in f.lost_blocks:
+                raise ChecksumError(f"{name}: block {b}, which {needed_by} need, is damaged ({f.lost_blocks[b]})")
+            return self.file_indices(f, name, range(b, b + 1))
+
+        indices = stream.BlockIndices(block, h.block_frames)
         output = stream.ModelOutput(self, indices.frames, f.norm, meta.n_model, h.n_frames, h.block_frames)
         return output, stream.Resampled(output.read, meta.n_model, self.fs, h.fs, h.n_samples).read
 
