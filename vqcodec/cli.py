@@ -394,8 +394,9 @@ def _compress_one(record: Path, output_arg: str | None, quality: int | None, mod
                    err=True)
         return
     load = cache(lambda: Codec.load(model or DEFAULT_MODEL))  # once, whichever path codes the record
-    if max_prdn is None and (io.is_wfdb(record) or record.suffix.lower() == io.NPY_SUFFIX) \
-            and _compress_windows(record, output, to_stdout, quality, load, fs, channels, force, kept, max_error):
+    if (io.is_wfdb(record) or record.suffix.lower() == io.NPY_SUFFIX) \
+            and _compress_windows(record, output, to_stdout, quality, load, fs, channels, force, kept, max_error,
+                                  max_prdn):
         return
     with warnings.catch_warnings():
         if not force:  # a record that fails its own checksum is compressed only when asked
@@ -499,11 +500,13 @@ def _keep_record_files(data: bytes, report: Report, kept: tuple[dict[str, bytes]
 
 def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int | None, load: Callable[[], Codec],
                       fs: float | None, channels: str | None, force: bool,
-                      kept: tuple[dict[str, bytes], bytes | None], max_error: int | None = None) -> bool:
-    """compress of a WFDB record or a .npy array (memory-mapped) at a quality level or within a max error (0:
-    lossless), with the channels --channels keeps: read in windows (vqcodec.ecg.stream), so memory does not grow with
-    the record; the same file as a whole read gives. False (nothing done) for a record with channels the model does
-    not take where the model codes: those are coded without it, as aux signals, from the record read whole."""
+                      kept: tuple[dict[str, bytes], bytes | None], max_error: int | None = None,
+                      max_prdn: float | None = None) -> bool:
+    """compress of a WFDB record or a .npy array (memory-mapped) at a quality level, within a max error (0:
+    lossless) or at the cheapest setting that meets a PRDN, with the channels --channels keeps: read in windows
+    (vqcodec.ecg.stream), so memory does not grow with the record; the same file as a whole read gives. False
+    (nothing done) for a record with channels the model does not take where the model codes: those are coded
+    without it, as aux signals, from the record read whole."""
     from vqcodec.ecg.stream import Selected
     from vqcodec.io.array import NpySource
     from vqcodec.io.wfdb import WfdbSource
@@ -518,8 +521,14 @@ def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int 
     codec = load()
     try:  # refuses channels the model does not take before reading any sample, where the model codes
         with _record_bar(str(record)) as progress:
-            data, report = codec.compress_source(source, quality, original_bytes, progress=progress,
-                                                 max_error=max_error)
+            if max_prdn is None:
+                data, report = codec.compress_source(source, quality, original_bytes, progress=progress,
+                                                     max_error=max_error)
+                level = ""
+            else:  # each trial runs the bar again
+                data, report, setting = codec.compress_source_to_prdn(source, max_prdn, original_bytes,
+                                                                      progress=progress)
+                level = f" [{setting}]"
     except ChannelError:
         return False
     with warnings.catch_warnings():
@@ -532,7 +541,7 @@ def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int 
     assert isinstance(report, Report)
     data = _keep_record_files(data, report, kept, record)
     _emit(data, output, to_stdout, force)
-    click.echo(f"{output if not to_stdout else record}: {_summary(report, source.channels)}", err=True)
+    click.echo(f"{output if not to_stdout else record}: {_summary(report, source.channels)}{level}", err=True)
     return True
 
 

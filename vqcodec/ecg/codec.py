@@ -729,11 +729,9 @@ class Codec:
         what the trials measured. Returns CompressedToTarget(data, report, setting), the setting as text ("quality
         6", "max error 7", "lossless": the file `--max-error 7` writes, at the default level); report.worst_channel
         names the channel that came closest to the target. The choice is per record: every block uses the same
-        setting.
+        setting. `compress_source_to_prdn` makes the same choice and file from a record read in windows.
         """
-        if not (isinstance(max_prdn, (int, float)) and math.isfinite(max_prdn) and max_prdn > 0):
-            raise InputError(f"{signal.record_name}: --max-prdn must be a positive percentage, got {max_prdn!r}")
-        levels = self.qualities
+        _check_prdn(max_prdn, signal)
         routes = self.route(signal, None)  # aux signals lossless, whatever the setting of the others
         aux = self.code_aux(routes)
         if not routes.use_model:  # no channel for the model: lossless meets any target
@@ -741,50 +739,81 @@ class Codec:
             return CompressedToTarget(*self._compress(alone, self.default_quality, original_bytes, vqc.ZSTD_LEVEL, 0),
                                       "lossless")
         prepared = replace(self._prepare(routes.main, None), aux=aux)
-        met: list[CompressedToTarget] = []  # every trial that met the target
+        alone = replace(prepared, latent=None)
+
+        def trial(quality: int, max_error: int | None) -> tuple[bytes, Report]:
+            coded = alone if max_error is not None and max_error < MODEL_MIN_ERROR else prepared
+            return self._compress(coded, quality, original_bytes, vqc.ZSTD_LEVEL, max_error)
+
+        return self._to_prdn(trial, max_prdn, lambda: stream.SignalSource(prepared.signal))
+
+    def compress_source_to_prdn(self, source: stream.Source, max_prdn: float, original_bytes: int | None = None, *,
+                                window: int | None = None, progress: stream.Progress | None = None,
+                                ) -> CompressedToTarget:
+        """`compress_to_prdn` of a record read in windows (vqcodec.ecg.stream.Source), in memory that does not grow
+        with the record: each trial is a `compress_source` (its distortion the running sums of its windows), so the
+        encoder runs once per trial rather than once for all (its latent would grow with the record), and the
+        residual layer's search starts from sums of the samples read in windows. The same trials, choice and bytes
+        as `compress_to_prdn` of the whole record in memory. `progress` is told each trial's share done. Every
+        channel goes to the model's group: a record with channels the model does not take is a ChannelError
+        (`compress_to_prdn` codes those as aux signals)."""
+        _check_prdn(max_prdn, source)
+
+        def trial(quality: int, max_error: int | None) -> tuple[bytes, Report]:
+            data, report = self.compress_source(source, quality, original_bytes, window=window, progress=progress,
+                                                max_error=max_error)
+            assert isinstance(report, Report)  # an ECG codec's
+            return data, report
+
+        return self._to_prdn(trial, max_prdn, lambda: source)
+
+    def _to_prdn(self, trial: Callable[[int, int | None], tuple[bytes, Report]], max_prdn: float,
+                 source: Callable[[], stream.Source]) -> CompressedToTarget:
+        """The search of compress_to_prdn over `trial(quality, max_error)`, a real compress and decode at that
+        setting (the file `--quality` or `--max-error` writes), of the record `source` gives (read only where the
+        residual layer's search needs where to start). Only the smallest file that met the target so far is kept
+        (the first of equals: the ladder's)."""
+        levels = self.qualities
+        best: list[CompressedToTarget] = []
+
+        def keep(data: bytes, report: Report, setting: str) -> None:
+            if not report.worst_prdn > max_prdn and (not best or len(data) < len(best[0].data)):
+                best[:] = [CompressedToTarget(data, report, setting)]
 
         def measure(i: int) -> float:
-            data, report = self._compress(prepared, levels[i], original_bytes, vqc.ZSTD_LEVEL, None)
-            if not report.worst_prdn > max_prdn:
-                met.append(CompressedToTarget(data, report, f"quality {levels[i]}"))
+            data, report = trial(levels[i], None)
+            keep(data, report, f"quality {levels[i]}")
             return report.worst_prdn
 
         val_prdn = [self.bundle.manifest["qualities"][str(q)].get("val_prdn") for q in levels]
         i = cheapest_level(len(levels), measure, max_prdn, None if None in val_prdn else val_prdn)
         if i == len(levels) - 1:
-            met += self._bounded_to_prdn(prepared, max_prdn, original_bytes,
-                                         min((len(m.data) for m in met), default=math.inf))
-        if not met:  # lossless meets any target
-            alone = replace(prepared, latent=None)
-            return CompressedToTarget(*self._compress(alone, self.default_quality, original_bytes, vqc.ZSTD_LEVEL, 0),
-                                      "lossless")
-        return min(met, key=lambda m: len(m.data))  # the first of equals: the ladder's
+            self._bounded_to_prdn(trial, max_prdn, source, keep, len(best[0].data) if best else math.inf)
+        if not best:  # lossless meets any target
+            return CompressedToTarget(*trial(self.default_quality, 0), "lossless")
+        return best[0]
 
-    def _bounded_to_prdn(self, prepared: _Prepared, max_prdn: float, original_bytes: int | None,
-                         beat: float) -> list[CompressedToTarget]:
-        """The residual layer's trials that met max_prdn on every channel, in a search for the largest max error E
-        that does (ratecontrol.largest_bound, from _bound_range's guess). The setting is what `--max-error E`
-        writes: below MODEL_MIN_ERROR the layer codes alone, from it up around the model at the default level.
-        beat: the bytes of a setting that met the target already; a bound that misses and is no smaller ends the
-        search. The layer's bytes fall as E rises except at MODEL_MIN_ERROR, where the model's bits come in, so
-        when the answer is above that step the largest bound below it is tried too."""
-        alone = replace(prepared, latent=None)
-        met: list[CompressedToTarget] = []
+    def _bounded_to_prdn(self, trial: Callable[[int, int | None], tuple[bytes, Report]], max_prdn: float,
+                         source: Callable[[], stream.Source], keep: Callable[[bytes, Report, str], None],
+                         beat: float) -> None:
+        """The residual layer's trials, each given to `keep`, in a search for the largest max error E that meets
+        max_prdn on every channel (ratecontrol.largest_bound, from _bound_range's guess). The setting is what
+        `--max-error E` writes: below MODEL_MIN_ERROR the layer codes alone, from it up around the model at the
+        default level. beat: the bytes of a setting that met the target already; a bound that misses and is no
+        smaller ends the search. The layer's bytes fall as E rises except at MODEL_MIN_ERROR, where the model's bits
+        come in, so when the answer is above that step the largest bound below it is tried too."""
         tried: set[int] = set()
 
         def measure(e: int) -> tuple[float, float]:
-            data, report = self._compress(prepared if e >= MODEL_MIN_ERROR else alone, self.default_quality,
-                                          original_bytes, vqc.ZSTD_LEVEL, e)
+            data, report = trial(self.default_quality, e)
             tried.add(e)
-            if not report.worst_prdn > max_prdn:
-                met.append(CompressedToTarget(data, report, f"max error {e}"))
+            keep(data, report, f"max error {e}")
             return report.worst_prdn, len(data)
 
-        guess, cap = _bound_range(prepared.signal, max_prdn)
+        guess, cap = _bound_range(source(), max_prdn)
         if largest_bound(measure, max_prdn, guess, cap, beat, PRDN_BOUND_SLOPE) >= MODEL_MIN_ERROR \
                 and MODEL_MIN_ERROR - 1 not in tried:
             measure(MODEL_MIN_ERROR - 1)
-        return met
 
     def decompress(self, data: bytes | bytearray | memoryview, name: str | None = None, *,
                    limits: vqc.Limits = vqc.DEFAULT_LIMITS, start: int | None = None,
@@ -1044,19 +1073,25 @@ def _baselines(signal: Signal) -> np.ndarray:
     return np.array([ch.baseline for ch in signal.channels], dtype=np.float64)
 
 
-def _bound_range(signal: Signal, max_prdn: float) -> tuple[float, int]:
+def _check_prdn(max_prdn: float, signal: Signal | stream.Source) -> None:
+    """InputError unless max_prdn is a positive percentage."""
+    if not (isinstance(max_prdn, (int, float)) and math.isfinite(max_prdn) and max_prdn > 0):
+        raise InputError(f"{signal.record_name}: --max-prdn must be a positive percentage, got {max_prdn!r}")
+
+
+def _bound_range(source: stream.Source, max_prdn: float) -> tuple[float, int]:
     """Where `--max-prdn`'s search of the residual layer's max error starts and its cap (ADC units). It starts at
     the largest E at which an error spread evenly over the 2E + 1 integers -E..E (rms sqrt(E(E + 1) / 3), which
     the layer alone comes close to, and around the model stays under) gives the channel of least spread a PRDN of
     max_prdn. The cap is the widest channel's peak-to-peak range: every sample is then within E of any value its
-    channel takes."""
+    channel takes. The spreads are sums over the record read in windows (stream.spread), the same whatever the
+    window."""
     spreads, ranges = [], [1.0]
-    for c, ch in enumerate(signal.channels):
-        x = signal.samples[:, c]
-        x = x[~np.isnan(x)] * ch.gain
-        if x.size and np.ptp(x) > 0:  # a flat channel's PRDN is undefined: it sets no bound
-            spreads.append(float(np.std(x)))
-            ranges.append(float(np.ptp(x)))
+    found = stream.spread(source, np.array([ch.gain for ch in source.channels], dtype=np.float64))
+    for c in range(len(source.channels)):
+        if found.count[c] and found.hi[c] > found.lo[c]:  # a flat channel's PRDN is undefined: it sets no bound
+            spreads.append(found.std(c))
+            ranges.append(float(found.hi[c] - found.lo[c]))
     rms = max_prdn / 100 * min(spreads) if spreads else 0.0
     return (math.sqrt(1 + 12 * rms**2) - 1) / 2, math.ceil(max(ranges))
 

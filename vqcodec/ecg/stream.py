@@ -14,6 +14,7 @@ digest of the decoded samples (dSIG) is a SHA-256 fed in the record's order.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -219,18 +220,10 @@ class RunningDistortion:
         for c in range(self.n_channels):
             ok = ~np.isnan(x[:, c])
             xc, yc = x[ok, c], y[ok, c]
-            k = len(xc)
-            if not k:
+            if not len(xc):
                 continue
             err = yc - xc
-            mean_b = float(xc.mean())
-            m2_b = float(np.sum((xc - mean_b) ** 2))
-            n_a = int(self.count[c])
-            total = n_a + k
-            delta = mean_b - self.mean[c]
-            self.m2[c] += m2_b + delta * delta * n_a * k / total
-            self.mean[c] += delta * k / total
-            self.count[c] = total
+            _add_spread(self.count, self.mean, self.m2, c, xc)
             self.energy[c] += float(np.sum(xc**2))
             self.e2[c] += float(np.sum(err**2))
             self.max_err[c] = max(self.max_err[c], float(np.max(np.abs(err))))
@@ -241,6 +234,51 @@ class RunningDistortion:
                                      float(self.m2[c]) if self.hi[c] > self.lo[c] else 0.0, float(self.e2[c]),
                                      float(self.max_err[c]))
                 for c, ch in enumerate(channels)]
+
+
+def _add_spread(count: np.ndarray, mean: np.ndarray, m2: np.ndarray, c: int, xc: np.ndarray) -> None:
+    """Channel c's count, mean and sum of squared deviations from the mean, with the values xc (one unit of the
+    grid, none invalid) added by Chan et al.'s combination."""
+    k = len(xc)
+    mean_b = float(xc.mean())
+    m2_b = float(np.sum((xc - mean_b) ** 2))
+    n_a = int(count[c])
+    total = n_a + k
+    delta = mean_b - mean[c]
+    m2[c] += m2_b + delta * delta * n_a * k / total
+    mean[c] += delta * k / total
+    count[c] = total
+
+
+@dataclass
+class Spread:
+    """Per channel, the count, mean, sum of squared deviations from the mean and range of a record's valid values
+    times a scale (`spread`): the same figures whatever the window."""
+
+    count: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def std(self, c: int) -> float:
+        """Channel c's standard deviation (of the whole population, as np.std gives it)."""
+        return math.sqrt(float(self.m2[c]) / int(self.count[c]))
+
+
+def spread(source: Source, scale: np.ndarray) -> Spread:
+    """The Spread of a source's valid values times `scale` [C] (ADC gains: the values in ADC units), read and added
+    METRIC_UNIT samples at a time in the record's order."""
+    c_n = len(source.channels)
+    out = Spread(np.zeros(c_n, np.int64), np.zeros(c_n), np.zeros(c_n), np.full(c_n, np.inf), np.full(c_n, -np.inf))
+    for a in range(0, source.n_samples, METRIC_UNIT):
+        x = source.read(a, min(source.n_samples, a + METRIC_UNIT))
+        for c in range(c_n):
+            xc = x[~np.isnan(x[:, c]), c] * scale[c]
+            if len(xc):
+                _add_spread(out.count, out.mean, out.m2, c, xc)
+                out.lo[c], out.hi[c] = min(out.lo[c], float(xc.min())), max(out.hi[c], float(xc.max()))
+    return out
 
 
 def window_frames(codec: Codec, n_channels: int, chunk: int) -> int:
