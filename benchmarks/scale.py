@@ -1,5 +1,6 @@
 """Archive scale, through the CLI: many records in one batch call against one process per record (`--part batch`),
-and time and memory against record length (`--part length`); writes benchmarks/results/scale.md.
+and time and memory against record length (`--part length`; `--part prdn` for `--max-prdn`); writes
+benchmarks/results/scale.md.
 
     python benchmarks/scale.py --data data --part batch      # LUDB's 200 records: batch calls against single calls
     python benchmarks/scale.py --data data --part all
@@ -196,7 +197,52 @@ def length_part(args: argparse.Namespace) -> list[str]:
     return lines
 
 
-PARTS: dict[str, Callable[[argparse.Namespace], list[str]]] = {"batch": batch_part, "length": length_part}
+def _setting(path: Path) -> str:
+    """The setting a .vqc file was written at, as --max-prdn names it ("quality 8", "max error 1", "lossless")."""
+    from vqcodec.api import info
+
+    meta = info(path).meta
+    e = getattr(meta, "max_error", None)
+    return f"quality {getattr(meta, 'quality', '?')}" if e is None else "lossless" if e == 0 else f"max error {e}"
+
+
+def prdn_part(args: argparse.Namespace) -> list[str]:
+    """`vqcodec compress --max-prdn P` against record length (compress only: the file is an ordinary one), time and
+    peak memory; with --baseline, the same for another tree's code in the same run, and whether both wrote the same
+    bytes."""
+    import scale_length
+
+    names = args.prdn_lengths.split(",")
+    records = scale_length.build(args.data, args.work, names)
+    flag = ["--max-prdn", f"{args.max_prdn:g}"]
+    runs = scale_length.measure(records, args.work, compress_args=flag, decompress=False)
+    written = {n: (args.work / f"{n}.vqc").read_bytes() for n in names}
+    chosen = {n: _setting(args.work / f"{n}.vqc") for n in names}
+    peak = {r.record: r.peak_mb for r in runs}
+    lines = ["## `--max-prdn` against record length (`--part prdn`)", "",
+             f"- command: `python benchmarks/scale.py --data DATA --part prdn --max-prdn {args.max_prdn:g} "
+             f"--prdn-lengths {args.prdn_lengths}{' --baseline TREE' if args.baseline else ''}`",
+             f"- date: {datetime.date.today()}; code: {_commit()}; machine: {_cpu()}",
+             "- records (built by benchmarks/scale_length.py): " + "; ".join(f"`{n}`" for n in names),
+             f"- wall time and peak RSS (`/usr/bin/time`) of whole `vqcodec compress REC.hea -o REC.vqc "
+             f"{shlex.join(flag)}` processes; the time is noisy where the cores are shared, the memory is not",
+             "- setting chosen: " + "; ".join(f"`{n}` {chosen[n]}" for n in names), "",
+             *scale_length.table(runs, "this tree")]
+    if len(names) > 1:
+        lines += ["", f"Peak memory of `{names[-1]}` over `{names[0]}`: {peak[names[-1]] / peak[names[0]]:.2f}."]
+    if args.baseline:
+        base = scale_length.measure(records, args.work, pythonpath=str(args.baseline), compress_args=flag,
+                                    decompress=False)
+        same = [n for n in names if (args.work / f"{n}.vqc").read_bytes() == written[n]]
+        lines += ["", f"The same records with the code at {args.baseline}:", "", *scale_length.table(base, "before"),
+                  "", f"Same bytes from both trees: {', '.join(same) or 'none'}"
+                  + (f"; differ: {', '.join(n for n in names if n not in same)}" if len(same) < len(names) else "")
+                  + "."]
+    return lines
+
+
+PARTS: dict[str, Callable[[argparse.Namespace], list[str]]] = {"batch": batch_part, "length": length_part,
+                                                               "prdn": prdn_part}
 """Each part of the results file, by name: a function (args) -> the Markdown lines of its section."""
 
 
@@ -233,6 +279,9 @@ def main() -> None:
     p.add_argument("--baseline", type=Path, default=None,
                    help="length part: another tree's root to run as well, for a before/after in one run")
     p.add_argument("--baseline-lengths", default="mitdb30m,mitdb6h", help="length part: the records for --baseline")
+    p.add_argument("--max-prdn", type=float, default=5.0, help="prdn part: the target P (%%)")
+    p.add_argument("--prdn-lengths", default="mitdb30m,mitdb6h",
+                   help="prdn part: the records, shortest first (see benchmarks/scale_length.py)")
     args = p.parse_args()
     for name in PARTS if args.part == "all" else [args.part]:
         lines = PARTS[name](args)

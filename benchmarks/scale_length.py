@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,17 +100,20 @@ def _timed(args: list[str], cwd: str | None = None) -> tuple[float, float, int]:
 
 
 def measure(records: dict[str, Path], work: Path, python: str = sys.executable,
-            pythonpath: str | None = None) -> list[Run]:
-    """Compress then decompress each record through `python -m vqcodec` (another tree's with pythonpath: run from
-    that tree, since `python -m` puts the working directory first on the path)."""
+            pythonpath: str | None = None, compress_args: Sequence[str] = (), decompress: bool = True) -> list[Run]:
+    """Compress then (unless told not to) decompress each record through `python -m vqcodec` (another tree's with
+    pythonpath: run from that tree, since `python -m` puts the working directory first on the path), compress with
+    `compress_args` (e.g. --max-prdn 5) besides its input and output."""
     env_prefix = ["env", f"PYTHONPATH={pythonpath}"] if pythonpath else []
     runs = []
     for name, path in records.items():
         head = read_wfdb_header(path)
         vqc, out = work / f"{name}.vqc", work / "out" / name
         out.parent.mkdir(exist_ok=True)
-        for what, args in (("compress", ["compress", str(path.resolve()), "-o", str(vqc.resolve()), "--force"]),
-                           ("decompress", ["decompress", str(vqc.resolve()), "-o", str(out.resolve()), "--force"])):
+        steps = [("compress", ["compress", str(path.resolve()), "-o", str(vqc.resolve()), "--force", *compress_args])]
+        if decompress:
+            steps.append(("decompress", ["decompress", str(vqc.resolve()), "-o", str(out.resolve()), "--force"]))
+        for what, args in steps:
             seconds, peak, code = _timed([*env_prefix, python, "-m", "vqcodec", *args], cwd=pythonpath)
             runs.append(Run(name, head[0] / head[2] / HOUR, head[1], head[2], what, seconds, peak, code))
             print(runs[-1], flush=True)
@@ -123,17 +127,19 @@ def read_wfdb_header(path: Path) -> tuple[int, int, float]:
 
 
 def table(runs: list[Run], label: str) -> list[str]:
-    lines = [f"| record | length | channels × rate | {label} compress | peak RSS | decompress | peak RSS |",
-             "|---|---|---|---|---|---|---|"]
-    by = {}
+    """Markdown rows, one per record: compress (and decompress, where it ran) time and peak RSS."""
+    both = any(r.what == "decompress" for r in runs)
+    lines = [f"| record | length | channels × rate | {label} compress | peak RSS |"
+             + (" decompress | peak RSS |" if both else ""), "|---|---|---|---|---|" + ("---|---|" if both else "")]
+    by: dict[str, dict[str, Run]] = {}
     for r in runs:
         by.setdefault(r.record, {})[r.what] = r
     for name, w in by.items():
         c, d = w.get("compress"), w.get("decompress")
-        if c is None or d is None:
+        if c is None or (both and d is None):
             continue
         def cell(r: Run) -> str:
             return f"{r.seconds:.1f} s" if r.code == 0 else f"failed ({r.code})"
-        lines.append(f"| {name} | {c.hours:.2f} h | {c.channels} × {c.fs:g} Hz | {cell(c)} | {c.peak_mb:,.0f} MB | "
-                     f"{cell(d)} | {d.peak_mb:,.0f} MB |")
+        row = f"| {name} | {c.hours:.2f} h | {c.channels} × {c.fs:g} Hz | {cell(c)} | {c.peak_mb:,.0f} MB |"
+        lines.append(row + (f" {cell(d)} | {d.peak_mb:,.0f} MB |" if d is not None else ""))
     return lines

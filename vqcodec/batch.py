@@ -1,5 +1,5 @@
 """Batches of records: compress_many and decompress_many, run here, in worker processes or on a Dask cluster, with
-one typed result per record; neighbour of cli.py, whose one-record functions each record runs.
+one typed result per record; neighbour of records.py, whose one-record functions each record runs.
 
 A record that fails is a result (status failed, with its one-line error), never an exception, so the others go on
 wherever they run. Each output is written to a temporary file and published whole under its name, so a worker
@@ -35,12 +35,10 @@ import click
 from vqcodec.api import VqcInfo
 from vqcodec.api import info as read_info
 from vqcodec.errors import InputError, VqcError
-from vqcodec.io import MIDI_SUFFIXES, NPY_SUFFIX, is_midi
-from vqcodec.io.edf import EDF_SUFFIXES
-from vqcodec.io.wfdb import DAT_SUFFIX, HEADER_SUFFIX, header_path, record_base
+from vqcodec.io import is_midi
 from vqcodec.models.runtime import session_threads
+from vqcodec.records import NO_ANNOTATIONS, compress_one, decoded_output, decompress_one, vqc_output
 
-VQC_SUFFIX = ".vqc"
 RECORD_PATTERNS = ("*.hea", "*.edf", "*.bdf", "*.npy", "*.mid", "*.midi")
 """What a folder given to compress stands for."""
 VQC_PATTERNS = ("*.vqc",)
@@ -117,11 +115,6 @@ class CompressSettings:
     anonymize: bool = False  # an EDF file's patient and recording fields blanked in the header kept
 
 
-NO_ANNOTATIONS = ""
-"""CompressSettings.annotations of `--no-annotations`: no annotation file is stored (else the extensions to store,
-comma-separated)."""
-
-
 @dataclass(frozen=True)
 class DecompressSettings:
     """The options of `vqcodec decompress` that each file is decoded with."""
@@ -146,42 +139,6 @@ class Task:
 
 
 # --- what one record does (in whatever process runs it) ---------------------------------------------------------
-
-
-def vqc_output(record: Path, output_arg: str | None) -> Path:
-    """Where `vqcodec compress RECORD -o OUTPUT_ARG` writes (not for -o -)."""
-    from vqcodec.cli import _default_output, _is_folder
-
-    output = _default_output(record, VQC_SUFFIX)
-    if output_arg is not None:
-        output = Path(output_arg) / output if _is_folder(output_arg) else Path(output_arg)
-    return output
-
-
-def decoded_output(found: VqcInfo, vqc_file: Path, output_arg: str | None, whole: bool = True) -> list[Path]:
-    """The files `vqcodec decompress VQC_FILE -o OUTPUT_ARG` writes: a WFDB header and its .dat (and the record's
-    annotation files, when `whole`: not for a time range), a .mid or a .npy (not for -o -)."""
-    from vqcodec.cli import _is_folder, _record_output
-
-    output = _record_output(getattr(found.meta, "record", None), vqc_file)
-    if output_arg is not None:
-        output = Path(output_arg) / output if _is_folder(output_arg) else Path(output_arg)
-    if found.kind == "midi":
-        return [output if is_midi(output) else output.with_name(output.name + MIDI_SUFFIXES[0])]
-    output = edf_output(output, found.edf if whole else None)
-    if output.suffix.lower() in (NPY_SUFFIX,) + EDF_SUFFIXES:
-        return [output]
-    base = record_base(output)
-    annotations = [base.with_name(f"{base.name}.{ext}") for ext in sorted(found.annotations)] if whole else []
-    return [header_path(base), base.with_name(base.name + DAT_SUFFIX)] + annotations  # as decompress writes them
-
-
-def edf_output(output: Path, edf: str | None) -> Path:
-    """Where a file that keeps an EDF header (`edf`: its suffix) decodes to: `output` when it names an EDF, a WFDB
-    record (.hea, .dat) or an array, else `output` + .edf (or .bdf), as a MIDI file's output gets .mid."""
-    if edf is None or output.suffix.lower() in (NPY_SUFFIX, DAT_SUFFIX, HEADER_SUFFIX) + EDF_SUFFIXES:
-        return output
-    return output.with_name(output.name + edf)
 
 
 def _whole_vqc(path: Path) -> VqcInfo | None:
@@ -265,9 +222,7 @@ def finished(task: Task, seconds: float, said: str = "") -> RecordResult:
 def run_task(task: Task) -> RecordResult:
     """Run one record as `vqcodec compress` or `decompress` would, catching its errors: the result carries its
     one-line error and everything it printed, so that wherever it ran, the caller can show it."""
-    from vqcodec.cli import _compress_one, _decompress_one
-
-    one = _compress_one if isinstance(task.settings, CompressSettings) else _decompress_one
+    one = compress_one if isinstance(task.settings, CompressSettings) else decompress_one
     started = time.perf_counter()
     said = StringIO()
     error, printed, skipped = "", False, None
@@ -285,7 +240,7 @@ def run_task(task: Task) -> RecordResult:
             error = f"{e.filename or task.path}: {e.strerror or e}"
         except MemoryError:
             error = f"{task.path}: out of memory"
-        except SystemExit as e:  # the CLI's _fail: its line is printed already
+        except SystemExit as e:  # the CLI's fail: its line is printed already
             if e.code not in (0, None):
                 error, printed = _last_error(said.getvalue()) or f"{task.path}: failed", True
         if error and not printed:

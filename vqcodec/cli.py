@@ -1,5 +1,5 @@
-"""Command line: `vqcodec compress | decompress | info | verify | bench`, over `vqcodec.api`, the codecs and
-`vqcodec.batch` (several inputs).
+"""Command line: `vqcodec compress | decompress | info | verify | bench`, over `vqcodec.api`, the codecs,
+`vqcodec.records` (one input) and `vqcodec.batch` (several inputs).
 
 Every VqcError becomes one stderr line "<file>: <problem>" and exit status 1; Ctrl-C exits 130.
 Outputs are written to a temporary file and renamed, and never overwrite without --force; `-o` may name a folder
@@ -17,30 +17,40 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, redirect_stderr
 from dataclasses import asdict
-from functools import cache
 from io import StringIO
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 import numpy as np
 
 from vqcodec import batch, io
-from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, decode, read_file, write_bytes
+from vqcodec.api import DEFAULT_MIDI_MODEL, DEFAULT_MODEL, read_file, write_bytes
 from vqcodec.api import info as read_info
-from vqcodec.container import format as vqc
 from vqcodec.ecg.codec import Codec
-from vqcodec.ecg.file import EcgFile, EcgMeta
-from vqcodec.ecg.signal import ChannelInfo, Signal
-from vqcodec.errors import ChannelError, CorruptSourceWarning, FormatError, InputError, VqcError
-from vqcodec.metrics import Report
+from vqcodec.ecg.file import EcgMeta
+from vqcodec.ecg.signal import Signal
+from vqcodec.errors import FormatError, InputError, VqcError
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.models.bundle import ALIASES, MANIFEST, shipped_root
 from vqcodec.models.runtime import session_threads
+from vqcodec.records import EXIT_ERROR as EXIT_ERROR  # the exit status of a failure, for callers of main
+from vqcodec.records import (
+    NO_ANNOTATIONS,
+    STDOUT,
+    VQC_SUFFIX,
+    annotations_left,
+    compress_one,
+    decompress_one,
+    default_output,
+    fail,
+    is_folder,
+    make_folder,
+    salvageable,
+    sample_span,
+)
 
-EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
-STDOUT = "-"
 ANONYMIZE_HELP = ("EDF or BDF input: keep its header with the patient and recording fields blanked as EDF+ writes "
                   "unknown ones (X X X X; Startdate X X X X); the start date and time stay")
 
@@ -67,11 +77,6 @@ class TimeOfRecord(click.ParamType):
         for x in numbers:
             seconds = seconds * 60 + x
         return seconds
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"vqcodec: {message}", err=True)
-    sys.exit(EXIT_ERROR)
 
 
 class _LazyHelp(click.Option):
@@ -101,37 +106,6 @@ def _quality_help(what: str) -> Callable[[], str]:
         ranges = [r for r in (_ladder(DEFAULT_MODEL), _ladder(DEFAULT_MIDI_MODEL)) if r]
         return f"{what}, higher is finer" + (f": {', '.join(ranges)}" if ranges else "")
     return text
-
-
-def _is_folder(raw: str) -> bool:
-    """Whether an -o value names a folder: it ends with a path separator, or is an existing folder."""
-    return raw.endswith(("/", os.sep)) or Path(raw).is_dir()
-
-
-def _make_folder(output: Path) -> None:
-    """Create the folders on the way to an output file (`-o out/100` with no `out/` yet)."""
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"{output}: cannot create its folder {output.parent} ({e.strerror or e})") from e
-
-
-def _default_output(path: Path, suffix: str) -> Path:
-    """The input's name in the current folder, its suffix replaced (`a.b.npy` -> `a.b.vqc`)."""
-    return Path((path.stem if path.suffix else path.name) + suffix)
-
-
-def _record_output(stored: object, vqc_file: Path) -> Path:
-    """Default decompress output: the record name stored in the file, as a bare name in the current folder.
-
-    The name comes from the file, so it may never pick a folder ("../x", "/etc/x") or hold control
-    characters; anything that is not a plain name falls back to the .vqc file's stem. Dots become "_", since a
-    WFDB record name may not hold one (`a.b.npy` is stored as record `a.b` and decodes to `a_b`).
-    """
-    name = Path(str(stored)).name if isinstance(stored, str) else ""
-    if not name or name in (".", "..") or not name.isprintable():
-        name = vqc_file.stem
-    return Path(name.replace(".", "_"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -192,10 +166,10 @@ def compress(records: tuple[Path, ...], output_arg: str | None, quality: int | N
     if annotators is not None and not [a for a in annotators.split(",") if a.strip()]:
         raise click.UsageError("--annotations needs an extension (atr, or atr,qrs; --no-annotations for none)")
     settings = batch.CompressSettings(quality, model, max_error, lossless, max_prdn, fs, channels, force,
-                                      batch.NO_ANNOTATIONS if no_annotations else annotators, anonymize)
+                                      NO_ANNOTATIONS if no_annotations else annotators, anonymize)
     if _reads_stdin(records, resume, summary_path):
         with _stdin_file(_record_suffix) as path, session_threads(threads):
-            _compress_one(path, output_arg, **asdict(settings))
+            compress_one(path, output_arg, **asdict(settings))
         return
     if len(records) == 1 and not records[0].is_dir():
         _single(batch.Task(records[0], output_arg, settings, resume, threads), summary_path)
@@ -209,7 +183,7 @@ def _batch_folder(output_arg: str | None) -> Path:
     """The folder several inputs are written into: -o naming a folder, else the current one."""
     if output_arg == STDOUT:
         raise click.UsageError("-o - takes one input")
-    if output_arg is not None and not _is_folder(output_arg):
+    if output_arg is not None and not is_folder(output_arg):
         raise click.UsageError(f"several inputs need -o to be a folder (end it with {os.sep}), not {output_arg}")
     return Path(output_arg or ".")
 
@@ -228,7 +202,7 @@ def _run_batch(done: str, what: str, tasks: list[batch.Task], jobs: int, schedul
     line = f"{len(results) - len(failed) - skipped} of {len(results)} {done}"
     line += f", {skipped} {batch.SKIPPED_NOTE}" if skipped else ""
     if failed:
-        _fail(f"{line}; failed: {', '.join(failed)}")
+        fail(f"{line}; failed: {', '.join(failed)}")
     click.echo(f"vqcodec: {line}", err=True)
 
 
@@ -242,7 +216,7 @@ def _single(task: batch.Task, summary_path: Path | None) -> None:
                 with batch.SummaryWriter(summary_path) as rows:
                     rows.write(skipped)
             return
-    one = _compress_one if isinstance(task.settings, batch.CompressSettings) else _decompress_one
+    one = compress_one if isinstance(task.settings, batch.CompressSettings) else decompress_one
     if summary_path is None:
         with session_threads(task.threads):
             one(task.path, task.output_arg, **asdict(task.settings))
@@ -338,244 +312,6 @@ def _stdin_file(suffix_of: Callable[[bytes], str]) -> Iterator[Path]:
             click.echo(said.getvalue().replace(str(path), STDIN_NAME), err=True, nl=False)
 
 
-def _compress_one(record: Path, output_arg: str | None, quality: int | None, model: str | None,
-                  max_error: int | None, lossless: bool, max_prdn: float | None, fs: float | None,
-                  channels: str | None, force: bool, annotations: str | None = None, anonymize: bool = False) -> None:
-    """compress, for one input. annotations: None finds a WFDB record's annotation files, batch.NO_ANNOTATIONS
-    stores none, else the extensions to store (comma-separated). anonymize: an EDF file's header is kept with its
-    patient and recording fields blanked."""
-    midi = io.is_midi(record)
-    edf = io.is_edf(record)
-    if anonymize and not edf:
-        raise click.UsageError(f"--anonymize is for EDF and BDF input, not {record.suffix or 'this input'}")
-    if edf and (fs is not None or channels is not None):
-        raise click.UsageError("--fs and --channels are for WFDB and .npy input: an EDF file states each signal's "
-                               "rate, and every signal is kept (those that are not ECG without the model)")
-    if midi and (lossless or max_error is not None or max_prdn is not None or fs is not None or channels is not None):
-        raise click.UsageError("--lossless, --max-error, --max-prdn, --fs and --channels are for ECG; MIDI takes "
-                               "--quality")
-    if annotations and not io.is_wfdb(record):
-        raise click.UsageError("--annotations names annotation files of a WFDB record (NNN.hea), not of "
-                               f"{record.suffix or 'this input'}")
-    if lossless and max_error not in (None, 0):
-        raise click.UsageError("--lossless and --max-error E > 0 contradict each other")
-    max_error = 0 if lossless else max_error
-    if max_prdn is not None and (quality is not None or max_error is not None):
-        raise click.UsageError("--max-prdn picks the quality itself: it goes with neither --quality nor a max error")
-    to_stdout = output_arg == STDOUT
-    output = _default_output(record, ".vqc")
-    if output_arg is not None and not to_stdout:
-        output = Path(output_arg) / output if _is_folder(output_arg) else Path(output_arg)
-    if to_stdout and sys.stdout.isatty() and not force:
-        _fail(f"{record}: refusing to write binary .vqc data to a terminal (redirect it, or use --force)")
-    if not to_stdout and output.exists() and not force:
-        _fail(f"{output}: already exists (use --force to overwrite)")
-    if not to_stdout and output.exists() and any(output.samefile(p) for p in io.record_paths(record)):
-        _fail(f"{output}: is a file of the input record {record}; choose another output")
-    kept = _record_files(record, annotations, keep_header=max_prdn is not None or max_error == 0,
-                         whole=channels is None)
-    if midi:
-        codec_m = NoteCodec.load(model or DEFAULT_MIDI_MODEL)
-        codec_m.check_quality(quality, str(record))  # before reading the file
-        perf = io.read_midi(record)
-        data, report = codec_m.compress(perf, quality, record.stat().st_size, name=record.stem)
-        _emit(data, output, to_stdout, force)
-        click.echo(f"{output if not to_stdout else record}: {report.summary()}", err=True)
-        return
-    if edf:
-        from vqcodec.api import compress_edf
-
-        codec = Codec.load(model or DEFAULT_MODEL)
-        data, report = compress_edf(record, codec, quality, max_error, max_prdn=max_prdn, anonymize=anonymize)
-        assert isinstance(report, Report)
-        _emit(data, output, to_stdout, force)
-        meta = EcgMeta.from_json(vqc.read_header(data)[0].meta)
-        click.echo(f"{output if not to_stdout else record}: {_summary(report, meta.channels)}{_routes(meta)}",
-                   err=True)
-        return
-    load = cache(lambda: Codec.load(model or DEFAULT_MODEL))  # once, whichever path codes the record
-    if max_prdn is None and (io.is_wfdb(record) or record.suffix.lower() == io.NPY_SUFFIX) \
-            and _compress_windows(record, output, to_stdout, quality, load, fs, channels, force, kept, max_error):
-        return
-    with warnings.catch_warnings():
-        if not force:  # a record that fails its own checksum is compressed only when asked
-            warnings.simplefilter("error", CorruptSourceWarning)
-        try:
-            signal = io.read(record, fs)
-        except CorruptSourceWarning as w:
-            _fail(f"{w} (--force compresses it anyway)")
-    assert isinstance(signal, Signal)  # MIDI input went to the NoteCodec above
-    original_bytes: int | None = sum(p.stat().st_size for p in io.record_paths(record))
-    if channels is not None:
-        signal, original_bytes = _select_channels(signal, channels, record), None  # file bytes: the whole record's
-    codec = load()
-    # the channels the model does not take are coded without it, as aux signals (Codec.route)
-    if max_prdn is None:
-        data, report = codec.compress(signal, quality, original_bytes, max_error=max_error)
-    else:
-        data, report, setting = codec.compress_to_prdn(signal, max_prdn, original_bytes)  # lossless meets any P
-    assert isinstance(report, Report)  # an ECG codec's
-    data = _keep_record_files(data, report, kept, record)
-    _emit(data, output, to_stdout, force)
-    level = f" [{setting}]" if max_prdn is not None else ""
-    meta = EcgMeta.from_json(vqc.read_header(data)[0].meta)
-    click.echo(f"{output if not to_stdout else record}: {_summary(report, meta.channels)}{level}{_routes(meta)}",
-               err=True)
-
-
-def _routes(meta: EcgMeta) -> str:
-    """Which way each signal went, for the summary line of a record with aux signals ("" for one without)."""
-    if not meta.aux:
-        return ""
-    bound = {a.max_error for a in meta.aux}
-    said = "lossless" if bound == {0} else f"max error {max(bound)}"
-    main = ", ".join(ch.name for ch in meta.channels)
-    aux = ", ".join(f"{a.channel.name} ({a.fs:g} Hz)" for a in meta.aux)
-    if not meta.quality:
-        return f"; every signal without the model ({said}): {main}, {aux}"
-    return f"; model: {main}; without the model ({said}): {aux}"
-
-
-@contextmanager
-def _record_bar(label: str) -> Iterator[Callable[[float], None] | None]:
-    """On a terminal, a progress bar over one long record (told the share done); elsewhere None."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=100, desc=label, unit="%", file=sys.stderr, leave=False, dynamic_ncols=True,
-              bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}") as bar:
-        def advance(share: float) -> None:
-            bar.update(round(100 * share) - bar.n)
-
-        yield advance
-
-
-def _record_files(record: Path, annotations: str | None, keep_header: bool,
-                  whole: bool) -> tuple[dict[str, bytes], bytes | None]:
-    """What a WFDB record keeps in its .vqc file besides the signal: its annotation files (found beside it, or those
-    named, or none), and its header text where the file may be lossless (`keep_header`) with every channel
-    (`whole`); nothing for other inputs."""
-    from vqcodec.io.annotations import find_annotations, read_annotations
-
-    if not io.is_wfdb(record):
-        return {}, None
-    if annotations == batch.NO_ANNOTATIONS:
-        files: dict[str, bytes] = {}
-    elif annotations:
-        files = read_annotations(record, [a.strip() for a in annotations.split(",") if a.strip()])
-    else:
-        notes: list[str] = []
-        files = find_annotations(record, notes)
-        for note in notes:
-            warnings.warn(note, stacklevel=2)
-    header = None
-    if keep_header and whole:
-        hea = io.header_path(io.record_base(record))
-        try:
-            header = hea.read_bytes()
-        except OSError as e:
-            raise InputError(f"{record}: cannot read {hea.name} ({e.strerror or e})") from e
-    return files, header
-
-
-def _keep_record_files(data: bytes, report: Report, kept: tuple[dict[str, bytes], bytes | None],
-                       record: Path) -> bytes:
-    """The .vqc bytes with the record's annotation files and (lossless files only) header text added; the report
-    counts the bytes of the file written."""
-    from vqcodec.ecg.file import with_record_files
-
-    files, header = kept
-    if not files and header is None:
-        return data
-    try:
-        data = with_record_files(data, files, header, str(record))
-    except ValueError as e:
-        raise InputError(f"{record}: cannot keep its annotation files or header: {e}") from e
-    report.n_bytes = len(data)
-    return data
-
-
-def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int | None, load: Callable[[], Codec],
-                      fs: float | None, channels: str | None, force: bool,
-                      kept: tuple[dict[str, bytes], bytes | None], max_error: int | None = None) -> bool:
-    """compress of a WFDB record or a .npy array (memory-mapped) at a quality level or within a max error (0:
-    lossless), with the channels --channels keeps: read in windows (vqcodec.ecg.stream), so memory does not grow with
-    the record; the same file as a whole read gives. False (nothing done) for a record with channels the model does
-    not take where the model codes: those are coded without it, as aux signals, from the record read whole."""
-    from vqcodec.ecg.stream import Selected
-    from vqcodec.io.array import NpySource
-    from vqcodec.io.wfdb import WfdbSource
-
-    whole: WfdbSource | NpySource = NpySource(record, fs) if record.suffix.lower() == io.NPY_SUFFIX \
-        else WfdbSource(record, fs)
-    source: WfdbSource | NpySource | Selected = whole
-    original_bytes: int | None = sum(p.stat().st_size for p in io.record_paths(record))
-    if channels is not None:  # the file bytes are the whole record's: no compression ratio against them
-        source = Selected(whole, _channel_columns([ch.name for ch in whole.channels], channels, record))
-        original_bytes = None
-    codec = load()
-    try:  # refuses channels the model does not take before reading any sample, where the model codes
-        with _record_bar(str(record)) as progress:
-            data, report = codec.compress_source(source, quality, original_bytes, progress=progress,
-                                                 max_error=max_error)
-    except ChannelError:
-        return False
-    with warnings.catch_warnings():
-        if not force:  # a record that fails its own checksum is compressed only when asked
-            warnings.simplefilter("error", CorruptSourceWarning)
-        try:
-            source.check()
-        except CorruptSourceWarning as w:
-            _fail(f"{w} (--force compresses it anyway)")
-    assert isinstance(report, Report)
-    data = _keep_record_files(data, report, kept, record)
-    _emit(data, output, to_stdout, force)
-    click.echo(f"{output if not to_stdout else record}: {_summary(report, source.channels)}", err=True)
-    return True
-
-
-def _summary(report: Report, channels: list[ChannelInfo]) -> str:
-    """The report's line, its max error in the record's units and in ADC units (what --max-error bounds)."""
-    units = sorted({ch.units.strip() or "mV" for ch in channels})
-    adc = max((c.max_err * ch.gain for c, ch in zip(report.channels, channels)), default=0.0)
-    unit = f" {units[0]}" if len(units) == 1 else f" (channels in {', '.join(units)})"
-    worst = report.worst_channel  # what --max-prdn bounds, with several leads
-    lead = f", worst lead {worst.name} {worst.prdn:.2f} %" if worst is not None and len(report.channels) > 1 else ""
-    return f"{report.summary()}{unit} = {adc:.3g} ADC unit{'' if adc == 1 else 's'}{lead}"
-
-
-def _select_channels(signal: Signal, spec: str, record: Path) -> Signal:
-    """The channels --channels names (names, or 0-based numbers), in that order."""
-    return signal.select(_channel_columns([ch.name for ch in signal.channels], spec, record))
-
-
-def _channel_columns(names: list[str], spec: str, record: Path) -> list[int]:
-    """The columns of the channels --channels names (names, or 0-based numbers), in that order."""
-    columns = []
-    for item in (part.strip() for part in spec.split(",")):
-        if item in names:
-            columns.append(names.index(item))
-        elif item.isdigit() and int(item) < len(names):
-            columns.append(int(item))
-        else:
-            _fail(f"{record}: no channel {item!r} (it has {', '.join(names)})")
-    if len(set(columns)) != len(columns):
-        _fail(f"{record}: --channels names a channel twice ({spec})")
-    return columns
-
-
-def _emit(data: bytes, output: Path, to_stdout: bool, force: bool) -> None:
-    """Write the .vqc bytes to stdout or, atomically, to the output file."""
-    if to_stdout:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        _make_folder(output)
-        write_bytes(output, data, force)
-
-
 @cli.command()
 @click.argument("vqc_files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "output_arg", default=None, metavar="PATH",
@@ -614,11 +350,11 @@ def decompress(vqc_files: tuple[Path, ...], output_arg: str | None, model: str |
     for standard input. With several inputs, one that fails is reported and the others go on."""
     settings = batch.DecompressSettings(model, force, salvage, start, end, anonymize)
     if _reads_stdin(vqc_files, resume, summary_path):
-        with _stdin_file(lambda data: batch.VQC_SUFFIX) as path, session_threads(threads):
+        with _stdin_file(lambda data: VQC_SUFFIX) as path, session_threads(threads):
             if output_arg == STDOUT:
                 _decompress_to_stdout(path, settings)
             else:
-                _decompress_one(path, output_arg, **asdict(settings))
+                decompress_one(path, output_arg, **asdict(settings))
         return
     if len(vqc_files) == 1 and not vqc_files[0].is_dir():
         if output_arg == STDOUT:
@@ -637,14 +373,14 @@ def _decompress_to_stdout(vqc_file: Path, settings: batch.DecompressSettings) ->
     from vqcodec.api import decompress as decompress_file
 
     if sys.stdout.isatty() and not settings.force:
-        _fail(f"{vqc_file}: refusing to write binary data to a terminal (redirect it, or use --force)")
+        fail(f"{vqc_file}: refusing to write binary data to a terminal (redirect it, or use --force)")
     data = read_file(vqc_file)
-    first, last = _sample_span(data, vqc_file, settings.start, settings.end)
+    first, last = sample_span(data, vqc_file, settings.start, settings.end)
     try:
         decoded = decompress_file(data, settings.model, name=str(vqc_file), salvage=settings.salvage, start=first,
                                   stop=last)
     except FormatError as e:
-        if not settings.salvage and _salvageable(data):
+        if not settings.salvage and salvageable(data):
             raise type(e)(f"{e} (decompress --salvage can recover the undamaged blocks)") from e
         raise
     suffix = io.NPY_SUFFIX if isinstance(decoded, Signal) else io.MIDI_SUFFIXES[0]
@@ -653,163 +389,9 @@ def _decompress_to_stdout(vqc_file: Path, settings: batch.DecompressSettings) ->
         sys.stdout.buffer.write(written[0].read_bytes())
         sys.stdout.buffer.flush()
     kept = read_info(data, name=str(vqc_file)).annotations if isinstance(decoded, Signal) else {}
-    left = f"; {_annotations_left(kept, 'standard output takes one file')}" if kept else ""
+    left = f"; {annotations_left(kept, 'standard output takes one file')}" if kept else ""
     click.echo(f"{vqc_file}: wrote {'a .npy array' if suffix == io.NPY_SUFFIX else 'a MIDI file'} to stdout{left}",
                err=True)
-
-
-def _sample_span(data: bytes, vqc_file: Path, start: float | None, end: float | None) -> tuple[int | None, int | None]:
-    """--start/--end in seconds as samples [first, last) of an ECG file; (None, None) for the whole file."""
-    if start is None and end is None:
-        return None, None
-    found = read_info(data, name=str(vqc_file))
-    if found.kind != "ecg":
-        raise InputError(f"{vqc_file}: --start and --end are for ECG records, this file holds {found.kind}")
-    first = 0 if start is None else min(found.n_samples, round(start * found.fs))
-    last = found.n_samples if end is None else min(found.n_samples, round(end * found.fs))
-    if last <= first:
-        raise InputError(f"{vqc_file}: --end must come after --start (the record lasts {found.duration:.1f} s)")
-    return first, last
-
-
-def _decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, force: bool, salvage: bool,
-                    start: float | None = None, end: float | None = None, anonymize: bool = False) -> None:
-    """decompress, for one input."""
-    if anonymize and (start is not None or end is not None):
-        raise click.UsageError("--anonymize writes a whole EDF file; it goes with neither --start nor --end")
-    if start is not None or end is not None:
-        _decompress_range(vqc_file, output_arg, model, force, start, end)
-        return
-    data = read_file(vqc_file)
-    try:
-        parsed = vqc.loads(data, str(vqc_file), salvage=salvage)  # a damaged file says so before any model lookup
-    except FormatError as e:
-        if not salvage and _salvageable(data):
-            raise type(e)(f"{e} (decompress --salvage can recover the undamaged blocks)") from e
-        raise
-    output = _record_output(parsed.meta.record, vqc_file)
-    if output_arg is not None:
-        output = Path(output_arg) / output if _is_folder(output_arg) else Path(output_arg)
-    if parsed.header.kind == "midi" and not io.is_midi(output):
-        output = output.with_name(output.name + io.MIDI_SUFFIXES[0])
-    ecg = parsed if isinstance(parsed, EcgFile) else None
-    if ecg is not None and ecg.edf_header is not None:
-        from vqcodec.io.edf import suffix_of
-
-        output = batch.edf_output(output, suffix_of(ecg.edf_header))
-    if anonymize and not io.is_edf(output):
-        raise click.UsageError(f"--anonymize blanks an EDF file's patient and recording fields; {output} is not one")
-    h = parsed.header
-    other = [a for a in ecg.meta.aux if (a.fs, a.n_samples) != (h.fs, h.n_samples)] if ecg is not None else []
-    if other and not io.is_edf(output):  # before any decoding, as io.write would say after it
-        rates = ", ".join(f"{a.channel.name} {a.fs:g} Hz" for a in other)
-        raise InputError(f"{output}: {ecg.meta.record if ecg else ''} has signals at other rates than its {h.fs:g} Hz "
-                         f"({rates}), which neither a WFDB record nor an array holds; decompress it to .edf")
-    _make_folder(output)
-    if io.is_edf(output):
-        from vqcodec.api import write_edf_file
-
-        edf_files = write_edf_file(parsed, output, model, name=str(vqc_file), force=force, anonymize=anonymize)
-        click.echo(f"{vqc_file}: wrote {', '.join(str(p) for p in edf_files)}", err=True)
-        return
-    annotations = ecg.annotations if ecg is not None else {}
-    record = io.is_wfdb(output)
-    if annotations and record and not force:  # before any decoding: none of the outputs may be there
-        from vqcodec.container.atomic import check_output
-        from vqcodec.io.annotations import annotation_paths
-
-        for path in annotation_paths(output, annotations):
-            check_output(path, force)
-    header = ecg.wfdb_header if ecg is not None and not (ecg.lost_blocks or ecg.damage) else None
-    written = _decode_windows(parsed, output, model, force, str(vqc_file), header if record else None)
-    if written is None:
-        signal = decode(parsed, model, str(vqc_file))
-        if record and header is not None and isinstance(signal, Signal):  # lossless, its digest checked: exact
-            written = io.write_wfdb(output, signal, force, header_text=header)
-        else:
-            written = io.write(output, signal, force)
-    summary = f"{vqc_file}: wrote {', '.join(str(p) for p in written)}"
-    if annotations and record:
-        from vqcodec.io.annotations import write_annotations
-
-        summary += f", {', '.join(str(p) for p in write_annotations(output, annotations, force))}"
-    elif annotations:
-        summary += f"; {_annotations_left(annotations, 'a .npy array is not a WFDB record')}"
-    lost, damage = getattr(parsed, "lost_blocks", {}), getattr(parsed, "damage", [])  # a MIDI file has no blocks
-    if lost or damage:
-        summary += (f"; SALVAGED from a damaged file: {len(lost)} of {parsed.header.n_blocks} blocks "
-                    f"lost and written as invalid samples, {len(damage)} other problem(s) skipped (see the "
-                    "warnings)")
-    click.echo(summary, err=True)
-
-
-def _decode_windows(parsed: object, output: Path, model: str | None, force: bool, name: str,
-                    header: bytes | None = None) -> list[Path] | None:
-    """Decode an ECG file of a model layer alone, or with its residual layer in blocks (RESB), into a WFDB record or
-    a .npy array window by window (memory does not grow with the record), the same files as a whole decode writes
-    (a WFDB record with the original `header` text a lossless file keeps, as write_wfdb writes it); None where the
-    file or the output needs the whole decode (a whole-record residual layer, aux signals, salvage, a WFDB format
-    written whole)."""
-    from vqcodec.ecg.codec import codec_for, signal_template
-    from vqcodec.io.array import NpyWriter
-    from vqcodec.io.wfdb import WfdbWriter, streamable_fmt
-
-    npy = output.suffix.lower() == io.NPY_SUFFIX
-    if not isinstance(parsed, EcgFile) or not (io.is_wfdb(output) or npy):
-        return None
-    codec = codec_for(parsed.header, model, name)
-    template = signal_template(parsed.header, parsed.meta, name)
-    if not codec.streams(parsed) or (not npy and streamable_fmt(template) is None):
-        return None
-    writer: NpyWriter | WfdbWriter = NpyWriter(output, template.n_samples, template.n_channels, force) if npy \
-        else WfdbWriter(output, template, force, header_text=header)
-    try:
-        with _record_bar(name) as progress:
-            for y in codec.decode_windows(parsed, name, progress=progress):
-                writer.write(y)
-    except BaseException:
-        writer.abort()
-        raise
-    return writer.close()
-
-
-def _decompress_range(vqc_file: Path, output_arg: str | None, model: str | None, force: bool,
-                      start: float | None, end: float | None) -> None:
-    """decompress --start/--end: only the samples of that time span (and the blocks they need)."""
-    from vqcodec.api import decompress as decompress_file
-
-    data = read_file(vqc_file)
-    found = read_info(data, name=str(vqc_file))
-    first, last = _sample_span(data, vqc_file, start, end)
-    assert first is not None and last is not None  # --start or --end was given
-    signal = decompress_file(data, model, name=str(vqc_file), start=first, stop=last)
-    assert isinstance(signal, Signal)
-    output = _record_output(found.meta.record if found.meta else None, vqc_file)
-    if output_arg is not None:
-        output = Path(output_arg) / output if _is_folder(output_arg) else Path(output_arg)
-    _make_folder(output)
-    written = io.write(output, signal, force)
-    left = (f"; {_annotations_left(found.annotations, 'their sample numbers count from the record start')}"
-            if found.annotations else "")
-    click.echo(f"{vqc_file}: wrote samples {first}..{last - 1} ({first / found.fs:.1f} s to {last / found.fs:.1f} s) "
-               f"to {', '.join(str(p) for p in written)}{left}", err=True)
-
-
-def _annotations_left(annotations: dict, why: str) -> str:
-    """What a decompress that writes no annotation file says of those the file keeps."""
-    return (f"annotation files {', '.join(sorted(annotations))} not written ({why}; a whole decode to a WFDB record "
-            "writes them, and vqcodec.annotations() reads them)")
-
-
-def _salvageable(data: bytes) -> bool:
-    """Whether a file that failed to parse would parse with --salvage (its damage is confined to the blocks)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            vqc.loads(data, salvage=True)
-    except VqcError:
-        return False
-    return True
 
 
 @cli.command()
@@ -823,8 +405,8 @@ def info(vqc_file: Path, as_json: bool) -> None:
     else:
         click.echo("\n".join(i.lines()))
     if i.damage:  # the header is shown, but the file is not whole
-        hint = " (decompress --salvage can recover the undamaged blocks)" if _salvageable(read_file(vqc_file)) else ""
-        _fail(f"{vqc_file}: damaged: {'; '.join(i.damage)}{hint}")
+        hint = " (decompress --salvage can recover the undamaged blocks)" if salvageable(read_file(vqc_file)) else ""
+        fail(f"{vqc_file}: damaged: {'; '.join(i.damage)}{hint}")
 
 
 def _vqc_files(paths: tuple[Path, ...]) -> list[Path]:
@@ -975,7 +557,7 @@ def verify(paths: tuple[Path, ...], model: str | None, jobs: int, against: Path 
         write_bytes(summary_path, json.dumps([{"file": p, "ok": ok, "verdict": what} for p, ok, what, _ in verdicts],
                                              indent=1).encode() + b"\n", force=True)
     if failed:
-        _fail(f"{failed} of {len(verdicts)} files failed verification")
+        fail(f"{failed} of {len(verdicts)} files failed verification")
     click.echo(f"vqcodec: {len(verdicts)} file(s) verified, all OK", err=True)
 
 
@@ -991,13 +573,13 @@ def tokens_command(midi_file: Path, output: Path | None, quality: int | None, mo
     from vqcodec.midi import tokens as midi_tokens
     from vqcodec.midi import vq
 
-    output = output or _default_output(midi_file, ".npz")
+    output = output or default_output(midi_file, ".npz")
     if output.exists() and not force:
-        _fail(f"{output}: already exists (use --force to overwrite)")
+        fail(f"{output}: already exists (use --force to overwrite)")
     codec = vq.load(model or midi_tokens.DEFAULT_VQ_MODEL)
     codec.check_quality(quality, str(midi_file))
     tok = midi_tokens.tokens(io.read_midi(midi_file), codec, quality, name=str(midi_file))
-    _make_folder(output)
+    make_folder(output)
     write_bytes(output, tok.to_bytes(), force)
     click.echo(f"{output}: {len(tok.pitch)} notes, {tok.indices.shape[0]} windows x {tok.level.stages} stages x "
                f"{tok.indices.shape[2]} codes of {tok.codes} (quality {tok.quality})", err=True)
@@ -1013,12 +595,12 @@ def detokenize_command(tokens_file: Path, output: Path | None, model: str | None
     """A midi-vq tokens file (from `vqcodec tokens`) back to a MIDI file."""
     from vqcodec.midi import tokens as midi_tokens
 
-    output = output or _default_output(tokens_file, ".mid")
+    output = output or default_output(tokens_file, ".mid")
     if output.exists() and not force:
-        _fail(f"{output}: already exists (use --force to overwrite)")
+        fail(f"{output}: already exists (use --force to overwrite)")
     tok = midi_tokens.Tokens.from_bytes(read_file(tokens_file), str(tokens_file))
     perf = midi_tokens.detokenize(tok, model, str(tokens_file))
-    _make_folder(output)
+    make_folder(output)
     io.write_midi(output, perf, force)
     click.echo(f"{output}: {len(perf)} notes from {tokens_file}", err=True)
 
@@ -1036,11 +618,11 @@ def main() -> None:
         click.echo(f"vqcodec: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
     except VqcError as e:
-        _fail(str(e))
+        fail(str(e))
     except OSError as e:  # what the checks before it cannot foresee, e.g. a name longer than the system allows
-        _fail(f"{e.filename or 'vqcodec'}: {e.strerror or e}")
+        fail(f"{e.filename or 'vqcodec'}: {e.strerror or e}")
     except MemoryError:
-        _fail("out of memory")
+        fail("out of memory")
 
 
 @cli.command()

@@ -211,8 +211,8 @@ RECORD_FILES_EXPECTED = json.loads((RECORD_FILES_GOLDEN / "expected.json").read_
 @pytest.mark.parametrize("name", sorted(RECORD_FILES_EXPECTED))
 def test_a_golden_file_with_annotations_keeps_them_and_decodes_as_written(name: str, tmp_path: Path) -> None:
     """The kept files come back byte for byte (the header only from the lossless file), and the samples as stored."""
-    from vqcodec.cli import _decompress_one
     from vqcodec.ecg import file as ecg_file
+    from vqcodec.records import decompress_one
 
     data = (RECORD_FILES_GOLDEN / f"{name}.vqc").read_bytes()
     want = RECORD_FILES_EXPECTED[name]
@@ -230,7 +230,7 @@ def test_a_golden_file_with_annotations_keeps_them_and_decodes_as_written(name: 
     else:
         np.testing.assert_allclose(decoded.samples, expected, atol=want["tolerance_adc_steps"] / 200)
     (tmp_path / f"{name}.vqc").write_bytes(data)
-    _decompress_one(tmp_path / f"{name}.vqc", str(tmp_path / "out" / "synth"), str(GOLDEN.parent / "v1.7" / "model"),
+    decompress_one(tmp_path / f"{name}.vqc", str(tmp_path / "out" / "synth"), str(GOLDEN.parent / "v1.7" / "model"),
                     force=False, salvage=False)
     same = ["synth.atr", "synth.qrs"] + (["synth.hea", "synth.dat"] if want["exact"] else [])
     for file in same:

@@ -3,6 +3,7 @@ range clear of a damaged block decodes while the damage is warned about."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from tests.helpers.vqc import flip_in_block
 from vqcodec.ecg import codec as codec_module
 from vqcodec.ecg.codec import Codec
 from vqcodec.errors import ChecksumError, InputError
+from vqcodec.io.wfdb import read_wfdb
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +39,31 @@ def test_a_range_is_the_whole_decode_cut(codec: Codec, long_file: tuple[bytes, n
     np.testing.assert_array_equal(got.samples, whole[a:b])
 
 
-def test_a_range_at_another_rate_is_within_one_adc_step(codec: Codec) -> None:
-    sig = make_signal(9000, channels=2, fs=500.0, seed=2)
+REAL_AT_OTHER_RATES = {"qtdb 250 Hz": (Path("ecg", "qtdb", "sel14046"), 60.0),
+                       "ptbxl 500 Hz": (Path("ecg", "ptbxl", "records500", "00000", "00100_hr"), None)}
+"""Real records at rates other than the tiny model's 360 Hz, and the seconds of each the test codes (None: all)."""
+
+
+@pytest.mark.parametrize("record", REAL_AT_OTHER_RATES)
+def test_a_range_at_another_rate_is_exactly_the_whole_decode_cut(codec: Codec, data_dir: Path, record: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(codec_module, "DECODE_CHUNK", 256)  # decoder chunk edges every ~2.8 s
+    path, seconds = REAL_AT_OTHER_RATES[record]
+    sig = read_wfdb(data_dir / path)
+    if seconds is not None:
+        sig = replace(sig, samples=sig.samples[: round(seconds * sig.fs)])
     data = codec.compress(sig).data
     whole = codec.decompress(data).samples
-    for a, b in [(0, 9000), (4000, 4400), (8900, 9000), (3, 4)]:
+    n = len(whole)
+    per_model = sig.fs / codec.fs  # record samples per model-rate sample
+    block = round(codec.block_samples * per_model)  # a storage block's edge, in record samples
+    chunk = round(256 * codec.hop * per_model)  # a decoder chunk's edge
+    spans = [(0, n), (0, 1), (n - 1, n), (n - 37, n), (3, 4), (chunk - 5, chunk + 5), (2 * chunk, 3 * chunk + 1),
+             (n // 2, n // 2 + 1)]
+    spans += [(block - 20, block + 20), (block, min(n, 2 * block)), (block - 1, block)] if block < n else []
+    for a, b in spans:
         got = vqcodec.decompress(data, codec, start=a, stop=b).samples
-        assert np.nanmax(np.abs(got - whole[a:b])) <= 1 / sig.channels[0].gain + 1e-9
+        assert np.array_equal(got, whole[a:b], equal_nan=True), (record, a, b)
 
 
 def test_a_range_clear_of_a_damaged_block_decodes_and_one_that_needs_it_names_it(

@@ -1,9 +1,12 @@
 """vqcodec.ecg.ratecontrol: the guided searches find what exhaustive search finds, each setting measured once; and
-`Codec.compress_to_prdn` (--max-prdn) keeps its target on every lead, with the tiny model and on a LUDB record."""
+`Codec.compress_to_prdn` (--max-prdn) keeps its target on every lead, with the tiny model and on a LUDB record, and
+`Codec.compress_source_to_prdn` makes its choice and file from a record read in windows."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,9 +14,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import vqcodec
+from tests.helpers.records import mitdb_path
 from tests.helpers.signals import make_signal
+from vqcodec.ecg import codec as codec_module
+from vqcodec.ecg import stream
 from vqcodec.ecg.codec import MODEL_MIN_ERROR, Codec
 from vqcodec.ecg.ratecontrol import cheapest_level, largest_bound
+from vqcodec.io.wfdb import read_wfdb
 from vqcodec.metrics import CompressedToTarget, compare
 from vqcodec.models.bundle import ALIASES, installed_models
 
@@ -222,3 +229,38 @@ def test_a_12_lead_ludb_record_meets_the_target_on_every_lead(data_dir):
         assert setting.startswith("max error") and int(setting.split()[-1]) > 2, setting
         assert len(data) < len(two.data) and two.report.worst_prdn <= target  # the old answer at 5 %, beaten
     assert int(setting.split()[-1]) >= MODEL_MIN_ERROR  # at 9 %: the model and the layer around it
+
+
+# Codec.compress_source_to_prdn: the same trials and file from a record read in windows.
+
+@pytest.fixture(scope="module")
+def mitdb_minutes(data_dir: Path) -> vqcodec.Signal:
+    """The first 30 s of MIT-BIH 100 (real samples; 2 leads at 360 Hz): 2 of the tiny model's storage blocks."""
+    sig = read_wfdb(mitdb_path(data_dir))
+    return replace(sig, samples=sig.samples[: 30 * int(sig.fs)])
+
+
+@pytest.mark.parametrize("answer", ["a level", "a max error", "lossless"])
+def test_in_windows_the_trials_choose_and_write_what_the_whole_record_does(codec: Codec, mitdb_minutes, answer: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(codec_module, "ENCODE_CHUNK", 1024)  # chunks that windows cut through
+    monkeypatch.setattr(codec_module, "DECODE_CHUNK", 96)
+    sig = mitdb_minutes
+    top = codec.compress(sig, codec.qualities[-1]).report.worst_prdn
+    target = {"a level": codec.compress(sig, codec.qualities[1]).report.worst_prdn, "a max error": top / 2,
+              "lossless": 1e-9}[answer]
+    whole = codec.compress_to_prdn(sig, target, 1234)
+    assert whole.setting.startswith({"a level": "quality", "a max error": "max error"}.get(answer, "lossless"))
+    got = codec.compress_source_to_prdn(stream.SignalSource(sig), target, 1234, window=256)
+    assert got.setting == whole.setting and got.data == whole.data
+    assert got.report.channels == whole.report.channels
+
+
+def test_in_windows_spreads_are_summed_as_the_whole_records(mitdb_minutes) -> None:
+    sig = mitdb_minutes
+    gains = np.array([ch.gain for ch in sig.channels])
+    found = stream.spread(stream.SignalSource(sig), gains)
+    for c in range(sig.n_channels):
+        x = sig.samples[:, c] * gains[c]
+        assert found.std(c) == pytest.approx(float(np.std(x)), rel=1e-12)
+        assert (found.lo[c], found.hi[c]) == (x.min(), x.max())

@@ -148,6 +148,38 @@ def test_a_npy_array_read_through_a_memory_map_compresses_to_the_whole_arrays_by
     assert codec.compress_source(NpySource(tmp_path / "rec.npy", fs=codec.fs), window=300).data == whole
 
 
+@pytest.mark.parametrize("answer", ["a level", "lossless"])
+def test_the_cli_picks_a_max_prdn_setting_in_windows_and_writes_the_whole_ones_file(cli, tiny_bundle: Path,
+                                                                                    tmp_path: Path,
+                                                                                    answer: str) -> None:
+    sig = replace(make_signal(20000, channels=2, seed=5), record_name="rec")
+    write_wfdb(tmp_path / "rec", sig)
+    codec = Codec.load(tiny_bundle)
+    on_disk = read_wfdb(tmp_path / "rec")
+    target = codec.compress(on_disk, 2).report.worst_prdn if answer == "a level" else 1e-9
+    r = cli("compress", tmp_path / "rec", "-m", tiny_bundle, "-o", tmp_path / "rec.vqc", "--max-prdn", repr(target))
+    assert r.code == 0, r.stderr
+    original_bytes = sum(p.stat().st_size for p in (tmp_path / "rec.hea", tmp_path / "rec.dat"))
+    want = codec.compress_to_prdn(on_disk, target, original_bytes)
+    assert f"[{want.setting}]" in r.stderr and want.setting.startswith("quality" if answer == "a level" else "lossless")
+    header = (tmp_path / "rec.hea").read_bytes()
+    assert (tmp_path / "rec.vqc").read_bytes() == ecg_file.with_record_files(want.data, {}, header)
+
+
+def test_the_cli_codes_a_record_with_a_signal_the_model_does_not_take_to_max_prdn_from_the_whole_record(
+        cli, tiny_bundle: Path, tmp_path: Path) -> None:
+    """Aux signals are one residual stream each over the whole record (AUXS), so such a record is read whole."""
+    sig = replace(make_signal(20000, channels=2, seed=6), record_name="rec")
+    sig.channels[1] = replace(sig.channels[1], name="ABP", units="mmHg")
+    write_wfdb(tmp_path / "rec", sig)
+    codec = Codec.load(tiny_bundle)
+    r = cli("compress", tmp_path / "rec", "-m", tiny_bundle, "-o", tmp_path / "rec.vqc", "--max-prdn", "1000")
+    assert r.code == 0 and "without the model" in r.stderr, r.stderr
+    original_bytes = sum(p.stat().st_size for p in (tmp_path / "rec.hea", tmp_path / "rec.dat"))
+    want = codec.compress_to_prdn(read_wfdb(tmp_path / "rec"), 1000, original_bytes)
+    assert (tmp_path / "rec.vqc").read_bytes() == want.data
+
+
 @pytest.fixture
 def small_residual_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Residual blocks short enough that a short record holds several, the last one shorter."""

@@ -15,7 +15,6 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from vqcodec.container import format as vqc
 from vqcodec.ecg import file as ecg_file
 from vqcodec.ecg import stream
 from vqcodec.ecg.conditioning import (
-    MAX_RESAMPLE_DENOMINATOR,
     fill_invalid,
     model_length,
     nan_runs,
@@ -86,9 +84,6 @@ curves for targets of 2-8.5 %, 0.5 took 2.8 trials on average (the check below M
 ECG_UNITS = ("V", "mV", "uV", "µV", "μV", "nV", "")
 """The channel units an ECG bundle takes when its manifest states no `accepts_units`: voltages, and none (a WFDB
 channel without units is in mV). Compared without case or surrounding spaces."""
-RANGE_RESAMPLE_PAD = 1024
-"""Model-rate samples decoded beyond each end of a range at another rate than the model's, so that the resampler's
-edges fall outside the range (its filter reaches some 10 samples at the ratios of real records)."""
 FINGERPRINT_TOL = 1e-2
 """Allowed |difference| of the decode fingerprint (normalised units; onnxruntime is not bit-exact)."""
 
@@ -734,11 +729,9 @@ class Codec:
         what the trials measured. Returns CompressedToTarget(data, report, setting), the setting as text ("quality
         6", "max error 7", "lossless": the file `--max-error 7` writes, at the default level); report.worst_channel
         names the channel that came closest to the target. The choice is per record: every block uses the same
-        setting.
+        setting. `compress_source_to_prdn` makes the same choice and file from a record read in windows.
         """
-        if not (isinstance(max_prdn, (int, float)) and math.isfinite(max_prdn) and max_prdn > 0):
-            raise InputError(f"{signal.record_name}: --max-prdn must be a positive percentage, got {max_prdn!r}")
-        levels = self.qualities
+        _check_prdn(max_prdn, signal)
         routes = self.route(signal, None)  # aux signals lossless, whatever the setting of the others
         aux = self.code_aux(routes)
         if not routes.use_model:  # no channel for the model: lossless meets any target
@@ -746,50 +739,81 @@ class Codec:
             return CompressedToTarget(*self._compress(alone, self.default_quality, original_bytes, vqc.ZSTD_LEVEL, 0),
                                       "lossless")
         prepared = replace(self._prepare(routes.main, None), aux=aux)
-        met: list[CompressedToTarget] = []  # every trial that met the target
+        alone = replace(prepared, latent=None)
+
+        def trial(quality: int, max_error: int | None) -> tuple[bytes, Report]:
+            coded = alone if max_error is not None and max_error < MODEL_MIN_ERROR else prepared
+            return self._compress(coded, quality, original_bytes, vqc.ZSTD_LEVEL, max_error)
+
+        return self._to_prdn(trial, max_prdn, lambda: stream.SignalSource(prepared.signal))
+
+    def compress_source_to_prdn(self, source: stream.Source, max_prdn: float, original_bytes: int | None = None, *,
+                                window: int | None = None, progress: stream.Progress | None = None,
+                                ) -> CompressedToTarget:
+        """`compress_to_prdn` of a record read in windows (vqcodec.ecg.stream.Source), in memory that does not grow
+        with the record: each trial is a `compress_source` (its distortion the running sums of its windows), so the
+        encoder runs once per trial rather than once for all (its latent would grow with the record), and the
+        residual layer's search starts from sums of the samples read in windows. The same trials, choice and bytes
+        as `compress_to_prdn` of the whole record in memory. `progress` is told each trial's share done. Every
+        channel goes to the model's group: a record with channels the model does not take is a ChannelError
+        (`compress_to_prdn` codes those as aux signals)."""
+        _check_prdn(max_prdn, source)
+
+        def trial(quality: int, max_error: int | None) -> tuple[bytes, Report]:
+            data, report = self.compress_source(source, quality, original_bytes, window=window, progress=progress,
+                                                max_error=max_error)
+            assert isinstance(report, Report)  # an ECG codec's
+            return data, report
+
+        return self._to_prdn(trial, max_prdn, lambda: source)
+
+    def _to_prdn(self, trial: Callable[[int, int | None], tuple[bytes, Report]], max_prdn: float,
+                 source: Callable[[], stream.Source]) -> CompressedToTarget:
+        """The search of compress_to_prdn over `trial(quality, max_error)`, a real compress and decode at that
+        setting (the file `--quality` or `--max-error` writes), of the record `source` gives (read only where the
+        residual layer's search needs where to start). Only the smallest file that met the target so far is kept
+        (the first of equals: the ladder's)."""
+        levels = self.qualities
+        best: list[CompressedToTarget] = []
+
+        def keep(data: bytes, report: Report, setting: str) -> None:
+            if not report.worst_prdn > max_prdn and (not best or len(data) < len(best[0].data)):
+                best[:] = [CompressedToTarget(data, report, setting)]
 
         def measure(i: int) -> float:
-            data, report = self._compress(prepared, levels[i], original_bytes, vqc.ZSTD_LEVEL, None)
-            if not report.worst_prdn > max_prdn:
-                met.append(CompressedToTarget(data, report, f"quality {levels[i]}"))
+            data, report = trial(levels[i], None)
+            keep(data, report, f"quality {levels[i]}")
             return report.worst_prdn
 
         val_prdn = [self.bundle.manifest["qualities"][str(q)].get("val_prdn") for q in levels]
         i = cheapest_level(len(levels), measure, max_prdn, None if None in val_prdn else val_prdn)
         if i == len(levels) - 1:
-            met += self._bounded_to_prdn(prepared, max_prdn, original_bytes,
-                                         min((len(m.data) for m in met), default=math.inf))
-        if not met:  # lossless meets any target
-            alone = replace(prepared, latent=None)
-            return CompressedToTarget(*self._compress(alone, self.default_quality, original_bytes, vqc.ZSTD_LEVEL, 0),
-                                      "lossless")
-        return min(met, key=lambda m: len(m.data))  # the first of equals: the ladder's
+            self._bounded_to_prdn(trial, max_prdn, source, keep, len(best[0].data) if best else math.inf)
+        if not best:  # lossless meets any target
+            return CompressedToTarget(*trial(self.default_quality, 0), "lossless")
+        return best[0]
 
-    def _bounded_to_prdn(self, prepared: _Prepared, max_prdn: float, original_bytes: int | None,
-                         beat: float) -> list[CompressedToTarget]:
-        """The residual layer's trials that met max_prdn on every channel, in a search for the largest max error E
-        that does (ratecontrol.largest_bound, from _bound_range's guess). The setting is what `--max-error E`
-        writes: below MODEL_MIN_ERROR the layer codes alone, from it up around the model at the default level.
-        beat: the bytes of a setting that met the target already; a bound that misses and is no smaller ends the
-        search. The layer's bytes fall as E rises except at MODEL_MIN_ERROR, where the model's bits come in, so
-        when the answer is above that step the largest bound below it is tried too."""
-        alone = replace(prepared, latent=None)
-        met: list[CompressedToTarget] = []
+    def _bounded_to_prdn(self, trial: Callable[[int, int | None], tuple[bytes, Report]], max_prdn: float,
+                         source: Callable[[], stream.Source], keep: Callable[[bytes, Report, str], None],
+                         beat: float) -> None:
+        """The residual layer's trials, each given to `keep`, in a search for the largest max error E that meets
+        max_prdn on every channel (ratecontrol.largest_bound, from _bound_range's guess). The setting is what
+        `--max-error E` writes: below MODEL_MIN_ERROR the layer codes alone, from it up around the model at the
+        default level. beat: the bytes of a setting that met the target already; a bound that misses and is no
+        smaller ends the search. The layer's bytes fall as E rises except at MODEL_MIN_ERROR, where the model's bits
+        come in, so when the answer is above that step the largest bound below it is tried too."""
         tried: set[int] = set()
 
         def measure(e: int) -> tuple[float, float]:
-            data, report = self._compress(prepared if e >= MODEL_MIN_ERROR else alone, self.default_quality,
-                                          original_bytes, vqc.ZSTD_LEVEL, e)
+            data, report = trial(self.default_quality, e)
             tried.add(e)
-            if not report.worst_prdn > max_prdn:
-                met.append(CompressedToTarget(data, report, f"max error {e}"))
+            keep(data, report, f"max error {e}")
             return report.worst_prdn, len(data)
 
-        guess, cap = _bound_range(prepared.signal, max_prdn)
+        guess, cap = _bound_range(source(), max_prdn)
         if largest_bound(measure, max_prdn, guess, cap, beat, PRDN_BOUND_SLOPE) >= MODEL_MIN_ERROR \
                 and MODEL_MIN_ERROR - 1 not in tried:
             measure(MODEL_MIN_ERROR - 1)
-        return met
 
     def decompress(self, data: bytes | bytearray | memoryview, name: str | None = None, *,
                    limits: vqc.Limits = vqc.DEFAULT_LIMITS, start: int | None = None,
@@ -805,12 +829,13 @@ class Codec:
 
     def decode_range(self, f: EcgFile, start: int, stop: int, name: str = "<bytes>") -> Signal:
         """Samples [start, stop) of a parsed file at the record's rate, decoding only the storage blocks and the
-        decoder chunks they need: the same chunks, with the same context, as a whole decode runs, so the samples are
-        a whole decode's (at another rate than the model's, within float rounding at the resampler's edges, then
-        the ADC grid). A file with a residual layer in blocks (RESB) decodes only the residual blocks the range
-        touches, exactly; one with a whole-record RESD is decoded whole and cut, its lanes running over the record;
-        the stored fingerprint covers whole blocks and is not checked here. A lost (salvaged) block the range needs
-        is a ChecksumError naming it."""
+        decoder chunks they need, through the machinery the windowed decode runs (`stream.ModelOutput`, and
+        `stream.Resampled` at another rate than the model's): the same chunks with the same context, and a resampler
+        whose every output is the whole record's, so the samples are exactly those a whole decode gives there. A
+        file with a residual layer in blocks (RESB) decodes only the residual blocks the range touches, exactly; one
+        with a whole-record RESD is decoded whole and cut, its lanes running over the record; the stored fingerprint
+        covers whole blocks and is not checked here. A lost (salvaged) block the range needs is a ChecksumError
+        naming it."""
         h = f.header
         if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start <= stop <= h.n_samples):
             raise InputError(f"{name}: range {start}..{stop} is not within the record's {h.n_samples} samples")
@@ -819,49 +844,11 @@ class Codec:
         if f.residual is not None or h.n_stages == 0 or f.aux:
             whole = self.decode_file(f, name)
             return _cut(whole, start, stop)
-        meta = f.meta
-        template = signal_template(h, meta, name)
-        if -(-meta.n_model // self.hop) != h.n_frames or model_length(h.n_samples, h.fs, self.fs) != meta.n_model:
-            raise FormatError(f"{name}: n_model disagrees with n_frames or n_samples")
-        ratio = Fraction(h.fs / self.fs).limit_denominator(MAX_RESAMPLE_DENOMINATOR)  # record per model sample
-        pad = 0 if h.fs == self.fs else RANGE_RESAMPLE_PAD
-        m0 = max(0, (math.floor(start / ratio) - pad) // ratio.denominator * ratio.denominator)
-        m1 = min(meta.n_model, math.ceil(stop / ratio) + pad)
-        n, hop, margin, chunk = h.n_frames, self.hop, self.decode_margin, DECODE_CHUNK
-        if n <= chunk + 2 * margin:  # decoded in one call, as a whole decode does
-            starts, lo_all, hi_all = [0], 0, n
-        else:
-            last_frame = -(-m1 // hop)
-            c0, c1 = m0 // hop // chunk, -(-last_frame // chunk)
-            starts = list(range(c0 * chunk, min(c1 * chunk, n), chunk))
-            lo_all, hi_all = max(0, starts[0] - margin), min(n, starts[-1] + chunk + margin)
-        bf = h.block_frames
-        b0, b1 = lo_all // bf, -(-hi_all // bf)
-        lost = [b for b in range(b0, b1) if b in f.lost_blocks]
-        if lost:
-            raise ChecksumError(f"{name}: block {lost[0]}, which samples {start}..{stop - 1} need, is damaged "
-                                f"({f.lost_blocks[lost[0]]})")
-        indices = self.file_indices(f, name, range(b0, b1))[:, :, lo_all - b0 * bf : hi_all - b0 * bf]
-        z = np.zeros((h.n_channels, self._cb.shape[2], hi_all - lo_all), dtype=np.float32)
-        for s in range(h.n_stages):
-            for ch in range(h.n_channels):
-                z[ch] += self._cb_t[s][:, indices[ch, s].astype(np.int64)]
-        run = lambda a: self.decode_latent(a)[:, 0, :]  # noqa: E731
-        if len(starts) == 1 and (lo_all, hi_all) == (0, n):
-            yn, base = run(z), 0
-        else:
-            parts = []
-            for s in starts:
-                lo, hi = max(0, s - margin), min(n, s + chunk + margin)
-                y = run(z[..., lo - lo_all : hi - lo_all])
-                parts.append(y[..., (s - lo) * hop : (s - lo) * hop + (min(s + chunk, n) - s) * hop])
-            yn, base = np.concatenate(parts, axis=-1), starts[0] * hop
-        yn = yn[:, m0 - base : m1 - base]
-        rows = (np.arange(m0, m1) // self.norm_samples).clip(max=len(f.norm) - 1)
-        y = (yn.T.astype(np.float64) * f.norm[rows, :, 1] + f.norm[rows, :, 0])  # [samples, C], denormalised
-        r0 = int(m0 * ratio)
-        if h.fs != self.fs:  # a window reaching the record's end is padded to its length as a whole decode is
-            y = resample(y, self.fs, h.fs, h.n_samples - r0 if m1 == meta.n_model else None)
+        self._check_layout(f, name)
+        template = signal_template(h, f.meta, name)
+        model = self._model_reader(f, name, needed_by=f"samples {start}..{stop - 1}")
+        assert model is not None  # a file with stages has a model layer
+        y = model[1](start, stop) if stop > start else np.zeros((0, h.n_channels))
         part = Signal(np.zeros((stop - start, h.n_channels)), h.fs, template.channels, template.record_name,
                       list(template.comments), template.base_time, template.base_date)
         runs = f.nan_runs.copy()
@@ -870,7 +857,7 @@ class Codec:
             runs[:, 1] = np.maximum(runs[:, 1], start) - start
             runs[:, 2] = ends - start - runs[:, 1]
             runs = runs[runs[:, 2] > 0]
-        decoded, _ = self._finish(y[start - r0 : stop - r0], part, runs)
+        decoded, _ = self._finish(y, part, runs)
         return decoded
 
     def streams(self, f: EcgFile) -> bool:
@@ -880,13 +867,22 @@ class Codec:
         return (f.residual is None and (f.header.n_stages > 0 or f.residual_blocks is not None)
                 and not f.lost_blocks and not f.damage and not f.aux)
 
-    def _model_reader(self, f: EcgFile, name: str) -> tuple[stream.ModelOutput, stream.Reader] | None:
+    def _model_reader(self, f: EcgFile, name: str, needed_by: str | None = None,
+                      ) -> tuple[stream.ModelOutput, stream.Reader] | None:
         """A file's decoded model layer, read by record-rate sample ranges before the grid (what the residual layer
-        predicts from), decoder chunk by chunk; None without a model layer."""
+        predicts from), decoder chunk by chunk; None without a model layer. needed_by: what the reads are for (a
+        range of samples); a lost (salvaged) storage block they reach is then a ChecksumError saying so, rather than
+        the zeros a salvaged whole decode gives it."""
         h, meta = f.header, f.meta
         if not h.n_stages:
             return None
-        indices = stream.BlockIndices(lambda b: self.file_indices(f, name, range(b, b + 1)), h.block_frames)
+
+        def block(b: int) -> np.ndarray:
+            if needed_by is not None and b in f.lost_blocks:
+                raise ChecksumError(f"{name}: block {b}, which {needed_by} need, is damaged ({f.lost_blocks[b]})")
+            return self.file_indices(f, name, range(b, b + 1))
+
+        indices = stream.BlockIndices(block, h.block_frames)
         output = stream.ModelOutput(self, indices.frames, f.norm, meta.n_model, h.n_frames, h.block_frames)
         return output, stream.Resampled(output.read, meta.n_model, self.fs, h.fs, h.n_samples).read
 
@@ -1077,19 +1073,25 @@ def _baselines(signal: Signal) -> np.ndarray:
     return np.array([ch.baseline for ch in signal.channels], dtype=np.float64)
 
 
-def _bound_range(signal: Signal, max_prdn: float) -> tuple[float, int]:
+def _check_prdn(max_prdn: float, signal: Signal | stream.Source) -> None:
+    """InputError unless max_prdn is a positive percentage."""
+    if not (isinstance(max_prdn, (int, float)) and math.isfinite(max_prdn) and max_prdn > 0):
+        raise InputError(f"{signal.record_name}: --max-prdn must be a positive percentage, got {max_prdn!r}")
+
+
+def _bound_range(source: stream.Source, max_prdn: float) -> tuple[float, int]:
     """Where `--max-prdn`'s search of the residual layer's max error starts and its cap (ADC units). It starts at
     the largest E at which an error spread evenly over the 2E + 1 integers -E..E (rms sqrt(E(E + 1) / 3), which
     the layer alone comes close to, and around the model stays under) gives the channel of least spread a PRDN of
     max_prdn. The cap is the widest channel's peak-to-peak range: every sample is then within E of any value its
-    channel takes."""
+    channel takes. The spreads are sums over the record read in windows (stream.spread), the same whatever the
+    window."""
     spreads, ranges = [], [1.0]
-    for c, ch in enumerate(signal.channels):
-        x = signal.samples[:, c]
-        x = x[~np.isnan(x)] * ch.gain
-        if x.size and np.ptp(x) > 0:  # a flat channel's PRDN is undefined: it sets no bound
-            spreads.append(float(np.std(x)))
-            ranges.append(float(np.ptp(x)))
+    found = stream.spread(source, np.array([ch.gain for ch in source.channels], dtype=np.float64))
+    for c in range(len(source.channels)):
+        if found.count[c] and found.hi[c] > found.lo[c]:  # a flat channel's PRDN is undefined: it sets no bound
+            spreads.append(found.std(c))
+            ranges.append(float(found.hi[c] - found.lo[c]))
     rms = max_prdn / 100 * min(spreads) if spreads else 0.0
     return (math.sqrt(1 + 12 * rms**2) - 1) / 2, math.ceil(max(ranges))
 

@@ -14,6 +14,7 @@ digest of the decoded samples (dSIG) is a SHA-256 fed in the record's order.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -193,52 +194,88 @@ class Resampled:
 
 
 @dataclass
+class Spread:
+    """Per channel, the count, mean, sum of squared deviations from the mean (Chan et al.'s combination) and range of
+    a record's valid values, added one unit of the grid at a time in the record's order: the same figures whatever
+    the window."""
+
+    count: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+    @classmethod
+    def empty(cls, n_channels: int) -> Spread:
+        c = n_channels
+        return cls(np.zeros(c, np.int64), np.zeros(c), np.zeros(c), np.full(c, np.inf), np.full(c, -np.inf))
+
+    def add(self, c: int, xc: np.ndarray) -> None:
+        """Channel c's valid values xc of one unit of the grid (at least one)."""
+        k = len(xc)
+        mean_b = float(xc.mean())
+        m2_b = float(np.sum((xc - mean_b) ** 2))
+        n_a = int(self.count[c])
+        total = n_a + k
+        delta = mean_b - self.mean[c]
+        self.m2[c] += m2_b + delta * delta * n_a * k / total
+        self.mean[c] += delta * k / total
+        self.count[c] = total
+        self.lo[c], self.hi[c] = min(self.lo[c], float(xc.min())), max(self.hi[c], float(xc.max()))
+
+    def std(self, c: int) -> float:
+        """Channel c's standard deviation (of the whole population, as np.std gives it)."""
+        return math.sqrt(float(self.m2[c]) / int(self.count[c]))
+
+
+def spread(source: Source, scale: np.ndarray) -> Spread:
+    """The Spread of a source's valid values times `scale` [C] (ADC gains: the values in ADC units), read and added
+    METRIC_UNIT samples at a time in the record's order."""
+    out = Spread.empty(len(source.channels))
+    for a in range(0, source.n_samples, METRIC_UNIT):
+        x = source.read(a, min(source.n_samples, a + METRIC_UNIT))
+        for c in range(len(source.channels)):
+            xc = x[~np.isnan(x[:, c]), c] * scale[c]
+            if len(xc):
+                out.add(c, xc)
+    return out
+
+
+@dataclass
 class RunningDistortion:
     """Per-channel sums of a record's distortion, added METRIC_UNIT samples at a time in the record's order, so that
-    the report does not depend on the window (`metrics.distortion_from_sums` turns them into a ChannelReport)."""
+    the report does not depend on the window (`metrics.distortion_from_sums` turns them into a ChannelReport): the
+    original's Spread, and the sums of its squares and of the squared error, and the largest error."""
 
     n_channels: int
-    count: np.ndarray = field(init=False)
-    mean: np.ndarray = field(init=False)
-    m2: np.ndarray = field(init=False)  # sum of squared deviations from the mean (Chan et al.'s combination)
+    original: Spread = field(init=False)
     energy: np.ndarray = field(init=False)
     e2: np.ndarray = field(init=False)
     max_err: np.ndarray = field(init=False)
-    lo: np.ndarray = field(init=False)
-    hi: np.ndarray = field(init=False)
     clipped: int = 0
 
     def __post_init__(self) -> None:
         c = self.n_channels
-        self.count, self.mean, self.m2 = np.zeros(c, np.int64), np.zeros(c), np.zeros(c)
+        self.original = Spread.empty(c)
         self.energy, self.e2, self.max_err = np.zeros(c), np.zeros(c), np.zeros(c)
-        self.lo, self.hi = np.full(c, np.inf), np.full(c, -np.inf)
 
     def add(self, x: np.ndarray, y: np.ndarray) -> None:
         """Original x and decoded y [k, C] (k <= METRIC_UNIT: one unit of the grid), NaN where x is invalid."""
         for c in range(self.n_channels):
             ok = ~np.isnan(x[:, c])
             xc, yc = x[ok, c], y[ok, c]
-            k = len(xc)
-            if not k:
+            if not len(xc):
                 continue
             err = yc - xc
-            mean_b = float(xc.mean())
-            m2_b = float(np.sum((xc - mean_b) ** 2))
-            n_a = int(self.count[c])
-            total = n_a + k
-            delta = mean_b - self.mean[c]
-            self.m2[c] += m2_b + delta * delta * n_a * k / total
-            self.mean[c] += delta * k / total
-            self.count[c] = total
+            self.original.add(c, xc)
             self.energy[c] += float(np.sum(xc**2))
             self.e2[c] += float(np.sum(err**2))
             self.max_err[c] = max(self.max_err[c], float(np.max(np.abs(err))))
-            self.lo[c], self.hi[c] = min(self.lo[c], float(xc.min())), max(self.hi[c], float(xc.max()))
 
     def channel_reports(self, channels: list[ChannelInfo]) -> list[ChannelReport]:
-        return [distortion_from_sums(ch.name, int(self.count[c]), float(self.energy[c]),
-                                     float(self.m2[c]) if self.hi[c] > self.lo[c] else 0.0, float(self.e2[c]),
+        x = self.original
+        return [distortion_from_sums(ch.name, int(x.count[c]), float(self.energy[c]),
+                                     float(x.m2[c]) if x.hi[c] > x.lo[c] else 0.0, float(self.e2[c]),
                                      float(self.max_err[c]))
                 for c, ch in enumerate(channels)]
 
