@@ -81,17 +81,21 @@ class NoteCodec:
         nearest = 2 * round(notecoder.MAX_PEDAL_LEVELS / (2 * PEDAL_BIN_VELOCITY_STEPS * step))
         return min(max(nearest, notecoder.PEDAL_ON_OFF), notecoder.MAX_PEDAL_LEVELS)
 
-    def compress(self, perf: Performance, quality: int | None = None, original_bytes: int | None = None,
-                 level: int = ZSTD_LEVEL, max_error: int | None = None, *, name: str | None = None) -> Compressed:
-        """Performance -> Compressed(.vqc bytes, NoteReport of what was lost and what it cost, measured on the
-        decoded file). The parameters are Codec.compress's: max_error must be None (a MIDI model's bounds are its
-        quality levels); name: the piece's name stored and used in messages (default "performance")."""
+    def _checked(self, perf: object, quality: int | None, max_error: int | None, name: str | None) -> tuple[str, int]:
+        """compress's arguments checked: the name to use and the quality level, or InputError."""
         name = "performance" if name is None else name
         if not isinstance(perf, Performance):
             raise InputError(f"{name}: model {self.name} codes Performances, not {type(perf).__name__}")
         if max_error is not None:
             raise InputError(f"{name}: max_error bounds ECG samples; a MIDI model's bounds are its quality levels")
-        quality = self.check_quality(quality, name)
+        return name, self.check_quality(quality, name)
+
+    def compress(self, perf: Performance, quality: int | None = None, original_bytes: int | None = None,
+                 level: int = ZSTD_LEVEL, max_error: int | None = None, *, name: str | None = None) -> Compressed:
+        """Performance -> Compressed(.vqc bytes, NoteReport of what was lost and what it cost, measured on the
+        decoded file). The parameters are Codec.compress's: max_error must be None (a MIDI model's bounds are its
+        quality levels); name: the piece's name stored and used in messages (default "performance")."""
+        name, quality = self._checked(perf, quality, max_error, name)
         s = self.setting(quality)
         priors = self.bundle.priors(quality)
         sym = noterdo.choose(perf, s, priors)

@@ -1035,10 +1035,11 @@ def _decode_nc02(one: Callable[[np.ndarray], int], n: int, chord: np.ndarray, s:
     return streams
 
 
-def _decode_nc03(one: Callable[[np.ndarray], int], gap: np.ndarray, chord: np.ndarray, s: NoteSetting,
-                 priors: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
-    """NC03's pitches (match flag, then the pitch unless the flag hit), velocities, then durations."""
-    n = len(gap)
+def decode_pitches(one: Callable[[np.ndarray], int], chord: np.ndarray, priors: dict[str, np.ndarray],
+                   name: str) -> np.ndarray:
+    """NC03's pitch part: per note the match flag (when the match model predicts), then the pitch unless the flag
+    hit; `one` decodes a symbol under weights, `chord` is each note's chord flag (zeros where there is none)."""
+    n = len(chord)
     pitch = np.zeros(n, np.int64)
     hits, misses, matcher = _Model(priors["pitch_hit"]), _Model(priors["pitch_miss"]), _Matcher()
     pad = np.zeros((1, MIDI_MAX + 1))
@@ -1062,6 +1063,14 @@ def _decode_nc03(one: Callable[[np.ndarray], int], gap: np.ndarray, chord: np.nd
             misses.update(ctx, prev)
         pitch[i] = prev
         matcher.add(prev)
+    return pitch
+
+
+def _decode_nc03(one: Callable[[np.ndarray], int], gap: np.ndarray, chord: np.ndarray, s: NoteSetting,
+                 priors: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
+    """NC03's pitches (match flag, then the pitch unless the flag hit), velocities, then durations."""
+    n = len(gap)
+    pitch = decode_pitches(one, chord, priors, name)
     velocity = np.zeros(n, np.int64)
     m = _Model(priors["velocity_near"])
     first = prev = round(64 / s.velocity_step)

@@ -282,12 +282,7 @@ class VqNoteCodec(NoteCodec):
     def compress(self, perf: Performance, quality: int | None = None, original_bytes: int | None = None,
                  level: int = ZSTD_LEVEL, max_error: int | None = None, *, name: str | None = None) -> Compressed:
         """As NoteCodec.compress, with a VQN1 payload."""
-        name = "performance" if name is None else name
-        if not isinstance(perf, Performance):
-            raise InputError(f"{name}: model {self.name} codes Performances, not {type(perf).__name__}")
-        if max_error is not None:
-            raise InputError(f"{name}: max_error bounds ECG samples; a MIDI model's bounds are its quality levels")
-        quality = self.check_quality(quality, name)
+        name, quality = self._checked(perf, quality, max_error, name)
         codes = self.codes(perf, quality)
         payload = self.encode_payload(codes, perf)
         meta = MidiMeta(model=self.name, quality=quality, record=name, duration_s=round(perf.end, 3))
@@ -439,7 +434,7 @@ class VqNoteCodec(NoteCodec):
         return codes, pedals
 
     def _decode_notes(self, words: bytes, n: int, level: VqLevel, name: str) -> tuple[np.ndarray, np.ndarray]:
-        from vqcodec.midi.coder import _hit_context, _Matcher, _Model
+        from vqcodec.midi.coder import _Model
 
         c = notecoder._family()
         if len(words) % 4:
@@ -455,29 +450,7 @@ class VqNoteCodec(NoteCodec):
         def one(weights: np.ndarray) -> int:
             return int(ans.decode(family, weights)[0])
 
-        pitch = np.zeros(n, np.int64)
-        hits, misses, matcher = _Model(self.model.priors["pitch_hit"]), _Model(self.model.priors["pitch_miss"]), \
-            _Matcher()
-        pad = np.zeros((1, MIDI_MAX + 1))
-        prev = notecoder.START_PITCH
-        for i in range(n):
-            pred, length = matcher.predict()
-            hit = 0
-            if pred >= 0:
-                ctx = int(_hit_context(length, 0))
-                pad[0, :2] = hits.weights(ctx)[0]
-                hit = one(pad)
-                if hit > 1:
-                    raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a match flag)")
-                hits.update(ctx, hit)
-            if hit:
-                prev = pred
-            else:
-                ctx = prev * 2
-                prev = one(misses.weights(ctx))
-                misses.update(ctx, prev)
-            pitch[i] = prev
-            matcher.add(prev)
+        pitch = notecoder.decode_pitches(one, np.zeros(n, np.int64), self.model.priors, name)  # no chord flags
         width = max(CORRECTION_SYMBOLS, 1 << ESCAPE_CHUNK)
         model = _Model(self.model.priors["correction"][self._quality_index(level)])
         row = np.zeros((1, width))
