@@ -7,7 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from vqcodec.metrics import PAIRED_BY_MIR_EVAL, PAIRED_BY_RANK, compare_notes, note_f1
+from vqcodec.metrics import (
+    PAIRED_BY_MIR_EVAL,
+    PAIRED_BY_RANK,
+    compare_notes,
+    note_f1,
+    pairs_all_match,
+)
 from vqcodec.midi.performance import SUSTAIN, Pedal, Performance
 
 
@@ -140,3 +146,22 @@ def test_report_serialises_to_strict_json_and_one_line():
     assert d["pedal_agreement"] == {str(SUSTAIN): 1.0} and d["pedal_events"] == {str(SUSTAIN): [2, 2]}
     line = r.summary()
     assert "\n" not in line and "8 notes" in line and "7.00 bits/note" in line and "12.35 ms" in line
+
+
+def test_the_f1_without_mir_eval_is_mir_evals_wherever_the_rank_pairs_all_match():
+    original = _perf()
+    # onsets (and with them offsets) moved to just inside, exactly on, just outside and far outside the tolerance;
+    # note 7 lasts 10 ms, so its offset tolerance is the 50 ms floor, note 6 lasts 1.5 s (300 ms by ratio)
+    for shift in ({}, {0: 0.049}, {0: 0.05}, {0: 0.0500001}, {3: -0.06}, {6: 0.3}, {7: 0.04, 1: -0.03}):
+        decoded = _perf(onset_shift=shift)
+        report = compare_notes(original, decoded, n_bytes=10)
+        assert report.paired_by == PAIRED_BY_RANK
+        assert report.f1_onset == note_f1(original, decoded, offsets=False)  # the latter runs mir_eval
+        assert report.f1_offset == note_f1(original, decoded, offsets=True)
+    moved = _perf()
+    moved.offset[6] += 0.29  # offset only: inside 20 % of 1.5 s, outside 50 ms
+    report = compare_notes(original, moved, n_bytes=10)
+    assert (report.f1_onset, report.f1_offset) == (note_f1(original, moved, False), note_f1(original, moved, True))
+    assert pairs_all_match(original, _perf(onset_shift={0: 0.05}), (np.arange(8), np.arange(8)), offsets=True)
+    assert not pairs_all_match(original, _perf(onset_shift={6: 0.3}), (np.arange(8), np.arange(8)), offsets=False)
+    assert not pairs_all_match(original, _perf(), (np.arange(8), np.roll(np.arange(8), 1)), offsets=False)  # pitches
