@@ -82,7 +82,7 @@ def _best(candidates: list[int], weights: np.ndarray, error: list[float], lam: f
     """The candidate with the fewest bits (under weights) + lam * error."""
     total = weights.sum()
     cost = [-math.log2(weights[min(c, DIRECT)] / total) + lam * e for c, e in zip(candidates, error)]
-    return candidates[int(np.argmin(cost))]
+    return candidates[min(range(len(cost)), key=cost.__getitem__)]  # the first of equals, as np.argmin
 
 
 def _onsets(t: np.ndarray, prior: np.ndarray) -> np.ndarray:
