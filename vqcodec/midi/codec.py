@@ -106,6 +106,12 @@ class NoteCodec:
         meta = MidiMeta(model=self.name, quality=quality, record=name, duration_s=round(perf.end, 3))
         f = MidiFile(MidiFile.header_for(meta, 1000 / s.grid_ms, len(perf), self.model_id), payload,
                      events=list(perf.meta))
+        return self._stored(f, perf, name, level, original_bytes)
+
+    def _stored(self, f: MidiFile, perf: Performance, name: str, level: int,
+                original_bytes: int | None) -> Compressed:
+        """compress's last step: decode the file f as written, measure what it lost against perf, store that
+        (metrics and the decoded notes' digest) in f, and return its bytes with the report."""
         try:
             decoded = self.decode_file(midi_file.loads(midi_file.dumps(f, level), name), name)
         except ValueError as e:  # what the format cannot hold (a FormatError is a ValueError too)

@@ -32,11 +32,11 @@ import numpy as np
 from vqcodec.coding import entropy
 from vqcodec.container.format import ZSTD_LEVEL
 from vqcodec.errors import ChecksumError, FormatError, InputError, LimitError, ModelMismatchError, TruncatedError
-from vqcodec.metrics import Compressed, compare_notes
+from vqcodec.metrics import Compressed
 from vqcodec.midi import coder as notecoder
 from vqcodec.midi import file as midi_file
-from vqcodec.midi.codec import NoteCodec, _significant
-from vqcodec.midi.file import STORED_METRICS, VQ_NOTE_CODING, MidiFile, MidiMeta
+from vqcodec.midi.codec import NoteCodec
+from vqcodec.midi.file import VQ_NOTE_CODING, MidiFile, MidiMeta
 from vqcodec.midi.performance import MIDI_MAX, Performance
 from vqcodec.midi.vq_features import (
     DURATION,
@@ -287,17 +287,7 @@ class VqNoteCodec(NoteCodec):
         payload = self.encode_payload(codes, perf)
         meta = MidiMeta(model=self.name, quality=quality, record=name, duration_s=round(perf.end, 3))
         f = MidiFile(MidiFile.header_for(meta, FS_MS, len(perf), self.model_id), payload, events=list(perf.meta))
-        try:
-            decoded = self.decode_file(midi_file.loads(midi_file.dumps(f, level), name), name)
-        except ValueError as e:
-            raise InputError(f"{name}: cannot be stored: {e}") from e
-        report = compare_notes(perf, decoded, 0, original_bytes)
-        full = report.to_dict()
-        f.metrics = {k: _significant(full[k]) for k in STORED_METRICS}
-        f.notes_digest = midi_file.notes_digest(decoded)
-        data = midi_file.dumps(f, level)
-        report.n_bytes = len(data)
-        return Compressed(data, report)
+        return self._stored(f, perf, name, level, original_bytes)
 
     def encode_payload(self, codes: VqCodes, perf: Performance) -> bytes:
         """The NOTE section payload (coding VQN1) of a performance's codes and pedals."""
