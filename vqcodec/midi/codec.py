@@ -138,15 +138,21 @@ class NoteCodec:
             raise InputError(f"{name}: expected .vqc bytes, got {type(data).__name__}")
         return self.decode_file(midi_file.loads(data, name, limits), name)
 
-    def decode_file(self, f: MidiFile, name: str = "<bytes>") -> Performance:
-        """A parsed midi .vqc file -> Performance (notes sorted by onset, pedals as changes of level: on/off in a
-        file written before format 1.9; the meta events the file keeps)."""
+    def _check_model(self, f: MidiFile, name: str) -> Header:
+        """f's header, once f is a midi file this model wrote (or one it lists as compatible); else
+        ModelMismatchError."""
         h = f.header
         if not isinstance(f, MidiFile):
             raise ModelMismatchError(f"{name}: a {h.kind} file, and {self.name} is a MIDI model")
         if h.model_sha256 not in self.bundle.compatible_ids:
             raise ModelMismatchError(f"{name}: written by model {f.meta.model} sha256 {h.model_sha256}, "
                                      f"but the model given is {self.name} sha256 {self.model_id}")
+        return h
+
+    def decode_file(self, f: MidiFile, name: str = "<bytes>") -> Performance:
+        """A parsed midi .vqc file -> Performance (notes sorted by onset, pedals as changes of level: on/off in a
+        file written before format 1.9; the meta events the file keeps)."""
+        h = self._check_model(f, name)
         setting, _ = notecoder.setting_of(f.notes, name)
         quality = next((q for q in range(1, self.n_levels + 1) if self.setting(q).grids == setting.grids), None)
         if quality is None:

@@ -548,7 +548,7 @@ def _coded(sym: Symbols, s: NoteSetting,
             "velocity_near": (ctx["velocity_near"], x["velocity"]),
             "duration_next": (ctx["duration_next"], x["duration"])}
     if _gamma_escapes(coding):
-        lengths = [_bit_length(_excess(g)) for g in [sym.gap, *sym.pedals.values()]]
+        lengths = [bit_lengths(_excess(g)) for g in [sym.gap, *sym.pedals.values()]]
         out["escape"] = (np.repeat([ESCAPE_ONSET] + [ESCAPE_PEDAL] * len(sym.pedals), [len(n) for n in lengths]),
                          np.concatenate(lengths))
     return out, order
@@ -840,7 +840,8 @@ def _escapes(gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return raw, np.ones((len(raw), 256))
 
 
-def _bit_length(values: np.ndarray) -> np.ndarray:
+def bit_lengths(values: np.ndarray) -> np.ndarray:
+    """Each value's bit length (0 for 0): the symbol NC04's escapes (and midi-vq's corrections) code first."""
     return np.array([int(v).bit_length() for v in values], np.int64)
 
 
@@ -851,19 +852,37 @@ def _uniform(bits: int) -> np.ndarray:
     return w
 
 
+def low_bits(v: int, n: int) -> tuple[list[int], list[np.ndarray]]:
+    """The n - 1 bits of v (of bit length n) below its leading one, ESCAPE_CHUNK at a time, low first, with their
+    uniform weight rows [1, 256]: what follows an escape's bit length."""
+    symbols, weights = [], []
+    for shift in range(0, max(n - 1, 0), ESCAPE_CHUNK):
+        bits = min(ESCAPE_CHUNK, n - 1 - shift)
+        symbols.append(v >> shift & ((1 << bits) - 1))
+        weights.append(_uniform(bits))
+    return symbols, weights
+
+
+def read_low_bits(one: Callable[[np.ndarray], int], n: int) -> int:
+    """The value of bit length n whose low bits low_bits wrote: its leading one, then the bits `one` decodes."""
+    v = 1 << (n - 1) if n else 0
+    for shift in range(0, max(n - 1, 0), ESCAPE_CHUNK):
+        v |= one(_uniform(min(ESCAPE_CHUNK, n - 1 - shift))) << shift
+    return v
+
+
 def _gamma(excess: np.ndarray, model: _Model, ctx: int) -> tuple[np.ndarray, np.ndarray]:
     """NC04: each excess as its bit length n (under `model` in context ctx), then its n - 1 low bits in chunks of
     ESCAPE_CHUNK, low first, uniform; every row padded to 256 columns."""
-    lengths = _bit_length(excess)
+    lengths = bit_lengths(excess)
     length_w = model.rows(np.full(len(excess), ctx, np.int64), lengths)
     symbols, weights = [], []
     for v, n, w in zip(excess.tolist(), lengths.tolist(), length_w):
         symbols.append(n)
         weights.append(np.pad(w, (0, 256 - len(w)))[None])
-        for shift in range(0, max(n - 1, 0), ESCAPE_CHUNK):
-            bits = min(ESCAPE_CHUNK, n - 1 - shift)
-            symbols.append(v >> shift & ((1 << bits) - 1))
-            weights.append(_uniform(bits))
+        low, uniform = low_bits(v, n)
+        symbols += low
+        weights += uniform
     return np.array(symbols, np.int64), np.concatenate(weights) if weights else np.zeros((0, 256))
 
 
@@ -951,10 +970,7 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
             if n >= ESCAPE_LENGTHS:  # a damaged stream can land on a zero-weight symbol (found by fuzzing)
                 raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (an escape of {n} bits)")
             escape.update(ctx, n)
-            v = 1 << (n - 1) if n else 0
-            for shift in range(0, max(n - 1, 0), ESCAPE_CHUNK):
-                v |= one(_uniform(min(ESCAPE_CHUNK, n - 1 - shift))) << shift
-            out[i] += v
+            out[i] += read_low_bits(one, n)
         return out
 
     n = n_notes

@@ -31,7 +31,7 @@ import numpy as np
 
 from vqcodec.coding import entropy
 from vqcodec.container.format import ZSTD_LEVEL
-from vqcodec.errors import ChecksumError, FormatError, InputError, LimitError, ModelMismatchError, TruncatedError
+from vqcodec.errors import ChecksumError, FormatError, InputError, LimitError, TruncatedError
 from vqcodec.metrics import Compressed
 from vqcodec.midi import coder as notecoder
 from vqcodec.midi import file as midi_file
@@ -62,12 +62,12 @@ level puts the pedal events on its own grid (`pedal_grid_ms`) and levels, the ve
 these (no note is coded in that stream)."""
 CORRECTION_DIRECT = 48
 """Zigzagged corrections 0 .. CORRECTION_DIRECT - 1 are one symbol; a larger one is the symbol CORRECTION_DIRECT + n,
-n the bit length of its excess, then the excess's n - 1 low bits (ESCAPE_CHUNK at a time, uniform)."""
+n the bit length of its excess, then the excess's n - 1 low bits as the grid coder's escapes have them
+(notecoder.low_bits)."""
 CORRECTION_LENGTHS = 33
 CORRECTION_SYMBOLS = CORRECTION_DIRECT + CORRECTION_LENGTHS
 CORRECTION_CONTEXTS = 4
 """A correction's context: whether its note is a window's anchor, and whether the correction before was not 0."""
-ESCAPE_CHUNK = 8
 _HEAD = struct.Struct("<4sBBHHH")  # coding, stages, pedal_levels, onset_bound_ms, anchor_ms, pedal_grid_ms
 _U32 = struct.Struct("<I")
 MAX_WINDOWS_NOTES = notecoder.MAX_NOTES
@@ -229,20 +229,11 @@ def count_notes(pitch: np.ndarray, corrections: np.ndarray | None, window: int) 
     if corrections is not None:
         table = np.zeros((CORRECTION_CONTEXTS, CORRECTION_SYMBOLS), np.int64)
         z = _zigzag(corrections)
-        sym = np.where(z < CORRECTION_DIRECT, z, CORRECTION_DIRECT + _bit_length(z - CORRECTION_DIRECT))
+        lengths = notecoder.bit_lengths(np.maximum(z - CORRECTION_DIRECT, 0))
+        sym = np.where(z < CORRECTION_DIRECT, z, CORRECTION_DIRECT + lengths)
         np.add.at(table, (correction_contexts(corrections, window), sym), 1)
         out["correction"] = table
     return out
-
-
-def _bit_length(values: np.ndarray) -> np.ndarray:
-    return np.array([int(v).bit_length() for v in np.maximum(values, 0)], np.int64)
-
-
-def _uniform(bits: int, width: int) -> np.ndarray:
-    w = np.zeros(width)
-    w[: 1 << bits] = 1
-    return w
 
 
 class VqNoteCodec(NoteCodec):
@@ -323,24 +314,22 @@ class VqNoteCodec(NoteCodec):
         k = codes.corrections
         z = _zigzag(k)
         excess = z - CORRECTION_DIRECT
-        lengths = _bit_length(excess)
+        lengths = notecoder.bit_lengths(np.maximum(excess, 0))
         if np.any(lengths >= CORRECTION_LENGTHS):
             raise LimitError("an onset correction too large to code")
         sym = np.where(z < CORRECTION_DIRECT, z, CORRECTION_DIRECT + lengths)
         rows = _Model(self.model.priors["correction"][self._quality_index(codes.level)]).rows(
             correction_contexts(k, self.model.window), sym)
-        width = max(CORRECTION_SYMBOLS, 1 << ESCAPE_CHUNK)
+        width = max(CORRECTION_SYMBOLS, 1 << notecoder.ESCAPE_CHUNK)
         symbols, out_w = [], []
         for i in range(len(k)):
             symbols.append(int(sym[i]))
-            out_w.append(np.pad(rows[i], (0, width - CORRECTION_SYMBOLS)))
+            out_w.append(np.pad(rows[i], (0, width - CORRECTION_SYMBOLS))[None])
             if z[i] >= CORRECTION_DIRECT:
-                v, n = int(excess[i]), int(lengths[i])
-                for shift in range(0, max(n - 1, 0), ESCAPE_CHUNK):
-                    bits = min(ESCAPE_CHUNK, n - 1 - shift)
-                    symbols.append(v >> shift & ((1 << bits) - 1))
-                    out_w.append(_uniform(bits, width))
-        plan.append((np.array(symbols, np.int64), np.array(out_w).reshape(-1, width)))
+                low, uniform = notecoder.low_bits(int(excess[i]), int(lengths[i]))
+                symbols += low
+                out_w += uniform
+        plan.append((np.array(symbols, np.int64), np.concatenate(out_w) if out_w else np.zeros((0, width))))
         return plan
 
     def _quality_index(self, level: VqLevel) -> int:
@@ -357,12 +346,7 @@ class VqNoteCodec(NoteCodec):
 
     def decode_file(self, f: MidiFile, name: str = "<bytes>") -> Performance:
         """A parsed midi .vqc file of this model -> Performance (notes, pedals, meta events)."""
-        h = f.header
-        if not isinstance(f, MidiFile):
-            raise ModelMismatchError(f"{name}: a {h.kind} file, and {self.name} is a MIDI model")
-        if h.model_sha256 not in self.bundle.compatible_ids:
-            raise ModelMismatchError(f"{name}: written by model {f.meta.model} sha256 {h.model_sha256}, "
-                                     f"but the model given is {self.name} sha256 {self.model_id}")
+        h = self._check_model(f, name)
         codes, pedals = self.decode_payload(f.notes, h.n_samples, name)
         quality = self._quality_index(codes.level) + 1
         if (f.meta.quality, h.fs) != (quality, FS_MS):
@@ -441,7 +425,7 @@ class VqNoteCodec(NoteCodec):
             return int(ans.decode(family, weights)[0])
 
         pitch = notecoder.decode_pitches(one, np.zeros(n, np.int64), self.model.priors, name)  # no chord flags
-        width = max(CORRECTION_SYMBOLS, 1 << ESCAPE_CHUNK)
+        width = max(CORRECTION_SYMBOLS, 1 << notecoder.ESCAPE_CHUNK)
         model = _Model(self.model.priors["correction"][self._quality_index(level)])
         row = np.zeros((1, width))
         corrections = np.zeros(n, np.int64)
@@ -455,11 +439,7 @@ class VqNoteCodec(NoteCodec):
             model.update(ctx, sym)
             z = sym
             if sym >= CORRECTION_DIRECT:
-                nbits = sym - CORRECTION_DIRECT
-                v = 1 << (nbits - 1) if nbits else 0
-                for shift in range(0, max(nbits - 1, 0), ESCAPE_CHUNK):
-                    v |= one(_uniform(min(ESCAPE_CHUNK, nbits - 1 - shift), width)[None]) << shift
-                z = CORRECTION_DIRECT + v
+                z = CORRECTION_DIRECT + notecoder.read_low_bits(one, sym - CORRECTION_DIRECT)
             before = corrections[i] = int(_unzigzag(np.array(z)))
         if not ans.is_empty():
             raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (bytes left over)")
