@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from vqcodec.midi import coder as notecoder  # noqa: E402
 from vqcodec.midi.codec import NoteCodec  # noqa: E402
 from vqcodec.midi.performance import Performance  # noqa: E402
 from vqcodec.midi.vq import VqNoteCodec  # noqa: E402
+from vqcodec.models.bundle import file_sha256  # noqa: E402
 
 ASAP = Path("midi/asap")
 COARSE = ((32, 16, 2000), (48, 20, 2600), (64, 24, 3200), (96, 32, 4000))
@@ -62,7 +62,7 @@ def coarse_bundle(train: list[Performance], folder: Path) -> NoteCodec:
     grid, vstep, dmilli = COARSE[0]
     levels.append({"grid_ms": grid - 1, "velocity_step": vstep, "duration_milli": dmilli,
                    "priors": levels[0]["priors"]})
-    files = {lv["priors"]: hashlib.sha256((folder / lv["priors"]).read_bytes()).hexdigest() for lv in levels}
+    files = {lv["priors"]: file_sha256(folder / lv["priors"]) for lv in levels}
     manifest = {"name": "grid-coarse", "kind": "midi", "levels": levels, "default_quality": 1, "files": files}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return NoteCodec.load(folder)

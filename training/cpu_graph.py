@@ -14,7 +14,6 @@ in 0.98 s instead of 1.66 s and through the decoder in 1.12 s instead of 1.71 s 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from training.priors import rewrite_manifest
-from vqcodec.models.bundle import MANIFEST
+from vqcodec.models.bundle import MANIFEST, file_sha256
 from vqcodec.models.runtime import session
 
 GRAPHS = ("encoder.onnx", "decoder.onnx")
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     after = _outputs(args.model)
     manifest = json.loads((args.model / MANIFEST).read_text())
     for name in GRAPHS:
-        manifest["files"][name] = hashlib.sha256((args.model / name).read_bytes()).hexdigest()
+        manifest["files"][name] = file_sha256(args.model / name)
     manifest["cpu_graph"] = {
         "command": "python -m training.cpu_graph " + " ".join(argv if argv is not None else sys.argv[1:]),
         **{f"{k}_max_abs_change": float(np.abs(after[k] - before[k]).max()) for k in before},

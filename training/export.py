@@ -8,7 +8,6 @@ train split, for entropy-constrained quantisation) and manifest.json (sha256 of 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import shutil
@@ -23,7 +22,7 @@ from training.cpu_graph import GRAPHS, rewrite_file
 from training.data import data_root, load_record_channels, mitdb_split, normalized_channels
 from training.model import VQVAE
 from vqcodec.ecg.framing import reach
-from vqcodec.models.bundle import MANIFEST, PRIORS, REQUIRED_FILES, STAGE_PRIORS, Bundle, load_bundle
+from vqcodec.models.bundle import MANIFEST, PRIORS, REQUIRED_FILES, STAGE_PRIORS, Bundle, file_sha256, load_bundle
 from vqcodec.models.runtime import session
 
 OPSET = 17
@@ -32,10 +31,6 @@ BITS_SAMPLES = 5 * 60 * 360
 """Samples of each train record (5 minutes at 360 Hz) used to count code frequencies."""
 DECODER_TOLERANCE = 1e-4
 """Largest |difference| between two decoder graphs, on a random latent, for them to count as one decoder."""
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def export_onnx(model: VQVAE, out: Path) -> None:
@@ -142,14 +137,14 @@ def export(
         "val_metrics": ck["val"],
         "parity": check,
         "context": context(out, model.hop),
-        "files": {f: _sha256(out / f) for f in REQUIRED_FILES},
+        "files": {f: file_sha256(out / f) for f in REQUIRED_FILES},
     }
     if base is not None:
         manifest["compatible_ids"] = sorted(base.compatible_ids)
         manifest["decoding_of"] = base.name
         for name, key in ((PRIORS, "priors"), (STAGE_PRIORS, "stage_priors")):
             if name in base.manifest["files"]:
-                manifest["files"][name] = _sha256(out / name)
+                manifest["files"][name] = file_sha256(out / name)
                 manifest[key] = {**base.manifest[key], "from": base.name}
     if extra:
         manifest.update(extra)

@@ -15,7 +15,6 @@ never read here.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 import warnings
@@ -29,16 +28,12 @@ from vqcodec.coding.entropy import count_bigrams
 from vqcodec.io.midi import read_midi
 from vqcodec.midi.vq import CORRECTION_CONTEXTS, CORRECTION_SYMBOLS, PEDAL_SETTING, VQ_CODER, VqNoteCodec, count_notes
 from vqcodec.midi.vq_features import note_features
-from vqcodec.models.bundle import MANIFEST, load_note_bundle
+from vqcodec.models.bundle import MANIFEST, file_sha256, load_note_bundle
 
 OPSET = 17
 PEDAL_PRIORS = "priors-q1.npz"
 """midi-v1's level-1 tables (setting PEDAL_SETTING): the pedal stream's priors, stored once, in midi-v1."""
 PARITY_TOLERANCE = 1e-4
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def export_graphs(model: MidiVQ, window: int, out: Path) -> None:
@@ -85,10 +80,10 @@ def parse_levels(text: str) -> list[dict]:
 
 
 def write_manifest(out: Path, manifest: dict) -> None:
-    manifest["files"] = {name: _sha256(out / name) for name in ("encoder.onnx", "decoder.onnx", "codebooks.npy",
+    manifest["files"] = {name: file_sha256(out / name) for name in ("encoder.onnx", "decoder.onnx", "codebooks.npy",
                                                                  "priors.npz")}
     midi_v1 = out.parent / "midi-v1" / PEDAL_PRIORS
-    manifest["files"][PEDAL_PRIORS] = _sha256(midi_v1)
+    manifest["files"][PEDAL_PRIORS] = file_sha256(midi_v1)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 

@@ -286,8 +286,9 @@ def integer_bits(graphs: dict[str, P.Graph], shifts: dict[str, int], d: dict[str
 def export(model: Path, folder: Path, base: Path = Path("vqcodec/models/midi-v1")) -> None:
     """Write the integer graphs into bundle folder `folder` (a MIDI bundle: `base`'s ladder and count priors, found
     beside it, plus the prior), with its manifest and the val bits of the float and the integer network."""
-    import hashlib
     import platform
+
+    from vqcodec.models.bundle import file_sha256
 
     torch = _torch()
     ck = torch.load(model, map_location="cpu")
@@ -304,10 +305,10 @@ def export(model: Path, folder: Path, base: Path = Path("vqcodec/models/midi-v1"
     paths = P.save_graphs(graphs, folder)
     np.save(folder / "prior_exp.npy", P.EXP_TABLE)
     old = json.loads((base / "manifest.json").read_text())
-    old_id = hashlib.sha256((base / "manifest.json").read_bytes()).hexdigest()
+    old_id = file_sha256(base / "manifest.json")
     files = dict(old["files"])
     for f in [*paths.values(), folder / "prior_exp.npy"]:
-        files[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
+        files[f.name] = file_sha256(f)
     manifest = {k: v for k, v in old.items() if k not in ("files", "compatible_ids", "name", "version", "command",
                                                          "machine", "training_time_s")}
     manifest |= {
@@ -323,7 +324,7 @@ def export(model: Path, folder: Path, base: Path = Path("vqcodec/models/midi-v1"
                   "val_bits_per_note_integer": {k: round(v, 4) for k, v in ib.items()}},
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    print("model id", hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest())
+    print("model id", file_sha256(folder / "manifest.json"))
 
 
 MIX_SHARES = (0, 16, 32, 48, 64, 96, 128)

@@ -23,7 +23,7 @@ from vqcodec.io.midi import read_midi
 from vqcodec.midi import coder as notecoder
 from vqcodec.midi.codec import NoteCodec
 from vqcodec.midi.performance import Performance
-from vqcodec.models.bundle import MANIFEST
+from vqcodec.models.bundle import MANIFEST, file_sha256
 
 ASAP = Path("midi/asap")
 LADDER = ((24, 12, 1800), (20, 10, 1600), (16, 10, 1400), (12, 8, 1300), (10, 6, 1200), (5, 4, 1100), (1, 1, 1020))
@@ -39,10 +39,6 @@ def split(root: Path, name: str) -> list[tuple[str, Performance]]:
     """(file name, performance) of every piece of one asap split."""
     names = json.loads((root / ASAP / "SPLITS.json").read_text())[name]
     return [(n, read_midi(root / ASAP / n)) for n in names]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _meets(row: dict) -> bool:
@@ -111,7 +107,7 @@ def build(root: Path, out: Path, command: str) -> dict:
         _save_npz(path, tables[path.name])
         levels.append({"grid_ms": grid, "velocity_step": vstep, "duration_milli": dmilli, "priors": path.name})
     manifest = {"name": "midi-v1", "kind": "midi", "version": VERSION, "levels": levels, "default_quality": 1,
-                "files": {lv["priors"]: _sha256(out / lv["priors"]) for lv in levels}}
+                "files": {lv["priors"]: file_sha256(out / lv["priors"]) for lv in levels}}
     earlier = _earlier_ids(previous, levels, tables)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     codec = NoteCodec.load(out)

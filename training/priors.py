@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import sys
 from collections.abc import Callable
@@ -33,7 +32,7 @@ import vqcodec
 from training.data import data_root, mitdb_split
 from vqcodec.coding import entropy
 from vqcodec.ecg.codec import Codec
-from vqcodec.models.bundle import MANIFEST, PRIORS, STAGE_PRIORS, load_bundle
+from vqcodec.models.bundle import MANIFEST, PRIORS, STAGE_PRIORS, file_sha256, load_bundle
 
 
 def count_bigrams(codec: Codec, signals: list[vqcodec.Signal], lam: float = 0.0) -> np.ndarray:
@@ -59,7 +58,7 @@ def _counts(codec: Codec, signals: list[vqcodec.Signal], stages: int, lam: float
 def rewrite_manifest(bundle: Path, manifest: dict) -> None:
     """Write a changed manifest whose decoding path is unchanged: the previous id joins compatible_ids, so
     files written with it still decode. Verifies the bundle afterwards."""
-    old_id = hashlib.sha256((bundle / MANIFEST).read_bytes()).hexdigest()
+    old_id = file_sha256(bundle / MANIFEST)
     manifest["compatible_ids"] = sorted(set(manifest.get("compatible_ids", [])) | {old_id})
     (bundle / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     load_bundle(bundle)
@@ -75,7 +74,7 @@ def _add_prior_file(bundle: Path, name: str, what: str, write: Callable[[Path], 
         raise ValueError(f"{bundle} already has {what}: files coded under {name} would no longer decode with a "
                          "new one; start from a fresh export")
     write(bundle / name)
-    manifest["files"][name] = hashlib.sha256((bundle / name).read_bytes()).hexdigest()
+    manifest["files"][name] = file_sha256(bundle / name)
     manifest[key] = {**info, "split": "train"}
     rewrite_manifest(bundle, manifest)
 

@@ -114,7 +114,8 @@ def installed_models() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / MANIFEST).is_file()) if root.is_dir() else []
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 (hex) of a file's bytes: how a manifest names each file, and how a bundle's id is its manifest's."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -172,7 +173,7 @@ def _manifest(path: Path, kind: str, keys: tuple[str, ...], required: tuple[str,
         where = path / f if (path / f).is_file() else _elsewhere(path, f, digest)
         if where is None and f in may_lack:
             continue
-        if where is None or _sha256(where) != digest:
+        if where is None or file_sha256(where) != digest:
             raise BundleError(f"{where or path / f}: missing, or its sha256 does not match the manifest (file damaged "
                               "or edited)")
         found[f] = where
