@@ -238,6 +238,8 @@ def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: lis
         x = torch.from_numpy(sampler.batch(t["batch"])).to(device)
         n_active = draw_stages(t["batch"]).to(device)
         lam = lams[torch.randint(len(lams), (t["batch"],), generator=gen)].to(device)
+        if r.get("one_stage_only", False):  # price only the tiles decoded from stage 1 alone, where the default lives
+            lam = torch.where(n_active == 1, lam, torch.zeros_like(lam))
         z_q, _, commit, soft_bits, nll = rate_quantize(model.quantizer, prior, model.encoder(x), n_active, lam,
                                                        r["tau"], stage_weights=r.get("stage_weights"))
         y = model.decoder(z_q)
