@@ -307,7 +307,8 @@ def contexts(sym: Symbols, s: NoteSetting, coding: bytes = NOTE_CODING) -> dict[
         return {"onset": onset, "pitch": _prev(sym.pitch, START_PITCH) * 2 + chord, "velocity": prev_v,
                 "duration": prev_d * 2 + chord}
     nexts = _next_buckets(np.cumsum(sym.gap), sym.pitch)
-    near = np.array([_near_velocity(sym.pitch, sym.velocity, i, start_v) for i in range(len(sym.pitch))], np.int64)
+    j = near_notes(sym.pitch)
+    near = np.where(j >= 0, sym.velocity[j], start_v)
     velocity = _velocity_context(prev_v, near, sym.pitch, _prev(sym.pitch, START_PITCH), s)
     return {"onset": onset, "velocity_near": velocity,
             "duration_next": _duration_context(nexts, _prev(sym.duration, 0), s)}
@@ -332,6 +333,18 @@ def next_tokens(gap: np.ndarray, pitch: np.ndarray) -> tuple[np.ndarray, np.ndar
     steps = np.cumsum(gap)
     return (np.searchsorted(NEXT_EDGES, _next_onset(steps), side="right"),
             np.searchsorted(NEXT_EDGES, _next_same_pitch(steps, pitch), side="right"))
+
+
+def near_notes(pitch: np.ndarray) -> np.ndarray:
+    """Per note, the index of the latest of the NEAR_NOTES notes before it within NEAR_SEMITONES of its pitch (-1 if
+    none): the note whose velocity level `_near_velocity` gives, found for every note at once."""
+    pitch = np.asarray(pitch, np.int64)
+    out = np.full(len(pitch), -1, np.int64)
+    for k in range(NEAR_NOTES, 0, -1):  # the nearest k last, so it wins
+        i = np.arange(k, len(pitch))
+        near = np.abs(pitch[i - k] - pitch[i]) <= NEAR_SEMITONES
+        out[i[near]] = i[near] - k
+    return out
 
 
 def _near_velocity(pitch: np.ndarray, velocity: np.ndarray, i: int, first: int) -> int:
@@ -616,6 +629,15 @@ class _Model:
         share = (int(self.seen[c]) * COUNT_WEIGHT + int(self.prior_sum[c])) // (CACHE_WINDOW * CACHE_SHARE_DIV)
         w = self.counts[c] * COUNT_WEIGHT + self.prior[c] + self.recent * share
         return w.astype(np.float64)[None]
+
+    def weights_of(self, c: int, symbols: list[int]) -> tuple[list[int], int]:
+        """The integer weights `weights(c)` gives these symbols, and that row's sum, without building the row (the
+        encoder's choice reads a few of each row): counts[c] sums to seen[c], the cache to its length."""
+        base = int(self.seen[c]) * COUNT_WEIGHT + int(self.prior_sum[c])
+        share = base // (CACHE_WINDOW * CACHE_SHARE_DIV)
+        counts, prior, recent = self.counts[c], self.prior[c], self.recent
+        return ([int(counts[k]) * COUNT_WEIGHT + int(prior[k]) + int(recent[k]) * share for k in symbols],
+                base + len(self.history) * share)
 
     def update(self, c: int, x: int) -> None:
         """Decoder: count symbol x, coded in context c, and move it into the cache."""
