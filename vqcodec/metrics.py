@@ -328,36 +328,38 @@ def _rank_pairs(original: Performance, decoded: Performance) -> tuple[np.ndarray
             np.lexsort((decoded.offset, decoded.onset, decoded.pitch)))
 
 
-def _pedal_down(pedal: Pedal | None, grid: np.ndarray) -> np.ndarray:
-    """Whether the pedal is pressed (value >= PEDAL_DOWN, up before its first event) at each grid time."""
-    if pedal is None or not len(pedal):
-        return np.zeros(len(grid), dtype=bool)
-    k = np.searchsorted(pedal.time, grid, side="right") - 1
-    return (k >= 0) & (pedal.value[np.maximum(k, 0)] >= PEDAL_DOWN)
-
-
 def _pedal_value(pedal: Pedal | None, grid: np.ndarray) -> np.ndarray:
-    """The controller value in effect at each grid time (0 before the first event)."""
+    """The controller value in effect at each time of a sorted grid (0 before the first event). Each event is placed
+    on the grid (the first grid time at or after it), so the work grows with the events, not the grid's log."""
     if pedal is None or not len(pedal):
         return np.zeros(len(grid), dtype=np.int64)
-    k = np.searchsorted(pedal.time, grid, side="right") - 1
+    first = np.searchsorted(grid, pedal.time, side="left")  # grid[g] >= time[e] exactly when g >= first[e]
+    k = np.cumsum(np.bincount(first, minlength=len(grid) + 1)[: len(grid)]) - 1  # the latest event at or before
     return np.where(k >= 0, pedal.value[np.maximum(k, 0)].astype(np.int64), 0)
 
 
-def pedal_depth_mae(original: Performance, decoded: Performance) -> dict[int, float]:
+def _pedal_values(original: Performance, decoded: Performance) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Controller -> the values in effect (original, decoded) at PEDAL_GRID_S steps from 0 to the later end."""
+    grid = np.arange(int(max(original.end, decoded.end) / PEDAL_GRID_S) + 1) * PEDAL_GRID_S
+    return {c: (_pedal_value(original.pedals.get(c), grid), _pedal_value(decoded.pedals.get(c), grid))
+            for c in sorted(original.pedals.keys() | decoded.pedals.keys())}
+
+
+def pedal_depth_mae(original: Performance, decoded: Performance,
+                    values: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> dict[int, float]:
     """Controller -> mean |original value - decoded value| (MIDI units, 0..127) over PEDAL_GRID_S steps from 0 to
-    the later end: how much of the pedal's depth (half-pedalling) was lost, where pedal_agreement sees up/down."""
-    grid = np.arange(int(max(original.end, decoded.end) / PEDAL_GRID_S) + 1) * PEDAL_GRID_S
-    return {c: float(np.mean(np.abs(_pedal_value(original.pedals.get(c), grid)
-                                    - _pedal_value(decoded.pedals.get(c), grid))))
-            for c in sorted(original.pedals.keys() | decoded.pedals.keys())}
+    the later end: how much of the pedal's depth (half-pedalling) was lost, where pedal_agreement sees up/down.
+    values: `_pedal_values` of the two, when already at hand."""
+    values = _pedal_values(original, decoded) if values is None else values
+    return {c: float(np.mean(np.abs(a - b))) for c, (a, b) in values.items()}
 
 
-def pedal_agreement(original: Performance, decoded: Performance) -> dict[int, float]:
-    """Controller -> fraction of PEDAL_GRID_S steps from 0 to the later end where both agree on up/down."""
-    grid = np.arange(int(max(original.end, decoded.end) / PEDAL_GRID_S) + 1) * PEDAL_GRID_S
-    return {c: float(np.mean(_pedal_down(original.pedals.get(c), grid) == _pedal_down(decoded.pedals.get(c), grid)))
-            for c in sorted(original.pedals.keys() | decoded.pedals.keys())}
+def pedal_agreement(original: Performance, decoded: Performance,
+                    values: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> dict[int, float]:
+    """Controller -> fraction of PEDAL_GRID_S steps from 0 to the later end where both agree on up/down (a value of
+    PEDAL_DOWN or more is down). values: `_pedal_values` of the two, when already at hand."""
+    values = _pedal_values(original, decoded) if values is None else values
+    return {c: float(np.mean((a >= PEDAL_DOWN) == (b >= PEDAL_DOWN))) for c, (a, b) in values.items()}
 
 
 def _stat(values: np.ndarray, how: str) -> float | None:
@@ -382,6 +384,7 @@ def compare_notes(original: Performance, decoded: Performance, n_bytes: int, ori
     dur_err = np.abs((decoded.offset[j] - decoded.onset[j]) - dur_o) * MS_PER_S
     rel_err = dur_err[dur_o > 0] / (dur_o[dur_o > 0] * MS_PER_S)
     vel_err = np.abs(decoded.velocity[j].astype(np.int64) - original.velocity[i].astype(np.int64))
+    pedals = _pedal_values(original, decoded)
     return NoteReport(
         n_notes=len(original), n_decoded=len(decoded), n_bytes=n_bytes, original_bytes=original_bytes,
         zstd_bytes=zstd_bytes, duration_s=original.end, pitch_exact=bool(pitch_exact), paired_by=paired_by,
@@ -393,8 +396,8 @@ def compare_notes(original: Performance, decoded: Performance, n_bytes: int, ori
         duration_rel_err_median=_stat(rel_err, "median"),
         velocity_mae=float(np.mean(vel_err)) if len(vel_err) else None,
         velocity_max_err=int(np.max(vel_err)) if len(vel_err) else None,
-        pedal_agreement=pedal_agreement(original, decoded),
-        pedal_depth_mae=pedal_depth_mae(original, decoded),
+        pedal_agreement=pedal_agreement(original, decoded, pedals),
+        pedal_depth_mae=pedal_depth_mae(original, decoded, pedals),
         pedal_events={c: (len(original.pedals.get(c, ())), len(decoded.pedals.get(c, ())))
                       for c in sorted(original.pedals.keys() | decoded.pedals.keys())},
     )
