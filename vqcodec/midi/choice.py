@@ -133,17 +133,19 @@ def _durations(d: np.ndarray, pitch: np.ndarray, steps: np.ndarray, s: NoteSetti
     level_s = DURATION_FLOOR * ratio ** np.arange(s.duration_levels)
     levels = level_s.tolist()
     nexts = _next_buckets(steps, pitch).tolist()
+    prev_ctx = [int(_duration_context(0, level, s)) for level in range(s.duration_levels)]  # the previous level's part
     out = np.zeros(len(d), np.int64)
     prev = 0
     for a in range(0, len(d), CHOICE_CHUNK):  # the levels within each note's bound, for a chunk of notes at once
         chunk = d[a : a + CHOICE_CHUNK]
-        rows, cols = np.nonzero(np.abs(level_s[None] - chunk[:, None]) <= duration_bound_s(s, chunk)[:, None])
-        within = np.split(cols, np.searchsorted(rows, np.arange(1, len(chunk))))
-        for i, di, w in zip(range(a, a + len(chunk)), chunk.tolist(), within):
+        within = np.abs(level_s[None] - chunk[:, None]) <= duration_bound_s(s, chunk)[:, None]
+        # one run of levels per note (|level - d| falls then rises with the level, rounded or not)
+        first, count = np.argmax(within, axis=1).tolist(), within.sum(axis=1).tolist()
+        for i, di, lo, n in zip(range(a, a + len(chunk)), chunk.tolist(), first, count):
             level = math.floor(math.log(di / DURATION_FLOOR) / math.log(ratio) + 0.5)
             nearest = min(max(level, 0), s.duration_levels - 1)
-            cands = [nearest] + [c for c in w.tolist() if c != nearest]
-            ctx = int(_duration_context(nexts[i], prev, s))
+            cands = [nearest] + [c for c in range(lo, lo + n) if c != nearest]
+            ctx = nexts[i] + prev_ctx[prev]
             prev = out[i] = _best(cands, model, ctx, [abs(math.log2(levels[c] / di)) for c in cands],
                                   DURATION_LAMBDA)
             model.update(ctx, prev)

@@ -775,13 +775,11 @@ def _plan_nc06(sym: Symbols, s: NoteSetting, net: neural.Prior, lanes: int,
             _, lv = net.run("velocity", a.velocity[at], hidden)
             for g, lo in (("gap", lg), ("pitch", lp), ("velocity", lv)):
                 w[g].append(net.softmax(g, lo))
-        weights = {g: np.concatenate(parts) for g, parts in w.items()}
         x = {"gap": np.minimum(sym.gap, DIRECT), "pitch": sym.pitch, "velocity": sym.velocity}
-        recent = {g: net.recent(g, lanes) for g in weights}
-        for t, act, notes in _steps(bounds):
+        weights = {g: net.known_weights(g, np.concatenate(parts), x[g], bounds) for g, parts in w.items()}
+        for _, _, notes in _steps(bounds):
             for g, stream in (("gap", "onset"), ("pitch", "pitch"), ("velocity", "velocity")):
-                plan.append((stream, x[g][notes], _pad(net.weights(g, weights[g][notes], recent[g], act), width)))
-                recent[g].push(t, act, x[g][notes])
+                plan.append((stream, x[g][notes], _pad(weights[g][notes], width)))
     plan.append(("onset", *_gamma(_excess(sym.gap), escape, ESCAPE_ONSET)))
     if n:
         next_on, next_same = next_tokens(sym.gap, sym.pitch)
@@ -789,11 +787,9 @@ def _plan_nc06(sym: Symbols, s: NoteSetting, net: neural.Prior, lanes: int,
                                bounds, layout)
         wd = np.concatenate([net.softmax("duration", net.run("duration", rows[c : c + neural.RUN_ROWS])[1])
                              for c in range(0, n, neural.RUN_ROWS)])
-        recent_d = net.recent("duration", lanes)
-        for t, act, notes in _steps(bounds):
-            plan.append(("duration", sym.duration[notes],
-                         net.weights("duration", wd[notes], recent_d, act).astype(np.float64)))
-            recent_d.push(t, act, sym.duration[notes])
+        wd = net.known_weights("duration", wd, sym.duration, bounds).astype(np.float64)
+        for _, _, notes in _steps(bounds):
+            plan.append(("duration", sym.duration[notes], wd[notes]))
     return plan
 
 

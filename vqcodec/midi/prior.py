@@ -419,6 +419,19 @@ class Recent:
         self.counts[lanes, x] += 1
 
 
+def recent_counts(x: np.ndarray, notes: np.ndarray, bounds: np.ndarray, alphabet: int, window: int) -> np.ndarray:
+    """The counts `Recent` holds when these notes (piece indices) are coded [len(notes), alphabet]: each note's lane's
+    previous `window` symbols of x (every symbol of the piece known, as an encoder knows them), found at once."""
+    notes = np.asarray(notes, np.int64)
+    start = bounds[np.searchsorted(bounds, notes, side="right") - 1]  # the first note of each note's lane
+    counts = np.zeros((len(notes), alphabet), np.int64)
+    rows = np.arange(len(notes))
+    for back in range(1, window + 1):
+        ok = notes - back >= start
+        counts[rows[ok], x[notes[ok] - back]] += 1  # one symbol per row: no repeated index
+    return counts
+
+
 def mixed(w: np.ndarray, counts: np.ndarray, mix: Mix) -> np.ndarray:
     """The network's integer weights [n, K] mixed with the lanes' recent counts [n, K]: integer weights >= 1 (the
     network's alone when mix.share is 0). Integers all the way: the same on every machine."""
@@ -565,6 +578,18 @@ class Prior:
     def softmax(self, graph: str, logits: np.ndarray) -> np.ndarray:
         """The integer softmax of a graph's logits (integer weights >= 1)."""
         return weights(logits, self.shifts[graph], self.exp_table)
+
+    def known_weights(self, graph: str, w: np.ndarray, x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """`weights` of every note of a piece at once, its symbols x known (an encoder's): softmax weights w [n, K]
+        (piece order) mixed with the counts of each note's recent symbols, RUN_ROWS notes at a time."""
+        mix = self.mix[graph]
+        if mix.share == 0:
+            return w
+        out = np.empty_like(w)
+        for c in range(0, len(w), RUN_ROWS):
+            notes = np.arange(c, min(c + RUN_ROWS, len(w)))
+            out[notes] = mixed(w[notes], recent_counts(x, notes, bounds, w.shape[1], mix.window), mix)
+        return out
 
     def weights(self, graph: str, w: np.ndarray, recent: Recent, lanes: np.ndarray) -> np.ndarray:
         """The integer weights rANS codes a step's symbols with: softmax weights `w` of these lanes mixed with their
