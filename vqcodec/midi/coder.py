@@ -459,14 +459,74 @@ class _LaneMatcher(_Matcher):
         self.seq.append(pitch)
 
 
+    @staticmethod
+    def buckets(pitch: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per note of a piece in lanes (lane l: notes bounds[l] .. bounds[l + 1]), what `bucket_at` gives before it
+        in its lane's matcher, every pitch known: (predicted pitch, length bucket, piece index of the note the
+        prediction is; -1, 0, -1 without a match), found for every note at once."""
+        pitch = np.asarray(pitch, np.int64)
+        start = np.repeat(bounds[:-1], np.diff(bounds))
+        pred, length, at = _matches(pitch, start, hashed=False)
+        return pred, np.where(pred >= 0, 1 + np.searchsorted(MATCH_EDGES, length, side="right"), 0), at
+
+
+def _previous_same(keys: list[np.ndarray]) -> np.ndarray:
+    """Per row, the latest earlier row whose keys are all the same (-1: none)."""
+    n = len(keys[0])
+    order = np.lexsort([np.arange(n), *keys])  # by the keys, then by row
+    same = np.ones(max(n - 1, 0), bool)
+    for k in keys:
+        same &= k[order[1:]] == k[order[:-1]]
+    prev = np.full(n, -1, np.int64)
+    prev[order[1:][same]] = order[:-1][same]
+    return prev
+
+
+def _matches(pitch: np.ndarray, start: np.ndarray, hashed: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The match model's (predicted pitch, match length, index of the note predicted; -1, 0, -1 without a match)
+    before every note of a known sequence at once; start: each note's first note of its lane (the model sees only
+    its lane). hashed: `_Matcher`'s hashed slots (a k-gram whose slot last held another k-gram is no match at that
+    order), else `_LaneMatcher`'s exact k-grams. What the incremental models give, note by note."""
+    n = len(pitch)
+    pos = np.arange(n) - start
+    found = np.full(n, -1, np.int64)
+    for k in MATCH_ORDERS:  # the longest order with a match wins
+        i = np.flatnonzero((pos >= k) & (found < 0))
+        rows = np.flatnonzero(pos >= k)  # every note whose last k pitches a table holds
+        gram = pitch[rows[:, None] - 1 - np.arange(k)[None]]  # [rows, k], the latest pitch first
+        if hashed:  # the packed k-gram modulo 2^64 (7 bits a pitch), times the multiplier, its top bits
+            key = np.zeros(len(rows), np.uint64)
+            for m in range(min(k, 64 // 7 + 1)):
+                key |= gram[:, m].astype(np.uint64) << np.uint64(7 * m)
+            prev = _previous_same([(key * np.uint64(_HASH_MULTIPLIER)) >> np.uint64(64 - MATCH_TABLE_BITS)])
+            ok = prev >= 0
+            ok[ok] = np.all(gram[prev[ok]] == gram[ok], axis=1)  # a slot last held by another k-gram: no match
+        else:
+            words = [np.zeros(len(rows), np.int64) for _ in range(0, k, 8)]  # 8 pitches of 7 bits a word
+            for m in range(k):
+                words[m // 8] |= gram[:, m] << 7 * (m % 8)
+            prev = _previous_same([start[rows], *words])
+            ok = prev >= 0
+        j = np.full(n, -1, np.int64)
+        j[rows[ok]] = rows[prev[ok]]
+        found[i] = j[i]
+    hit = np.flatnonzero(found >= 0)
+    j = found[hit]
+    length = np.zeros(n, np.int64)
+    alive = np.ones(len(hit), bool)
+    for m in range(MATCH_MAX):  # pitches equal going back from both, within the lane
+        alive &= j - 1 - m >= start[hit]
+        alive[alive] = pitch[j[alive] - 1 - m] == pitch[hit[alive] - 1 - m]
+        length[hit] += alive
+    pred = np.full(n, -1, np.int64)
+    pred[hit] = pitch[j]
+    return pred, length, found
+
+
 def match_predictions(pitch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per note, the match model's predicted pitch (-1: none) and match length, as the decoder sees them."""
-    m = _Matcher()
-    pred = np.full(len(pitch), -1, np.int64)
-    length = np.zeros(len(pitch), np.int64)
-    for i, p in enumerate(pitch.tolist()):
-        pred[i], length[i] = m.predict()
-        m.add(p)
+    pitch = np.asarray(pitch, np.int64)
+    pred, length, _ = _matches(pitch, np.zeros(len(pitch), np.int64), hashed=True)
     return pred, length
 
 

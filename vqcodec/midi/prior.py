@@ -227,31 +227,49 @@ class InputsA:
 
 def inputs_a(gap: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, bounds: np.ndarray, layout: Layout,
              matcher: type) -> InputsA:
-    """Every note's pass A inputs, the notes known (teacher forcing): the rows a decoder builds step by step."""
+    """Every note's pass A inputs, the notes known (teacher forcing): the rows a decoder builds step by step (PassA),
+    built for RUN_ROWS notes at a time. matcher: the lanes' match model, whose `buckets(pitch, bounds)` gives every
+    note's prediction at once."""
     n = len(gap)
-    state = PassA(np.diff(bounds), layout, matcher)
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("note", "gap", "pitch", "ref", "mp", "mb", "velocity")}
-    for t in range(int(np.diff(bounds).max(initial=0))):
-        lanes = state.active(t)
-        notes = bounds[lanes] + t
-        g, p, v = gap[notes], pitch[notes], velocity[notes]
-        parts["note"].append(notes)
-        parts["gap"].append(state.gap_inputs(t, lanes).astype(ROW_DTYPE))
-        rows, ref, mp, mb = state.pitch_inputs(t, lanes, g)
-        for k, a in (("pitch", rows.astype(ROW_DTYPE)), ("ref", ref), ("mp", mp), ("mb", mb)):
-            parts[k].append(a)
-        parts["velocity"].append(state.velocity_inputs(t, lanes, g, p).astype(ROW_DTYPE))
-        state.push(t, lanes, g, p, v)
+    gap, pitch, velocity = (np.asarray(a, np.int64) for a in (gap, pitch, velocity))
+    mp, mb, ma = matcher.buckets(pitch, bounds)
+    start = np.repeat(bounds[:-1], np.diff(bounds))
+    none_v = layout.velocity_levels
+    direct = np.minimum(gap, DIRECT)
+    off = {g: layout.offsets(g) for g in ("gap", "pitch", "velocity")}
+    parts: dict[str, list[np.ndarray]] = {"gap": [], "pitch": [], "velocity": []}
+    for c in range(0, n, RUN_ROWS):
+        i = np.arange(c, min(c + RUN_ROWS, n))
+        back = i[:, None] - np.arange(1, WINDOW_A + 1)[None]  # the previous notes, latest first
+        known = back >= start[i][:, None]  # of the note's lane
+        back = np.maximum(back, 0)
+        g = np.where(known, direct[back], DIRECT + 1)
+        v = np.where(known, velocity[back], none_v)
+        p = np.where(known, pitch[back], -1)
+        p1 = p[:, 0]
+        ref = np.where(p1 >= 0, p1, START_PITCH)
+        r = np.where(p[:, 1:] >= 0, rel(p[:, 1:], ref[:, None]), N_REL - 1)
+        hit, at = ma[i] >= 0, np.maximum(ma[i], 0)
+        mg = np.where(hit, direct[at], DIRECT + 1)
+        mv = np.where(hit, velocity[at], none_v)
+        parts["gap"].append((np.concatenate([g, v, r, np.stack([np.where(p1 >= 0, p1, MIDI_MAX + 1),
+                                                                 np.where(mp[i] >= 0, rel(mp[i], ref), N_REL - 1),
+                                                                 mb[i], mg, mv], axis=1)], axis=1)
+                             + off["gap"]).astype(ROW_DTYPE))
+        parts["pitch"].append((np.stack([direct[i], mb[i], mg], axis=1) + off["pitch"]).astype(ROW_DTYPE))
+        near_ok = (p[:, :NEAR_NOTES] >= 0) & (np.abs(p[:, :NEAR_NOTES] - pitch[i][:, None]) <= NEAR_SEMITONES)
+        near = np.where(near_ok.any(axis=1), v[np.arange(len(i)), np.argmax(near_ok, axis=1)], none_v)
+        mv_hit = mv + ((mp[i] == pitch[i]) & hit) * (none_v + 1)
+        parts["velocity"].append((np.stack([direct[i], pitch[i], rel(pitch[i], ref), near, mv_hit], axis=1)
+                                  + off["velocity"]).astype(ROW_DTYPE))
     if not n:
         z = np.zeros(0, np.int64)
         empty = {k: np.zeros((0, len(layout.slots(k))), np.int64) for k in ("gap", "pitch", "velocity")}
         return InputsA(empty["gap"], empty["pitch"], z, z, z, empty["velocity"], z)
-    order = np.concatenate(parts["note"])
-    inv = np.empty(n, np.int64)
-    inv[order] = np.arange(n)
-    cat = {k: np.concatenate(v)[inv] for k, v in parts.items() if k != "note"}  # rows as ROW_DTYPE
-    return InputsA(cat["gap"], cat["pitch"], cat["ref"], cat["mp"], cat["mb"], cat["velocity"],
-                   state.match_of(bounds))
+    prev_pitch = np.where(np.arange(n) > start, pitch[np.maximum(np.arange(n) - 1, 0)], -1)
+    cat = {k: np.concatenate(v) for k, v in parts.items()}  # rows as ROW_DTYPE
+    return InputsA(cat["gap"], cat["pitch"], np.where(prev_pitch >= 0, prev_pitch, START_PITCH), mp, mb,
+                   cat["velocity"], ma)
 
 
 def inputs_b(gap: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, duration: np.ndarray, next_on: np.ndarray,
