@@ -125,6 +125,7 @@ MATCH_MAX = 32
 MATCH_EDGES = np.array([6, 10, 16, 24])
 """Buckets of a match length: 4-5, 6-9, 10-15, 16-23, 24-32."""
 N_MATCH = len(MATCH_EDGES) + 1
+_MATCH_EDGES = MATCH_EDGES.tolist()  # for the decoder's loop: bisect, without numpy's per-call cost
 NEXT_EDGES = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128])
 """Buckets of the grid steps from a note's onset to the next later onset, and to the next onset of its pitch."""
 N_NEXT = len(NEXT_EDGES) + 1
@@ -415,7 +416,7 @@ class _Matcher:
     def bucket_at(self) -> tuple[int, int, int]:
         """(predicted pitch, length bucket 1..N_MATCH, index) of `predict_at`, or (-1, 0, -1) without a match."""
         pred, n, j = self.predict_at()
-        return (pred, 1 + int(np.searchsorted(MATCH_EDGES, n, side="right")), j) if pred >= 0 else (-1, 0, -1)
+        return (pred, 1 + bisect.bisect_right(_MATCH_EDGES, n), j) if pred >= 0 else (-1, 0, -1)
 
     def add(self, pitch: int) -> None:
         """Append the decoded pitch; the k-grams before it now point at it."""
