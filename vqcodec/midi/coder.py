@@ -120,6 +120,7 @@ predicts the pitch that followed it."""
 MATCH_TABLE_BITS = 18
 """Slots of each order's match table (2^18 positions, 2 MB)."""
 _HASH_MULTIPLIER = 0x9E3779B97F4A7C15  # 2^64 / golden ratio, odd: spreads packed k-grams over the slots
+_MATCH_MASKS = [(k, (1 << 7 * k) - 1) for k in MATCH_ORDERS]  # each order's rolling key keeps its last k pitches
 MATCH_MAX = 32
 """Pitches compared backwards to measure a match's length (the flag's context)."""
 MATCH_EDGES = np.array([6, 10, 16, 24])
@@ -407,7 +408,7 @@ class _Matcher:
                 continue
             j = int(self.tables[k][self._slot(k)])
             if j >= 0 and self.seq[j - k : j] == self.seq[i - k :]:
-                n = 0
+                n = k  # the k-gram's pitches are equal: compared from the one before it
                 while n < MATCH_MAX and j - 1 - n >= 0 and self.seq[j - 1 - n] == self.seq[i - 1 - n]:
                     n += 1
                 return self.seq[j], n, j
@@ -421,10 +422,10 @@ class _Matcher:
     def add(self, pitch: int) -> None:
         """Append the decoded pitch; the k-grams before it now point at it."""
         pitch, i = int(pitch), len(self.seq)
-        for k in MATCH_ORDERS:
+        for k, mask in _MATCH_MASKS:
             if i >= k:
                 self.tables[k][self._slot(k)] = i
-            self.keys[k] = (self.keys[k] << 7 | pitch) & ((1 << 7 * k) - 1)
+            self.keys[k] = (self.keys[k] << 7 | pitch) & mask
         self.seq.append(pitch)
 
 
@@ -445,7 +446,7 @@ class _LaneMatcher(_Matcher):
                 continue
             j = self.latest[k].get(self.keys[k], -1)
             if j >= 0:
-                n = 0
+                n = k  # the same k-gram, exactly: compared from the pitch before it
                 while n < MATCH_MAX and j - 1 - n >= 0 and self.seq[j - 1 - n] == self.seq[i - 1 - n]:
                     n += 1
                 return self.seq[j], n, j
@@ -453,12 +454,12 @@ class _LaneMatcher(_Matcher):
 
     def add(self, pitch: int) -> None:
         pitch, i = int(pitch), len(self.seq)
-        for k in MATCH_ORDERS:
+        keys, latest = self.keys, self.latest
+        for k, mask in _MATCH_MASKS:
             if i >= k:
-                self.latest[k][self.keys[k]] = i
-            self.keys[k] = (self.keys[k] << 7 | pitch) & ((1 << 7 * k) - 1)
+                latest[k][keys[k]] = i
+            keys[k] = (keys[k] << 7 | pitch) & mask
         self.seq.append(pitch)
-
 
     @staticmethod
     def buckets(pitch: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -398,9 +398,11 @@ def reference(graph: Graph, rows: np.ndarray, trunk: np.ndarray | None = None, r
 def weights(logits: np.ndarray, shift: int, exp_table: np.ndarray = EXP_TABLE) -> np.ndarray:
     """Integer logits [n, K] (accumulators of 2^-shift / LOGIT_ONE nat) -> integer weights [n, K] >= 1: the
     integer softmax (an arithmetic shift, a max and a table)."""
-    q = np.asarray(logits, np.int64) >> shift
-    down = np.minimum(q.max(axis=1, keepdims=True) - q, len(exp_table) - 1)
-    return exp_table[down]
+    q = np.array(logits, np.int64)  # a copy, worked on in place
+    q >>= shift
+    np.subtract(q.max(axis=1, keepdims=True), q, out=q)
+    np.minimum(q, len(exp_table) - 1, out=q)
+    return exp_table[q]
 
 
 MIX_ONE = 256
@@ -455,9 +457,16 @@ def mixed(w: np.ndarray, counts: np.ndarray, mix: Mix) -> np.ndarray:
     network's alone when mix.share is 0). Integers all the way: the same on every machine."""
     if mix.share == 0:
         return w
-    p = (w << MIX_BITS) // w.sum(axis=1, keepdims=True)
-    q = ((counts << MIX_BITS) + p) // (counts.sum(axis=1, keepdims=True) + 1)
-    return (MIX_ONE - mix.share) * p + mix.share * q + 1
+    p = w << MIX_BITS  # each step in place: (w << MIX_BITS) // sum
+    p //= w.sum(axis=1, keepdims=True)
+    q = counts << MIX_BITS  # ((counts << MIX_BITS) + p) // (sum + 1)
+    q += p
+    q //= counts.sum(axis=1, keepdims=True) + 1
+    p *= MIX_ONE - mix.share
+    q *= mix.share
+    p += q
+    p += 1
+    return p
 
 
 # ------------------------------------------------------------------------------------------- ONNX
