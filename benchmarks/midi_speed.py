@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,9 +102,9 @@ def compare(args: argparse.Namespace, notes: int, n_pieces: int) -> list[str]:
     for m in models:
         parts = []
         for step in ("compress", "decompress"):
-            ratios = sorted(a[m][step][1] / b[m][step][1] for a, b in zip(rounds["this tree"], rounds["baseline"]))
+            ratios = [a[m][step][1] / b[m][step][1] for a, b in zip(rounds["this tree"], rounds["baseline"])]
             parts.append(f"{step} {best['this tree'][m][step][1] / best['baseline'][m][step][1]:.2f} "
-                         f"(median {ratios[len(ratios) // 2]:.2f})")
+                         f"(median {statistics.median(ratios):.2f})")
         same = all(a[m]["sizes"] == rounds["baseline"][0][m]["sizes"] for a in rounds["this tree"])
         lines.append(f"- {m}: {', '.join(parts)}; file sizes {'the same' if same else 'DIFFER'} in every round")
     return lines
