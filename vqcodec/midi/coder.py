@@ -652,9 +652,6 @@ class _Model:
         self.history: list[int] = []  # the last CACHE_WINDOW symbols, oldest first
         self.recent = np.zeros(self.prior.shape[1], np.int64)
 
-    def _mix(self, base: np.ndarray, base_sum: np.ndarray, recent: np.ndarray) -> np.ndarray:
-        return (base + recent * (base_sum // (CACHE_WINDOW * CACHE_SHARE_DIV))[:, None]).astype(np.float64)
-
     def rows(self, ctx: np.ndarray, sym: np.ndarray) -> np.ndarray:
         """Encoder: the weights each position is coded with [n, K], then those symbols counted."""
         out = []
@@ -664,22 +661,28 @@ class _Model:
             n = len(c)
             order = np.argsort(c, kind="stable")
             hot = np.zeros((n, k), np.int64)
-            hot[np.arange(n), x] = 1
-            before = np.cumsum(hot[order], axis=0) - hot[order]  # counts before each position, in sorted order
+            hot[np.arange(n), x[order]] = 1
+            before = np.cumsum(hot, axis=0)
+            before -= hot  # counts before each position, in sorted order
             first = np.flatnonzero(np.r_[True, np.diff(c[order]) != 0])
-            before -= np.repeat(before[first], np.diff(np.r_[first, n]), axis=0)
-            seen = np.empty_like(before)
-            seen[order] = before
-            counts = self.counts[c] + seen
-            base = counts * COUNT_WEIGHT + self.prior[c]
-            base_sum = (self.seen[c] + seen.sum(axis=1)) * COUNT_WEIGHT + self.prior_sum[c]
+            runs = np.diff(np.r_[first, n])
+            before -= np.repeat(before[first], runs, axis=0)
+            base = np.empty_like(before)  # counts * COUNT_WEIGHT + prior, built in place
+            base[order] = before
+            base += self.counts[c]
+            base *= COUNT_WEIGHT
+            base += self.prior[c]
+            earlier = np.empty(n, np.int64)  # positions before each in its context, in this chunk
+            earlier[order] = np.arange(n) - np.repeat(first, runs)
+            share = ((self.seen[c] + earlier) * COUNT_WEIGHT + self.prior_sum[c]) // (CACHE_WINDOW * CACHE_SHARE_DIV)
             h = len(self.history)
             window = np.concatenate([np.array(self.history, np.int64), x])  # position i's cache: window[i+h-W : i+h]
-            cum = np.zeros((len(window) + 1, k), np.int64)
-            cum[1:] = np.cumsum(np.eye(k, dtype=np.int64)[window], axis=0)
-            end = np.arange(n) + h
-            recent = cum[end] - cum[np.maximum(end - CACHE_WINDOW, 0)]
-            out.append(self._mix(base, base_sum, recent))
+            at = np.arange(n)
+            for back in range(1, CACHE_WINDOW + 1):  # the cache's share, one of its symbols at a time
+                src = at + h - back
+                ok = src >= 0
+                base[at[ok], window[src[ok]]] += share[ok]  # one symbol per row: no repeated index
+            out.append(base.astype(np.float64))
             np.add.at(self.counts, (c, x), 1)
             np.add.at(self.seen, c, 1)
             self.history = window[-CACHE_WINDOW:].tolist()
@@ -687,7 +690,7 @@ class _Model:
         return np.concatenate(out) if out else np.zeros((0, k))
 
     def weights(self, c: int) -> np.ndarray:
-        """Decoder: the weights of the next symbol in context c [1, K] (`_mix`'s integers, for one row)."""
+        """Decoder: the weights of the next symbol in context c [1, K] (`rows`' integers, for one row)."""
         share = (int(self.seen[c]) * COUNT_WEIGHT + int(self.prior_sum[c])) // (CACHE_WINDOW * CACHE_SHARE_DIV)
         w = self.counts[c] * COUNT_WEIGHT + self.prior[c] + self.recent * share
         return w.astype(np.float64)[None]
