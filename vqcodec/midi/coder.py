@@ -495,7 +495,9 @@ def _matches(pitch: np.ndarray, start: np.ndarray, hashed: bool) -> tuple[np.nda
     for k in MATCH_ORDERS:  # the longest order with a match wins
         i = np.flatnonzero((pos >= k) & (found < 0))
         rows = np.flatnonzero(pos >= k)  # every note whose last k pitches a table holds
-        gram = pitch[rows[:, None] - 1 - np.arange(k)[None]]  # [rows, k], the latest pitch first
+        gram = np.empty((len(rows), k), np.int16)  # [rows, k], the latest pitch first (pitches fit 7 bits)
+        for m in range(k):
+            gram[:, m] = pitch[rows - 1 - m]
         if hashed:  # the packed k-gram modulo 2^64 (7 bits a pitch), times the multiplier, its top bits
             key = np.zeros(len(rows), np.uint64)
             for m in range(min(k, 64 // 7 + 1)):
@@ -506,7 +508,7 @@ def _matches(pitch: np.ndarray, start: np.ndarray, hashed: bool) -> tuple[np.nda
         else:
             words = [np.zeros(len(rows), np.int64) for _ in range(0, k, 8)]  # 8 pitches of 7 bits a word
             for m in range(k):
-                words[m // 8] |= gram[:, m] << 7 * (m % 8)
+                words[m // 8] |= gram[:, m].astype(np.int64) << 7 * (m % 8)
             prev = _previous_same([start[rows], *words])
             ok = prev >= 0
         j = np.full(n, -1, np.int64)
