@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -225,8 +226,16 @@ class InputsA:
     match_at: np.ndarray  # [n] piece index of the note the match came from (-1: none)
 
 
+class LaneMatches(Protocol):
+    """The lanes' match model as inputs_a needs it (vqcodec.midi.coder._LaneMatcher, the class itself)."""
+
+    def buckets(self, pitch: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every note's (predicted pitch, length bucket, piece index of the note predicted) at once."""
+        ...
+
+
 def inputs_a(gap: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, bounds: np.ndarray, layout: Layout,
-             matcher: type) -> InputsA:
+             matcher: LaneMatches) -> InputsA:
     """Every note's pass A inputs, the notes known (teacher forcing): the rows a decoder builds step by step (PassA),
     built for RUN_ROWS notes at a time. matcher: the lanes' match model, whose `buckets(pitch, bounds)` gives every
     note's prediction at once."""
