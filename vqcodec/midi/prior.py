@@ -143,9 +143,6 @@ class PassA:
         self.match_bucket = np.zeros((lanes, steps), np.int64)
         self.off = {g: layout.offsets(g) for g in ("gap", "pitch", "velocity")}
 
-    def active(self, t: int) -> np.ndarray:
-        return np.flatnonzero(self.lengths > t)
-
     def _recent(self, a: np.ndarray, lanes: np.ndarray, c: int, k: int) -> np.ndarray:
         """The k notes before column c of the lanes, latest first [len(lanes), k]."""
         w = a[:, c - k : c][:, ::-1]
