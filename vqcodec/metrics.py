@@ -265,8 +265,10 @@ def _intervals(perf: Performance, idx: np.ndarray) -> np.ndarray:
     return np.stack([on, np.maximum(perf.offset[idx], on + _MIN_INTERVAL_S)], axis=1)
 
 
-def matched_notes(original: Performance, decoded: Performance, offsets: bool) -> tuple[np.ndarray, np.ndarray]:
-    """mir_eval's maximum note matching -> (indices into original, indices into decoded), pitch by pitch.
+def matched_notes(original: Performance, decoded: Performance, offsets: bool,
+                  pitches: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """mir_eval's maximum note matching -> (indices into original, indices into decoded), pitch by pitch (only the
+    given pitches, when given).
 
     Notes of different MIDI pitches are >= 100 cents apart, beyond mir_eval's 50-cent pitch tolerance, so the
     matching splits exactly by pitch; it never builds mir_eval's N x M matrices of a whole piece (GBs at 10^4 notes).
@@ -274,7 +276,8 @@ def matched_notes(original: Performance, decoded: Performance, offsets: bool) ->
     from mir_eval import transcription, util  # imports scipy.stats: ~0.5 s, so only when notes are compared
 
     ref, est = [], []
-    for p in np.intersect1d(original.pitch, decoded.pitch):
+    both = np.intersect1d(original.pitch, decoded.pitch)
+    for p in both if pitches is None else np.intersect1d(both, pitches):
         i, j = np.flatnonzero(original.pitch == p), np.flatnonzero(decoded.pitch == p)
         hz = float(util.midi_to_hz(float(p)))
         pairs = transcription.match_notes(
@@ -286,38 +289,65 @@ def matched_notes(original: Performance, decoded: Performance, offsets: bool) ->
     return np.array(ref, dtype=np.int64), np.array(est, dtype=np.int64)
 
 
+def _pair_hits(original: Performance, decoded: Performance, i: np.ndarray, j: np.ndarray,
+               offsets: bool) -> np.ndarray:
+    """Whether each pair (original note i, decoded note j) is of one pitch and a match by mir_eval's own test (its
+    rounding, tolerances and zero-length rule)."""
+    from mir_eval.transcription import N_DECIMALS  # the decimals mir_eval rounds distances to before comparing
+
+    ref, est = _intervals(original, i), _intervals(decoded, j)
+    hit = original.pitch[i] == decoded.pitch[j]
+    hit &= np.around(np.abs(ref[:, 0] - est[:, 0]), decimals=N_DECIMALS) <= ONSET_TOLERANCE_S
+    if offsets:
+        tolerance = np.maximum(OFFSET_RATIO * (ref[:, 1] - ref[:, 0]), OFFSET_MIN_TOLERANCE_S)
+        hit &= np.around(np.abs(ref[:, 1] - est[:, 1]), decimals=N_DECIMALS) <= tolerance
+    return hit
+
+
 def pairs_all_match(original: Performance, decoded: Performance, pairs: tuple[np.ndarray, np.ndarray],
                     offsets: bool) -> bool:
     """Whether `pairs` (indices into original, into decoded) pair every note of both, each pair of one pitch and a
     match by mir_eval's own test (its rounding, tolerances and zero-length rule). Then they are a matching of every
     note, so mir_eval's maximum matching has every note too and its F1 is 1, without running it."""
-    from mir_eval.transcription import N_DECIMALS  # the decimals mir_eval rounds distances to before comparing
-
     i, j = pairs
     if not len(original) == len(decoded) == len(i) == len(np.unique(i)) == len(np.unique(j)):
         return False
-    if not np.array_equal(original.pitch[i], decoded.pitch[j]):
-        return False
-    ref, est = _intervals(original, i), _intervals(decoded, j)
-    hit = np.around(np.abs(ref[:, 0] - est[:, 0]), decimals=N_DECIMALS) <= ONSET_TOLERANCE_S
-    if offsets:
-        tolerance = np.maximum(OFFSET_RATIO * (ref[:, 1] - ref[:, 0]), OFFSET_MIN_TOLERANCE_S)
-        hit &= np.around(np.abs(ref[:, 1] - est[:, 1]), decimals=N_DECIMALS) <= tolerance
-    return bool(np.all(hit))
+    return bool(np.all(_pair_hits(original, decoded, i, j, offsets)))
+
+
+def _matched_count(original: Performance, decoded: Performance, offsets: bool,
+                   pairs: tuple[np.ndarray, np.ndarray] | None) -> int:
+    """The size of mir_eval's maximum matching. The matching splits by pitch (`matched_notes`), so a pitch whose notes
+    `pairs` pair all of, on both sides, each pair a match (`pairs_all_match`, pitch by pitch), has all its notes
+    matched; mir_eval is run for the other pitches only."""
+    if pairs is None:
+        return len(matched_notes(original, decoded, offsets)[0])
+    i, j = pairs
+    if len(np.unique(i)) != len(i) or len(np.unique(j)) != len(j):
+        return len(matched_notes(original, decoded, offsets)[0])
+    hits = _pair_hits(original, decoded, i, j, offsets)
+    size = MIDI_MAX + 1
+    paired = np.bincount(original.pitch[i], minlength=size)
+    complete = ((np.bincount(original.pitch, minlength=size) == paired)
+                & (np.bincount(decoded.pitch, minlength=size) == paired)
+                & (np.bincount(original.pitch[i], weights=~hits, minlength=size) == 0))  # no pair of it misses
+    rest = np.flatnonzero(~complete)
+    whole = int(paired[complete].sum())
+    return whole + (len(matched_notes(original, decoded, offsets, rest)[0]) if len(rest) else 0)
 
 
 def note_f1(original: Performance, decoded: Performance, offsets: bool,
             pairs: tuple[np.ndarray, np.ndarray] | None = None) -> float | None:
     """The F1 of mir_eval.transcription.precision_recall_f1_overlap (0 when one side is empty, None when both).
     pairs: a pairing of the notes already at hand (compare_notes' by rank); when every pair matches
-    (pairs_all_match) the F1 is 1 and mir_eval is not run."""
+    (pairs_all_match) the F1 is 1 and mir_eval is not run, and it runs only for the pitches of pairs that do not."""
     if not len(original) and not len(decoded):
         return None
     if not len(original) or not len(decoded):
         return 0.0
     if pairs is not None and pairs_all_match(original, decoded, pairs, offsets):
         return 1.0
-    matched = len(matched_notes(original, decoded, offsets)[0])
+    matched = _matched_count(original, decoded, offsets, pairs)
     precision, recall = matched / len(decoded), matched / len(original)
     return 2 * precision * recall / (precision + recall) if matched else 0.0
 
@@ -328,36 +358,38 @@ def _rank_pairs(original: Performance, decoded: Performance) -> tuple[np.ndarray
             np.lexsort((decoded.offset, decoded.onset, decoded.pitch)))
 
 
-def _pedal_down(pedal: Pedal | None, grid: np.ndarray) -> np.ndarray:
-    """Whether the pedal is pressed (value >= PEDAL_DOWN, up before its first event) at each grid time."""
-    if pedal is None or not len(pedal):
-        return np.zeros(len(grid), dtype=bool)
-    k = np.searchsorted(pedal.time, grid, side="right") - 1
-    return (k >= 0) & (pedal.value[np.maximum(k, 0)] >= PEDAL_DOWN)
-
-
 def _pedal_value(pedal: Pedal | None, grid: np.ndarray) -> np.ndarray:
-    """The controller value in effect at each grid time (0 before the first event)."""
+    """The controller value in effect at each time of a sorted grid (0 before the first event). Each event is placed
+    on the grid (the first grid time at or after it), so the work grows with the events, not the grid's log."""
     if pedal is None or not len(pedal):
         return np.zeros(len(grid), dtype=np.int64)
-    k = np.searchsorted(pedal.time, grid, side="right") - 1
+    first = np.searchsorted(grid, pedal.time, side="left")  # grid[g] >= time[e] exactly when g >= first[e]
+    k = np.cumsum(np.bincount(first, minlength=len(grid) + 1)[: len(grid)]) - 1  # the latest event at or before
     return np.where(k >= 0, pedal.value[np.maximum(k, 0)].astype(np.int64), 0)
 
 
-def pedal_depth_mae(original: Performance, decoded: Performance) -> dict[int, float]:
+def _pedal_values(original: Performance, decoded: Performance) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Controller -> the values in effect (original, decoded) at PEDAL_GRID_S steps from 0 to the later end."""
+    grid = np.arange(int(max(original.end, decoded.end) / PEDAL_GRID_S) + 1) * PEDAL_GRID_S
+    return {c: (_pedal_value(original.pedals.get(c), grid), _pedal_value(decoded.pedals.get(c), grid))
+            for c in sorted(original.pedals.keys() | decoded.pedals.keys())}
+
+
+def pedal_depth_mae(original: Performance, decoded: Performance,
+                    values: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> dict[int, float]:
     """Controller -> mean |original value - decoded value| (MIDI units, 0..127) over PEDAL_GRID_S steps from 0 to
-    the later end: how much of the pedal's depth (half-pedalling) was lost, where pedal_agreement sees up/down."""
-    grid = np.arange(int(max(original.end, decoded.end) / PEDAL_GRID_S) + 1) * PEDAL_GRID_S
-    return {c: float(np.mean(np.abs(_pedal_value(original.pedals.get(c), grid)
-                                    - _pedal_value(decoded.pedals.get(c), grid))))
-            for c in sorted(original.pedals.keys() | decoded.pedals.keys())}
+    the later end: how much of the pedal's depth (half-pedalling) was lost, where pedal_agreement sees up/down.
+    values: `_pedal_values` of the two, when already at hand."""
+    values = _pedal_values(original, decoded) if values is None else values
+    return {c: float(np.mean(np.abs(a - b))) for c, (a, b) in values.items()}
 
 
-def pedal_agreement(original: Performance, decoded: Performance) -> dict[int, float]:
-    """Controller -> fraction of PEDAL_GRID_S steps from 0 to the later end where both agree on up/down."""
-    grid = np.arange(int(max(original.end, decoded.end) / PEDAL_GRID_S) + 1) * PEDAL_GRID_S
-    return {c: float(np.mean(_pedal_down(original.pedals.get(c), grid) == _pedal_down(decoded.pedals.get(c), grid)))
-            for c in sorted(original.pedals.keys() | decoded.pedals.keys())}
+def pedal_agreement(original: Performance, decoded: Performance,
+                    values: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> dict[int, float]:
+    """Controller -> fraction of PEDAL_GRID_S steps from 0 to the later end where both agree on up/down (a value of
+    PEDAL_DOWN or more is down). values: `_pedal_values` of the two, when already at hand."""
+    values = _pedal_values(original, decoded) if values is None else values
+    return {c: float(np.mean((a >= PEDAL_DOWN) == (b >= PEDAL_DOWN))) for c, (a, b) in values.items()}
 
 
 def _stat(values: np.ndarray, how: str) -> float | None:
@@ -382,6 +414,7 @@ def compare_notes(original: Performance, decoded: Performance, n_bytes: int, ori
     dur_err = np.abs((decoded.offset[j] - decoded.onset[j]) - dur_o) * MS_PER_S
     rel_err = dur_err[dur_o > 0] / (dur_o[dur_o > 0] * MS_PER_S)
     vel_err = np.abs(decoded.velocity[j].astype(np.int64) - original.velocity[i].astype(np.int64))
+    pedals = _pedal_values(original, decoded)
     return NoteReport(
         n_notes=len(original), n_decoded=len(decoded), n_bytes=n_bytes, original_bytes=original_bytes,
         zstd_bytes=zstd_bytes, duration_s=original.end, pitch_exact=bool(pitch_exact), paired_by=paired_by,
@@ -393,8 +426,8 @@ def compare_notes(original: Performance, decoded: Performance, n_bytes: int, ori
         duration_rel_err_median=_stat(rel_err, "median"),
         velocity_mae=float(np.mean(vel_err)) if len(vel_err) else None,
         velocity_max_err=int(np.max(vel_err)) if len(vel_err) else None,
-        pedal_agreement=pedal_agreement(original, decoded),
-        pedal_depth_mae=pedal_depth_mae(original, decoded),
+        pedal_agreement=pedal_agreement(original, decoded, pedals),
+        pedal_depth_mae=pedal_depth_mae(original, decoded, pedals),
         pedal_events={c: (len(original.pedals.get(c, ())), len(decoded.pedals.get(c, ())))
                       for c in sorted(original.pedals.keys() | decoded.pedals.keys())},
     )

@@ -4,6 +4,7 @@ file, bundle identity (another id is a mismatch, a tampered file fails at load),
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -48,6 +49,31 @@ def perf() -> Performance:
     pedals = {SUSTAIN: Pedal(np.sort(rng.uniform(0, end, 40)), rng.integers(0, 128, 40)),
               SOFT: Pedal(np.sort(rng.uniform(0, end, 6)), [127, 0] * 3)}
     return Performance(base.pitch, onset, onset + base.offset - base.onset, base.velocity, pedals)
+
+
+PINNED_NOTES = {
+    ("midi-v1", 1, None): "78e9e6c7174f491560e207fb396d36a7115917945c1fc67398383aff54038a47",
+    ("midi-v1", 7, None): "27bb7daa04199d497fe73360d0c2e91f46c52fcd0428d835ef4c805ca56374c5",
+    ("midi-v2", 3, None): "eaa61bb6db083a3a5f65a874f72e8e428b2e391627ad724d188fd27db7422bfe",
+    ("midi-v2", 3, 1): "54ea900a4755393784867a597094093f62ece2212771eb312bea22c999f21123",
+    ("midi-v2", 3, 3): "c333211fbc1d841602b63268cb243f7bebcde6b6b971123b266d6a91d76a27c2",
+    ("midi-vq", 1, None): "a0656649131d38fba0eccd49f49b28937bffbd679acb1d9fcaa987ecd006a349",
+    ("midi-vq", 3, None): "02ce36eb2714681c90399be296d5c15d96a774391fbee5497c3de51be875d527",
+}
+"""sha256 of the NOTE section written for `perf` (lanes None: what compress writes; else NC06 in that many lanes), by
+the encoder as it was before its speed-ups: a change meant to keep the bytes must keep these."""
+
+
+@pytest.mark.parametrize(("model", "quality", "lanes"), list(PINNED_NOTES))
+def test_the_encoder_writes_the_same_note_bytes_as_ever(model: str, quality: int, lanes: int | None,
+                                                         perf: Performance) -> None:
+    codec = NoteCodec.load(model)
+    if lanes is None:
+        notes = midi_file.loads(codec.compress(perf, quality, name="piece").data, "piece").notes
+    else:
+        s, priors = codec.setting(quality), codec.bundle.priors(quality)
+        notes = nc.encode(noterdo.choose(perf, s, priors), s, priors, nc.NC06, codec.bundle.prior(), lanes)
+    assert hashlib.sha256(notes).hexdigest() == PINNED_NOTES[model, quality, lanes]
 
 
 def test_compress_and_decode_are_deterministic(midi: NoteCodec, perf: Performance) -> None:

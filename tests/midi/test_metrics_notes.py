@@ -165,3 +165,21 @@ def test_the_f1_without_mir_eval_is_mir_evals_wherever_the_rank_pairs_all_match(
     assert pairs_all_match(original, _perf(onset_shift={0: 0.05}), (np.arange(8), np.arange(8)), offsets=True)
     assert not pairs_all_match(original, _perf(onset_shift={6: 0.3}), (np.arange(8), np.arange(8)), offsets=False)
     assert not pairs_all_match(original, _perf(), (np.arange(8), np.roll(np.arange(8), 1)), offsets=False)  # pitches
+
+
+def test_the_f1_is_mir_evals_when_mir_eval_runs_for_the_pitches_whose_pairs_miss_only():
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        n = 60
+        pitch = rng.integers(55, 66, n)  # a few notes a pitch, so a pitch's pairs miss now and then
+        onset = np.sort(rng.uniform(0, 10, n))
+        original = Performance(pitch, onset, onset + rng.uniform(0.01, 1.0, n), rng.integers(1, 128, n), {})
+        moved = np.abs(onset + rng.normal(0, 0.03, n))
+        keep = rng.random(n) > (0.05 if trial % 2 else 0.0)  # every other piece drops notes: mir_eval's pairs
+        decoded = Performance(pitch[keep], moved[keep], (moved + (original.offset - onset) * rng.uniform(0.7, 1.3, n))
+                              [keep], original.velocity[keep], {})
+        report = compare_notes(original, decoded, n_bytes=10)
+        assert report.paired_by == (PAIRED_BY_MIR_EVAL if trial % 2 and not keep.all() else PAIRED_BY_RANK)
+        assert report.f1_onset == note_f1(original, decoded, offsets=False)  # the latter runs mir_eval for every pitch
+        assert report.f1_offset == note_f1(original, decoded, offsets=True)
+        assert report.f1_offset is not None and 0 < report.f1_offset < 1

@@ -20,12 +20,12 @@ from vqcodec.midi.coder import (
     START_PITCH,
     NoteSetting,
     Symbols,
+    _bucket,
     _duration_context,
-    _gap_bucket,
     _Model,
-    _near_velocity,
     _next_buckets,
     _velocity_context,
+    near_notes,
     quantise,
     quantise_pedals,
 )
@@ -45,6 +45,8 @@ DURATION_SLACK_GRIDS = 2.0
 one, so an offset stays within mir_eval's offset tolerance (50 ms or 20 %) at the coarse levels."""
 DURATION_LAMBDA = 1.0
 """Bits a factor of 2 of duration error is worth."""
+CHOICE_CHUNK = 4096
+"""Notes whose duration candidates are found at once (a [notes, levels] mask: memory bounded whatever the piece)."""
 
 
 def onset_bound_ms(s: NoteSetting) -> float:
@@ -78,10 +80,12 @@ def choose(perf: Performance, s: NoteSetting, priors: dict[str, np.ndarray]) -> 
     return Symbols(gap, pitch, velocity, duration, *quantise_pedals(perf, s))
 
 
-def _best(candidates: list[int], weights: np.ndarray, error: list[float], lam: float) -> int:
-    """The candidate with the fewest bits (under weights) + lam * error."""
-    total = weights.sum()
-    cost = [-math.log2(weights[min(c, DIRECT)] / total) + lam * e for c, e in zip(candidates, error)]
+def _best(candidates: list[int], model: _Model, ctx: int, error: list[float], lam: float) -> int:
+    """The candidate with the fewest bits (under `model` in context ctx) + lam * error."""
+    if len(candidates) == 1:
+        return candidates[0]
+    weights, total = model.weights_of(ctx, [min(c, DIRECT) for c in candidates])
+    cost = [-math.log2(w / total) + lam * e for w, e in zip(weights, error)]
     return candidates[min(range(len(cost)), key=cost.__getitem__)]  # the first of equals, as np.argmin
 
 
@@ -95,9 +99,9 @@ def _onsets(t: np.ndarray, prior: np.ndarray) -> np.ndarray:
         cands = [nearest] + [c for c in (math.floor(ti), math.ceil(ti))
                              if c != nearest and c >= prev and abs(c - ti) <= ONSET_SLACK]
         ctx = b1 * N_GAP + b2
-        gap = _best([c - prev for c in cands], model.weights(ctx)[0], [abs(c - ti) for c in cands], ONSET_LAMBDA)
+        gap = _best([c - prev for c in cands], model, ctx, [abs(c - ti) for c in cands], ONSET_LAMBDA)
         model.update(ctx, min(gap, DIRECT))
-        b1, b2 = int(_gap_bucket(np.array(gap))), b1
+        b1, b2 = _bucket(gap), b1
         prev = out[i] = prev + gap
     return out
 
@@ -105,19 +109,21 @@ def _onsets(t: np.ndarray, prior: np.ndarray) -> np.ndarray:
 def _velocities(v: np.ndarray, pitch: np.ndarray, gap: np.ndarray, s: NoteSetting, prior: np.ndarray) -> np.ndarray:
     """Velocity levels, in the coder's velocity context (NC03 and NC04)."""
     model = _Model(prior)
-    out = np.zeros(len(v), np.int64)
+    out: list[int] = []
     first = prev = round(64 / s.velocity_step)
-    for i in range(len(v)):
-        nearest = math.floor(v[i] / s.velocity_step + 0.5)
+    step = s.velocity_step
+    pitches = pitch.tolist()
+    for i, (vi, chord, p, j) in enumerate(zip(v.tolist(), (gap == 0).tolist(), pitches, near_notes(pitch).tolist())):
+        nearest = math.floor(vi / step + 0.5)
         levels = [c for c in (nearest - 1, nearest, nearest + 1) if 0 <= c < s.velocity_levels]
-        error = [abs(min(max(c * s.velocity_step, 1), MIDI_MAX) - v[i]) / s.velocity_step for c in levels]
+        error = [abs(min(max(c * step, 1), MIDI_MAX) - vi) / step for c in levels]
         cands = [c for c, e in zip(levels, error) if c == nearest or e <= VELOCITY_SLACK]
-        ctx = int(_velocity_context(prev * 2 + int(gap[i] == 0), _near_velocity(pitch, out, i, first), int(pitch[i]),
-                                    int(pitch[i - 1]) if i else START_PITCH, s))
-        prev = out[i] = _best(cands, model.weights(ctx)[0], [error[levels.index(c)] for c in cands],
-                              VELOCITY_LAMBDA)
+        ctx = int(_velocity_context(prev * 2 + int(chord), out[j] if j >= 0 else first, p,
+                                    pitches[i - 1] if i else START_PITCH, s))
+        prev = _best(cands, model, ctx, [error[levels.index(c)] for c in cands], VELOCITY_LAMBDA)
+        out.append(prev)
         model.update(ctx, prev)
-    return out
+    return np.array(out, np.int64)
 
 
 def _durations(d: np.ndarray, pitch: np.ndarray, steps: np.ndarray, s: NoteSetting, prior: np.ndarray) -> np.ndarray:
@@ -125,16 +131,22 @@ def _durations(d: np.ndarray, pitch: np.ndarray, steps: np.ndarray, s: NoteSetti
     model = _Model(prior)
     ratio = s.duration_milli / 1000
     level_s = DURATION_FLOOR * ratio ** np.arange(s.duration_levels)
-    nexts = _next_buckets(steps, pitch)
+    levels = level_s.tolist()
+    nexts = _next_buckets(steps, pitch).tolist()
+    prev_ctx = [int(_duration_context(0, level, s)) for level in range(s.duration_levels)]  # the previous level's part
     out = np.zeros(len(d), np.int64)
     prev = 0
-    for i in range(len(d)):
-        level = math.floor(math.log(d[i] / DURATION_FLOOR) / math.log(ratio) + 0.5)
-        nearest = min(max(level, 0), s.duration_levels - 1)
-        within = np.flatnonzero(np.abs(level_s - d[i]) <= duration_bound_s(s, d[i])).tolist()
-        cands = [nearest] + [c for c in within if c != nearest]
-        ctx = int(_duration_context(int(nexts[i]), prev, s))
-        prev = out[i] = _best(cands, model.weights(ctx)[0], [abs(math.log2(level_s[c] / d[i])) for c in cands],
-                              DURATION_LAMBDA)
-        model.update(ctx, prev)
+    for a in range(0, len(d), CHOICE_CHUNK):  # the levels within each note's bound, for a chunk of notes at once
+        chunk = d[a : a + CHOICE_CHUNK]
+        within = np.abs(level_s[None] - chunk[:, None]) <= duration_bound_s(s, chunk)[:, None]
+        # one run of levels per note (|level - d| falls then rises with the level, rounded or not)
+        first, count = np.argmax(within, axis=1).tolist(), within.sum(axis=1).tolist()
+        for i, di, lo, n in zip(range(a, a + len(chunk)), chunk.tolist(), first, count):
+            level = math.floor(math.log(di / DURATION_FLOOR) / math.log(ratio) + 0.5)
+            nearest = min(max(level, 0), s.duration_levels - 1)
+            cands = [nearest] + [c for c in range(lo, lo + n) if c != nearest]
+            ctx = nexts[i] + prev_ctx[prev]
+            prev = out[i] = _best(cands, model, ctx, [abs(math.log2(levels[c] / di)) for c in cands],
+                                  DURATION_LAMBDA)
+            model.update(ctx, prev)
     return out

@@ -120,11 +120,13 @@ predicts the pitch that followed it."""
 MATCH_TABLE_BITS = 18
 """Slots of each order's match table (2^18 positions, 2 MB)."""
 _HASH_MULTIPLIER = 0x9E3779B97F4A7C15  # 2^64 / golden ratio, odd: spreads packed k-grams over the slots
+_MATCH_MASKS = [(k, (1 << 7 * k) - 1) for k in MATCH_ORDERS]  # each order's rolling key keeps its last k pitches
 MATCH_MAX = 32
 """Pitches compared backwards to measure a match's length (the flag's context)."""
 MATCH_EDGES = np.array([6, 10, 16, 24])
 """Buckets of a match length: 4-5, 6-9, 10-15, 16-23, 24-32."""
 N_MATCH = len(MATCH_EDGES) + 1
+_MATCH_EDGES = MATCH_EDGES.tolist()  # for the decoder's loop: bisect, without numpy's per-call cost
 NEXT_EDGES = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128])
 """Buckets of the grid steps from a note's onset to the next later onset, and to the next onset of its pitch."""
 N_NEXT = len(NEXT_EDGES) + 1
@@ -307,7 +309,8 @@ def contexts(sym: Symbols, s: NoteSetting, coding: bytes = NOTE_CODING) -> dict[
         return {"onset": onset, "pitch": _prev(sym.pitch, START_PITCH) * 2 + chord, "velocity": prev_v,
                 "duration": prev_d * 2 + chord}
     nexts = _next_buckets(np.cumsum(sym.gap), sym.pitch)
-    near = np.array([_near_velocity(sym.pitch, sym.velocity, i, start_v) for i in range(len(sym.pitch))], np.int64)
+    j = near_notes(sym.pitch)
+    near = np.where(j >= 0, sym.velocity[j], start_v)
     velocity = _velocity_context(prev_v, near, sym.pitch, _prev(sym.pitch, START_PITCH), s)
     return {"onset": onset, "velocity_near": velocity,
             "duration_next": _duration_context(nexts, _prev(sym.duration, 0), s)}
@@ -332,6 +335,18 @@ def next_tokens(gap: np.ndarray, pitch: np.ndarray) -> tuple[np.ndarray, np.ndar
     steps = np.cumsum(gap)
     return (np.searchsorted(NEXT_EDGES, _next_onset(steps), side="right"),
             np.searchsorted(NEXT_EDGES, _next_same_pitch(steps, pitch), side="right"))
+
+
+def near_notes(pitch: np.ndarray) -> np.ndarray:
+    """Per note, the index of the latest of the NEAR_NOTES notes before it within NEAR_SEMITONES of its pitch (-1 if
+    none): the note whose velocity level `_near_velocity` gives, found for every note at once."""
+    pitch = np.asarray(pitch, np.int64)
+    out = np.full(len(pitch), -1, np.int64)
+    for k in range(NEAR_NOTES, 0, -1):  # the nearest k last, so it wins
+        i = np.arange(k, len(pitch))
+        near = np.abs(pitch[i - k] - pitch[i]) <= NEAR_SEMITONES
+        out[i[near]] = i[near] - k
+    return out
 
 
 def _near_velocity(pitch: np.ndarray, velocity: np.ndarray, i: int, first: int) -> int:
@@ -393,7 +408,7 @@ class _Matcher:
                 continue
             j = int(self.tables[k][self._slot(k)])
             if j >= 0 and self.seq[j - k : j] == self.seq[i - k :]:
-                n = 0
+                n = k  # the k-gram's pitches are equal: compared from the one before it
                 while n < MATCH_MAX and j - 1 - n >= 0 and self.seq[j - 1 - n] == self.seq[i - 1 - n]:
                     n += 1
                 return self.seq[j], n, j
@@ -402,15 +417,15 @@ class _Matcher:
     def bucket_at(self) -> tuple[int, int, int]:
         """(predicted pitch, length bucket 1..N_MATCH, index) of `predict_at`, or (-1, 0, -1) without a match."""
         pred, n, j = self.predict_at()
-        return (pred, 1 + int(np.searchsorted(MATCH_EDGES, n, side="right")), j) if pred >= 0 else (-1, 0, -1)
+        return (pred, 1 + bisect.bisect_right(_MATCH_EDGES, n), j) if pred >= 0 else (-1, 0, -1)
 
     def add(self, pitch: int) -> None:
         """Append the decoded pitch; the k-grams before it now point at it."""
         pitch, i = int(pitch), len(self.seq)
-        for k in MATCH_ORDERS:
+        for k, mask in _MATCH_MASKS:
             if i >= k:
                 self.tables[k][self._slot(k)] = i
-            self.keys[k] = (self.keys[k] << 7 | pitch) & ((1 << 7 * k) - 1)
+            self.keys[k] = (self.keys[k] << 7 | pitch) & mask
         self.seq.append(pitch)
 
 
@@ -431,7 +446,7 @@ class _LaneMatcher(_Matcher):
                 continue
             j = self.latest[k].get(self.keys[k], -1)
             if j >= 0:
-                n = 0
+                n = k  # the same k-gram, exactly: compared from the pitch before it
                 while n < MATCH_MAX and j - 1 - n >= 0 and self.seq[j - 1 - n] == self.seq[i - 1 - n]:
                     n += 1
                 return self.seq[j], n, j
@@ -439,21 +454,83 @@ class _LaneMatcher(_Matcher):
 
     def add(self, pitch: int) -> None:
         pitch, i = int(pitch), len(self.seq)
-        for k in MATCH_ORDERS:
+        keys, latest = self.keys, self.latest
+        for k, mask in _MATCH_MASKS:
             if i >= k:
-                self.latest[k][self.keys[k]] = i
-            self.keys[k] = (self.keys[k] << 7 | pitch) & ((1 << 7 * k) - 1)
+                latest[k][keys[k]] = i
+            keys[k] = (keys[k] << 7 | pitch) & mask
         self.seq.append(pitch)
+
+    @staticmethod
+    def buckets(pitch: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per note of a piece in lanes (lane l: notes bounds[l] .. bounds[l + 1]), what `bucket_at` gives before it
+        in its lane's matcher, every pitch known: (predicted pitch, length bucket, piece index of the note the
+        prediction is; -1, 0, -1 without a match), found for every note at once."""
+        pitch = np.asarray(pitch, np.int64)
+        start = np.repeat(bounds[:-1], np.diff(bounds))
+        pred, length, at = _matches(pitch, start, hashed=False)
+        return pred, np.where(pred >= 0, 1 + np.searchsorted(MATCH_EDGES, length, side="right"), 0), at
+
+
+def _previous_same(keys: list[np.ndarray]) -> np.ndarray:
+    """Per row, the latest earlier row whose keys are all the same (-1: none)."""
+    n = len(keys[0])
+    order = np.lexsort([np.arange(n), *keys])  # by the keys, then by row
+    same = np.ones(max(n - 1, 0), bool)
+    for k in keys:
+        same &= k[order[1:]] == k[order[:-1]]
+    prev = np.full(n, -1, np.int64)
+    prev[order[1:][same]] = order[:-1][same]
+    return prev
+
+
+def _matches(pitch: np.ndarray, start: np.ndarray, hashed: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The match model's (predicted pitch, match length, index of the note predicted; -1, 0, -1 without a match)
+    before every note of a known sequence at once; start: each note's first note of its lane (the model sees only
+    its lane). hashed: `_Matcher`'s hashed slots (a k-gram whose slot last held another k-gram is no match at that
+    order), else `_LaneMatcher`'s exact k-grams. What the incremental models give, note by note."""
+    n = len(pitch)
+    pos = np.arange(n) - start
+    found = np.full(n, -1, np.int64)
+    for k in MATCH_ORDERS:  # the longest order with a match wins
+        i = np.flatnonzero((pos >= k) & (found < 0))
+        rows = np.flatnonzero(pos >= k)  # every note whose last k pitches a table holds
+        gram = np.empty((len(rows), k), np.int16)  # [rows, k], the latest pitch first (pitches fit 7 bits)
+        for m in range(k):
+            gram[:, m] = pitch[rows - 1 - m]
+        if hashed:  # the packed k-gram modulo 2^64 (7 bits a pitch), times the multiplier, its top bits
+            key = np.zeros(len(rows), np.uint64)
+            for m in range(min(k, 64 // 7 + 1)):
+                key |= gram[:, m].astype(np.uint64) << np.uint64(7 * m)
+            prev = _previous_same([(key * np.uint64(_HASH_MULTIPLIER)) >> np.uint64(64 - MATCH_TABLE_BITS)])
+            ok = prev >= 0
+            ok[ok] = np.all(gram[prev[ok]] == gram[ok], axis=1)  # a slot last held by another k-gram: no match
+        else:
+            words = [np.zeros(len(rows), np.int64) for _ in range(0, k, 8)]  # 8 pitches of 7 bits a word
+            for m in range(k):
+                words[m // 8] |= gram[:, m].astype(np.int64) << 7 * (m % 8)
+            prev = _previous_same([start[rows], *words])
+            ok = prev >= 0
+        j = np.full(n, -1, np.int64)
+        j[rows[ok]] = rows[prev[ok]]
+        found[i] = j[i]
+    hit = np.flatnonzero(found >= 0)
+    j = found[hit]
+    length = np.zeros(n, np.int64)
+    alive = np.ones(len(hit), bool)
+    for m in range(MATCH_MAX):  # pitches equal going back from both, within the lane
+        alive &= j - 1 - m >= start[hit]
+        alive[alive] = pitch[j[alive] - 1 - m] == pitch[hit[alive] - 1 - m]
+        length[hit] += alive
+    pred = np.full(n, -1, np.int64)
+    pred[hit] = pitch[j]
+    return pred, length, found
 
 
 def match_predictions(pitch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per note, the match model's predicted pitch (-1: none) and match length, as the decoder sees them."""
-    m = _Matcher()
-    pred = np.full(len(pitch), -1, np.int64)
-    length = np.zeros(len(pitch), np.int64)
-    for i, p in enumerate(pitch.tolist()):
-        pred[i], length[i] = m.predict()
-        m.add(p)
+    pitch = np.asarray(pitch, np.int64)
+    pred, length, _ = _matches(pitch, np.zeros(len(pitch), np.int64), hashed=True)
     return pred, length
 
 
@@ -577,9 +654,6 @@ class _Model:
         self.history: list[int] = []  # the last CACHE_WINDOW symbols, oldest first
         self.recent = np.zeros(self.prior.shape[1], np.int64)
 
-    def _mix(self, base: np.ndarray, base_sum: np.ndarray, recent: np.ndarray) -> np.ndarray:
-        return (base + recent * (base_sum // (CACHE_WINDOW * CACHE_SHARE_DIV))[:, None]).astype(np.float64)
-
     def rows(self, ctx: np.ndarray, sym: np.ndarray) -> np.ndarray:
         """Encoder: the weights each position is coded with [n, K], then those symbols counted."""
         out = []
@@ -589,22 +663,28 @@ class _Model:
             n = len(c)
             order = np.argsort(c, kind="stable")
             hot = np.zeros((n, k), np.int64)
-            hot[np.arange(n), x] = 1
-            before = np.cumsum(hot[order], axis=0) - hot[order]  # counts before each position, in sorted order
+            hot[np.arange(n), x[order]] = 1
+            before = np.cumsum(hot, axis=0)
+            before -= hot  # counts before each position, in sorted order
             first = np.flatnonzero(np.r_[True, np.diff(c[order]) != 0])
-            before -= np.repeat(before[first], np.diff(np.r_[first, n]), axis=0)
-            seen = np.empty_like(before)
-            seen[order] = before
-            counts = self.counts[c] + seen
-            base = counts * COUNT_WEIGHT + self.prior[c]
-            base_sum = (self.seen[c] + seen.sum(axis=1)) * COUNT_WEIGHT + self.prior_sum[c]
+            runs = np.diff(np.r_[first, n])
+            before -= np.repeat(before[first], runs, axis=0)
+            base = np.empty_like(before)  # counts * COUNT_WEIGHT + prior, built in place
+            base[order] = before
+            base += self.counts[c]
+            base *= COUNT_WEIGHT
+            base += self.prior[c]
+            earlier = np.empty(n, np.int64)  # positions before each in its context, in this chunk
+            earlier[order] = np.arange(n) - np.repeat(first, runs)
+            share = ((self.seen[c] + earlier) * COUNT_WEIGHT + self.prior_sum[c]) // (CACHE_WINDOW * CACHE_SHARE_DIV)
             h = len(self.history)
             window = np.concatenate([np.array(self.history, np.int64), x])  # position i's cache: window[i+h-W : i+h]
-            cum = np.zeros((len(window) + 1, k), np.int64)
-            cum[1:] = np.cumsum(np.eye(k, dtype=np.int64)[window], axis=0)
-            end = np.arange(n) + h
-            recent = cum[end] - cum[np.maximum(end - CACHE_WINDOW, 0)]
-            out.append(self._mix(base, base_sum, recent))
+            at = np.arange(n)
+            for back in range(1, CACHE_WINDOW + 1):  # the cache's share, one of its symbols at a time
+                src = at + h - back
+                ok = src >= 0
+                base[at[ok], window[src[ok]]] += share[ok]  # one symbol per row: no repeated index
+            out.append(base.astype(np.float64))
             np.add.at(self.counts, (c, x), 1)
             np.add.at(self.seen, c, 1)
             self.history = window[-CACHE_WINDOW:].tolist()
@@ -612,10 +692,19 @@ class _Model:
         return np.concatenate(out) if out else np.zeros((0, k))
 
     def weights(self, c: int) -> np.ndarray:
-        """Decoder: the weights of the next symbol in context c [1, K] (`_mix`'s integers, for one row)."""
+        """Decoder: the weights of the next symbol in context c [1, K] (`rows`' integers, for one row)."""
         share = (int(self.seen[c]) * COUNT_WEIGHT + int(self.prior_sum[c])) // (CACHE_WINDOW * CACHE_SHARE_DIV)
         w = self.counts[c] * COUNT_WEIGHT + self.prior[c] + self.recent * share
         return w.astype(np.float64)[None]
+
+    def weights_of(self, c: int, symbols: list[int]) -> tuple[list[int], int]:
+        """The integer weights `weights(c)` gives these symbols, and that row's sum, without building the row (the
+        encoder's choice reads a few of each row): counts[c] sums to seen[c], the cache to its length."""
+        base = int(self.seen[c]) * COUNT_WEIGHT + int(self.prior_sum[c])
+        share = base // (CACHE_WINDOW * CACHE_SHARE_DIV)
+        counts, prior, recent = self.counts[c], self.prior[c], self.recent
+        return ([int(counts[k]) * COUNT_WEIGHT + int(prior[k]) + int(recent[k]) * share for k in symbols],
+                base + len(self.history) * share)
 
     def update(self, c: int, x: int) -> None:
         """Decoder: count symbol x, coded in context c, and move it into the cache."""
@@ -753,13 +842,11 @@ def _plan_nc06(sym: Symbols, s: NoteSetting, net: neural.Prior, lanes: int,
             _, lv = net.run("velocity", a.velocity[at], hidden)
             for g, lo in (("gap", lg), ("pitch", lp), ("velocity", lv)):
                 w[g].append(net.softmax(g, lo))
-        weights = {g: np.concatenate(parts) for g, parts in w.items()}
         x = {"gap": np.minimum(sym.gap, DIRECT), "pitch": sym.pitch, "velocity": sym.velocity}
-        recent = {g: net.recent(g, lanes) for g in weights}
-        for t, act, notes in _steps(bounds):
+        weights = {g: net.known_weights(g, np.concatenate(parts), x[g], bounds) for g, parts in w.items()}
+        for _, _, notes in _steps(bounds):
             for g, stream in (("gap", "onset"), ("pitch", "pitch"), ("velocity", "velocity")):
-                plan.append((stream, x[g][notes], _pad(net.weights(g, weights[g][notes], recent[g], act), width)))
-                recent[g].push(t, act, x[g][notes])
+                plan.append((stream, x[g][notes], _pad(weights[g][notes], width)))
     plan.append(("onset", *_gamma(_excess(sym.gap), escape, ESCAPE_ONSET)))
     if n:
         next_on, next_same = next_tokens(sym.gap, sym.pitch)
@@ -767,11 +854,9 @@ def _plan_nc06(sym: Symbols, s: NoteSetting, net: neural.Prior, lanes: int,
                                bounds, layout)
         wd = np.concatenate([net.softmax("duration", net.run("duration", rows[c : c + neural.RUN_ROWS])[1])
                              for c in range(0, n, neural.RUN_ROWS)])
-        recent_d = net.recent("duration", lanes)
-        for t, act, notes in _steps(bounds):
-            plan.append(("duration", sym.duration[notes],
-                         net.weights("duration", wd[notes], recent_d, act).astype(np.float64)))
-            recent_d.push(t, act, sym.duration[notes])
+        wd = net.known_weights("duration", wd, sym.duration, bounds).astype(np.float64)
+        for _, _, notes in _steps(bounds):
+            plan.append(("duration", sym.duration[notes], wd[notes]))
     return plan
 
 

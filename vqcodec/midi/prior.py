@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -142,9 +143,6 @@ class PassA:
         self.match_bucket = np.zeros((lanes, steps), np.int64)
         self.off = {g: layout.offsets(g) for g in ("gap", "pitch", "velocity")}
 
-    def active(self, t: int) -> np.ndarray:
-        return np.flatnonzero(self.lengths > t)
-
     def _recent(self, a: np.ndarray, lanes: np.ndarray, c: int, k: int) -> np.ndarray:
         """The k notes before column c of the lanes, latest first [len(lanes), k]."""
         w = a[:, c - k : c][:, ::-1]
@@ -225,33 +223,59 @@ class InputsA:
     match_at: np.ndarray  # [n] piece index of the note the match came from (-1: none)
 
 
+class LaneMatches(Protocol):
+    """The lanes' match model as inputs_a needs it (vqcodec.midi.coder._LaneMatcher, the class itself)."""
+
+    def buckets(self, pitch: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every note's (predicted pitch, length bucket, piece index of the note predicted) at once."""
+        ...
+
+
 def inputs_a(gap: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, bounds: np.ndarray, layout: Layout,
-             matcher: type) -> InputsA:
-    """Every note's pass A inputs, the notes known (teacher forcing): the rows a decoder builds step by step."""
+             matcher: LaneMatches) -> InputsA:
+    """Every note's pass A inputs, the notes known (teacher forcing): the rows a decoder builds step by step (PassA),
+    built for RUN_ROWS notes at a time. matcher: the lanes' match model, whose `buckets(pitch, bounds)` gives every
+    note's prediction at once."""
     n = len(gap)
-    state = PassA(np.diff(bounds), layout, matcher)
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("note", "gap", "pitch", "ref", "mp", "mb", "velocity")}
-    for t in range(int(np.diff(bounds).max(initial=0))):
-        lanes = state.active(t)
-        notes = bounds[lanes] + t
-        g, p, v = gap[notes], pitch[notes], velocity[notes]
-        parts["note"].append(notes)
-        parts["gap"].append(state.gap_inputs(t, lanes).astype(ROW_DTYPE))
-        rows, ref, mp, mb = state.pitch_inputs(t, lanes, g)
-        for k, a in (("pitch", rows.astype(ROW_DTYPE)), ("ref", ref), ("mp", mp), ("mb", mb)):
-            parts[k].append(a)
-        parts["velocity"].append(state.velocity_inputs(t, lanes, g, p).astype(ROW_DTYPE))
-        state.push(t, lanes, g, p, v)
+    gap, pitch, velocity = (np.asarray(a, np.int64) for a in (gap, pitch, velocity))
+    mp, mb, ma = matcher.buckets(pitch, bounds)
+    start = np.repeat(bounds[:-1], np.diff(bounds))
+    none_v = layout.velocity_levels
+    direct = np.minimum(gap, DIRECT)
+    off = {g: layout.offsets(g) for g in ("gap", "pitch", "velocity")}
+    parts: dict[str, list[np.ndarray]] = {"gap": [], "pitch": [], "velocity": []}
+    for c in range(0, n, RUN_ROWS):
+        i = np.arange(c, min(c + RUN_ROWS, n))
+        back = i[:, None] - np.arange(1, WINDOW_A + 1)[None]  # the previous notes, latest first
+        known = back >= start[i][:, None]  # of the note's lane
+        back = np.maximum(back, 0)
+        g = np.where(known, direct[back], DIRECT + 1)
+        v = np.where(known, velocity[back], none_v)
+        p = np.where(known, pitch[back], -1)
+        p1 = p[:, 0]
+        ref = np.where(p1 >= 0, p1, START_PITCH)
+        r = np.where(p[:, 1:] >= 0, rel(p[:, 1:], ref[:, None]), N_REL - 1)
+        hit, at = ma[i] >= 0, np.maximum(ma[i], 0)
+        mg = np.where(hit, direct[at], DIRECT + 1)
+        mv = np.where(hit, velocity[at], none_v)
+        parts["gap"].append((np.concatenate([g, v, r, np.stack([np.where(p1 >= 0, p1, MIDI_MAX + 1),
+                                                                 np.where(mp[i] >= 0, rel(mp[i], ref), N_REL - 1),
+                                                                 mb[i], mg, mv], axis=1)], axis=1)
+                             + off["gap"]).astype(ROW_DTYPE))
+        parts["pitch"].append((np.stack([direct[i], mb[i], mg], axis=1) + off["pitch"]).astype(ROW_DTYPE))
+        near_ok = (p[:, :NEAR_NOTES] >= 0) & (np.abs(p[:, :NEAR_NOTES] - pitch[i][:, None]) <= NEAR_SEMITONES)
+        near = np.where(near_ok.any(axis=1), v[np.arange(len(i)), np.argmax(near_ok, axis=1)], none_v)
+        mv_hit = mv + ((mp[i] == pitch[i]) & hit) * (none_v + 1)
+        parts["velocity"].append((np.stack([direct[i], pitch[i], rel(pitch[i], ref), near, mv_hit], axis=1)
+                                  + off["velocity"]).astype(ROW_DTYPE))
     if not n:
         z = np.zeros(0, np.int64)
         empty = {k: np.zeros((0, len(layout.slots(k))), np.int64) for k in ("gap", "pitch", "velocity")}
         return InputsA(empty["gap"], empty["pitch"], z, z, z, empty["velocity"], z)
-    order = np.concatenate(parts["note"])
-    inv = np.empty(n, np.int64)
-    inv[order] = np.arange(n)
-    cat = {k: np.concatenate(v)[inv] for k, v in parts.items() if k != "note"}  # rows as ROW_DTYPE
-    return InputsA(cat["gap"], cat["pitch"], cat["ref"], cat["mp"], cat["mb"], cat["velocity"],
-                   state.match_of(bounds))
+    prev_pitch = np.where(np.arange(n) > start, pitch[np.maximum(np.arange(n) - 1, 0)], -1)
+    cat = {k: np.concatenate(v) for k, v in parts.items()}  # rows as ROW_DTYPE
+    return InputsA(cat["gap"], cat["pitch"], np.where(prev_pitch >= 0, prev_pitch, START_PITCH), mp, mb,
+                   cat["velocity"], ma)
 
 
 def inputs_b(gap: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, duration: np.ndarray, next_on: np.ndarray,
@@ -380,9 +404,11 @@ def reference(graph: Graph, rows: np.ndarray, trunk: np.ndarray | None = None, r
 def weights(logits: np.ndarray, shift: int, exp_table: np.ndarray = EXP_TABLE) -> np.ndarray:
     """Integer logits [n, K] (accumulators of 2^-shift / LOGIT_ONE nat) -> integer weights [n, K] >= 1: the
     integer softmax (an arithmetic shift, a max and a table)."""
-    q = np.asarray(logits, np.int64) >> shift
-    down = np.minimum(q.max(axis=1, keepdims=True) - q, len(exp_table) - 1)
-    return exp_table[down]
+    q = np.array(logits, np.int64)  # a copy, worked on in place
+    q >>= shift
+    np.subtract(q.max(axis=1, keepdims=True), q, out=q)
+    np.minimum(q, len(exp_table) - 1, out=q)
+    return exp_table[q]
 
 
 MIX_ONE = 256
@@ -419,14 +445,34 @@ class Recent:
         self.counts[lanes, x] += 1
 
 
+def recent_counts(x: np.ndarray, notes: np.ndarray, bounds: np.ndarray, alphabet: int, window: int) -> np.ndarray:
+    """The counts `Recent` holds when these notes (piece indices) are coded [len(notes), alphabet]: each note's lane's
+    previous `window` symbols of x (every symbol of the piece known, as an encoder knows them), found at once."""
+    notes = np.asarray(notes, np.int64)
+    start = bounds[np.searchsorted(bounds, notes, side="right") - 1]  # the first note of each note's lane
+    counts = np.zeros((len(notes), alphabet), np.int64)
+    rows = np.arange(len(notes))
+    for back in range(1, window + 1):
+        ok = notes - back >= start
+        counts[rows[ok], x[notes[ok] - back]] += 1  # one symbol per row: no repeated index
+    return counts
+
+
 def mixed(w: np.ndarray, counts: np.ndarray, mix: Mix) -> np.ndarray:
     """The network's integer weights [n, K] mixed with the lanes' recent counts [n, K]: integer weights >= 1 (the
     network's alone when mix.share is 0). Integers all the way: the same on every machine."""
     if mix.share == 0:
         return w
-    p = (w << MIX_BITS) // w.sum(axis=1, keepdims=True)
-    q = ((counts << MIX_BITS) + p) // (counts.sum(axis=1, keepdims=True) + 1)
-    return (MIX_ONE - mix.share) * p + mix.share * q + 1
+    p = w << MIX_BITS  # each step in place: (w << MIX_BITS) // sum
+    p //= w.sum(axis=1, keepdims=True)
+    q = counts << MIX_BITS  # ((counts << MIX_BITS) + p) // (sum + 1)
+    q += p
+    q //= counts.sum(axis=1, keepdims=True) + 1
+    p *= MIX_ONE - mix.share
+    q *= mix.share
+    p += q
+    p += 1
+    return p
 
 
 # ------------------------------------------------------------------------------------------- ONNX
@@ -565,6 +611,18 @@ class Prior:
     def softmax(self, graph: str, logits: np.ndarray) -> np.ndarray:
         """The integer softmax of a graph's logits (integer weights >= 1)."""
         return weights(logits, self.shifts[graph], self.exp_table)
+
+    def known_weights(self, graph: str, w: np.ndarray, x: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """`weights` of every note of a piece at once, its symbols x known (an encoder's): softmax weights w [n, K]
+        (piece order) mixed with the counts of each note's recent symbols, RUN_ROWS notes at a time."""
+        mix = self.mix[graph]
+        if mix.share == 0:
+            return w
+        out = np.empty_like(w)
+        for c in range(0, len(w), RUN_ROWS):
+            notes = np.arange(c, min(c + RUN_ROWS, len(w)))
+            out[notes] = mixed(w[notes], recent_counts(x, notes, bounds, w.shape[1], mix.window), mix)
+        return out
 
     def weights(self, graph: str, w: np.ndarray, recent: Recent, lanes: np.ndarray) -> np.ndarray:
         """The integer weights rANS codes a step's symbols with: softmax weights `w` of these lanes mixed with their
