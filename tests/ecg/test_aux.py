@@ -43,7 +43,7 @@ def test_channels_the_model_is_not_for_are_aux_signals_within_the_bound(codec: C
     sig = _mixed()
     data = codec.compress(sig, max_error=max_error).data
     f = ecg_file.loads(data)
-    assert data[10] == (ecg_file.AUX_MINOR if max_error is None else ecg_file.RESIDUAL_BLOCKS_MINOR)
+    assert data[10] == ecg_file.AUX_BLOCKS_MINOR
     model_codes = max_error is None or max_error >= 4
     assert [a.channel.name for a in f.meta.aux] == (["ABP", "RESP"] if model_codes else ["RESP"])
     back = codec.decompress(data)
@@ -84,17 +84,17 @@ def test_a_signal_at_another_rate_fits_neither_a_wfdb_record_nor_an_array(codec:
 
 def test_a_damaged_or_inconsistent_aux_section_is_refused(codec: Codec) -> None:
     data = bytearray(codec.compress(_mixed()).data)
-    at = bytes(data).index(b"AUXS") + 40
+    at = bytes(data).index(b"AUXB") + 40
     data[at] ^= 0x10
-    with pytest.raises(ChecksumError, match="section AUXS CRC mismatch"):
+    with pytest.raises(ChecksumError, match="section AUXB CRC mismatch"):
         ecg_file.loads(bytes(data), "d.vqc")
     f = ecg_file.loads(codec.compress(_mixed()).data)
     f.aux = f.aux[:1]
     with pytest.raises(ValueError, match="1 aux signals coded, the header lists 2"):
         ecg_file.dumps(f)
     header, sections = ecg_file._write(ecg_file.loads(codec.compress(_mixed()).data), vqc.ZSTD_LEVEL)
-    forged = vqc.write(header, [(tag, payload) for tag, payload in sections if tag != ecg_file.TAG_AUXS])
-    with pytest.raises(FormatError, match="section AUXS is missing"):
+    forged = vqc.write(header, [(tag, payload) for tag, payload in sections if tag != ecg_file.TAG_AUXB])
+    with pytest.raises(FormatError, match="lists 2 aux signals in blocks .aux_block. and section AUXB is missing"):
         ecg_file.loads(forged, "m.vqc")
 
 
