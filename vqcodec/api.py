@@ -23,6 +23,7 @@ from vqcodec.ecg import file as ecg_file
 from vqcodec.ecg.codec import Codec, codec_for
 from vqcodec.ecg.file import EcgFile, EcgMeta
 from vqcodec.ecg.signal import Signal
+from vqcodec.ecg.stream import AuxReader
 from vqcodec.errors import ChecksumError, FormatError, InputError, LimitError, ModelMismatchError
 from vqcodec.metrics import Compressed, Report
 from vqcodec.midi.codec import NoteCodec, note_codec_for
@@ -403,22 +404,24 @@ def compress_edf(path: str | os.PathLike, model: str | Path | Codec | None = Non
     through the model (at `quality`, or within `max_error`, or the cheapest setting that meets `max_prdn`), every
     other signal through the residual layer alone (lossless, or within max_error), its header and annotation
     signals kept byte for byte, so that `decompress_edf` writes the file again. anonymize: keep the header with its
-    patient and recording fields blanked as EDF+ writes unknown ones (vqcodec.io.edf.anonymized)."""
-    from vqcodec.io.edf import anonymized, read_edf
+    patient and recording fields blanked as EDF+ writes unknown ones (vqcodec.io.edf.anonymized). The file is read
+    in windows of data records (`vqcodec.io.edf.EdfSource`), so memory does not grow with its length: the same bytes
+    as `Codec.compress` of the file read whole (`vqcodec.io.edf.read_edf`)."""
+    from vqcodec.io.edf import EdfSource, anonymized
 
     path = Path(path)
-    signal, f = read_edf(path)
+    source = EdfSource(path)
     codec = model if isinstance(model, Codec) else Codec.load(model or DEFAULT_MODEL)
     size = path.stat().st_size
     if max_prdn is None:
-        data, report = codec.compress(signal, quality, size, max_error=max_error)
+        data, report = codec.compress_source(source, quality, size, max_error=max_error, aux=source.aux)
     else:
         if quality is not None or max_error is not None:
             raise InputError(f"{path}: max_prdn picks the setting itself: it goes with neither quality nor max_error")
-        data, report, _ = codec.compress_to_prdn(signal, max_prdn, size)
-    header = anonymized(f.header.raw, str(path)) if anonymize else f.header.raw
+        data, report, _ = codec.compress_source_to_prdn(source, max_prdn, size, aux=source.aux)
+    header = anonymized(source.header.raw, str(path)) if anonymize else source.header.raw
     try:
-        data = ecg_file.with_edf_files(data, header, f.annotations, str(path))
+        data = ecg_file.with_edf_files(data, header, source.annotations(), str(path))
     except ValueError as e:
         raise InputError(f"{path}: cannot keep its EDF header and annotations: {e}") from e
     report.n_bytes = len(data)
@@ -449,10 +452,61 @@ def write_edf_file(parsed: EcgFile | MidiFile, output: str | os.PathLike, model:
     suffix = suffix_of(parsed.edf_header)
     if output.suffix.lower() != suffix:
         raise InputError(f"{output}: {name} holds a {suffix[1:].upper()} file; name the output {suffix}")
-    signal = decode(parsed, model, name)
-    assert isinstance(signal, Signal)  # an ECG file's
     header = anonymized(parsed.edf_header, name) if anonymize else parsed.edf_header
+    codec = codec_for(parsed.header, model, name)
+    if codec.streams(parsed):
+        return _write_edf_windows(codec, parsed, output, header, name, force)
+    signal = decode(parsed, codec, name)
+    assert isinstance(signal, Signal)  # an ECG file's
     return write_edf(output, signal, header, parsed.edf_annotations, force)
+
+
+def _write_edf_windows(codec: Codec, parsed: EcgFile, output: Path, header: bytes, name: str,
+                       force: bool) -> list[Path]:
+    """write_edf_file of a file `Codec.streams` decodes in windows: whole data records at a time, the signals at
+    the record's rate from `Codec.decode_windows` and those at other rates from their aux blocks
+    (`Codec.aux_readers`), so memory does not grow with the record: the file a whole decode writes."""
+    from vqcodec.ecg import stream
+    from vqcodec.ecg.codec import record_template
+    from vqcodec.io.edf import EdfWriter, parse_header
+
+    h = parse_header(header, name)
+    ordinary = [s for s in h.signals if not s.is_annotation]
+    template = record_template(parsed.header, parsed.meta, name)
+    other = {r.info.position: r for r in codec.aux_readers(parsed, name) if r.info.position in
+             {a.position for a in template.aux}}
+    columns = [p for p in range(len(template.channels) + len(other)) if p not in other]
+    if len(columns) + len(other) != len(ordinary):
+        raise InputError(f"{name}: {len(columns) + len(other)} signals for an EDF header of {len(ordinary)}")
+    spr = ordinary[columns[0]].samples_per_record
+    writer = EdfWriter(output, header, parsed.edf_annotations or b"", parsed.header.n_samples // spr, force)
+    held: list[np.ndarray] = []
+    try:
+        for y in codec.decode_windows(parsed, name):
+            held.append(y)
+            y = np.concatenate(held) if len(held) > 1 else held[0]
+            k = len(y) // spr
+            if k:
+                r0 = writer.n_written
+                d = stream.digital(y[: k * spr], template.channels)
+                d[d == ecg_file.INVALID_DIGITAL] = 0  # an invalid sample is written as digital 0
+                digital = [d[:, columns.index(p)] if p in columns
+                           else _aux_digital(other[p], r0 * ordinary[p].samples_per_record,
+                                             (r0 + k) * ordinary[p].samples_per_record)
+                           for p in range(len(ordinary))]
+                writer.write(digital)
+            held = [y[k * spr :]]
+        return writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _aux_digital(reader: AuxReader, start: int, stop: int) -> np.ndarray:
+    """An aux signal's digital samples [start, stop) (invalid ones 0), as `AuxChannel.digital` gives them."""
+    ch = reader.info.channel
+    x = reader.read(start, stop)
+    return np.rint(np.where(np.isnan(x), 0.0, x * ch.gain + ch.baseline)).astype(np.int64)
 
 
 def read_file(path: Path) -> bytes:

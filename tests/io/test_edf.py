@@ -90,7 +90,7 @@ def test_a_lossless_edf_round_trip_through_the_cli_gives_the_file_byte_for_byte(
     done = cli("compress", mitdb_edf, "-o", packed, "--lossless", "--model", tiny_bundle)
     assert done.code == 0, done.stderr
     assert "Resp chest (25 Hz), BP finger (120 Hz)" in done.stderr and "lossless" in done.stderr
-    assert packed.read_bytes()[10] == ecg_file.RESIDUAL_BLOCKS_MINOR  # its residual layer in blocks, and AUXS
+    assert packed.read_bytes()[10] == ecg_file.AUX_BLOCKS_MINOR  # its residual layer in blocks, and AUXB
     assert cli("decompress", packed, "-o", back, "--model", tiny_bundle).code == 0
     assert back.read_bytes() == mitdb_edf.read_bytes()
     info = cli("info", packed)
@@ -196,18 +196,18 @@ def test_a_wfdb_output_of_an_edf_file_with_other_rates_is_refused_in_one_line(cl
 # ------------------------------------------------------------------ the format's rules, and files before 1.10
 
 
-def test_a_reader_before_1_10_refuses_aux_signals_and_skips_the_edf_sections(mitdb_edf: Path, tiny_bundle: Path,
+def test_a_reader_before_1_14_refuses_aux_signals_and_skips_the_edf_sections(mitdb_edf: Path, tiny_bundle: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """AUXS is critical (a reader that does not know it must not decode the file without those signals); eDFH and
-    eDFA are ancillary (the signals decode without them)."""
+    """AUXB (as AUXS before it) is critical (a reader that does not know it must not decode the file without those
+    signals); eDFH and eDFA are ancillary (the signals decode without them)."""
     from tests.helpers.signals import make_signal
 
     with_aux = vqcodec.compress_edf(mitdb_edf, tiny_bundle).data
     plain = vqcodec.compress(make_signal(3000), tiny_bundle)
     with_edf = ecg_file.with_edf_files(plain, read_edf_file(mitdb_edf).header.raw)
-    for tag in (ecg_file.TAG_AUXS, ecg_file.TAG_EDFH, ecg_file.TAG_EDFA):
+    for tag in (ecg_file.TAG_AUXB, ecg_file.TAG_EDFH, ecg_file.TAG_EDFA):
         monkeypatch.delitem(vqc.SECTION_TYPES, tag)  # as a release that does not know them
-    with pytest.raises(FormatError, match="x.vqc: unsupported feature AUXS"):
+    with pytest.raises(FormatError, match="x.vqc: unsupported feature AUXB"):
         vqc.read(with_aux, "x.vqc", warn=False)
     with pytest.warns(UserWarning, match="skipping unknown ancillary section eDFH"):
         c = vqc.read(with_edf, "y.vqc")
