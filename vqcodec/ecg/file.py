@@ -2,7 +2,8 @@
 
 `vqcodec.container.format` walks and checks the bytes; this module says what an ECG file's sections hold (NORM,
 NANM, IDXC, BLKS, RESD and, block by block, RESB, fPRT, dSIG, mTRC, the signals coded without the model: AUXS, or
-block by block AUXB, and the record's own files kept verbatim: aNNO, wHEA, eDFH, eDFA), which minor version each needs, and checks them.
+block by block AUXB, and the record's own files kept verbatim: aNNO, wHEA, eDFH, eDFA), which minor version each
+needs, and checks them.
 `vqcodec.ecg.codec` turns signals into an `EcgFile` and back.
 """
 
