@@ -241,10 +241,13 @@ class VqcInfo:
         if self.header_bytes is not None:
             out.append(f"header:      the original .hea ({self.header_bytes} bytes); decompress writes it back, byte "
                        "for byte")
+        aux_block = self.meta.aux_block if isinstance(self.meta, EcgMeta) else None
         for a in self.meta.aux if isinstance(self.meta, EcgMeta) else []:
             bound = "lossless" if a.max_error == 0 else f"|error| <= {a.max_error} ADC units"
+            blocks = (f", in {ecg_file.aux_block_count(a.n_samples, aux_block)} blocks of {aux_block} samples, each "
+                      "coded alone" if aux_block is not None else "")
             out.append(f"aux signal:  {a.channel.name} ({a.channel.units or 'no units'}), {a.fs:g} Hz, "
-                       f"{a.n_samples} samples, signal {a.position + 1}: residual layer alone, {bound}")
+                       f"{a.n_samples} samples, signal {a.position + 1}: residual layer alone, {bound}{blocks}")
         if self.edf is not None:
             out.append(f"EDF:         the {self.edf[1:].upper()} file's header and annotation signals, byte for byte; "
                        f"decompress -o NAME{self.edf} writes the file again")

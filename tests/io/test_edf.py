@@ -123,6 +123,39 @@ def test_a_lossy_edf_keeps_every_field_and_the_other_signals_exactly(cli: Runner
     assert checked.code == 0 and f"matches {mitdb_edf}" in checked.stdout, checked.stderr
 
 
+@pytest.mark.parametrize("fixture", ["mitdb_edf", "mitdb_bdf"])
+def test_an_edf_file_read_in_windows_compresses_to_the_whole_files_bytes_and_decodes_to_its_edf_file(
+        fixture: str, request: pytest.FixtureRequest, tiny_bundle: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """compress_edf reads data records in windows (EdfSource) and decompress to .edf writes them in windows
+    (EdfWriter): the bytes the file read whole gives, whatever the window, and the EDF file a whole decode writes."""
+    from vqcodec.ecg.codec import Codec
+    from vqcodec.io.edf import EdfSource, write_edf
+
+    path: Path = request.getfixturevalue(fixture)
+    monkeypatch.setattr(ecg_file, "AUX_BLOCK_SAMPLES", 300)  # Resp chest in 2 aux blocks, BP finger in 8
+    codec = Codec.load(tiny_bundle, threads=1)
+    signal, f = read_edf(path)
+    source, size = EdfSource(path), path.stat().st_size
+    assert source.annotations() == f.annotations and source.n_samples == signal.n_samples
+    np.testing.assert_array_equal(source.read(100, 5000), signal.samples[100:5000])
+    for max_error in (None, 0, 5):
+        whole = codec.compress(signal, None, size, max_error=max_error).data
+        for window in (256, None):
+            got = codec.compress_source(source, None, size, window=window, max_error=max_error, aux=source.aux)
+            assert got.data == whole, (max_error, window)
+        data = vqcodec.compress_edf(path, codec, max_error=max_error).data
+        assert data == ecg_file.with_edf_files(whole, f.header.raw, f.annotations)
+        parsed = vqc.loads(data)
+        assert codec.streams(parsed) and [len(a.blocks or []) for a in parsed.aux] == [2, 8]
+        written = vqcodec.decompress_edf(data, tmp_path / f"w{max_error}{path.suffix}", codec)[0]
+        write_edf(tmp_path / f"whole{max_error}{path.suffix}", codec.decode_file(parsed), f.header.raw,
+                  f.annotations)
+        assert written.read_bytes() == (tmp_path / f"whole{max_error}{path.suffix}").read_bytes()
+        if max_error == 0:
+            assert written.read_bytes() == path.read_bytes()
+
+
 def test_max_error_bounds_every_signal_of_an_edf_file(mitdb_edf: Path, tiny_bundle: Path, tmp_path: Path) -> None:
     data = vqcodec.compress_edf(mitdb_edf, tiny_bundle, max_error=5).data
     assert vqcodec.decompress_edf(data, tmp_path / "e.edf", tiny_bundle) == [tmp_path / "e.edf"]
