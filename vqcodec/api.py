@@ -81,7 +81,7 @@ def decompress(source: Source, model: str | Path | Codec | NoteCodec | None = No
     parsed = vqc.loads(data, name, limits=limits, salvage=True)  # a range may lie clear of a damaged block
     if not isinstance(parsed, EcgFile):
         raise InputError(f"{name}: a sample range is for ECG records, this file holds a {parsed.header.kind} file")
-    other = [d for d in parsed.damage if not d.startswith("section BLKS CRC mismatch")]
+    other = [d for d in parsed.damage if not d.startswith(("section BLKS CRC mismatch", "section AUXB CRC mismatch"))]
     if other and not salvage:
         raise FormatError(f"{name}: damaged: {'; '.join(other)}")
     if isinstance(model, NoteCodec):
@@ -89,9 +89,11 @@ def decompress(source: Source, model: str | Path | Codec | NoteCodec | None = No
     codec = codec_for(parsed.header, model, name)
     n = parsed.header.n_samples
     signal = codec.decode_range(parsed, 0 if start is None else start, n if stop is None else stop, name)
-    if parsed.lost_blocks:
-        warnings.warn(f"{name}: damaged outside the range asked for (block(s) "
-                      f"{', '.join(map(str, sorted(parsed.lost_blocks)))}); the range decoded whole", stacklevel=2)
+    if parsed.lost_blocks or parsed.lost_aux_blocks:
+        lost = [f"block {b}" for b in sorted(parsed.lost_blocks)]
+        lost += [f"aux signal {parsed.meta.aux[i].channel.name} block {b}" for i, b in sorted(parsed.lost_aux_blocks)]
+        warnings.warn(f"{name}: damaged outside the range asked for ({', '.join(lost)}); the range decoded whole",
+                      stacklevel=2)
     return signal
 
 
@@ -120,6 +122,16 @@ def decode(parsed: EcgFile | MidiFile, model: str | Path | Codec | NoteCodec | N
         signal.comments.append(f"vqcodec salvage: {span} lost (block {b} damaged), stored as invalid")
         warnings.warn(f"{name}: salvage: block {b} lost ({why}); {span} of every channel are invalid (NaN)",
                       stacklevel=2)
+    aux_block = parsed.meta.aux_block
+    for (i, b), why in sorted(parsed.lost_aux_blocks.items()):
+        a = parsed.meta.aux[i]
+        assert aux_block is not None  # loads checked it
+        start, stop = b * aux_block, min(a.n_samples, (b + 1) * aux_block)
+        span = f"samples {start}..{stop - 1} ({start / a.fs:.1f} s to {stop / a.fs:.1f} s)"
+        signal.comments.append(f"vqcodec salvage: aux signal {a.channel.name} {span} lost (aux block {b} damaged), "
+                               "stored as invalid")
+        warnings.warn(f"{name}: salvage: aux signal {a.channel.name} block {b} lost ({why}); its {span} are invalid "
+                      "(NaN)", stacklevel=2)
     return signal
 
 

@@ -430,8 +430,10 @@ def decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, fo
     elif annotations:
         summary += f"; {annotations_left(annotations, 'a .npy array is not a WFDB record')}"
     lost, damage = getattr(parsed, "lost_blocks", {}), getattr(parsed, "damage", [])  # a MIDI file has no blocks
+    lost_aux = getattr(parsed, "lost_aux_blocks", {})
     if lost or damage:
-        summary += (f"; SALVAGED from a damaged file: {len(lost)} of {parsed.header.n_blocks} blocks "
+        aux = f" and {len(lost_aux)} aux block(s)" if lost_aux else ""
+        summary += (f"; SALVAGED from a damaged file: {len(lost)} of {parsed.header.n_blocks} blocks{aux} "
                     f"lost and written as invalid samples, {len(damage)} other problem(s) skipped (see the "
                     "warnings)")
     click.echo(summary, err=True)

@@ -4,6 +4,7 @@ by time range, and what the format refuses."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +145,7 @@ def _long_mixed() -> Signal:
 
 
 def _aux_sources(sig: Signal) -> list[stream.AuxSource]:
-    return [stream.AuxSource(a.position, a.fs, a.channel, a.n_samples, lambda s, z, x=a.samples: x[s:z])
+    return [stream.AuxSource(a.position, a.fs, a.channel, a.n_samples, stream.array_reader(a.samples))
             for a in sig.aux]
 
 
@@ -236,3 +237,34 @@ def test_a_reader_before_1_14_refuses_aux_blocks_as_unsupported(codec: Codec, mo
     monkeypatch.delitem(vqc.SECTION_TYPES, ecg_file.TAG_AUXB)
     with pytest.raises(FormatError, match="n.vqc: unsupported feature AUXB"):
         vqc.loads(data, "n.vqc")
+
+
+def test_salvage_loses_only_a_damaged_aux_block_and_a_range_clear_of_it_decodes(codec: Codec,
+                                                                                 small_aux_blocks: None) -> None:
+    data = codec.compress(_long_mixed()).data
+    clean = codec.decompress(data)
+    f = ecg_file.loads(data)
+    payload = (f.aux[1].blocks or [])[2]  # RESP's last block: its samples 2000..2249, record samples 8000..8999
+    bad = bytearray(data)
+    bad[data.index(payload) + len(payload) // 2] ^= 0x40
+    with pytest.raises(ChecksumError, match="section AUXB CRC mismatch"):
+        ecg_file.loads(bytes(bad), "d.vqc")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        back = vqcodec.decompress(bytes(bad), codec, name="d.vqc", salvage=True)
+    said = [str(w.message) for w in caught]
+    assert any("section AUXB CRC mismatch" in m for m in said), said
+    assert any("aux signal RESP block 2 lost" in m and "samples 2000..2249" in m for m in said), said
+    assert np.isnan(back.aux[0].samples[2000:]).all()
+    np.testing.assert_array_equal(back.aux[0].samples[:2000], clean.aux[0].samples[:2000])
+    np.testing.assert_array_equal(back.samples, clean.samples)
+    with pytest.warns(UserWarning, match="damaged outside the range asked for .aux signal RESP block 2"):
+        part = vqcodec.decompress(bytes(bad), codec, name="d.vqc", start=0, stop=4000)
+    np.testing.assert_array_equal(part.aux[0].samples, clean.aux[0].samples[:1000])
+    with pytest.raises(ChecksumError, match="aux signal RESP block 2 .its samples 2000..2249., which the range needs"):
+        vqcodec.decompress(bytes(bad), codec, name="d.vqc", start=7000, stop=9000)
+    runs_at = data.index(b"AUXB") + 4 + 4 + 4 + 2 * 8  # the section's payload: count, two entries, ABP's first run
+    index = bytearray(data)
+    index[runs_at] ^= 0x01
+    with pytest.raises(FormatError, match="damaged outside its aux blocks"):
+        vqcodec.decompress(bytes(index), codec, name="i.vqc", salvage=True)

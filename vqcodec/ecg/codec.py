@@ -477,7 +477,7 @@ class Codec:
             if a.samples.ndim != 1:
                 raise InputError(f"{routes.main.record_name}: aux signal {a.channel.name} needs samples [n]")
         return self._code_aux_sources(routes.main.record_name, routes.main, routes.aux_error, [
-            stream.AuxSource(a.position, a.fs, a.channel, a.n_samples, lambda s, z, x=a.samples: x[s:z])
+            stream.AuxSource(a.position, a.fs, a.channel, a.n_samples, stream.array_reader(a.samples))
             for a in routes.aux])
 
     @staticmethod
@@ -495,11 +495,14 @@ class Codec:
             out.streams.append(stream.encode_aux(a, max_error, ecg_file.AUX_BLOCK_SAMPLES, name))
         return out
 
-    def aux_readers(self, f: EcgFile, name: str = "<bytes>") -> list[stream.AuxReader]:
+    def aux_readers(self, f: EcgFile, name: str = "<bytes>", strict: bool = False) -> list[stream.AuxReader]:
         """A reader of each of a parsed file's aux signals (in the header's order), by sample ranges at its own
-        rate, decoding only the aux blocks the reads reach (a file with AUXS: the whole signal)."""
+        rate, decoding only the aux blocks the reads reach (a file with AUXS: the whole signal). An aux block lost
+        to salvage reads as invalid samples, or with `strict` as a ChecksumError naming it."""
         meta = f.meta
-        return [stream.AuxReader(info, coded, meta.aux_block, name) for info, coded in zip(meta.aux, f.aux)]
+        return [stream.AuxReader(info, coded, meta.aux_block, name,
+                                 {b: why for (j, b), why in f.lost_aux_blocks.items() if j == i}, strict)
+                for i, (info, coded) in enumerate(zip(meta.aux, f.aux))]
 
     def decode_aux(self, f: EcgFile, signal: Signal, name: str = "<bytes>") -> Signal:
         """A decoded main group with the file's aux signals put back: those at its rate and length among its
@@ -547,7 +550,7 @@ class Codec:
             elif not all(fits):
                 positions = channel_positions(len(source.channels), [a.position for a in aux])
                 aux += [stream.AuxSource(positions[c], source.fs, source.channels[c], source.n_samples,
-                                         lambda a, z, c=c: source.read(a, z)[:, c])
+                                         stream.column_reader(source, c))
                         for c in range(len(source.channels)) if not fits[c]]
                 main = stream.Selected(source, [c for c in range(len(source.channels)) if fits[c]])
         if not source.channels and aux:  # nothing for the model: the first aux signal's rate group codes alone
@@ -932,7 +935,7 @@ class Codec:
         placed = dict(zip(channel_positions(h.n_channels, [a.position for a in meta.aux]),
                           [(ch, part.samples[:, c]) for c, ch in enumerate(part.channels)]))
         rest = []
-        for reader in self.aux_readers(f, name):
+        for reader in self.aux_readers(f, name, strict=True):
             a = reader.info
             if a.fs == h.fs and a.n_samples == h.n_samples:
                 placed[a.position] = (a.channel, reader.read(start, stop))

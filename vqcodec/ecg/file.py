@@ -345,6 +345,7 @@ class EcgFile:
     annotations: dict[str, bytes] = field(default_factory=dict)  # aNNO: annotator (extension) -> the file's bytes
     wfdb_header: bytes | None = None  # wHEA: the record's original .hea text, lossless files only
     aux: list[AuxStream] = field(default_factory=list)  # AUXS: one per entry of the header's aux list, in its order
+    lost_aux_blocks: dict[tuple[int, int], str] = field(default_factory=dict)  # salvage: (aux signal, block) -> why
     edf_header: bytes | None = None  # eDFH: the EDF or BDF file's header bytes, verbatim
     edf_annotations: bytes | None = None  # eDFA: the raw bytes of its annotation signals, verbatim
 
@@ -509,8 +510,10 @@ def aux_block_count(n_samples: int, block: int) -> int:
     return -(-n_samples // block)
 
 
-def _aux_problem(meta: EcgMeta, h: Header, streams: Sequence[AuxStream]) -> str | None:
-    """Why the aux signals' code disagrees with the header's list of them (or with itself), or None."""
+def _aux_problem(meta: EcgMeta, h: Header, streams: Sequence[AuxStream],
+                 lost: frozenset[tuple[int, int]] = frozenset()) -> str | None:
+    """Why the aux signals' code disagrees with the header's list of them (or with itself), or None. `lost`: the
+    (aux signal, block) that salvage left out, not checked."""
     if len(streams) != len(meta.aux):
         return f"{len(streams)} aux signals coded, the header lists {len(meta.aux)}"
     if len(meta.aux) > MAX_AUX_SIGNALS:
@@ -536,7 +539,7 @@ def _aux_problem(meta: EcgMeta, h: Header, streams: Sequence[AuxStream]) -> str 
             if len(a.blocks) != count:
                 return f"aux signal {i}: {len(a.blocks)} blocks, the header implies {count} of {meta.aux_block} samples"
             payloads = [(p, z - s, f"aux signal {i} block {b}") for b, (p, (s, z)) in enumerate(zip(
-                a.blocks, residual_block_spans(info.n_samples, meta.aux_block)))]
+                a.blocks, residual_block_spans(info.n_samples, meta.aux_block))) if (i, b) not in lost]
         for payload, n, where in payloads:
             try:
                 bound, uses_model, t, c = residual.header(payload, where)
@@ -729,14 +732,15 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
     `name`.
 
     salvage=True tolerates damage confined to the index blocks: bytes after END are ignored, and a block that
-    fails its CRC (or any other check) becomes zero indices listed in `lost_blocks` with the reason; `damage`
-    lists what else was skipped. Damage anywhere else still raises: without an intact header, NORM, NANM,
+    fails its CRC (or any other check) becomes zero indices listed in `lost_blocks` with the reason; an aux block
+    (AUXB) that fails its CRC is listed in `lost_aux_blocks` (its samples decode as invalid); `damage` lists what else
+    was skipped. Damage anywhere else still raises: without an intact header, NORM, NANM,
     fPRT and END, the surviving blocks could not be decoded or verified.
     """
     # Every section's CRC is checked before any payload is decompressed.
     damage: list[str] | None = [] if salvage else None
     c = vqc.read(data, name, limits, damage=damage,
-                 tolerate=frozenset({TAG_BLKS, TAG_ANNO, TAG_WHEA, TAG_EDFH, TAG_EDFA}))
+                 tolerate=frozenset({TAG_BLKS, TAG_AUXB, TAG_ANNO, TAG_WHEA, TAG_EDFH, TAG_EDFA}))
     h, sections = c.header, c.sections
     r = Reader(b"", name)
     if h.kind != KIND:
@@ -803,7 +807,11 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
     if TAG_AUXS in sections and TAG_AUXB in sections:
         raise r.error(FormatError, f"sections {TAG_AUXS} and {TAG_AUXB} both hold aux signals")
     if TAG_AUXB in sections:
-        f.aux = _read_aux_blocks(r, sections[TAG_AUXB], meta, h, limits)
+        f.aux = _read_aux_blocks(r, sections[TAG_AUXB], meta, h, limits, f.lost_aux_blocks if salvage else None)
+        if salvage and not f.lost_aux_blocks and any(d.startswith(f"section {TAG_AUXB} CRC mismatch")
+                                                     for d in f.damage):
+            raise r.error(FormatError, f"section {TAG_AUXB} is damaged outside its aux blocks (in the index or the "
+                                       "runs of invalid samples, which no block's CRC covers)")
     elif meta.aux_block is not None or AUX_BLOCK_KEY in h.meta:
         raise r.error(FormatError, f"the header lists {len(meta.aux)} aux signals in blocks ({AUX_BLOCK_KEY}) and "
                                    f"section {TAG_AUXB} is missing")
@@ -873,8 +881,10 @@ def _read_aux(r: Reader, data: memoryview | None, meta: EcgMeta, h: Header, limi
     return out
 
 
-def _read_aux_blocks(r: Reader, data: memoryview, meta: EcgMeta, h: Header, limits: Limits) -> list[AuxStream]:
-    """The AUXB section, each block's CRC checked, and the whole checked against the header's aux list."""
+def _read_aux_blocks(r: Reader, data: memoryview, meta: EcgMeta, h: Header, limits: Limits,
+                     lost: dict[tuple[int, int], str] | None = None) -> list[AuxStream]:
+    """The AUXB section, each block's CRC checked, and the whole checked against the header's aux list. With `lost`
+    (salvage), a block that fails its CRC is recorded there ((aux signal, block) -> why) and left empty."""
     sub = Reader(data, f"{r.name}: section {TAG_AUXB}")
     (count,) = _AUX_COUNT.unpack(sub.take(_AUX_COUNT.size, "count"))
     if count > MAX_AUX_SIGNALS:
@@ -893,14 +903,16 @@ def _read_aux_blocks(r: Reader, data: memoryview, meta: EcgMeta, h: Header, limi
             payload = sub.take(size, f"aux signal {i} block {b}")
             if zlib.crc32(payload) != crc:
                 name = meta.aux[i].channel.name if i < len(meta.aux) else "?"
-                raise sub.error(ChecksumError, f"aux signal {i} ({name}) block {b} CRC mismatch")
+                if lost is None:
+                    raise sub.error(ChecksumError, f"aux signal {i} ({name}) block {b} CRC mismatch")
+                lost[(i, b)] = f"aux signal {i} ({name}) block {b} CRC mismatch"
             blocks.append(bytes(payload))
         out.append(AuxStream(None, runs.reshape(-1, _AUX_RUN_WIDTH).astype(np.int64), blocks))
     if sub.pos != len(sub.view):
         raise sub.error(FormatError, f"{len(sub.view) - sub.pos} bytes after the last aux signal")
     if meta.invalid:
         raise r.error(FormatError, meta.invalid)
-    problem = _aux_problem(meta, h, out)
+    problem = _aux_problem(meta, h, out, frozenset(lost or {}))
     if problem:
         raise sub.error(FormatError, problem)
     return out
@@ -996,7 +1008,8 @@ for _section in (
     SectionType(TAG_WHEA, lambda _: RECORD_FILES_MINOR, lambda h, lim: MAX_WFDB_HEADER_BYTES,
                 damage_note="the original header is left out; vqcodec writes its own"),
     SectionType(TAG_AUXS, lambda _: AUX_MINOR, _any_size),
-    SectionType(TAG_AUXB, lambda _: AUX_BLOCKS_MINOR, _any_size),
+    SectionType(TAG_AUXB, lambda _: AUX_BLOCKS_MINOR, _any_size,
+                damage_note="each aux block is checked by its own CRC"),
     SectionType(TAG_EDFH, lambda _: AUX_MINOR, lambda h, lim: MAX_EDF_HEADER_BYTES,
                 damage_note="the EDF header is left out: the signals decode, not to EDF"),
     SectionType(TAG_EDFA, lambda _: AUX_MINOR, lambda h, lim: lim.max_annotation_bytes,

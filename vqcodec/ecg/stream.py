@@ -649,6 +649,16 @@ class AuxSource:
     read: Callable[[int, int], np.ndarray]
 
 
+def array_reader(x: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """An AuxSource's `read` of an array in memory: its rows [start, stop)."""
+    return lambda start, stop: x[start:stop]
+
+
+def column_reader(source: Source, c: int) -> Callable[[int, int], np.ndarray]:
+    """An AuxSource's `read` of a source's column c."""
+    return lambda start, stop: source.read(start, stop)[:, c]
+
+
 def encode_aux(aux: AuxSource, max_error: int, block: int, name: str) -> ecg_file.AuxStream:
     """An aux signal coded by the residual layer alone within max_error ADC units, aux block by aux block: each
     block's samples read whole, its invalid ones filled within the block (`conditioning.fill_invalid`, which the layer
@@ -680,10 +690,13 @@ class AuxReader:
     """One aux signal of a file read by sample ranges at its own rate: physical values [stop - start] (its ADC
     samples over its gain, as the whole decode gives them), NaN where invalid. A file with aux blocks (AUXB) decodes
     only the blocks a read reaches, each once while reads move forward (the last one kept); a file with one stream
-    over the whole signal (AUXS) decodes it whole on the first read. A damaged block is a ChecksumError naming it."""
+    over the whole signal (AUXS) decodes it whole on the first read. A damaged block is a ChecksumError naming it;
+    one that salvage left out (`lost`: block -> why) reads as invalid samples, or with `strict` as that error."""
 
-    def __init__(self, info: ecg_file.AuxInfo, coded: ecg_file.AuxStream, block: int | None, name: str) -> None:
+    def __init__(self, info: ecg_file.AuxInfo, coded: ecg_file.AuxStream, block: int | None, name: str,
+                 lost: dict[int, str] | None = None, strict: bool = False) -> None:
         self.info, self.coded, self.name = info, coded, name
+        self.lost, self.strict = lost or {}, strict
         self.block = block if coded.blocks is not None and block is not None else max(info.n_samples, 1)
         self.spans = ecg_file.residual_block_spans(info.n_samples, self.block)
         self._held: tuple[int, np.ndarray] | None = None  # (block, its samples)
@@ -695,6 +708,12 @@ class AuxReader:
         a, z = self.spans[b]
         ch = self.info.channel
         where = f"{self.name}: aux signal {ch.name}"
+        if b in self.lost:
+            if self.strict:
+                raise ChecksumError(f"{where} block {b} (its samples {a}..{z - 1}), which the range needs, is damaged "
+                                    f"({self.lost[b]})")
+            self._held = (b, np.full(z - a, np.nan))
+            return self._held[1]
         if self.coded.blocks is not None:
             payload: bytes = self.coded.blocks[b]
             where += f" block {b}"

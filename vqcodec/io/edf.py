@@ -17,6 +17,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -451,7 +452,8 @@ class EdfSource:
         self.header = h
         self.n_records = _record_count(h, size - len(h.raw), self.path)
         ordinary, main = _main_signals(h, str(self.path))
-        offsets, at = {}, 0
+        offsets: dict[int, int] = {}
+        at = 0
         for s in h.signals:  # each ordinary signal's byte offset within a data record
             if not s.is_annotation:
                 offsets[len(offsets)] = at
@@ -464,7 +466,7 @@ class EdfSource:
         self.fs = h.fs(ordinary[main[0]]) if main else h.fs(ordinary[0])
         self.n_samples = self.n_records * ordinary[main[0]].samples_per_record if main else 0
         self.aux = [AuxSource(i, h.fs(s), s.channel(h.bdf), self.n_records * s.samples_per_record,
-                              lambda a, z, i=i: self._physical(i, a, z))
+                              partial(self._physical, i))
                     for i, s in enumerate(ordinary) if i not in main]
 
     def _records(self, r0: int, r1: int) -> np.ndarray:
