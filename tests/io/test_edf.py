@@ -156,6 +156,20 @@ def test_an_edf_file_read_in_windows_compresses_to_the_whole_files_bytes_and_dec
             assert written.read_bytes() == path.read_bytes()
 
 
+def test_max_prdn_of_an_edf_file_in_windows_picks_the_whole_files_setting_and_bytes(mitdb_edf: Path,
+                                                                                 tiny_bundle: Path) -> None:
+    from vqcodec.ecg.codec import Codec
+
+    codec = Codec.load(tiny_bundle, threads=1)
+    signal, f = read_edf(mitdb_edf)
+    size = mitdb_edf.stat().st_size
+    target = codec.compress(signal, 2, size).report.worst_prdn
+    want = codec.compress_to_prdn(signal, target, size)
+    data = vqcodec.compress_edf(mitdb_edf, codec, max_prdn=target).data
+    assert data == ecg_file.with_edf_files(want.data, f.header.raw, f.annotations)
+    assert [a.max_error for a in vqc.loads(data).meta.aux] == [0, 0]  # the other signals lossless, as before
+
+
 def test_max_error_bounds_every_signal_of_an_edf_file(mitdb_edf: Path, tiny_bundle: Path, tmp_path: Path) -> None:
     data = vqcodec.compress_edf(mitdb_edf, tiny_bundle, max_error=5).data
     assert vqcodec.decompress_edf(data, tmp_path / "e.edf", tiny_bundle) == [tmp_path / "e.edf"]
