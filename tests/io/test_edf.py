@@ -156,6 +156,30 @@ def test_an_edf_file_read_in_windows_compresses_to_the_whole_files_bytes_and_dec
             assert written.read_bytes() == path.read_bytes()
 
 
+def test_an_edf_file_without_ecg_codes_its_first_rate_group_without_the_model_in_windows(
+        mitdb_edf: Path, tiny_bundle: Path, tmp_path: Path) -> None:
+    """With no ECG signal, the signals at the first one's rate are the main group (stream.Stacked), coded without the
+    model, the others aux signals: the bytes of the file read whole, and the EDF file back byte for byte."""
+    from vqcodec.ecg.codec import Codec
+    from vqcodec.io.edf import EdfSource
+
+    raw = bytearray(mitdb_edf.read_bytes())
+    for i, label in enumerate((b"PPG A", b"PPG B")):  # the two leads' labels (16 bytes each, after the fixed part)
+        raw[256 + 16 * i : 256 + 16 * (i + 1)] = label.ljust(16)
+    path = tmp_path / "ppg.edf"
+    path.write_bytes(bytes(raw))
+    codec = Codec.load(tiny_bundle, threads=1)
+    signal, f = read_edf(path)
+    source = EdfSource(path)
+    assert not source.channels and not signal.n_channels and len(source.aux) == 4
+    whole = codec.compress(signal, None, path.stat().st_size).data
+    assert codec.compress_source(source, None, path.stat().st_size, window=256, aux=source.aux).data == whole
+    parsed = vqc.loads(whole)
+    assert parsed.header.n_stages == 0 and [a.channel.name for a in parsed.meta.aux] == ["Resp chest", "BP finger"]
+    data = vqcodec.compress_edf(path, codec).data
+    assert vqcodec.decompress_edf(data, tmp_path / "back.edf", codec)[0].read_bytes() == path.read_bytes()
+
+
 def test_max_prdn_of_an_edf_file_in_windows_picks_the_whole_files_setting_and_bytes(mitdb_edf: Path,
                                                                                  tiny_bundle: Path) -> None:
     from vqcodec.ecg.codec import Codec
