@@ -1,6 +1,6 @@
 """Archive scale, through the CLI: many records in one batch call against one process per record (`--part batch`),
-and time and memory against record length (`--part length`; `--part prdn` for `--max-prdn`); writes
-benchmarks/results/scale.md.
+and time and memory against record length (`--part length`; `--part prdn` for `--max-prdn`; `--part aux` for records
+with a signal the model does not code, WFDB and EDF); writes benchmarks/results/scale.md.
 
     python benchmarks/scale.py --data data --part batch      # LUDB's 200 records: batch calls against single calls
     python benchmarks/scale.py --data data --part all
@@ -241,8 +241,45 @@ def prdn_part(args: argparse.Namespace) -> list[str]:
     return lines
 
 
+def aux_part(args: argparse.Namespace) -> list[str]:
+    """Records with a signal the model does not code (benchmarks/scale_aux.py builds them), WFDB and EDF, compressed
+    and decompressed by their own processes: time and peak memory against length; with --baseline, the same for
+    another tree's code in the same run."""
+    import scale_aux
+    import scale_length
+
+    lengths = args.aux_lengths.split(",")
+    records = scale_aux.build(args.data, args.work, lengths)
+    runs = scale_aux.measure(records, args.work)
+    peak: dict[tuple[str, str], float] = {(r.record, r.what): r.peak_mb for r in runs}
+    lines = ["## Records with an aux signal, WFDB and EDF (`--part aux`)", "",
+             "- command: `nice -n 10 python benchmarks/scale.py --data DATA --part aux --aux-lengths "
+             f"{args.aux_lengths}"
+             f"{' --baseline TREE' if args.baseline else ''}`",
+             f"- date: {datetime.date.today()}; code: {_commit()}; machine: {_cpu()}",
+             "- records (built by benchmarks/scale_aux.py): MIT-BIH's two leads and a breathing-like channel RESP in "
+             "litres, which the model does not take: in WFDB records at 360 Hz (`NAME-resp`), and in EDF files at "
+             f"{scale_aux.EDF_RESP_FS} Hz beside the leads at 360 Hz (`NAME-resp.edf`)",
+             "- wall time and peak RSS (`/usr/bin/time`) of whole `vqcodec compress` (default level: the leads by the "
+             "model, RESP lossless without it) / `vqcodec decompress` (to WFDB, and to EDF) processes; the time is "
+             "noisy where the cores are shared, the memory is not", "",
+             *scale_length.table(runs, "this tree")]
+    if len(lengths) > 1:
+        lines += [""]
+        for kind in ("-resp", "-resp.edf"):
+            first, last = f"{lengths[0]}{kind}", f"{lengths[-1]}{kind}"
+            lines.append(f"- `{last}` over `{first}`, peak memory: compress "
+                         f"{peak[(last, 'compress')] / peak[(first, 'compress')]:.2f}, decompress "
+                         f"{peak[(last, 'decompress')] / peak[(first, 'decompress')]:.2f}")
+    if args.baseline:
+        base = scale_aux.measure(records, args.work, pythonpath=str(args.baseline))
+        lines += ["", f"The same records with the code at {args.baseline} (aux signals and EDF read whole):", "",
+                  *scale_length.table(base, "before")]
+    return lines
+
+
 PARTS: dict[str, Callable[[argparse.Namespace], list[str]]] = {"batch": batch_part, "length": length_part,
-                                                               "prdn": prdn_part}
+                                                               "prdn": prdn_part, "aux": aux_part}
 """Each part of the results file, by name: a function (args) -> the Markdown lines of its section."""
 
 
@@ -282,6 +319,8 @@ def main() -> None:
     p.add_argument("--max-prdn", type=float, default=5.0, help="prdn part: the target P (%%)")
     p.add_argument("--prdn-lengths", default="mitdb30m,mitdb6h",
                    help="prdn part: the records, shortest first (see benchmarks/scale_length.py)")
+    p.add_argument("--aux-lengths", default="mitdb30m,mitdb6h",
+                   help="aux part: the joined records to add an aux signal to, shortest first (see scale_aux.py)")
     args = p.parse_args()
     for name in PARTS if args.part == "all" else [args.part]:
         lines = PARTS[name](args)

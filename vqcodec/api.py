@@ -23,6 +23,7 @@ from vqcodec.ecg import file as ecg_file
 from vqcodec.ecg.codec import Codec, codec_for
 from vqcodec.ecg.file import EcgFile, EcgMeta
 from vqcodec.ecg.signal import Signal
+from vqcodec.ecg.stream import AuxReader
 from vqcodec.errors import ChecksumError, FormatError, InputError, LimitError, ModelMismatchError
 from vqcodec.metrics import Compressed, Report
 from vqcodec.midi.codec import NoteCodec, note_codec_for
@@ -80,7 +81,7 @@ def decompress(source: Source, model: str | Path | Codec | NoteCodec | None = No
     parsed = vqc.loads(data, name, limits=limits, salvage=True)  # a range may lie clear of a damaged block
     if not isinstance(parsed, EcgFile):
         raise InputError(f"{name}: a sample range is for ECG records, this file holds a {parsed.header.kind} file")
-    other = [d for d in parsed.damage if not d.startswith("section BLKS CRC mismatch")]
+    other = [d for d in parsed.damage if not d.startswith(("section BLKS CRC mismatch", "section AUXB CRC mismatch"))]
     if other and not salvage:
         raise FormatError(f"{name}: damaged: {'; '.join(other)}")
     if isinstance(model, NoteCodec):
@@ -88,9 +89,11 @@ def decompress(source: Source, model: str | Path | Codec | NoteCodec | None = No
     codec = codec_for(parsed.header, model, name)
     n = parsed.header.n_samples
     signal = codec.decode_range(parsed, 0 if start is None else start, n if stop is None else stop, name)
-    if parsed.lost_blocks:
-        warnings.warn(f"{name}: damaged outside the range asked for (block(s) "
-                      f"{', '.join(map(str, sorted(parsed.lost_blocks)))}); the range decoded whole", stacklevel=2)
+    if parsed.lost_blocks or parsed.lost_aux_blocks:
+        lost = [f"block {b}" for b in sorted(parsed.lost_blocks)]
+        lost += [f"aux signal {parsed.meta.aux[i].channel.name} block {b}" for i, b in sorted(parsed.lost_aux_blocks)]
+        warnings.warn(f"{name}: damaged outside the range asked for ({', '.join(lost)}); the range decoded whole",
+                      stacklevel=2)
     return signal
 
 
@@ -119,6 +122,16 @@ def decode(parsed: EcgFile | MidiFile, model: str | Path | Codec | NoteCodec | N
         signal.comments.append(f"vqcodec salvage: {span} lost (block {b} damaged), stored as invalid")
         warnings.warn(f"{name}: salvage: block {b} lost ({why}); {span} of every channel are invalid (NaN)",
                       stacklevel=2)
+    aux_block = parsed.meta.aux_block
+    for (i, b), why in sorted(parsed.lost_aux_blocks.items()):
+        a = parsed.meta.aux[i]
+        assert aux_block is not None  # loads checked it
+        start, stop = b * aux_block, min(a.n_samples, (b + 1) * aux_block)
+        span = f"samples {start}..{stop - 1} ({start / a.fs:.1f} s to {stop / a.fs:.1f} s)"
+        signal.comments.append(f"vqcodec salvage: aux signal {a.channel.name} {span} lost (aux block {b} damaged), "
+                               "stored as invalid")
+        warnings.warn(f"{name}: salvage: aux signal {a.channel.name} block {b} lost ({why}); its {span} are invalid "
+                      "(NaN)", stacklevel=2)
     return signal
 
 
@@ -240,10 +253,13 @@ class VqcInfo:
         if self.header_bytes is not None:
             out.append(f"header:      the original .hea ({self.header_bytes} bytes); decompress writes it back, byte "
                        "for byte")
+        aux_block = self.meta.aux_block if isinstance(self.meta, EcgMeta) else None
         for a in self.meta.aux if isinstance(self.meta, EcgMeta) else []:
             bound = "lossless" if a.max_error == 0 else f"|error| <= {a.max_error} ADC units"
+            blocks = (f", in {ecg_file.aux_block_count(a.n_samples, aux_block)} blocks of {aux_block} samples, each "
+                      "coded alone" if aux_block is not None else "")
             out.append(f"aux signal:  {a.channel.name} ({a.channel.units or 'no units'}), {a.fs:g} Hz, "
-                       f"{a.n_samples} samples, signal {a.position + 1}: residual layer alone, {bound}")
+                       f"{a.n_samples} samples, signal {a.position + 1}: residual layer alone, {bound}{blocks}")
         if self.edf is not None:
             out.append(f"EDF:         the {self.edf[1:].upper()} file's header and annotation signals, byte for byte; "
                        f"decompress -o NAME{self.edf} writes the file again")
@@ -403,22 +419,24 @@ def compress_edf(path: str | os.PathLike, model: str | Path | Codec | None = Non
     through the model (at `quality`, or within `max_error`, or the cheapest setting that meets `max_prdn`), every
     other signal through the residual layer alone (lossless, or within max_error), its header and annotation
     signals kept byte for byte, so that `decompress_edf` writes the file again. anonymize: keep the header with its
-    patient and recording fields blanked as EDF+ writes unknown ones (vqcodec.io.edf.anonymized)."""
-    from vqcodec.io.edf import anonymized, read_edf
+    patient and recording fields blanked as EDF+ writes unknown ones (vqcodec.io.edf.anonymized). The file is read
+    in windows of data records (`vqcodec.io.edf.EdfSource`), so memory does not grow with its length: the same bytes
+    as `Codec.compress` of the file read whole (`vqcodec.io.edf.read_edf`)."""
+    from vqcodec.io.edf import EdfSource, anonymized
 
     path = Path(path)
-    signal, f = read_edf(path)
+    source = EdfSource(path)
     codec = model if isinstance(model, Codec) else Codec.load(model or DEFAULT_MODEL)
     size = path.stat().st_size
     if max_prdn is None:
-        data, report = codec.compress(signal, quality, size, max_error=max_error)
+        data, report = codec.compress_source(source, quality, size, max_error=max_error, aux=source.aux)
     else:
         if quality is not None or max_error is not None:
             raise InputError(f"{path}: max_prdn picks the setting itself: it goes with neither quality nor max_error")
-        data, report, _ = codec.compress_to_prdn(signal, max_prdn, size)
-    header = anonymized(f.header.raw, str(path)) if anonymize else f.header.raw
+        data, report, _ = codec.compress_source_to_prdn(source, max_prdn, size, aux=source.aux)
+    header = anonymized(source.header.raw, str(path)) if anonymize else source.header.raw
     try:
-        data = ecg_file.with_edf_files(data, header, f.annotations, str(path))
+        data = ecg_file.with_edf_files(data, header, source.annotations(), str(path))
     except ValueError as e:
         raise InputError(f"{path}: cannot keep its EDF header and annotations: {e}") from e
     report.n_bytes = len(data)
@@ -449,10 +467,61 @@ def write_edf_file(parsed: EcgFile | MidiFile, output: str | os.PathLike, model:
     suffix = suffix_of(parsed.edf_header)
     if output.suffix.lower() != suffix:
         raise InputError(f"{output}: {name} holds a {suffix[1:].upper()} file; name the output {suffix}")
-    signal = decode(parsed, model, name)
-    assert isinstance(signal, Signal)  # an ECG file's
     header = anonymized(parsed.edf_header, name) if anonymize else parsed.edf_header
+    codec = codec_for(parsed.header, model, name)
+    if codec.streams(parsed):
+        return _write_edf_windows(codec, parsed, output, header, name, force)
+    signal = decode(parsed, codec, name)
+    assert isinstance(signal, Signal)  # an ECG file's
     return write_edf(output, signal, header, parsed.edf_annotations, force)
+
+
+def _write_edf_windows(codec: Codec, parsed: EcgFile, output: Path, header: bytes, name: str,
+                       force: bool) -> list[Path]:
+    """write_edf_file of a file `Codec.streams` decodes in windows: whole data records at a time, the signals at
+    the record's rate from `Codec.decode_windows` and those at other rates from their aux blocks
+    (`Codec.aux_readers`), so memory does not grow with the record: the file a whole decode writes."""
+    from vqcodec.ecg import stream
+    from vqcodec.ecg.codec import record_template
+    from vqcodec.io.edf import EdfWriter, parse_header
+
+    h = parse_header(header, name)
+    ordinary = [s for s in h.signals if not s.is_annotation]
+    template = record_template(parsed.header, parsed.meta, name)
+    other = {r.info.position: r for r in codec.aux_readers(parsed, name) if r.info.position in
+             {a.position for a in template.aux}}
+    columns = [p for p in range(len(template.channels) + len(other)) if p not in other]
+    if len(columns) + len(other) != len(ordinary):
+        raise InputError(f"{name}: {len(columns) + len(other)} signals for an EDF header of {len(ordinary)}")
+    spr = ordinary[columns[0]].samples_per_record
+    writer = EdfWriter(output, header, parsed.edf_annotations or b"", parsed.header.n_samples // spr, force)
+    held: list[np.ndarray] = []
+    try:
+        for y in codec.decode_windows(parsed, name):
+            held.append(y)
+            y = np.concatenate(held) if len(held) > 1 else held[0]
+            k = len(y) // spr
+            if k:
+                r0 = writer.n_written
+                d = stream.digital(y[: k * spr], template.channels)
+                d[d == ecg_file.INVALID_DIGITAL] = 0  # an invalid sample is written as digital 0
+                digital = [d[:, columns.index(p)] if p in columns
+                           else _aux_digital(other[p], r0 * ordinary[p].samples_per_record,
+                                             (r0 + k) * ordinary[p].samples_per_record)
+                           for p in range(len(ordinary))]
+                writer.write(digital)
+            held = [y[k * spr :]]
+        return writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _aux_digital(reader: AuxReader, start: int, stop: int) -> np.ndarray:
+    """An aux signal's digital samples [start, stop) (invalid ones 0), as `AuxChannel.digital` gives them."""
+    ch = reader.info.channel
+    x = reader.read(start, stop)
+    return np.rint(np.where(np.isnan(x), 0.0, x * ch.gain + ch.baseline)).astype(np.int64)
 
 
 def read_file(path: Path) -> bytes:

@@ -25,7 +25,7 @@ from vqcodec.container import format as vqc
 from vqcodec.ecg.codec import Codec
 from vqcodec.ecg.file import EcgFile, EcgMeta
 from vqcodec.ecg.signal import ChannelInfo, Signal
-from vqcodec.errors import ChannelError, CorruptSourceWarning, FormatError, InputError, VqcError
+from vqcodec.errors import CorruptSourceWarning, FormatError, InputError, VqcError
 from vqcodec.io import MIDI_SUFFIXES, NPY_SUFFIX, is_midi
 from vqcodec.io.edf import EDF_SUFFIXES
 from vqcodec.io.wfdb import DAT_SUFFIX, HEADER_SUFFIX, header_path, record_base
@@ -165,9 +165,8 @@ def compress_one(record: Path, output_arg: str | None, quality: int | None, mode
                    err=True)
         return
     load = cache(lambda: Codec.load(model or DEFAULT_MODEL))  # once, whichever path codes the record
-    if (io.is_wfdb(record) or record.suffix.lower() == io.NPY_SUFFIX) \
-            and _compress_windows(record, output, to_stdout, quality, load, fs, channels, force, kept, max_error,
-                                  max_prdn):
+    if io.is_wfdb(record) or record.suffix.lower() == io.NPY_SUFFIX:
+        _compress_windows(record, output, to_stdout, quality, load, fs, channels, force, kept, max_error, max_prdn)
         return
     with warnings.catch_warnings():
         if not force:  # a record that fails its own checksum is compressed only when asked
@@ -272,12 +271,11 @@ def _keep_record_files(data: bytes, report: Report, kept: tuple[dict[str, bytes]
 def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int | None, load: Callable[[], Codec],
                       fs: float | None, channels: str | None, force: bool,
                       kept: tuple[dict[str, bytes], bytes | None], max_error: int | None = None,
-                      max_prdn: float | None = None) -> bool:
+                      max_prdn: float | None = None) -> None:
     """compress of a WFDB record or a .npy array (memory-mapped) at a quality level, within a max error (0:
     lossless) or at the cheapest setting that meets a PRDN, with the channels --channels keeps: read in windows
-    (vqcodec.ecg.stream), so memory does not grow with the record; the same file as a whole read gives. False
-    (nothing done) for a record with channels the model does not take where the model codes: those are coded
-    without it, as aux signals, from the record read whole."""
+    (vqcodec.ecg.stream), so memory does not grow with the record; the same file as a whole read gives. Channels
+    the model does not take (where it codes) are coded without it, as aux signals, aux block by aux block."""
     from vqcodec.ecg.stream import Selected
     from vqcodec.io.array import NpySource
     from vqcodec.io.wfdb import WfdbSource
@@ -290,18 +288,15 @@ def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int 
         source = Selected(whole, _channel_columns([ch.name for ch in whole.channels], channels, record))
         original_bytes = None
     codec = load()
-    try:  # refuses channels the model does not take before reading any sample, where the model codes
-        with _record_bar(str(record)) as progress:
-            if max_prdn is None:
-                data, report = codec.compress_source(source, quality, original_bytes, progress=progress,
-                                                     max_error=max_error)
-                level = ""
-            else:  # each trial runs the bar again
-                data, report, setting = codec.compress_source_to_prdn(source, max_prdn, original_bytes,
-                                                                      progress=progress)
-                level = f" [{setting}]"
-    except ChannelError:
-        return False
+    with _record_bar(str(record)) as progress:
+        if max_prdn is None:
+            data, report = codec.compress_source(source, quality, original_bytes, progress=progress,
+                                                 max_error=max_error)
+            level = ""
+        else:  # each trial runs the bar again
+            data, report, setting = codec.compress_source_to_prdn(source, max_prdn, original_bytes,
+                                                                  progress=progress)
+            level = f" [{setting}]"
     with warnings.catch_warnings():
         if not force:  # a record that fails its own checksum is compressed only when asked
             warnings.simplefilter("error", CorruptSourceWarning)
@@ -312,8 +307,9 @@ def _compress_windows(record: Path, output: Path, to_stdout: bool, quality: int 
     assert isinstance(report, Report)
     data = _keep_record_files(data, report, kept, record)
     _emit(data, output, to_stdout, force)
-    click.echo(f"{output if not to_stdout else record}: {_summary(report, source.channels)}{level}", err=True)
-    return True
+    meta = EcgMeta.from_json(vqc.read_header(data)[0].meta)
+    click.echo(f"{output if not to_stdout else record}: {_summary(report, meta.channels)}{level}{_routes(meta)}",
+               err=True)
 
 
 def _summary(report: Report, channels: list[ChannelInfo]) -> str:
@@ -434,8 +430,10 @@ def decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, fo
     elif annotations:
         summary += f"; {annotations_left(annotations, 'a .npy array is not a WFDB record')}"
     lost, damage = getattr(parsed, "lost_blocks", {}), getattr(parsed, "damage", [])  # a MIDI file has no blocks
+    lost_aux = getattr(parsed, "lost_aux_blocks", {})
     if lost or damage:
-        summary += (f"; SALVAGED from a damaged file: {len(lost)} of {parsed.header.n_blocks} blocks "
+        aux = f" and {len(lost_aux)} aux block(s)" if lost_aux else ""
+        summary += (f"; SALVAGED from a damaged file: {len(lost)} of {parsed.header.n_blocks} blocks{aux} "
                     f"lost and written as invalid samples, {len(damage)} other problem(s) skipped (see the "
                     "warnings)")
     click.echo(summary, err=True)
@@ -443,12 +441,12 @@ def decompress_one(vqc_file: Path, output_arg: str | None, model: str | None, fo
 
 def _decode_windows(parsed: object, output: Path, model: str | None, force: bool, name: str,
                     header: bytes | None = None) -> list[Path] | None:
-    """Decode an ECG file of a model layer alone, or with its residual layer in blocks (RESB), into a WFDB record or
-    a .npy array window by window (memory does not grow with the record), the same files as a whole decode writes
-    (a WFDB record with the original `header` text a lossless file keeps, as write_wfdb writes it); None where the
-    file or the output needs the whole decode (a whole-record residual layer, aux signals, salvage, a WFDB format
-    written whole)."""
-    from vqcodec.ecg.codec import codec_for, signal_template
+    """Decode an ECG file of a model layer alone, or with its residual layer in blocks (RESB), and its aux signals in
+    blocks (AUXB) at the record's rate, into a WFDB record or a .npy array window by window (memory does not grow
+    with the record), the same files as a whole decode writes (a WFDB record with the original `header` text a
+    lossless file keeps, as write_wfdb writes it); None where the file or the output needs the whole decode (a
+    whole-record residual layer, aux signals of format 1.10 (AUXS), salvage, a WFDB format written whole)."""
+    from vqcodec.ecg.codec import codec_for, record_template
     from vqcodec.io.array import NpyWriter
     from vqcodec.io.wfdb import WfdbWriter, streamable_fmt
 
@@ -456,8 +454,8 @@ def _decode_windows(parsed: object, output: Path, model: str | None, force: bool
     if not isinstance(parsed, EcgFile) or not (io.is_wfdb(output) or npy):
         return None
     codec = codec_for(parsed.header, model, name)
-    template = signal_template(parsed.header, parsed.meta, name)
-    if not codec.streams(parsed) or (not npy and streamable_fmt(template) is None):
+    template = record_template(parsed.header, parsed.meta, name)
+    if template.aux or not codec.streams(parsed) or (not npy and streamable_fmt(template) is None):
         return None
     writer: NpyWriter | WfdbWriter = NpyWriter(output, template.n_samples, template.n_channels, force) if npy \
         else WfdbWriter(output, template, force, header_text=header)

@@ -412,3 +412,56 @@ def test_a_midi_vq_golden_file_decodes_to_exactly_the_stored_notes_and_events() 
 
 def test_the_midi_vq_golden_files_are_not_regenerated() -> None:
     assert_never_regenerated("make_golden_v1_13.py", VQ_GOLDEN)
+
+
+AUXB_GOLDEN = GOLDEN.parent / "v1.14"
+"""Format 1.14: the aux signals block by block (AUXB), in aux blocks of 512 samples that the header states (not the
+release's AUX_BLOCK_SAMPLES): a blood pressure at the record's rate and a respiration at a quarter of it, within max
+error 5 and lossless, and v1.10's EDF file lossless."""
+AUXB_EXPECTED = json.loads((AUXB_GOLDEN / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(AUXB_EXPECTED))
+def test_a_golden_file_with_aux_blocks_decodes_exactly_whole_in_windows_and_in_ranges(name: str,
+                                                                                      tmp_path: Path) -> None:
+    from vqcodec.ecg import file as ecg_file
+    from vqcodec.ecg.codec import _cut
+
+    data = (AUXB_GOLDEN / f"{name}.vqc").read_bytes()
+    want = AUXB_EXPECTED[name]
+    assert hashlib.sha256(data).hexdigest() == want["file_sha256"]
+    assert data[8:12] == bytes([1, 0, want["minor"], 0]) and want["minor"] == ecg_file.AUX_BLOCKS_MINOR
+    f = ecg_file.loads(data, name)
+    assert f.meta.aux_block == want["aux_block"] != ecg_file.AUX_BLOCK_SAMPLES
+    assert {i.channel.name: len(a.blocks or []) for i, a in zip(f.meta.aux, f.aux)} == want["aux_blocks"]
+    codec = Codec.load(GOLDEN.parent / "v1.7" / "model", threads=1)
+    decoded = codec.decompress(data, name)
+    assert [ch.name for ch in decoded.channels] == want["channels"]
+    assert hashlib.sha256(decoded.digital().astype("<i8").tobytes()).hexdigest() == want["digital_sha256"]
+    assert {a.channel.name: hashlib.sha256(a.digital().astype("<i8").tobytes()).hexdigest()
+            for a in decoded.aux} == want["aux"]
+    assert codec.streams(f)
+    np.testing.assert_array_equal(np.concatenate(list(codec.decode_windows(f, name))), decoded.samples)
+    n = decoded.n_samples
+    for start, stop in [(1000, 1100), (n // 3, n - n // 5), (n - 7, n)]:
+        part, cut = codec.decompress(data, name, start=start, stop=stop), _cut(decoded, start, stop)
+        np.testing.assert_array_equal(part.samples, cut.samples)
+        for got, expect in zip(part.aux, cut.aux, strict=True):
+            np.testing.assert_array_equal(got.samples, expect.samples)
+    if "edf_sha256" in want:
+        out = api.decompress_edf(data, tmp_path / "back.edf", codec)[0]
+        assert hashlib.sha256(out.read_bytes()).hexdigest() == want["edf_sha256"]
+        assert out.read_bytes() == (AUX_GOLDEN / "synth.edf").read_bytes()
+
+
+def test_the_aux_block_golden_files_are_not_regenerated() -> None:
+    assert_never_regenerated("make_golden_v1_14.py", AUXB_GOLDEN)
+
+
+def test_a_reader_before_1_14_refuses_aux_blocks_as_unsupported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader that does not know AUXB (as every release before 1.14) refuses the file, never decodes it without its
+    aux signals."""
+    data = (AUXB_GOLDEN / "e5.vqc").read_bytes()
+    monkeypatch.delitem(vf.SECTION_TYPES, "AUXB")
+    with pytest.raises(FormatError, match="unsupported feature AUXB"):
+        vf.loads(data, "new.vqc")

@@ -166,9 +166,10 @@ def test_the_cli_picks_a_max_prdn_setting_in_windows_and_writes_the_whole_ones_f
     assert (tmp_path / "rec.vqc").read_bytes() == ecg_file.with_record_files(want.data, {}, header)
 
 
-def test_the_cli_codes_a_record_with_a_signal_the_model_does_not_take_to_max_prdn_from_the_whole_record(
+def test_the_cli_codes_a_record_with_a_signal_the_model_does_not_take_to_max_prdn_in_windows_as_the_whole_one(
         cli, tiny_bundle: Path, tmp_path: Path) -> None:
-    """Aux signals are one residual stream each over the whole record (AUXS), so such a record is read whole."""
+    """Aux signals are coded aux block by aux block (AUXB), lossless whatever the setting of the leads, so such a
+    record is read in windows, to the file the whole record gives."""
     sig = replace(make_signal(20000, channels=2, seed=6), record_name="rec")
     sig.channels[1] = replace(sig.channels[1], name="ABP", units="mmHg")
     write_wfdb(tmp_path / "rec", sig)

@@ -90,7 +90,7 @@ def test_a_lossless_edf_round_trip_through_the_cli_gives_the_file_byte_for_byte(
     done = cli("compress", mitdb_edf, "-o", packed, "--lossless", "--model", tiny_bundle)
     assert done.code == 0, done.stderr
     assert "Resp chest (25 Hz), BP finger (120 Hz)" in done.stderr and "lossless" in done.stderr
-    assert packed.read_bytes()[10] == ecg_file.RESIDUAL_BLOCKS_MINOR  # its residual layer in blocks, and AUXS
+    assert packed.read_bytes()[10] == ecg_file.AUX_BLOCKS_MINOR  # its residual layer in blocks, and AUXB
     assert cli("decompress", packed, "-o", back, "--model", tiny_bundle).code == 0
     assert back.read_bytes() == mitdb_edf.read_bytes()
     info = cli("info", packed)
@@ -121,6 +121,77 @@ def test_a_lossy_edf_keeps_every_field_and_the_other_signals_exactly(cli: Runner
     assert 0 < max(np.abs(decoded[k] - original[k]).max() for k in (0, 1)) < 2000  # ECG: the (tiny) model's
     checked = cli("verify", packed, "--model", tiny_bundle, "--against", mitdb_edf)
     assert checked.code == 0 and f"matches {mitdb_edf}" in checked.stdout, checked.stderr
+
+
+@pytest.mark.parametrize("fixture", ["mitdb_edf", "mitdb_bdf"])
+def test_an_edf_file_read_in_windows_compresses_to_the_whole_files_bytes_and_decodes_to_its_edf_file(
+        fixture: str, request: pytest.FixtureRequest, tiny_bundle: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """compress_edf reads data records in windows (EdfSource) and decompress to .edf writes them in windows
+    (EdfWriter): the bytes the file read whole gives, whatever the window, and the EDF file a whole decode writes."""
+    from vqcodec.ecg.codec import Codec
+    from vqcodec.io.edf import EdfSource, write_edf
+
+    path: Path = request.getfixturevalue(fixture)
+    monkeypatch.setattr(ecg_file, "AUX_BLOCK_SAMPLES", 300)  # Resp chest in 2 aux blocks, BP finger in 8
+    codec = Codec.load(tiny_bundle, threads=1)
+    signal, f = read_edf(path)
+    source, size = EdfSource(path), path.stat().st_size
+    assert source.annotations() == f.annotations and source.n_samples == signal.n_samples
+    np.testing.assert_array_equal(source.read(100, 5000), signal.samples[100:5000])
+    for max_error in (None, 0, 5):
+        whole = codec.compress(signal, None, size, max_error=max_error).data
+        for window in (256, None):
+            got = codec.compress_source(source, None, size, window=window, max_error=max_error, aux=source.aux)
+            assert got.data == whole, (max_error, window)
+        data = vqcodec.compress_edf(path, codec, max_error=max_error).data
+        assert data == ecg_file.with_edf_files(whole, f.header.raw, f.annotations)
+        parsed = vqc.loads(data)
+        assert codec.streams(parsed) and [len(a.blocks or []) for a in parsed.aux] == [2, 8]
+        written = vqcodec.decompress_edf(data, tmp_path / f"w{max_error}{path.suffix}", codec)[0]
+        write_edf(tmp_path / f"whole{max_error}{path.suffix}", codec.decode_file(parsed), f.header.raw,
+                  f.annotations)
+        assert written.read_bytes() == (tmp_path / f"whole{max_error}{path.suffix}").read_bytes()
+        if max_error == 0:
+            assert written.read_bytes() == path.read_bytes()
+
+
+def test_an_edf_file_without_ecg_codes_its_first_rate_group_without_the_model_in_windows(
+        mitdb_edf: Path, tiny_bundle: Path, tmp_path: Path) -> None:
+    """With no ECG signal, the signals at the first one's rate are the main group (stream.Stacked), coded without the
+    model, the others aux signals: the bytes of the file read whole, and the EDF file back byte for byte."""
+    from vqcodec.ecg.codec import Codec
+    from vqcodec.io.edf import EdfSource
+
+    raw = bytearray(mitdb_edf.read_bytes())
+    for i, label in enumerate((b"PPG A", b"PPG B")):  # the two leads' labels (16 bytes each, after the fixed part)
+        raw[256 + 16 * i : 256 + 16 * (i + 1)] = label.ljust(16)
+    path = tmp_path / "ppg.edf"
+    path.write_bytes(bytes(raw))
+    codec = Codec.load(tiny_bundle, threads=1)
+    signal, f = read_edf(path)
+    source = EdfSource(path)
+    assert not source.channels and not signal.n_channels and len(source.aux) == 4
+    whole = codec.compress(signal, None, path.stat().st_size).data
+    assert codec.compress_source(source, None, path.stat().st_size, window=256, aux=source.aux).data == whole
+    parsed = vqc.loads(whole)
+    assert parsed.header.n_stages == 0 and [a.channel.name for a in parsed.meta.aux] == ["Resp chest", "BP finger"]
+    data = vqcodec.compress_edf(path, codec).data
+    assert vqcodec.decompress_edf(data, tmp_path / "back.edf", codec)[0].read_bytes() == path.read_bytes()
+
+
+def test_max_prdn_of_an_edf_file_in_windows_picks_the_whole_files_setting_and_bytes(mitdb_edf: Path,
+                                                                                 tiny_bundle: Path) -> None:
+    from vqcodec.ecg.codec import Codec
+
+    codec = Codec.load(tiny_bundle, threads=1)
+    signal, f = read_edf(mitdb_edf)
+    size = mitdb_edf.stat().st_size
+    target = codec.compress(signal, 2, size).report.worst_prdn
+    want = codec.compress_to_prdn(signal, target, size)
+    data = vqcodec.compress_edf(mitdb_edf, codec, max_prdn=target).data
+    assert data == ecg_file.with_edf_files(want.data, f.header.raw, f.annotations)
+    assert [a.max_error for a in vqc.loads(data).meta.aux] == [0, 0]  # the other signals lossless, as before
 
 
 def test_max_error_bounds_every_signal_of_an_edf_file(mitdb_edf: Path, tiny_bundle: Path, tmp_path: Path) -> None:
@@ -196,18 +267,18 @@ def test_a_wfdb_output_of_an_edf_file_with_other_rates_is_refused_in_one_line(cl
 # ------------------------------------------------------------------ the format's rules, and files before 1.10
 
 
-def test_a_reader_before_1_10_refuses_aux_signals_and_skips_the_edf_sections(mitdb_edf: Path, tiny_bundle: Path,
+def test_a_reader_before_1_14_refuses_aux_signals_and_skips_the_edf_sections(mitdb_edf: Path, tiny_bundle: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """AUXS is critical (a reader that does not know it must not decode the file without those signals); eDFH and
-    eDFA are ancillary (the signals decode without them)."""
+    """AUXB (as AUXS before it) is critical (a reader that does not know it must not decode the file without those
+    signals); eDFH and eDFA are ancillary (the signals decode without them)."""
     from tests.helpers.signals import make_signal
 
     with_aux = vqcodec.compress_edf(mitdb_edf, tiny_bundle).data
     plain = vqcodec.compress(make_signal(3000), tiny_bundle)
     with_edf = ecg_file.with_edf_files(plain, read_edf_file(mitdb_edf).header.raw)
-    for tag in (ecg_file.TAG_AUXS, ecg_file.TAG_EDFH, ecg_file.TAG_EDFA):
+    for tag in (ecg_file.TAG_AUXB, ecg_file.TAG_EDFH, ecg_file.TAG_EDFA):
         monkeypatch.delitem(vqc.SECTION_TYPES, tag)  # as a release that does not know them
-    with pytest.raises(FormatError, match="x.vqc: unsupported feature AUXS"):
+    with pytest.raises(FormatError, match="x.vqc: unsupported feature AUXB"):
         vqc.read(with_aux, "x.vqc", warn=False)
     with pytest.warns(UserWarning, match="skipping unknown ancillary section eDFH"):
         c = vqc.read(with_edf, "y.vqc")

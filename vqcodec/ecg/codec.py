@@ -13,7 +13,7 @@ import math
 import struct
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -131,6 +131,25 @@ class Routes:
 
 
 @dataclass
+class SourceRoutes:
+    """`Routes` of a record read in windows: `main` the channels coded together (a Source), `aux` the others, each read
+    in windows."""
+
+    main: stream.Source
+    aux: list[stream.AuxSource]
+    use_model: bool
+    aux_error: int
+
+
+@dataclass
+class CodedAux:
+    """A record's aux signals coded (section AUXB): what the header says of each, and each one's code."""
+
+    info: list[AuxInfo] = field(default_factory=list)
+    streams: list[AuxStream] = field(default_factory=list)
+
+
+@dataclass
 class _Prepared:
     """A checked signal ready to code: invalid samples filled, their runs, and the latent (None when the residual
     layer codes alone)."""
@@ -139,7 +158,7 @@ class _Prepared:
     filled: np.ndarray
     runs: np.ndarray
     latent: Latent | None
-    aux: list[AuxStream] = field(default_factory=list)  # the record's aux signals, coded (Codec.code_aux)
+    aux: CodedAux = field(default_factory=CodedAux)  # the record's aux signals, coded (Codec.code_aux)
 
 
 class Codec:
@@ -451,27 +470,39 @@ class Codec:
         main.aux = sorted(aux, key=lambda a: a.position)
         return Routes(main, main.aux, use_model, aux_error)
 
-    def code_aux(self, routes: Routes) -> list[AuxStream]:
-        """Each aux signal coded by the residual layer alone within routes.aux_error (invalid samples as runs)."""
-        name = routes.main.record_name
-        check_max_error(routes.aux_error, routes.main)
-        out = []
+    def code_aux(self, routes: Routes) -> CodedAux:
+        """Each aux signal coded by the residual layer alone within routes.aux_error, aux block by aux block (section
+        AUXB; invalid samples as runs), as `compress_source` codes them."""
         for a in routes.aux:
+            if a.samples.ndim != 1:
+                raise InputError(f"{routes.main.record_name}: aux signal {a.channel.name} needs samples [n]")
+        return self._code_aux_sources(routes.main.record_name, routes.main, routes.aux_error, [
+            stream.AuxSource(a.position, a.fs, a.channel, a.n_samples, stream.array_reader(a.samples))
+            for a in routes.aux])
+
+    @staticmethod
+    def _code_aux_sources(name: str, record: Signal | stream.Source, max_error: int,
+                          aux: Sequence[stream.AuxSource]) -> CodedAux:
+        """Aux signals read in windows, each coded aux block by aux block (stream.encode_aux) within max_error."""
+        check_max_error(max_error, record)
+        out = CodedAux()
+        for a in aux:
             if not (math.isfinite(a.channel.gain) and a.channel.gain > 0):
                 raise InputError(f"{name}: aux signal {a.channel.name} needs an ADC gain > 0")
-            if not (math.isfinite(a.fs) and 0 < a.fs <= vqc.MAX_FS) or a.samples.ndim != 1:
-                raise InputError(f"{name}: aux signal {a.channel.name} needs a rate in (0, {vqc.MAX_FS:g}] Hz and "
-                                 "samples [n]")
-            if np.isinf(a.samples).any():
-                raise InputError(f"{name}: aux signal {a.channel.name} contains inf")
-            bad = np.isnan(a.samples)
-            runs = nan_runs(bad[:, None])[:, 1:].astype(np.int64)
-            d = a.digital()
-            if bad.any():  # invalid samples take the value before them, which the layer codes for nothing
-                d = np.rint(fill_invalid(np.where(bad, np.nan, d.astype(np.float64)))).astype(np.int64)
-            payload, _ = residual.encode(d[:, None], None, routes.aux_error)
-            out.append(AuxStream(payload, np.ascontiguousarray(runs, np.int64)))
+            if not (math.isfinite(a.fs) and 0 < a.fs <= vqc.MAX_FS):
+                raise InputError(f"{name}: aux signal {a.channel.name} needs a rate in (0, {vqc.MAX_FS:g}] Hz")
+            out.info.append(AuxInfo(a.position, float(a.fs), a.n_samples, a.channel, max_error))
+            out.streams.append(stream.encode_aux(a, max_error, ecg_file.AUX_BLOCK_SAMPLES, name))
         return out
+
+    def aux_readers(self, f: EcgFile, name: str = "<bytes>", strict: bool = False) -> list[stream.AuxReader]:
+        """A reader of each of a parsed file's aux signals (in the header's order), by sample ranges at its own
+        rate, decoding only the aux blocks the reads reach (a file with AUXS: the whole signal). An aux block lost
+        to salvage reads as invalid samples, or with `strict` as a ChecksumError naming it."""
+        meta = f.meta
+        return [stream.AuxReader(info, coded, meta.aux_block, name,
+                                 {b: why for (j, b), why in f.lost_aux_blocks.items() if j == i}, strict)
+                for i, (info, coded) in enumerate(zip(meta.aux, f.aux))]
 
     def decode_aux(self, f: EcgFile, signal: Signal, name: str = "<bytes>") -> Signal:
         """A decoded main group with the file's aux signals put back: those at its rate and length among its
@@ -479,34 +510,70 @@ class Codec:
         meta = f.meta
         if not meta.aux:
             return signal
-        aux = []
-        for info, stream_ in zip(meta.aux, f.aux):
-            d = residual.decode(stream_.residual, None, (info.n_samples, 1), f"{name}: aux signal {info.channel.name}")
-            x = (d[:, 0].astype(np.float64) - info.channel.baseline) / info.channel.gain
-            for start, length in stream_.nan_runs:
-                x[start : start + length] = np.nan
-            aux.append(AuxChannel(info.position, info.fs, info.channel, x))
+        aux = [AuxChannel(r.info.position, r.info.fs, r.info.channel, r.read(0, r.info.n_samples))
+               for r in self.aux_readers(f, name)]
         return merge_aux(signal, aux)
 
     def compress_source(self, source: stream.Source, quality: int | None = None, original_bytes: int | None = None,
                         level: int = vqc.ZSTD_LEVEL, *, window: int | None = None,
-                        progress: stream.Progress | None = None, max_error: int | None = None) -> Compressed:
+                        progress: stream.Progress | None = None, max_error: int | None = None,
+                        aux: Sequence[stream.AuxSource] = ()) -> Compressed:
         """A record read in windows (vqcodec.ecg.stream.Source) -> Compressed, at quality level `quality`, holding
         about `window` model-rate frames at a time (default: stream.WINDOW_VALUES values) whatever the record's
         length: the same bytes and Report as `compress` gives for the whole record in memory. The record is read
         twice, once to encode and once to measure what the decode lost; with `max_error` the residual layer is coded
         in the second pass, residual block by residual block, around the model's output (from MODEL_MIN_ERROR up,
-        as `compress` chooses) or alone. Every channel goes to the model's group: a record with channels the model
-        does not take is a ChannelError where the model codes (`compress` codes those as aux signals)."""
-        name = source.record_name
-        q = self.check_quality(quality, name)
-        self._check_record(name, source.channels, source.n_samples)
+        as `compress` chooses) or alone. The channels the model does not take (where it codes) and the record's own
+        aux signals `aux` (each at its own rate, read in windows) are coded without it, aux block by aux block, as
+        `compress` routes and codes them (`route_source`)."""
+        q = self.check_quality(quality, source.record_name)
+        routes = self.route_source(source, aux, max_error)
+        coded = self._code_aux_sources(source.record_name, source, routes.aux_error, routes.aux)
+        main_error = max_error if routes.use_model or max_error is not None else 0  # no model: lossless by default
+        return self._compress_main_source(routes.main, q, original_bytes, level, window, progress, main_error,
+                                          routes.use_model, coded)
+
+    def route_source(self, source: stream.Source, aux: Sequence[stream.AuxSource], max_error: int | None,
+                     ) -> SourceRoutes:
+        """`route` of a record read in windows: its channels (`source`) and its own aux signals (`aux`, each at its
+        own rate). Where the model codes, the channels whose units it does not take leave the main group for the aux
+        signals (read as columns of the source); when no channel is left, the main group is the aux signals at the
+        rate of the first of them, coded without the model."""
+        aux_error = 0 if max_error is None else max_error
+        aux, main = list(aux), source
         use_model = max_error is None or max_error >= MODEL_MIN_ERROR
+        if use_model and source.channels:
+            takes = self.accepts_units
+            fits = [str(ch.units or "").strip().lower() in takes for ch in source.channels]
+            if not any(fits):
+                use_model = False
+            elif not all(fits):
+                positions = channel_positions(len(source.channels), [a.position for a in aux])
+                aux += [stream.AuxSource(positions[c], source.fs, source.channels[c], source.n_samples,
+                                         stream.column_reader(source, c))
+                        for c in range(len(source.channels)) if not fits[c]]
+                main = stream.Selected(source, [c for c in range(len(source.channels)) if fits[c]])
+        if not source.channels and aux:  # nothing for the model: the first aux signal's rate group codes alone
+            first = min(aux, key=lambda a: a.position)
+            group = sorted((a for a in aux if a.fs == first.fs and a.n_samples == first.n_samples),
+                           key=lambda a: a.position)
+            aux = [a for a in aux if a not in group]
+            main = stream.Stacked(group, source.record_name, list(source.comments), source.base_time,
+                                  source.base_date)
+            use_model = False
+        return SourceRoutes(main, sorted(aux, key=lambda a: a.position), use_model, aux_error)
+
+    def _compress_main_source(self, source: stream.Source, q: int, original_bytes: int | None, level: int,
+                              window: int | None, progress: stream.Progress | None, max_error: int | None,
+                              use_model: bool, aux: CodedAux) -> Compressed:
+        """compress_source of the main group, its aux signals coded already."""
+        name = source.record_name
+        self._check_record(name, source.channels, source.n_samples)
         if max_error is not None:
             check_max_error(max_error, source)
         if not use_model:
             assert max_error is not None
-            return self._compress_residual_source(source, original_bytes, level, max_error, progress)
+            return self._compress_residual_source(source, original_bytes, level, max_error, progress, aux)
         self.check_channels(source)
         half = (lambda f: progress(f / 2)) if progress is not None else None  # noqa: E731
         enc = stream.encode(self, source, q, window, half)
@@ -533,7 +600,7 @@ class Codec:
             output.finish()
         fingerprint = np.stack(output.fingerprints).astype(np.float32)
         return Compressed(*self._write(source, codes, q, sums, fingerprint, original_bytes, level, max_error,
-                                       runs=runs, blocks=enc.blocks, resb=coded))
+                                       runs=runs, blocks=enc.blocks, aux=aux, resb=coded))
 
     @staticmethod
     def _residual_windows(source: stream.Source, prediction: stream.Reader | None, max_error: int,
@@ -546,13 +613,13 @@ class Codec:
                                       ecg_file.RESIDUAL_BLOCK_SAMPLES, coded)
 
     def _compress_residual_source(self, source: stream.Source, original_bytes: int | None, level: int,
-                                  max_error: int, progress: stream.Progress | None) -> Compressed:
+                                  max_error: int, progress: stream.Progress | None, aux: CodedAux) -> Compressed:
         """compress_source without a model layer: the residual layer alone, in one pass."""
         coded = stream.ResidualBlocks()
         sums, runs = stream.measure(source, self._residual_windows(source, None, max_error, coded), progress)
         codes = self._no_codes(model_length(source.n_samples, source.fs, self.fs), len(source.channels))
         return Compressed(*self._write(source, codes, 0, sums, None, original_bytes, level, max_error, runs=runs,
-                                       resb=coded))
+                                       aux=aux, resb=coded))
 
     def _check_record(self, name: str, channels: list, n_samples: int) -> None:
         """What a record needs before coding: channels, each with an ADC gain, no more than the format holds."""
@@ -638,25 +705,25 @@ class Codec:
 
     def _write(self, signal: Signal | stream.Source, codes: Codes, quality: int, sums: stream.RunningDistortion,
                fingerprint: np.ndarray | None, original_bytes: int | None, level: int, max_error: int | None,
-               runs: np.ndarray | None = None, blocks: list | None = None, aux: list[AuxStream] | None = None,
+               runs: np.ndarray | None = None, blocks: list | None = None, aux: CodedAux | None = None,
                resb: stream.ResidualBlocks | None = None) -> tuple[bytes, Report]:
         """The .vqc bytes of a coded record and the Report of what it lost (from the distortion sums)."""
         q, clipped = quality, sums.clipped
+        aux = aux or CodedAux()
         if runs is None:
             runs = nan_runs(np.isnan(signal.samples)) if isinstance(signal, Signal) else np.zeros((0, 3), np.int64)
         adc_bits = max((c.resolution for c in signal.channels), default=16)
         report = Report(0, signal.n_samples, len(signal.channels), signal.fs, adc_bits, original_bytes,
                         sums.channel_reports(signal.channels),
-                        sum(a.n_samples for a in getattr(signal, "aux", [])))
+                        sum(a.n_samples for a in aux.info))
         meta = EcgMeta(
             model=self.name, model_fs=self.fs, quality=q, n_model=codes.n_model,
             record=signal.record_name, channels=list(signal.channels), comments=list(signal.comments),
             base_time=signal.base_time, base_date=signal.base_date,
             original_bytes=original_bytes,
             norm_frames=self.norm_frames, max_error=max_error,
-            aux=[AuxInfo(a.position, float(a.fs), a.n_samples, a.channel, _aux_error(s))
-                 for a, s in zip(getattr(signal, "aux", []), aux or [])],
-            residual_block=None if resb is None else ecg_file.RESIDUAL_BLOCK_SAMPLES,
+            aux=list(aux.info), residual_block=None if resb is None else ecg_file.RESIDUAL_BLOCK_SAMPLES,
+            aux_block=ecg_file.AUX_BLOCK_SAMPLES if aux.info else None,
         )
         header = vqc.Header(
             kind=self.kind, fs=float(signal.fs), n_channels=len(signal.channels), n_samples=signal.n_samples,
@@ -675,7 +742,7 @@ class Codec:
             "channels": [vars(c) for c in report.channels],
         }
         f = EcgFile(header, blocks, codes.stats, runs, fingerprint, metrics, index_coding=coding,
-                    signal_digest=None if resb is None else resb.digest(), aux=list(aux or []),
+                    signal_digest=None if resb is None else resb.digest(), aux=list(aux.streams),
                     residual_blocks=None if resb is None else resb.payloads)
         try:
             data = ecg_file.dumps(f, level=level)
@@ -749,23 +816,31 @@ class Codec:
 
     def compress_source_to_prdn(self, source: stream.Source, max_prdn: float, original_bytes: int | None = None, *,
                                 window: int | None = None, progress: stream.Progress | None = None,
-                                ) -> CompressedToTarget:
+                                aux: Sequence[stream.AuxSource] = ()) -> CompressedToTarget:
         """`compress_to_prdn` of a record read in windows (vqcodec.ecg.stream.Source), in memory that does not grow
         with the record: each trial is a `compress_source` (its distortion the running sums of its windows), so the
         encoder runs once per trial rather than once for all (its latent would grow with the record), and the
         residual layer's search starts from sums of the samples read in windows. The same trials, choice and bytes
-        as `compress_to_prdn` of the whole record in memory. `progress` is told each trial's share done. Every
-        channel goes to the model's group: a record with channels the model does not take is a ChannelError
-        (`compress_to_prdn` codes those as aux signals)."""
+        as `compress_to_prdn` of the whole record in memory. `progress` is told each trial's share done. The channels
+        the model does not take and the record's aux signals `aux` are routed as `compress_to_prdn` routes them and
+        coded once, lossless, whatever the setting of the others."""
         _check_prdn(max_prdn, source)
+        routes = self.route_source(source, aux, None)  # aux signals lossless, whatever the setting of the others
+        coded = self._code_aux_sources(source.record_name, source, 0, routes.aux)
+        if not routes.use_model:  # no channel for the model: lossless meets any target
+            data, report = self._compress_main_source(routes.main, self.default_quality, original_bytes,
+                                                      vqc.ZSTD_LEVEL, window, progress, 0, False, coded)
+            assert isinstance(report, Report)  # an ECG codec's
+            return CompressedToTarget(data, report, "lossless")
 
         def trial(quality: int, max_error: int | None) -> tuple[bytes, Report]:
-            data, report = self.compress_source(source, quality, original_bytes, window=window, progress=progress,
-                                                max_error=max_error)
+            use_model = max_error is None or max_error >= MODEL_MIN_ERROR
+            data, report = self._compress_main_source(routes.main, quality, original_bytes, vqc.ZSTD_LEVEL, window,
+                                                      progress, max_error, use_model, coded)
             assert isinstance(report, Report)  # an ECG codec's
             return data, report
 
-        return self._to_prdn(trial, max_prdn, lambda: source)
+        return self._to_prdn(trial, max_prdn, lambda: routes.main)
 
     def _to_prdn(self, trial: Callable[[int, int | None], tuple[bytes, Report]], max_prdn: float,
                  source: Callable[[], stream.Source]) -> CompressedToTarget:
@@ -835,15 +910,46 @@ class Codec:
         file with a residual layer in blocks (RESB) decodes only the residual blocks the range touches, exactly; one
         with a whole-record RESD is decoded whole and cut, its lanes running over the record; the stored fingerprint
         covers whole blocks and is not checked here. A lost (salvaged) block the range needs is a ChecksumError
-        naming it."""
+        naming it. Aux signals in blocks (AUXB) decode only the aux blocks that overlap the same span of time, each
+        at its own rate (as `_cut` cuts the whole decode); a file with AUXS is decoded whole and cut."""
         h = f.header
         if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start <= stop <= h.n_samples):
             raise InputError(f"{name}: range {start}..{stop} is not within the record's {h.n_samples} samples")
-        if f.residual_blocks is not None and not f.aux:
-            return self._residual_range(f, start, stop, name)
-        if f.residual is not None or h.n_stages == 0 or f.aux:
+        if f.residual is not None or any(a.blocks is None for a in f.aux) \
+                or (h.n_stages == 0 and f.residual_blocks is None):
             whole = self.decode_file(f, name)
             return _cut(whole, start, stop)
+        if f.residual_blocks is not None:
+            part = self._residual_range(f, start, stop, name)
+        else:
+            part = self._model_range(f, start, stop, name)
+        return self._aux_range(f, part, start, stop, name)
+
+    def _aux_range(self, f: EcgFile, part: Signal, start: int, stop: int, name: str) -> Signal:
+        """The main group's samples [start, stop) with the file's aux signals there put back, as `decode_aux` then
+        `_cut` put them in a whole decode: those at the record's rate and length among the channels, the others cut
+        to the same span of time at their own rates."""
+        h, meta = f.header, f.meta
+        if not meta.aux:
+            return part
+        placed = dict(zip(channel_positions(h.n_channels, [a.position for a in meta.aux]),
+                          [(ch, part.samples[:, c]) for c, ch in enumerate(part.channels)]))
+        rest = []
+        for reader in self.aux_readers(f, name, strict=True):
+            a = reader.info
+            if a.fs == h.fs and a.n_samples == h.n_samples:
+                placed[a.position] = (a.channel, reader.read(start, stop))
+            else:
+                a0, a1 = (min(a.n_samples, round(t * a.fs / h.fs)) for t in (start, stop))
+                rest.append(AuxChannel(a.position, a.fs, a.channel, reader.read(a0, max(a0, a1))))
+        order = sorted(placed)
+        samples = np.stack([placed[p][1] for p in order], axis=1) if order else np.zeros((stop - start, 0))
+        return Signal(samples, part.fs, [placed[p][0] for p in order], part.record_name, list(part.comments),
+                      part.base_time, part.base_date, rest)
+
+    def _model_range(self, f: EcgFile, start: int, stop: int, name: str) -> Signal:
+        """decode_range of a file with a model layer alone."""
+        h = f.header
         self._check_layout(f, name)
         template = signal_template(h, f.meta, name)
         model = self._model_reader(f, name, needed_by=f"samples {start}..{stop - 1}")
@@ -862,10 +968,10 @@ class Codec:
 
     def streams(self, f: EcgFile) -> bool:
         """Whether `decode_windows` decodes this file: a model layer alone or a residual layer in blocks (RESB),
-        every block readable, nothing else damaged (a salvaged file is decoded whole, its damage warned of), no aux
-        signals."""
+        every block readable, nothing else damaged (a salvaged file is decoded whole, its damage warned of), its aux
+        signals (if any) in blocks (AUXB)."""
         return (f.residual is None and (f.header.n_stages > 0 or f.residual_blocks is not None)
-                and not f.lost_blocks and not f.damage and not f.aux)
+                and not f.lost_blocks and not f.damage and all(a.blocks is not None for a in f.aux))
 
     def _model_reader(self, f: EcgFile, name: str, needed_by: str | None = None,
                       ) -> tuple[stream.ModelOutput, stream.Reader] | None:
@@ -908,7 +1014,29 @@ class Codec:
                        progress: stream.Progress | None = None) -> Iterator[np.ndarray]:
         """The samples of a parsed file (see `streams`) window by window, [k, C] physical with NaN runs, in order:
         the same samples as `decode_file`, holding a window at a time; each block's fingerprint is checked once the
-        windows are done (ChecksumError)."""
+        windows are done (ChecksumError). The aux signals at the record's rate and length are among the columns, in
+        their positions (`record_template` names them), read aux block by aux block; those at other rates are not
+        (`aux_readers` reads them)."""
+        h, meta = f.header, f.meta
+        same = [r for r in self.aux_readers(f, name) if (r.info.fs, r.info.n_samples) == (h.fs, h.n_samples)]
+        if not same:
+            yield from self._main_windows(f, name, window, progress)
+            return
+        order = sorted(channel_positions(h.n_channels, [a.position for a in meta.aux])
+                       + [r.info.position for r in same])
+        main_cols = [order.index(p) for p in channel_positions(h.n_channels, [a.position for a in meta.aux])]
+        at = 0
+        for y in self._main_windows(f, name, window, progress):
+            out = np.empty((len(y), len(order)))
+            out[:, main_cols] = y
+            for r in same:
+                out[:, order.index(r.info.position)] = r.read(at, at + len(y))
+            at += len(y)
+            yield out
+
+    def _main_windows(self, f: EcgFile, name: str, window: int | None,
+                      progress: stream.Progress | None) -> Iterator[np.ndarray]:
+        """decode_windows of the main group alone."""
         h, meta = f.header, f.meta
         self._check_layout(f, name)
         template = signal_template(h, meta, name)
@@ -1040,8 +1168,11 @@ def _cut(signal: Signal, start: int, stop: int) -> Signal:
                   signal.base_time, signal.base_date, aux)
 
 
-def _aux_error(payload: AuxStream) -> int:
-    return residual.header(payload.residual, "aux")[0]
+def channel_positions(n_channels: int, aux_positions: Sequence[int]) -> list[int]:
+    """The positions among a record's signals of its n_channels channels: those its aux signals do not hold, in order
+    (`Signal.positions`)."""
+    taken = set(aux_positions)
+    return [p for p in range(n_channels + len(taken)) if p not in taken][:n_channels]
 
 
 def merge_aux(signal: Signal, aux: list[AuxChannel]) -> Signal:
@@ -1102,6 +1233,18 @@ def check_max_error(max_error: int, signal: Signal | stream.Source) -> None:
         raise InputError(f"{signal.record_name}: max error must be a whole number of ADC units, got {max_error!r}")
     if not 0 <= max_error <= residual.MAX_ERROR_LIMIT:
         raise InputError(f"{signal.record_name}: max error {max_error} outside [0, {residual.MAX_ERROR_LIMIT}]")
+
+
+def record_template(h: vqc.Header, meta: EcgMeta, name: str = "<bytes>") -> Signal:
+    """`signal_template` with the aux signals at the record's rate and length among its channels, in their positions:
+    the columns `Codec.decode_windows` gives (the others in its `aux`, with empty samples)."""
+    t = signal_template(h, meta, name)
+    same = [a for a in meta.aux if (a.fs, a.n_samples) == (h.fs, h.n_samples)]
+    placed = dict(zip(channel_positions(h.n_channels, [a.position for a in meta.aux]), t.channels))
+    placed.update({a.position: a.channel for a in same})
+    rest = [AuxChannel(a.position, a.fs, a.channel, np.zeros(0)) for a in meta.aux if a not in same]
+    return Signal(np.zeros((h.n_samples, len(placed))), h.fs, [placed[p] for p in sorted(placed)], t.record_name,
+                  list(t.comments), t.base_time, t.base_date, rest)
 
 
 def signal_template(h: vqc.Header, meta: EcgMeta, name: str = "<bytes>") -> Signal:

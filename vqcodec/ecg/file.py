@@ -1,8 +1,9 @@
 """The ECG payload of a .vqc file: its typed header metadata and its sections, to and from the container.
 
 `vqcodec.container.format` walks and checks the bytes; this module says what an ECG file's sections hold (NORM,
-NANM, IDXC, BLKS, RESD and, block by block, RESB, fPRT, dSIG, mTRC, the signals coded without the model: AUXS, and
-the record's own files kept verbatim: aNNO, wHEA, eDFH, eDFA), which minor version each needs, and checks them.
+NANM, IDXC, BLKS, RESD and, block by block, RESB, fPRT, dSIG, mTRC, the signals coded without the model: AUXS, or
+block by block AUXB, and the record's own files kept verbatim: aNNO, wHEA, eDFH, eDFA), which minor version each
+needs, and checks them.
 `vqcodec.ecg.codec` turns signals into an `EcgFile` and back.
 """
 
@@ -58,8 +59,13 @@ TAG_RESB = "RESB"
 """The residual layer coded block by block (RESIDUAL_BLOCK_SAMPLES samples each, every block on its own), so that
 a coder holds one block at a time whatever the record's length. Critical: a reader before 1.11 refuses the file
 ("unsupported feature RESB") rather than decode it without its residual layer."""
+TAG_AUXB = "AUXB"
+"""The aux signals coded block by block (each signal cut into blocks of the header's `aux_block` samples at its own
+rate, every block on its own), so that a coder holds one block at a time and a time range decodes only the blocks it
+needs. Critical: a reader before 1.14 refuses the file ("unsupported feature AUXB") rather than decode it without
+them."""
 SECTION_ORDER = (TAG_NORM, TAG_NANM, TAG_IDXC, TAG_BLKS, TAG_RESD, TAG_RESB, TAG_FPRT, TAG_DSIG, TAG_MTRC,
-                 TAG_ANNO, TAG_WHEA, TAG_AUXS, TAG_EDFH, TAG_EDFA)
+                 TAG_ANNO, TAG_WHEA, TAG_AUXS, TAG_AUXB, TAG_EDFH, TAG_EDFA)
 """The order an ECG file's sections are written in."""
 
 RESIDUAL_MINOR = 1
@@ -99,6 +105,14 @@ MAX_EDF_HEADER_BYTES = 256 * (1 + MAX_AUX_SIGNALS + vqc.MAX_CHANNELS)
 """The largest EDF header eDFH holds: 256 bytes plus 256 per signal."""
 _AUX_COUNT, _AUX_ENTRY = struct.Struct("<I"), struct.Struct("<II")  # AUXS: the count; per signal: NaN runs, bytes
 _AUX_RUN_WIDTH = 2  # (start, length) of a run of invalid samples of one aux signal
+AUX_BLOCKS_MINOR = 14
+"""AUXB (the aux signals block by block, the header key `aux_block`) came with 1.14."""
+AUX_BLOCK_SAMPLES = RESIDUAL_BLOCK_SAMPLES
+"""Samples of one aux signal (at its own rate) per aux block, the last one shorter, in the files this release writes.
+Stored in each file's header (`aux_block`), so that a later value does not break earlier files."""
+AUX_BLOCK_KEY = "aux_block"
+"""The header JSON key of the aux block length, present only in a file with AUXB."""
+_AUXB_ENTRY, _AUXB_BLOCK = struct.Struct("<II"), struct.Struct("<II")  # AUXB: NaN runs, blocks; a block's size, CRC
 MAX_ANNOTATION_FILES = 64
 """Annotation files one aNNO section may hold (a format constant: a record has a handful)."""
 ANNOTATOR_RE = re.compile(r"[A-Za-z0-9_]{1,32}")
@@ -178,11 +192,12 @@ class EcgMeta:
     max_error: int | None = None  # the residual layer's bound in ADC units (0: lossless); None: no layer
     aux: list[AuxInfo] = field(default_factory=list)  # the signals coded without the model (section AUXS)
     residual_block: int | None = None  # record samples per residual block (section RESB); None: no RESB
+    aux_block: int | None = None  # samples per aux block of each aux signal (section AUXB); None: no AUXB
     unknown: dict = field(default_factory=dict)  # keys this release does not know, kept as they were
     invalid: str | None = field(default=None, repr=False, compare=False)  # why the stored object does not fit
 
     _KEYS = ("model", "model_fs", "quality", "n_model", "record", "channels", "comments", "base_time", "base_date",
-             "original_bytes", "norm_frames", "max_error", AUX_KEY, RESIDUAL_BLOCK_KEY)
+             "original_bytes", "norm_frames", "max_error", AUX_KEY, RESIDUAL_BLOCK_KEY, AUX_BLOCK_KEY)
 
     def to_json(self) -> dict:
         """The JSON object the header stores (optional keys only when set, as every release wrote them)."""
@@ -200,6 +215,8 @@ class EcgMeta:
             out[AUX_KEY] = [a.to_json() for a in self.aux]
         if self.residual_block is not None:
             out[RESIDUAL_BLOCK_KEY] = self.residual_block
+        if self.aux_block is not None:
+            out[AUX_BLOCK_KEY] = self.aux_block
         return {**self.unknown, **out}
 
     @classmethod
@@ -235,6 +252,7 @@ class EcgMeta:
             norm_frames=meta.get(NORM_FRAMES_KEY), max_error=bound if _is_int(bound := meta.get("max_error")) else None,
             aux=[a for a in aux if a is not None],
             residual_block=_positive_int(meta.get(RESIDUAL_BLOCK_KEY)),
+            aux_block=_positive_int(meta.get(AUX_BLOCK_KEY)),
             unknown={k: v for k, v in meta.items() if k not in cls._KEYS}, invalid=invalid,
         )
 
@@ -296,11 +314,14 @@ def _header_problem(h: Header, limits: Limits) -> tuple[type[Exception], str] | 
 
 @dataclass(eq=False)
 class AuxStream:
-    """One aux signal's code: the residual layer's payload (vqcodec.coding.residual, no model) and its runs of
-    invalid samples, int64 [k, 2] (start, length), sorted and apart."""
+    """One aux signal's code: the residual layer's payload over the whole signal (section AUXS, format 1.10) or one
+    payload per aux block (`blocks`, section AUXB, format 1.14; `residual` is then None), each coded by
+    vqcodec.coding.residual without the model, and its runs of invalid samples, int64 [k, 2] (start, length), sorted
+    and apart."""
 
-    residual: bytes
+    residual: bytes | None
     nan_runs: np.ndarray = field(default_factory=lambda: np.zeros((0, _AUX_RUN_WIDTH), np.int64))
+    blocks: list[bytes] | None = None
 
 
 @dataclass(eq=False)
@@ -324,6 +345,7 @@ class EcgFile:
     annotations: dict[str, bytes] = field(default_factory=dict)  # aNNO: annotator (extension) -> the file's bytes
     wfdb_header: bytes | None = None  # wHEA: the record's original .hea text, lossless files only
     aux: list[AuxStream] = field(default_factory=list)  # AUXS: one per entry of the header's aux list, in its order
+    lost_aux_blocks: dict[tuple[int, int], str] = field(default_factory=dict)  # salvage: (aux signal, block) -> why
     edf_header: bytes | None = None  # eDFH: the EDF or BDF file's header bytes, verbatim
     edf_annotations: bytes | None = None  # eDFA: the raw bytes of its annotation signals, verbatim
 
@@ -432,11 +454,12 @@ def _write(f: EcgFile, level: int) -> tuple[Header, list[tuple[str, bytes]]]:
             raise ValueError(f"wfdb_header must be 1..{MAX_WFDB_HEADER_BYTES} bytes")
         out.append((TAG_WHEA, f.wfdb_header))
     meta = EcgMeta.from_json(h.meta)
-    problem_aux = _aux_problem(meta, h, [(a.residual, a.nan_runs) for a in f.aux])
+    problem_aux = _aux_problem(meta, h, f.aux)
     if problem_aux:
         raise ValueError(problem_aux)
     if f.aux:
-        out.append((TAG_AUXS, aux_bytes(f.aux)))
+        blocked = f.aux[0].blocks is not None
+        out.append((TAG_AUXB, aux_blocks_bytes(f.aux)) if blocked else (TAG_AUXS, aux_bytes(f.aux)))
     for tag, raw, cap in ((TAG_EDFH, f.edf_header, MAX_EDF_HEADER_BYTES),
                           (TAG_EDFA, f.edf_annotations, DEFAULT_LIMITS.max_annotation_bytes)):
         if raw is not None:
@@ -463,13 +486,34 @@ def residual_block_spans(n_samples: int, block: int) -> list[tuple[int, int]]:
 def aux_bytes(streams: list[AuxStream]) -> bytes:
     """The AUXS payload: u32 count; per signal u32 NaN runs and u32 residual bytes; then per signal its runs
     (int64 start, length) and its residual layer's payload."""
-    head = [_AUX_COUNT.pack(len(streams))] + [_AUX_ENTRY.pack(len(a.nan_runs), len(a.residual)) for a in streams]
-    body = [np.ascontiguousarray(a.nan_runs, "<i8").tobytes() + bytes(a.residual) for a in streams]
+    head = [_AUX_COUNT.pack(len(streams))] + [_AUX_ENTRY.pack(len(a.nan_runs), len(a.residual or b""))
+                                              for a in streams]
+    body = [np.ascontiguousarray(a.nan_runs, "<i8").tobytes() + bytes(a.residual or b"") for a in streams]
     return b"".join(head + body)
 
 
-def _aux_problem(meta: EcgMeta, h: Header, streams: Sequence[tuple[bytes | memoryview, np.ndarray]]) -> str | None:
-    """Why the aux signals' code disagrees with the header's list of them (or with itself), or None."""
+def aux_blocks_bytes(streams: list[AuxStream]) -> bytes:
+    """The AUXB payload: u32 count; per signal u32 NaN runs and u32 blocks; then per signal its runs (int64 start,
+    length), per block its u32 size and u32 CRC-32, and its blocks' payloads (each in RESD's layout, one channel)."""
+    head = [_AUX_COUNT.pack(len(streams))] + [_AUXB_ENTRY.pack(len(a.nan_runs), len(a.blocks or []))
+                                              for a in streams]
+    body = []
+    for a in streams:
+        blocks = [bytes(p) for p in a.blocks or []]
+        body += [np.ascontiguousarray(a.nan_runs, "<i8").tobytes(),
+                 *(_AUXB_BLOCK.pack(len(p), zlib.crc32(p)) for p in blocks), *blocks]
+    return b"".join(head + body)
+
+
+def aux_block_count(n_samples: int, block: int) -> int:
+    """Aux blocks of a signal of n_samples samples in blocks of `block` (the last one shorter)."""
+    return -(-n_samples // block)
+
+
+def _aux_problem(meta: EcgMeta, h: Header, streams: Sequence[AuxStream],
+                 lost: frozenset[tuple[int, int]] = frozenset()) -> str | None:
+    """Why the aux signals' code disagrees with the header's list of them (or with itself), or None. `lost`: the
+    (aux signal, block) that salvage left out, not checked."""
     if len(streams) != len(meta.aux):
         return f"{len(streams)} aux signals coded, the header lists {len(meta.aux)}"
     if len(meta.aux) > MAX_AUX_SIGNALS:
@@ -477,15 +521,36 @@ def _aux_problem(meta: EcgMeta, h: Header, streams: Sequence[tuple[bytes | memor
     positions = [a.position for a in meta.aux]
     if len(set(positions)) != len(positions) or any(p >= h.n_channels + len(positions) for p in positions):
         return f"aux positions {positions} repeat or lie beyond the record's {h.n_channels + len(positions)} signals"
-    for i, (info, (payload, runs)) in enumerate(zip(meta.aux, streams)):
-        try:
-            bound, uses_model, t, c = residual.header(payload, f"aux signal {i}")
-            residual.check_size(payload, f"aux signal {i}")
-        except FormatError as e:
-            return str(e)
-        if (bound, uses_model, t, c) != (info.max_error, False, info.n_samples, 1):
-            return (f"aux signal {i} is coded for max error {bound}, {t} x {c} samples, the header says max error "
-                    f"{info.max_error}, {info.n_samples} x 1")
+    blocked = {a.blocks is not None for a in streams}
+    if len(blocked) > 1 or any((a.blocks is None) == (a.residual is None) for a in streams):
+        return "aux signals are coded either each whole (AUXS) or each in blocks (AUXB)"
+    if blocked == {True} and meta.aux_block is None:
+        return f"the header gives no {AUX_BLOCK_KEY} (a positive integer) for aux signals in blocks"
+    if blocked != {True} and (meta.aux_block is not None or AUX_BLOCK_KEY in h.meta):
+        return f"the header's {AUX_BLOCK_KEY} needs aux signals in blocks (section {TAG_AUXB})"
+    for i, (info, a) in enumerate(zip(meta.aux, streams)):
+        runs = a.nan_runs
+        if a.blocks is None:
+            assert a.residual is not None  # checked above
+            payloads = [(a.residual, info.n_samples, f"aux signal {i}")]
+        else:
+            assert meta.aux_block is not None
+            count = aux_block_count(info.n_samples, meta.aux_block)
+            if len(a.blocks) != count:
+                return f"aux signal {i}: {len(a.blocks)} blocks, the header implies {count} of {meta.aux_block} samples"
+            payloads = [(p, z - s, f"aux signal {i} block {b}") for b, (p, (s, z)) in enumerate(zip(
+                a.blocks, residual_block_spans(info.n_samples, meta.aux_block))) if (i, b) not in lost]
+        for payload, n, where in payloads:
+            try:
+                bound, uses_model, t, c = residual.header(payload, where)
+                residual.check_size(payload, where)
+            except FormatError as e:
+                return str(e)
+            if (bound, uses_model, t, c) != (info.max_error, False, n, 1):
+                return (f"{where} is coded for max error {bound}, {t} x {c} samples, the header says max error "
+                        f"{info.max_error}, {n} x 1")
+            if a.blocks is not None and not residual.is_adaptive(payload):
+                return f"{where}: not the adaptive layout (format 1.4) every block uses"
         if not (isinstance(runs, np.ndarray) and runs.dtype == np.int64 and runs.ndim == 2
                 and runs.shape[1] == _AUX_RUN_WIDTH):
             return f"aux signal {i}: NaN runs must be int64 [k, {_AUX_RUN_WIDTH}]"
@@ -667,14 +732,15 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
     `name`.
 
     salvage=True tolerates damage confined to the index blocks: bytes after END are ignored, and a block that
-    fails its CRC (or any other check) becomes zero indices listed in `lost_blocks` with the reason; `damage`
-    lists what else was skipped. Damage anywhere else still raises: without an intact header, NORM, NANM,
+    fails its CRC (or any other check) becomes zero indices listed in `lost_blocks` with the reason; an aux block
+    (AUXB) that fails its CRC is listed in `lost_aux_blocks` (its samples decode as invalid); `damage` lists what else
+    was skipped. Damage anywhere else still raises: without an intact header, NORM, NANM,
     fPRT and END, the surviving blocks could not be decoded or verified.
     """
     # Every section's CRC is checked before any payload is decompressed.
     damage: list[str] | None = [] if salvage else None
     c = vqc.read(data, name, limits, damage=damage,
-                 tolerate=frozenset({TAG_BLKS, TAG_ANNO, TAG_WHEA, TAG_EDFH, TAG_EDFA}))
+                 tolerate=frozenset({TAG_BLKS, TAG_AUXB, TAG_ANNO, TAG_WHEA, TAG_EDFH, TAG_EDFA}))
     h, sections = c.header, c.sections
     r = Reader(b"", name)
     if h.kind != KIND:
@@ -738,7 +804,18 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
     if TAG_FPRT in sections:
         f.fingerprint = np.frombuffer(sections[TAG_FPRT], "<f4").reshape(nb, C, _FPRT_WIDTH).astype(np.float32)
     f.metrics = _metrics(c)
-    if TAG_AUXS in sections or meta.aux:
+    if TAG_AUXS in sections and TAG_AUXB in sections:
+        raise r.error(FormatError, f"sections {TAG_AUXS} and {TAG_AUXB} both hold aux signals")
+    if TAG_AUXB in sections:
+        f.aux = _read_aux_blocks(r, sections[TAG_AUXB], meta, h, limits, f.lost_aux_blocks if salvage else None)
+        if salvage and not f.lost_aux_blocks and any(d.startswith(f"section {TAG_AUXB} CRC mismatch")
+                                                     for d in f.damage):
+            raise r.error(FormatError, f"section {TAG_AUXB} is damaged outside its aux blocks (in the index or the "
+                                       "runs of invalid samples, which no block's CRC covers)")
+    elif meta.aux_block is not None or AUX_BLOCK_KEY in h.meta:
+        raise r.error(FormatError, f"the header lists {len(meta.aux)} aux signals in blocks ({AUX_BLOCK_KEY}) and "
+                                   f"section {TAG_AUXB} is missing")
+    elif TAG_AUXS in sections or meta.aux:
         f.aux = _read_aux(r, sections.get(TAG_AUXS), meta, h, limits)
     _read_record_files(f, sections, meta, name, limits, f.damage if salvage else None)
     return f
@@ -797,10 +874,48 @@ def _read_aux(r: Reader, data: memoryview | None, meta: EcgMeta, h: Header, limi
         raise sub.error(FormatError, f"{len(sub.view) - sub.pos} bytes after the last aux signal")
     if meta.invalid:
         raise r.error(FormatError, meta.invalid)
-    problem = _aux_problem(meta, h, streams)
+    out = [AuxStream(bytes(payload), runs) for payload, runs in streams]
+    problem = _aux_problem(meta, h, out)
     if problem:
         raise sub.error(FormatError, problem)
-    return [AuxStream(bytes(payload), runs) for payload, runs in streams]
+    return out
+
+
+def _read_aux_blocks(r: Reader, data: memoryview, meta: EcgMeta, h: Header, limits: Limits,
+                     lost: dict[tuple[int, int], str] | None = None) -> list[AuxStream]:
+    """The AUXB section, each block's CRC checked, and the whole checked against the header's aux list. With `lost`
+    (salvage), a block that fails its CRC is recorded there ((aux signal, block) -> why) and left empty."""
+    sub = Reader(data, f"{r.name}: section {TAG_AUXB}")
+    (count,) = _AUX_COUNT.unpack(sub.take(_AUX_COUNT.size, "count"))
+    if count > MAX_AUX_SIGNALS:
+        raise sub.error(LimitError, f"{count} aux signals exceed the limit {MAX_AUX_SIGNALS}")
+    entries = [_AUXB_ENTRY.unpack(sub.take(_AUXB_ENTRY.size, f"entry {i}")) for i in range(count)]
+    out = []
+    for i, (n_runs, n_blocks) in enumerate(entries):
+        if n_runs > limits.max_nan_runs:
+            raise sub.error(LimitError, f"aux signal {i}: {n_runs} NaN runs exceed the limit {limits.max_nan_runs}")
+        if n_blocks > MAX_RESIDUAL_BLOCKS:
+            raise sub.error(LimitError, f"aux signal {i}: {n_blocks} blocks exceed the limit {MAX_RESIDUAL_BLOCKS}")
+        runs = np.frombuffer(sub.take(n_runs * _AUX_RUN_WIDTH * 8, f"aux signal {i}"), "<i8")
+        heads = [_AUXB_BLOCK.unpack(sub.take(_AUXB_BLOCK.size, f"aux signal {i} block {b}")) for b in range(n_blocks)]
+        blocks = []
+        for b, (size, crc) in enumerate(heads):
+            payload = sub.take(size, f"aux signal {i} block {b}")
+            if zlib.crc32(payload) != crc:
+                name = meta.aux[i].channel.name if i < len(meta.aux) else "?"
+                if lost is None:
+                    raise sub.error(ChecksumError, f"aux signal {i} ({name}) block {b} CRC mismatch")
+                lost[(i, b)] = f"aux signal {i} ({name}) block {b} CRC mismatch"
+            blocks.append(bytes(payload))
+        out.append(AuxStream(None, runs.reshape(-1, _AUX_RUN_WIDTH).astype(np.int64), blocks))
+    if sub.pos != len(sub.view):
+        raise sub.error(FormatError, f"{len(sub.view) - sub.pos} bytes after the last aux signal")
+    if meta.invalid:
+        raise r.error(FormatError, meta.invalid)
+    problem = _aux_problem(meta, h, out, frozenset(lost or {}))
+    if problem:
+        raise sub.error(FormatError, problem)
+    return out
 
 
 def read_edf_section(data: bytes | memoryview, tag: str, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
@@ -893,6 +1008,8 @@ for _section in (
     SectionType(TAG_WHEA, lambda _: RECORD_FILES_MINOR, lambda h, lim: MAX_WFDB_HEADER_BYTES,
                 damage_note="the original header is left out; vqcodec writes its own"),
     SectionType(TAG_AUXS, lambda _: AUX_MINOR, _any_size),
+    SectionType(TAG_AUXB, lambda _: AUX_BLOCKS_MINOR, _any_size,
+                damage_note="each aux block is checked by its own CRC"),
     SectionType(TAG_EDFH, lambda _: AUX_MINOR, lambda h, lim: MAX_EDF_HEADER_BYTES,
                 damage_note="the EDF header is left out: the signals decode, not to EDF"),
     SectionType(TAG_EDFA, lambda _: AUX_MINOR, lambda h, lim: lim.max_annotation_bytes,

@@ -8,7 +8,9 @@ the fingerprint, a fixed grid for the distortion sums, and a resampler whose eve
 a file and the samples it decodes to do not depend on how much of the record is held at once: a record read from
 disk in windows gives the file the same record gives in memory. The residual layer (`vqcodec.coding.residual`) is
 coded residual block by residual block (`file.RESIDUAL_BLOCK_SAMPLES`, section RESB), each on its own, and the
-digest of the decoded samples (dSIG) is a SHA-256 fed in the record's order.
+digest of the decoded samples (dSIG) is a SHA-256 fed in the record's order. The signals the model does not code (aux
+signals, each at its own rate) are coded aux block by aux block (`file.AUX_BLOCK_SAMPLES` of the signal's own
+samples, section AUXB), each block read whole and coded on its own, and read back block by block (`AuxReader`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ import numpy as np
 
 from vqcodec.coding import residual
 from vqcodec.ecg import file as ecg_file
-from vqcodec.ecg.conditioning import MAX_RESAMPLE_DENOMINATOR, model_length, nan_runs, quantize_to_grid
+from vqcodec.ecg.conditioning import (
+    MAX_RESAMPLE_DENOMINATOR,
+    fill_invalid,
+    model_length,
+    nan_runs,
+    quantize_to_grid,
+)
 from vqcodec.ecg.framing import chunk_grid, n_blocks, normalize_blocks
 from vqcodec.ecg.signal import ChannelInfo, Signal
 from vqcodec.errors import ChecksumError, InputError
@@ -623,3 +631,125 @@ def check_digest(sha: hashlib._Hash, expected: bytes | None, name: str) -> None:
     if expected is not None and sha.digest() != expected:
         raise ChecksumError(f"{name}: the decoded samples do not match the file's digest of them (dSIG): a "
                             "damaged file, or a misbehaving decoder")
+
+
+# ------------------------------------------------------------------ aux signals, aux block by aux block
+
+
+@dataclass
+class AuxSource:
+    """One aux signal of a record read in windows (what `signal.AuxChannel` is in memory): its position among the
+    record's signals, rate, channel and length, and `read(start, stop)`: its physical values [stop - start] float64,
+    NaN where invalid, at its own rate."""
+
+    position: int
+    fs: float
+    channel: ChannelInfo
+    n_samples: int
+    read: Callable[[int, int], np.ndarray]
+
+
+def array_reader(x: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """An AuxSource's `read` of an array in memory: its rows [start, stop)."""
+    return lambda start, stop: x[start:stop]
+
+
+def column_reader(source: Source, c: int) -> Callable[[int, int], np.ndarray]:
+    """An AuxSource's `read` of a source's column c."""
+    return lambda start, stop: source.read(start, stop)[:, c]
+
+
+def encode_aux(aux: AuxSource, max_error: int, block: int, name: str) -> ecg_file.AuxStream:
+    """An aux signal coded by the residual layer alone within max_error ADC units, aux block by aux block: each
+    block's samples read whole, its invalid ones filled within the block (`conditioning.fill_invalid`, which the layer
+    codes for almost nothing; the decoder marks them invalid again), and coded on its own. Its runs of invalid samples
+    are those of the whole signal, a run across a block edge kept whole. InputError for inf."""
+    gain, baseline = aux.channel.gain, aux.channel.baseline
+    payloads: list[bytes] = []
+    runs: list[list[int]] = []
+    for a, z in ecg_file.residual_block_spans(aux.n_samples, block):
+        x = np.asarray(aux.read(a, z), dtype=np.float64)
+        if np.isinf(x).any():
+            raise InputError(f"{name}: aux signal {aux.channel.name} contains inf")
+        bad = np.isnan(x)
+        d = np.rint(np.where(bad, 0.0, x) * gain + baseline)
+        if bad.any():
+            d = np.rint(fill_invalid(np.where(bad, np.nan, d)))
+        payload, _ = residual.encode(d.astype(np.int64)[:, None], None, max_error)
+        payloads.append(payload)
+        for _, start, length in nan_runs(bad[:, None]):
+            start = a + int(start)
+            if runs and runs[-1][0] + runs[-1][1] == start:
+                runs[-1][1] += int(length)
+            else:
+                runs.append([start, int(length)])
+    return ecg_file.AuxStream(None, np.array(runs, dtype=np.int64).reshape(-1, 2), payloads)
+
+
+class AuxReader:
+    """One aux signal of a file read by sample ranges at its own rate: physical values [stop - start] (its ADC
+    samples over its gain, as the whole decode gives them), NaN where invalid. A file with aux blocks (AUXB) decodes
+    only the blocks a read reaches, each once while reads move forward (the last one kept); a file with one stream
+    over the whole signal (AUXS) decodes it whole on the first read. A damaged block is a ChecksumError naming it;
+    one that salvage left out (`lost`: block -> why) reads as invalid samples, or with `strict` as that error."""
+
+    def __init__(self, info: ecg_file.AuxInfo, coded: ecg_file.AuxStream, block: int | None, name: str,
+                 lost: dict[int, str] | None = None, strict: bool = False) -> None:
+        self.info, self.coded, self.name = info, coded, name
+        self.lost, self.strict = lost or {}, strict
+        self.block = block if coded.blocks is not None and block is not None else max(info.n_samples, 1)
+        self.spans = ecg_file.residual_block_spans(info.n_samples, self.block)
+        self._held: tuple[int, np.ndarray] | None = None  # (block, its samples)
+        self.blocks_decoded = 0
+
+    def _decode(self, b: int) -> np.ndarray:
+        if self._held is not None and self._held[0] == b:
+            return self._held[1]
+        a, z = self.spans[b]
+        ch = self.info.channel
+        where = f"{self.name}: aux signal {ch.name}"
+        if b in self.lost:
+            if self.strict:
+                raise ChecksumError(f"{where} block {b} (its samples {a}..{z - 1}), which the range needs, is damaged "
+                                    f"({self.lost[b]})")
+            self._held = (b, np.full(z - a, np.nan))
+            return self._held[1]
+        if self.coded.blocks is not None:
+            payload: bytes = self.coded.blocks[b]
+            where += f" block {b}"
+        else:
+            assert self.coded.residual is not None  # loads checked it
+            payload = self.coded.residual
+        d = residual.decode(payload, None, (z - a, 1), where)
+        x = (d[:, 0].astype(np.float64) - ch.baseline) / ch.gain
+        for start, length in self.coded.nan_runs:
+            lo, hi = max(int(start), a), min(int(start + length), z)
+            if lo < hi:
+                x[lo - a : hi - a] = np.nan
+        self._held = (b, x)
+        self.blocks_decoded += 1
+        return x
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        if stop <= start:
+            return np.zeros(0)
+        b0, b1 = start // self.block, -(-stop // self.block)
+        parts = [self._decode(b) for b in range(b0, b1)]
+        x = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        first = b0 * self.block
+        return x[start - first : stop - first]
+
+
+class Stacked:
+    """Aux signals of one rate and length as a Source (their columns side by side): the main group of a record that
+    has no channel for the model."""
+
+    def __init__(self, aux: list[AuxSource], record_name: str, comments: list[str], base_time: str | None,
+                 base_date: str | None) -> None:
+        self.aux = aux
+        self.fs, self.n_samples = aux[0].fs, aux[0].n_samples
+        self.channels = [a.channel for a in aux]
+        self.record_name, self.comments, self.base_time, self.base_date = record_name, comments, base_time, base_date
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return np.stack([np.asarray(a.read(start, stop), dtype=np.float64) for a in self.aux], axis=1)

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from vqcodec.container.atomic import write_atomic
+from vqcodec.container.atomic import check_output, publish, write_atomic
 from vqcodec.ecg.signal import AuxChannel, ChannelInfo, Signal
-from vqcodec.errors import EdfError, InputError
+from vqcodec.ecg.stream import AuxSource
+from vqcodec.errors import EdfError, InputError, VqcError
 
 EDF_SUFFIX, BDF_SUFFIX = ".edf", ".bdf"
 EDF_SUFFIXES = (EDF_SUFFIX, BDF_SUFFIX)
@@ -227,21 +231,8 @@ def read_edf_file(path: str | Path) -> EdfFile:
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from e
     h = parse_header(raw, str(path))
-    data = len(raw) - len(h.raw)
+    n = _record_count(h, len(raw) - len(h.raw), path)
     rb = h.record_bytes
-    whole, rest = divmod(data, rb)
-    if h.declared_records == -1:
-        if rest:
-            raise EdfError(f"{path}: truncated data record: the header leaves the record count open (-1) and the "
-                           f"file ends {rest} bytes into record {whole + 1} (of {rb} bytes)")
-        n = whole
-    else:
-        n = h.declared_records
-        if data < n * rb:
-            raise EdfError(f"{path}: truncated: the header says {n} data records of {rb} bytes, the file holds "
-                           f"{whole} whole and {rest} bytes more")
-        if data > n * rb:
-            raise EdfError(f"{path}: {data - n * rb} bytes after the last of its {n} data records")
     records = np.frombuffer(raw, np.uint8, offset=len(h.raw), count=n * rb).reshape(n, rb)
     digital, notes, at = [], [], 0
     for s in h.signals:
@@ -253,6 +244,26 @@ def read_edf_file(path: str | Path) -> EdfFile:
         else:
             digital.append(_samples(part, h.bdf))
     return EdfFile(h, n, digital, b"".join(notes))
+
+
+def _record_count(h: EdfHeader, data: int, path: Path) -> int:
+    """The data records of a file whose header is `h` and whose data records take `data` bytes: the header's count,
+    checked against them, or (-1: a recording that was not closed) counted from them. EdfError for a truncated file
+    or bytes after the last record."""
+    rb = h.record_bytes
+    whole, rest = divmod(data, rb)
+    if h.declared_records == -1:
+        if rest:
+            raise EdfError(f"{path}: truncated data record: the header leaves the record count open (-1) and the "
+                           f"file ends {rest} bytes into record {whole + 1} (of {rb} bytes)")
+        return whole
+    n = h.declared_records
+    if data < n * rb:
+        raise EdfError(f"{path}: truncated: the header says {n} data records of {rb} bytes, the file holds "
+                       f"{whole} whole and {rest} bytes more")
+    if data > n * rb:
+        raise EdfError(f"{path}: {data - n * rb} bytes after the last of its {n} data records")
+    return n
 
 
 def _samples(part: np.ndarray, bdf: bool) -> np.ndarray:
@@ -289,17 +300,24 @@ def iso_start(h: EdfHeader) -> tuple[str | None, str | None]:
     return time, date
 
 
-def to_signal(f: EdfFile, name: str) -> Signal:
-    """An EDF file's ordinary signals as a Signal: the ECG signals at the rate of the first one (`is_ecg`) are its
-    channels, for the model; every other signal is an aux signal at its own rate, in its position (its number among
-    the ordinary signals)."""
-    h = f.header
+def _main_signals(h: EdfHeader, name: str) -> tuple[list[EdfSignalHeader], list[int]]:
+    """The ordinary signals of a header and which of them are the model's group: the ECG signals at the rate of the
+    first one (`is_ecg`), by number among the ordinary signals. EdfError when there is no ordinary signal."""
     ordinary = [s for s in h.signals if not s.is_annotation]
     if not ordinary:
         raise EdfError(f"{name}: no signals to compress (only annotation signals)")
     ecg = [i for i, s in enumerate(ordinary) if s.is_ecg]
     spr = ordinary[ecg[0]].samples_per_record if ecg else None
-    main = [i for i in ecg if ordinary[i].samples_per_record == spr]
+    return ordinary, [i for i in ecg if ordinary[i].samples_per_record == spr]
+
+
+def to_signal(f: EdfFile, name: str) -> Signal:
+    """An EDF file's ordinary signals as a Signal: the ECG signals at the rate of the first one (`is_ecg`) are its
+    channels, for the model; every other signal is an aux signal at its own rate, in its position (its number among
+    the ordinary signals)."""
+    h = f.header
+    ordinary, main = _main_signals(h, name)
+    spr = ordinary[main[0]].samples_per_record if main else None
     time, date = iso_start(h)
     channels, aux = [], []
     for i, s in enumerate(ordinary):
@@ -347,26 +365,41 @@ def edf_bytes(header: bytes, digital: list[np.ndarray], annotations: bytes, wher
     if len(digital) != len(ordinary):
         raise EdfError(f"{where}: {len(digital)} signals for a header of {len(ordinary)} ordinary signals")
     n = len(digital[0]) // ordinary[0].samples_per_record if ordinary else 0
+    _check_annotations(h, annotations, n, where)
+    return header + _records_bytes(h, digital, annotations, n, 0, n, where)
+
+
+def _check_annotations(h: EdfHeader, annotations: bytes, n: int, where: str) -> None:
+    """EdfError unless `annotations` holds the annotation signals' bytes of n data records."""
     note_bytes = [s.samples_per_record * h.sample_bytes for s in h.signals if s.is_annotation]
     if len(annotations) != n * sum(note_bytes):
         raise EdfError(f"{where}: {len(annotations)} bytes of annotation signals, {n} data records need "
                        f"{n * sum(note_bytes)}")
+
+
+def _records_bytes(h: EdfHeader, digital: list[np.ndarray], annotations: bytes, n: int, r0: int, r1: int,
+                   where: str) -> bytes:
+    """The bytes of data records [r0, r1) of a file of n records: each ordinary signal's digital samples of those
+    records (`digital`, in signal order) and the annotation signals' share of them, cut from `annotations` (every
+    annotation signal's bytes of all n records, one signal after another)."""
+    k = r1 - r0
     limit = 1 << (8 * h.sample_bytes - 1)
-    parts, k, note_at = [], 0, 0
+    parts, i, note_at = [], 0, 0
     for s in h.signals:
         width = s.samples_per_record * h.sample_bytes
         if s.is_annotation:
-            parts.append(np.frombuffer(annotations, np.uint8, count=n * width, offset=note_at).reshape(n, width))
+            parts.append(np.frombuffer(annotations, np.uint8, count=k * width, offset=note_at + r0 * width)
+                         .reshape(k, width))
             note_at += n * width
             continue
-        d = np.asarray(digital[k])
-        k += 1
-        if len(d) != n * s.samples_per_record:
-            raise EdfError(f"{where}: signal {s.label} has {len(d)} samples, {n} data records of "
-                           f"{s.samples_per_record} need {n * s.samples_per_record}")
+        d = np.asarray(digital[i])
+        i += 1
+        if len(d) != k * s.samples_per_record:
+            raise EdfError(f"{where}: signal {s.label} has {len(d)} samples, {k} data records of "
+                           f"{s.samples_per_record} need {k * s.samples_per_record}")
         parts.append(_sample_bytes(np.clip(d, -limit, limit - 1), h.bdf, s.samples_per_record))
-    body = np.concatenate(parts, axis=1) if parts else np.zeros((n, 0), np.uint8)
-    return header + body.tobytes()
+    body = np.concatenate(parts, axis=1) if parts else np.zeros((k, 0), np.uint8)
+    return body.tobytes()
 
 
 def write_edf(path: str | Path, signal: Signal, header: bytes, annotations: bytes | None = None,
@@ -393,3 +426,174 @@ def anonymized(header: bytes, where: str = "<header>") -> bytes:
 def suffix_of(header: bytes) -> str:
     """.bdf for a BDF header, .edf otherwise."""
     return BDF_SUFFIX if header[:8] == BDF_VERSION else EDF_SUFFIX
+
+
+# ------------------------------------------------------------------ in windows of data records
+
+
+class EdfSource:
+    """An EDF or BDF file read in windows of data records, for `vqcodec.ecg.stream`: its header parsed and its size
+    checked as `read_edf_file` checks them, its ECG signals (the channels `to_signal` gives) as a Source, every other
+    ordinary signal as an AuxSource (`aux`, at its own rate, in its position), and its annotation signals' raw bytes
+    (`annotations()`): the values `read_edf` gives, held a window at a time."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(FIXED_BYTES)
+                count = head[252:256].decode("ascii", "replace").strip() if len(head) >= FIXED_BYTES else ""
+                more = SIGNAL_HEADER_BYTES * int(count) if count.isdigit() else 0
+                head += fh.read(more)
+            size = self.path.stat().st_size
+        except OSError as e:
+            raise InputError(f"{self.path}: cannot read ({e.strerror or e})") from e
+        h = parse_header(head, str(self.path))
+        self.header = h
+        self.n_records = _record_count(h, size - len(h.raw), self.path)
+        ordinary, main = _main_signals(h, str(self.path))
+        offsets: dict[int, int] = {}
+        at = 0
+        for s in h.signals:  # each ordinary signal's byte offset within a data record
+            if not s.is_annotation:
+                offsets[len(offsets)] = at
+            at += s.samples_per_record * h.sample_bytes
+        self._ordinary, self._offsets, self._main = ordinary, offsets, main
+        self.record_name = self.path.stem
+        self.comments: list[str] = []
+        self.base_time, self.base_date = iso_start(h)
+        self.channels = [ordinary[i].channel(h.bdf) for i in main]
+        self.fs = h.fs(ordinary[main[0]]) if main else h.fs(ordinary[0])
+        self.n_samples = self.n_records * ordinary[main[0]].samples_per_record if main else 0
+        self.aux = [AuxSource(i, h.fs(s), s.channel(h.bdf), self.n_records * s.samples_per_record,
+                              partial(self._physical, i))
+                    for i, s in enumerate(ordinary) if i not in main]
+
+    def _records(self, r0: int, r1: int) -> np.ndarray:
+        """Data records [r0, r1) as bytes [r1 - r0, record_bytes]."""
+        rb = self.header.record_bytes
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(len(self.header.raw) + r0 * rb)
+                raw = fh.read((r1 - r0) * rb)
+        except OSError as e:
+            raise InputError(f"{self.path}: cannot read ({e.strerror or e})") from e
+        if len(raw) != (r1 - r0) * rb:
+            raise InputError(f"{self.path}: read {len(raw)} bytes of data records {r0}..{r1 - 1} where "
+                             f"{(r1 - r0) * rb} were asked (the file changed?)")
+        return np.frombuffer(raw, np.uint8).reshape(r1 - r0, rb)
+
+    def _digital(self, records: np.ndarray, r0: int, i: int, start: int, stop: int) -> np.ndarray:
+        """Ordinary signal i's digital samples [start, stop) from data records starting at r0."""
+        s = self._ordinary[i]
+        width = s.samples_per_record * self.header.sample_bytes
+        at = self._offsets[i]
+        d = _samples(records[:, at : at + width], self.header.bdf)
+        first = r0 * s.samples_per_record
+        return d[start - first : stop - first]
+
+    def _span(self, spr: int, start: int, stop: int) -> tuple[int, int]:
+        return start // spr, -(-stop // spr)
+
+    def _physical(self, i: int, start: int, stop: int) -> np.ndarray:
+        """Ordinary signal i's physical values [start, stop) at its own rate."""
+        if stop <= start:
+            return np.zeros(0)
+        r0, r1 = self._span(self._ordinary[i].samples_per_record, start, stop)
+        ch = self._ordinary[i].channel(self.header.bdf)
+        return (self._digital(self._records(r0, r1), r0, i, start, stop).astype(np.float64) - ch.baseline) / ch.gain
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """The ECG signals' physical values [stop - start, C]."""
+        if stop <= start or not self._main:
+            return np.zeros((max(0, stop - start), len(self._main)))
+        r0, r1 = self._span(self._ordinary[self._main[0]].samples_per_record, start, stop)
+        records = self._records(r0, r1)
+        out = np.empty((stop - start, len(self._main)))
+        for c, i in enumerate(self._main):
+            ch = self.channels[c]
+            out[:, c] = (self._digital(records, r0, i, start, stop).astype(np.float64) - ch.baseline) / ch.gain
+        return out
+
+    def annotations(self) -> bytes:
+        """The annotation signals' raw bytes, signal after signal, each the share of every data record in order (as
+        `read_edf_file` gives them), read RECORDS_AT_ONCE data records at a time."""
+        h = self.header
+        spans, at = [], 0
+        for s in h.signals:
+            width = s.samples_per_record * h.sample_bytes
+            if s.is_annotation:
+                spans.append((at, width))
+            at += width
+        if not spans:
+            return b""
+        parts: list[list[bytes]] = [[] for _ in spans]
+        for r0 in range(0, self.n_records, RECORDS_AT_ONCE):
+            records = self._records(r0, min(self.n_records, r0 + RECORDS_AT_ONCE))
+            for j, (at, width) in enumerate(spans):
+                parts[j].append(records[:, at : at + width].tobytes())
+        return b"".join(b"".join(p) for p in parts)
+
+
+RECORDS_AT_ONCE = 4096
+"""Data records read at a time where a whole file is walked (its annotation signals)."""
+
+
+class EdfWriter:
+    """An EDF or BDF file written data records at a time into a temporary file beside the destination (its header
+    bytes first, unchanged), published whole by `close()`: the bytes `edf_bytes` gives for the same samples.
+    `abort()` leaves nothing behind."""
+
+    def __init__(self, path: str | Path, header: bytes, annotations: bytes, n_records: int,
+                 force: bool = False) -> None:
+        self.path, self.force = Path(path), force
+        self.header = parse_header(header, str(self.path))
+        _check_annotations(self.header, annotations, n_records, str(self.path))
+        check_output(self.path, force)
+        self._notes, self.n_records, self.n_written = annotations, n_records, 0
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        except OSError as e:
+            raise VqcError(f"{self.path}: cannot write ({e.strerror or e})") from e
+        self._tmp, self._fh = Path(tmp), os.fdopen(fd, "wb")
+        self._write(header)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._fh.write(data)
+        except OSError as e:  # a full disk: nothing is left behind
+            self.abort()
+            raise VqcError(f"{self.path}: cannot write ({e.strerror or e})") from e
+
+    def write(self, digital: list[np.ndarray]) -> None:
+        """The next whole data records: every ordinary signal's digital samples of them, in signal order."""
+        ordinary = [s for s in self.header.signals if not s.is_annotation]
+        k = len(digital[0]) // ordinary[0].samples_per_record if ordinary else 0
+        r0 = self.n_written
+        if r0 + k > self.n_records:
+            self.abort()
+            raise VqcError(f"{self.path}: more than the {self.n_records} data records the file holds")
+        self._write(_records_bytes(self.header, digital, self._notes, self.n_records, r0, r0 + k, str(self.path)))
+        self.n_written += k
+
+    def close(self) -> list[Path]:
+        """Check the count, sync, and give the file its name; returns [path]."""
+        if self.n_written != self.n_records:
+            self.abort()
+            raise VqcError(f"{self.path}: {self.n_written} data records written of {self.n_records}")
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            publish(self._tmp, self.path, self.force)
+        except BaseException as e:
+            self.abort()
+            if isinstance(e, OSError):
+                raise VqcError(f"{self.path}: cannot write ({e.strerror or e})") from e
+            raise
+        return [self.path]
+
+    def abort(self) -> None:
+        """Remove the temporary file."""
+        self._fh.close()
+        self._tmp.unlink(missing_ok=True)
