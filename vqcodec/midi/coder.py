@@ -1024,7 +1024,8 @@ def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
     if coding in PEDAL_CODED.values():
         (pedal_coding,) = _PEDAL_CODING.unpack_from(payload, at - _PEDAL_CODING.size)
         if pedal_coding != PEDAL_CODING:
-            raise FormatError(f"{name}: NOTE pedal coding {pedal_coding} is not one this version reads ({PEDAL_CODING})")
+            raise FormatError(f"{name}: NOTE pedal coding {pedal_coding} is not one this version reads "
+                              f"({PEDAL_CODING})")
         if pedal_priors(s) is None:
             raise FormatError(f"{name}: NOTE pedal coding {pedal_coding} has no prior for the note setting {s}")
     if n_pedals > MAX_PEDALS or len(payload) < payload_head_size(n_pedals, coding):
@@ -1095,8 +1096,8 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
         if not 1 <= lanes <= MAX_LANES or lanes > max(n, 1):
             raise FormatError(f"{name}: NOTE declares {lanes} lanes for {n} notes")
         if net is None or net.layout != _layout(s):
-            raise FormatError(f"{name}: NOTE coding {coding.decode()} needs a neural prior for the note setting {s}, which the "
-                              "model does not have")
+            raise FormatError(f"{name}: NOTE coding {coding.decode()} needs a neural prior for the note setting {s}, "
+                              "which the model does not have")
 
         def rows(weights: np.ndarray) -> np.ndarray:
             return coder.decode(family, weights).astype(np.int64)
