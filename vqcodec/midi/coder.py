@@ -640,8 +640,6 @@ class _Model:
         self.recent = np.zeros(self.prior.shape[1], np.int64)
 
     def _mix(self, base: np.ndarray, base_sum: np.ndarray, recent: np.ndarray) -> np.ndarray:
-        if not self.cached:
-            return base.astype(np.float64)
         return (base + recent * (base_sum // (CACHE_WINDOW * CACHE_SHARE_DIV))[:, None]).astype(np.float64)
 
     def rows(self, ctx: np.ndarray, sym: np.ndarray) -> np.ndarray:
@@ -664,11 +662,14 @@ class _Model:
             base_sum = (self.seen[c] + seen.sum(axis=1)) * COUNT_WEIGHT + self.prior_sum[c]
             h = len(self.history)
             window = np.concatenate([np.array(self.history, np.int64), x])  # position i's cache: window[i+h-W : i+h]
-            cum = np.zeros((len(window) + 1, k), np.int64)
-            cum[1:] = np.cumsum(np.eye(k, dtype=np.int64)[window], axis=0)
-            end = np.arange(n) + h
-            recent = cum[end] - cum[np.maximum(end - CACHE_WINDOW, 0)]
-            out.append(self._mix(base, base_sum, recent))
+            if self.cached:
+                cum = np.zeros((len(window) + 1, k), np.int64)
+                cum[1:] = np.cumsum(np.eye(k, dtype=np.int64)[window], axis=0)
+                end = np.arange(n) + h
+                recent = cum[end] - cum[np.maximum(end - CACHE_WINDOW, 0)]
+                out.append(self._mix(base, base_sum, recent))
+            else:
+                out.append(base.astype(np.float64))
             np.add.at(self.counts, (c, x), 1)
             np.add.at(self.seen, c, 1)
             self.history = window[-CACHE_WINDOW:].tolist()
