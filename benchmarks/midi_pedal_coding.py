@@ -3,6 +3,7 @@
     python benchmarks/midi_pedal_coding.py --data ../shared/data design                 # val: the contexts, notes
     python benchmarks/midi_pedal_coding.py --data ../shared/data bits --split val       # bits/note, both codings
     python benchmarks/midi_pedal_coding.py --data ../shared/data bits --split test      # the same, test (report)
+    python benchmarks/midi_pedal_coding.py --data ../shared/data bits --split test --models midi-v2   # its time
     python benchmarks/midi_pedal_coding.py --data ../shared/data roundtrip              # every file of every split
 
 `design` counts tables on the train split and codes the val pieces' pedals at the default level's setting (16 ms,
@@ -34,7 +35,7 @@ from vqcodec.io.midi import read_midi
 from vqcodec.midi import coder as nc
 from vqcodec.midi import file as midi_file
 from vqcodec.midi.codec import NoteCodec
-from vqcodec.midi.performance import Performance
+from vqcodec.midi.performance import SUSTAIN, Performance
 
 ASAP = Path("midi/asap")
 DESIGN_QUALITY = 3
@@ -121,6 +122,10 @@ def design(data: Path) -> None:
     alphabet = {"gap": nc.DIRECT + 1, "level": s.pedal_levels - 1}
     print(f"asap val: {len(val)} pieces, {notes} notes, level {DESIGN_QUALITY} ({s.grid_ms} ms, {s.pedal_levels} "
           f"pedal levels); NC05's pedal stream: {old:.3f} bits/note (escapes included)\n")
+    gaps = np.concatenate([v.pedals[SUSTAIN] for v in val if SUSTAIN in v.pedals])
+    passed = np.concatenate([_note_features(v, v.pedals[SUSTAIN])["since"] for v in val if SUSTAIN in v.pedals])
+    print(f"CC64: {len(gaps)} events, {100 * np.mean(gaps <= 2):.0f} % of them 1 or 2 grid steps after the one before, "
+          f"{100 * np.mean(passed == 0):.0f} % with no onset since it\n")
     print("| variant | gap bits/note | level bits/note | gap + level |")
     print("|---|---|---|---|")
     for name, streams in _variants().items():
@@ -159,7 +164,7 @@ def _pedal_bits(perf: Performance, s: nc.NoteSetting, priors: dict[str, np.ndarr
             nc.stream_bits(sym, s, priors, nc.NC07)["pedal"] if nc.pedal_priors(s) else float("nan"))
 
 
-def bits(data: Path, split: str) -> None:
+def bits(data: Path, split: str, models: list[str]) -> None:
     from vqcodec.midi.vq import VqNoteCodec
 
     items = pieces(data, split)
@@ -168,7 +173,8 @@ def bits(data: Path, split: str) -> None:
     print("| model | level | grid ms, pedal levels | pedal bits/note NC05 | pedal coding | whole file bits/note "
           "before | after | change | files with the pedal coding | compress s before | after |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for model, only in MODELS.items():
+    for model in models:
+        only = MODELS[model]
         codec = NoteCodec.load(model, threads=1)
         qualities = [codec.bundle.prior_quality] if only else codec.qualities
         for q in qualities:
@@ -237,11 +243,12 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("VQCODEC_DATA", "../shared/data")))
     ap.add_argument("part", choices=("design", "bits", "roundtrip"))
     ap.add_argument("--split", default="val")
+    ap.add_argument("--models", default=",".join(MODELS), help="bits: the models to measure (default: all three)")
     args = ap.parse_args()
     if args.part == "design":
         design(args.data)
     elif args.part == "bits":
-        bits(args.data, args.split)
+        bits(args.data, args.split, args.models.split(","))
     else:
         roundtrip(args.data)
 
