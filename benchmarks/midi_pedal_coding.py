@@ -106,10 +106,36 @@ def _variants() -> dict[str, Callable[[nc.Symbols, int, np.ndarray, np.ndarray, 
     return {"NC05's order and contexts, tables of train": nc05_order,
             "the pedal coding (gap, then level)": chosen,
             "the pedal coding, with the recency cache": chosen,
+            "the pedal coding, with a recency cache of a 16th of its share": chosen,
+            "the pedal coding, tables worth 4 times fewer counts": chosen,
+            "the pedal coding, tables worth 4 times more counts": chosen,
             "+ gap: steps from the previous event to the next onset": with_note("gap", "to_next", nc.N_GAP + 1),
             "+ gap: an onset at the previous event (or a step before)": with_note("gap", "near", 2),
             "+ level: onsets since the previous event (0-3+)": with_note("level", "since", 4),
             "+ level: a new bass note since the previous event": with_note("level", "bass", 2)}
+
+
+class _Variant(nc._Model):
+    """The coder's adaptive model with its recency cache's share divided by `share`, and its prior's weight times
+    `mass` (the coder's: 1 and 1)."""
+
+    def __init__(self, counts: np.ndarray, cached: bool, share: int = 1, mass: float = 1.0) -> None:
+        super().__init__(counts, cached)
+        self.share = share
+        self.prior = np.maximum(1, (self.prior * mass).astype(np.int64))
+        self.prior_sum = self.prior.sum(axis=1)
+
+    def _mix(self, base: np.ndarray, base_sum: np.ndarray, recent: np.ndarray) -> np.ndarray:
+        return super()._mix(base, base_sum // self.share, recent)
+
+
+def _model(name: str, table: np.ndarray) -> nc._Model:
+    """The model a design variant codes with."""
+    if "16th" in name:
+        return _Variant(table, True, share=16)
+    if "counts" in name:
+        return _Variant(table, False, mass=0.25 if "fewer" in name else 4.0)
+    return nc._Model(table, cached="recency" in name)
 
 
 def design(data: Path) -> None:
@@ -141,9 +167,8 @@ def design(data: Path) -> None:
             tables[stream] = np.zeros((int(ctx.max()) + 1, alphabet[stream]), np.int64)
             np.add.at(tables[stream], (ctx, x), 1)
         bits = {"gap": 0.0, "level": 0.0}
-        cached = "recency" in name
         for sym in val:
-            models = {k: nc._Model(t, cached=cached) for k, t in tables.items()}
+            models = {k: _model(name, t) for k, t in tables.items()}
             for c, gaps in sym.pedals.items():
                 for stream, ctx, x in streams(sym, c, gaps, sym.depth[c], s.pedal_levels):
                     if len(x):
