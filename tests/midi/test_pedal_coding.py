@@ -247,3 +247,28 @@ def test_real_asap_pedalling_round_trips_to_the_pedals_of_the_old_coding(data_di
             np.testing.assert_array_equal(back.pedals[c].value, before.pedals[c].value)
         assert midi_file.notes_digest(back) == midi_file.notes_digest(before)
 
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_ideal_bits_are_those_of_the_rows_the_encoder_codes_with(cached: bool) -> None:
+    """`_Model.ideal_bits` (the encoder's choice of the pedal coding) sums what `rows` gives, without the rows."""
+    rng = np.random.default_rng(9)
+    counts = rng.integers(0, 50, (12, 9))
+    for n in (0, 1, 31, 33, 500):
+        ctx, x = rng.integers(0, 12, n), np.minimum(rng.geometric(0.3, n) - 1, 8)
+        w = nc._Model(counts, cached).rows(ctx, x)
+        want = float(-np.log2(w[np.arange(n), x] / w.sum(axis=1)).sum()) if n else 0.0
+        assert nc._Model(counts, cached).ideal_bits(ctx, x) == pytest.approx(want, rel=1e-12, abs=1e-9)
+
+
+def test_the_encoders_choice_is_the_one_the_bytes_make() -> None:
+    """`pedal_coding_pays` measures ideal code lengths, and codes both ways only near a tie: the choice is the one
+    the pedals alone coded both ways make."""
+    empty = np.zeros(0, np.int64)
+    for q, perf in [(1, pedalled(20)), (3, pedalled(21, 60)), (7, pedalled(22, 80)), (3, random_performance(80)),
+                    (3, Performance([60], [0.5], [1.0], [64], {SUSTAIN: Pedal([0.2], [127])}))]:
+        s = with_levels(q)
+        sym = nc.quantise(perf, s)
+        alone = nc.Symbols(empty, empty, empty, empty, sym.pedals, sym.depth)
+        smaller = len(nc.encode(alone, s, priors(q), nc.NC07)) < len(nc.encode(alone, s, priors(q)))
+        assert nc.pedal_coding_pays(sym, s, priors(q)) == smaller

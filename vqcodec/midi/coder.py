@@ -128,6 +128,9 @@ GAP_CONTEXTS = 2 * 2 * N_GAP
 change goes the same way as the previous one (a pedal moving on, or turning): 3 % fewer gap bits on val, and with
 LEVEL_CONTEXTS 6 % fewer pedal bits at the default level and 8 % at the top than (previous direction, previous gap
 bucket) contexts."""
+CLOSE_BITS = 64
+"""The encoder codes the pedals both ways to choose (`pedal_coding_pays`) only when the ideal code lengths are this
+close (two rANS words: the words' rounding, and NC05's escape model shared with the onsets, can tip the bytes)."""
 PEDAL_GAP_CONTEXTS = 2 * 2 * 3 * N_GAP * 2
 """PEDAL_CODING's gap contexts: whether the pedal's previous change rose, whether it went the way of the one before
 (a pedal moving on, or turning), where the level is (lowest, between, highest), the previous gap's bucket, and
@@ -676,6 +679,26 @@ class _Model:
         self.recent = np.bincount(np.array(self.history, np.int64), minlength=k).astype(np.int64)
         return np.concatenate(out) if out else np.zeros((0, k))
 
+    def ideal_bits(self, ctx: np.ndarray, sym: np.ndarray) -> float:
+        """The ideal code length of symbols `sym` in contexts `ctx` under this model, fresh (nothing coded yet), in
+        bits: -log2 of each symbol's weight over its row's, the weights `rows` gives, without building the rows
+        (sorts, not [n, K] arrays)."""
+        assert not self.history and not self.seen.any(), "ideal_bits measures a fresh model"
+        n = len(sym)
+        if not n:
+            return 0.0
+        at = np.arange(n, dtype=np.int64)
+        pair = ctx * self.prior.shape[1] + sym
+        x_before = _earlier(pair, at, n)  # symbols x coded before in context c
+        c_before = _earlier(ctx, at, n)  # symbols coded before in context c
+        w = x_before * COUNT_WEIGHT + self.prior[ctx, sym]
+        total = c_before * COUNT_WEIGHT + self.prior_sum[ctx]
+        if self.cached:
+            share = total // (CACHE_WINDOW * CACHE_SHARE_DIV)
+            w = w + _earlier(sym, at, n, CACHE_WINDOW) * share
+            total = total + np.minimum(at, CACHE_WINDOW) * share
+        return float(-np.log2(w / total).sum())
+
     def weights(self, c: int) -> np.ndarray:
         """Decoder: the weights of the next symbol in context c [1, K] (`_mix`'s integers, for one row)."""
         w = self.counts[c] * COUNT_WEIGHT + self.prior[c]
@@ -692,6 +715,14 @@ class _Model:
         self.history.append(x)
         if len(self.history) > CACHE_WINDOW:
             self.recent[self.history.pop(0)] -= 1
+
+
+def _earlier(key: np.ndarray, at: np.ndarray, n: int, window: int | None = None) -> np.ndarray:
+    """For each position i, how many positions before it (at most `window` before, if given) hold the same key."""
+    keyed = key.astype(np.int64) * (n + 1) + at
+    ordered = np.sort(keyed)
+    start = keyed - (at if window is None else np.minimum(at, window))
+    return np.searchsorted(ordered, keyed) - np.searchsorted(ordered, start)
 
 
 def _family():  # noqa: ANN202 - constriction is imported lazily, like vqcodec.coding.entropy does
@@ -813,9 +844,32 @@ def _coded_pedal_plan(sym: Symbols, s: NoteSetting,
 
 def pedal_coding_pays(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray]) -> bool:
     """Whether the encoder codes sym's pedals with PEDAL_CODING (NC07 for NC05, NC08 for NC06): when setting s has its
-    tables and the pedals alone (no notes) code to fewer bytes under it than under NC05."""
-    if not sym.pedals or pedal_priors(s) is None:
+    tables and the pedals alone (no notes) code to fewer bytes under it than under NC05. Measured by the ideal code
+    length of the gap and level symbols (`_Model.ideal_bits`: sorts, not the coder's [n, 129] rows; the escapes cost
+    the same in both) and its head byte, and by coding both only when that is within CLOSE_BITS of a tie."""
+    tables = pedal_priors(s)
+    if not sym.pedals or tables is None:
         return False
+    levels = s.pedal_levels
+    old: dict[str, list[np.ndarray]] = {"gap_ctx": [], "gap": [], "level_ctx": [], "level": []}
+    new: dict[str, list[np.ndarray]] = {k: [] for k in old}
+    for c, gaps in sym.pedals.items():
+        level, level_ctx = level_symbols(sym.depth[c], levels)
+        for part, arrays in ((old, (gap_contexts(gaps, sym.depth[c]), np.minimum(gaps, DIRECT), level_ctx, level)),
+                             (new, pedal_streams(c, gaps, sym.depth[c], levels))):
+            for key, a in zip(part, arrays, strict=True):
+                part[key].append(a)
+
+    def bits(part: dict[str, list[np.ndarray]], gap: np.ndarray, level: np.ndarray, cached: bool) -> float:
+        a = {k: np.concatenate(v) for k, v in part.items()}
+        out = _Model(gap, cached).ideal_bits(a["gap_ctx"], a["gap"])
+        if levels > PEDAL_ON_OFF:
+            out += _Model(level, cached).ideal_bits(a["level_ctx"], a["level"])
+        return out
+
+    gain = bits(old, gap_prior(priors["pedal"]), level_prior(levels), True) - bits(new, *tables, False)
+    if abs(gain - 8 * _PEDAL_CODING.size) > CLOSE_BITS:
+        return gain > 8 * _PEDAL_CODING.size
     empty = np.zeros(0, np.int64)
     alone = Symbols(empty, empty, empty, empty, sym.pedals, sym.depth)
     return len(encode(alone, s, priors, NC07)) < len(encode(alone, s, priors, NOTE_CODING))
