@@ -4,6 +4,7 @@
     python benchmarks/midi_pedal_coding.py --data ../shared/data bits --split val       # bits/note, both codings
     python benchmarks/midi_pedal_coding.py --data ../shared/data bits --split test      # the same, test (report)
     python benchmarks/midi_pedal_coding.py --data ../shared/data bits --split test --models midi-v2   # its time
+    python benchmarks/midi_pedal_coding.py --data ../shared/data speed --split test     # compress CPU time
     python benchmarks/midi_pedal_coding.py --data ../shared/data roundtrip              # every file of every split
 
 `design` counts tables on the train split and codes the val pieces' pedals at the default level's setting (16 ms,
@@ -14,7 +15,9 @@ encoder's choice, which moves an onset by at most 0.75 grid.
 `bits` compresses every piece of a split with midi-v1 (every level), midi-v2 (its prior's level) and midi-vq (every
 level) as the code does, and again with the pedal coding off (`pedal_coding_pays` false: the files the code before
 format 1.15 wrote), pieces and codings interleaved: whole-file bits/note of both, the files that took the pedal
-coding, the pedal stream's bits/note under both (ideal, the pedals alone) and the compress time of both.
+coding and the pedal stream's bits/note under both (ideal, the pedals alone).
+`speed` compresses every piece of a split at each model's default level, with the pedal coding and without it,
+three rounds each, alternating, and reports the CPU time of each round (the machine's other jobs do not count).
 `roundtrip` compresses every asap file (train, val, test) with midi-v2 and midi-vq at their default level, decodes
 it, and checks the notes and pedals against the file the pedal coding off writes, decoded: the same, exactly.
 """
@@ -196,8 +199,8 @@ def bits(data: Path, split: str, models: list[str]) -> None:
     notes = sum(len(p) for _, p in items)
     print(f"asap {split}: {len(items)} pieces, {notes} notes\n")
     print("| model | level | grid ms, pedal levels | pedal bits/note NC05 | pedal coding | whole file bits/note "
-          "before | after | change | files with the pedal coding | compress s before | after |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "before | after | change | files with the pedal coding |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for model in models:
         only = MODELS[model]
         codec = NoteCodec.load(model, threads=1)
@@ -205,15 +208,11 @@ def bits(data: Path, split: str, models: list[str]) -> None:
         for q in qualities:
             s = codec.setting(q)
             priors = codec.model.pedal_priors if isinstance(codec, VqNoteCodec) else codec.bundle.priors(q)
-            row = {"old": 0, "new": 0, "coded": 0, "p_old": 0.0, "p_new": 0.0, "t_old": 0.0, "t_new": 0.0}
+            row = {"old": 0, "new": 0, "coded": 0, "p_old": 0.0, "p_new": 0.0}
             for n, perf in items:
-                t = time.perf_counter()
                 new = codec.compress(perf, q, name=n).data
-                row["t_new"] += time.perf_counter() - t
                 with pedal_coding_off():
-                    t = time.perf_counter()
                     old = codec.compress(perf, q, name=n).data
-                    row["t_old"] += time.perf_counter() - t
                 row["old"] += len(old)
                 row["new"] += len(new)
                 row["coded"] += new[10] == midi_file.PEDAL_MINOR
@@ -223,7 +222,33 @@ def bits(data: Path, split: str, models: list[str]) -> None:
             b_old, b_new = 8 * row["old"] / notes, 8 * row["new"] / notes
             print(f"| {model} | {q} | {s.grid_ms}, {s.pedal_levels} | {row['p_old'] / notes:.2f} | "
                   f"{row['p_new'] / notes:.2f} | {b_old:.2f} | {b_new:.2f} | {100 * (b_new / b_old - 1):+.1f} % | "
-                  f"{row['coded']} / {len(items)} | {row['t_old']:.1f} | {row['t_new']:.1f} |", flush=True)
+                  f"{row['coded']} / {len(items)} |", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------------- speed
+
+
+def speed(data: Path, split: str, models: list[str], rounds: int = 3) -> None:
+    items = [p for _, p in pieces(data, split)]
+    print(f"asap {split}: {len(items)} pieces; compress CPU s of all of them at the default level, {rounds} rounds\n")
+    print("| model | with the pedal coding | without | ratio of the fastest rounds |")
+    print("|---|---|---|---|")
+    for model in models:
+        codec = NoteCodec.load(model, threads=1)
+        seconds: dict[bool, list[float]] = {True: [], False: []}
+        for coded in [True, False] * rounds:
+            t = time.process_time()
+            if coded:
+                for perf in items:
+                    codec.compress(perf)
+            else:
+                with pedal_coding_off():
+                    for perf in items:
+                        codec.compress(perf)
+            seconds[coded].append(time.process_time() - t)
+        show = lambda v: ", ".join(f"{x:.2f}" for x in v)  # noqa: E731
+        print(f"| {model} | {show(seconds[True])} | {show(seconds[False])} | "
+              f"{min(seconds[True]) / min(seconds[False]):.3f} |", flush=True)
 
 
 # --------------------------------------------------------------------------------------------------- roundtrip
@@ -266,14 +291,16 @@ def roundtrip(data: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("VQCODEC_DATA", "../shared/data")))
-    ap.add_argument("part", choices=("design", "bits", "roundtrip"))
+    ap.add_argument("part", choices=("design", "bits", "speed", "roundtrip"))
     ap.add_argument("--split", default="val")
-    ap.add_argument("--models", default=",".join(MODELS), help="bits: the models to measure (default: all three)")
+    ap.add_argument("--models", default=",".join(MODELS), help="bits, speed: the models (default: all three)")
     args = ap.parse_args()
     if args.part == "design":
         design(args.data)
     elif args.part == "bits":
         bits(args.data, args.split, args.models.split(","))
+    elif args.part == "speed":
+        speed(args.data, args.split, args.models.split(","))
     else:
         roundtrip(args.data)
 
