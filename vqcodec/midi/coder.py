@@ -15,8 +15,9 @@ writes, format 1.9) is NC04 with each pedal's depth on `pedal_levels` levels (ha
 every controller value) instead of on/off; NC02 (format 1.3), NC03 (1.5) and NC04 (1.6) are still decoded, their
 pedals as on/off. NC06 (format 1.12) is NC05 with the onsets, pitches, velocities and durations coded under the
 bundle's neural prior (vqcodec.midi.prior, integer too), in lanes; the encoder writes it at the prior's level when
-it is smaller. All integer, so every machine builds the same model (the rule of vqcodec.coding.entropy). Layout:
-docs/FORMAT.md, section NOTE.
+it is smaller. NC07 and NC08 (format 1.15) are NC05 and NC06 with the pedals under PEDAL_CODING (the same symbols,
+under tables counted on real pedalling), written where that is smaller. All integer, so every machine builds the
+same model (the rule of vqcodec.coding.entropy). Layout: docs/FORMAT.md, section NOTE.
 """
 
 from __future__ import annotations
