@@ -45,7 +45,7 @@ def parts(data: bytes, codec: NoteCodec, quality: int) -> dict[str, float]:
     f = vqc.loads(data)
     s = codec.setting(quality)
     coding = bytes(f.notes[:4])
-    net = codec.bundle.prior() if coding == notecoder.NC06 else None
+    net = codec.bundle.prior() if coding in notecoder.NEURAL_CODINGS else None
     coded, _ = notecoder.decode(f.notes, f.header.n_samples, codec.bundle.priors(quality), "file", net)
     ideal = notecoder.stream_bits(coded, s, codec.bundle.priors(quality), coding, net)
     _, pedals = notecoder.setting_of(f.notes, "file")

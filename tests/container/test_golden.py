@@ -465,3 +465,46 @@ def test_a_reader_before_1_14_refuses_aux_blocks_as_unsupported(monkeypatch: pyt
     monkeypatch.delitem(vf.SECTION_TYPES, "AUXB")
     with pytest.raises(FormatError, match="unsupported feature AUXB"):
         vf.loads(data, "new.vqc")
+
+
+PEDAL_GOLDEN = GOLDEN.parent / "v1.15"
+"""Format 1.15: NOTE codings NC07 and NC08 (the pedal coding, its tables the package's), written with the frozen
+midi-v2 of v1.12/model (NC07 at 6 and 128 pedal levels, NC08) and the frozen midi-vq of v1.13/model (a VQN1 payload
+whose pedal stream is NC07)."""
+PEDAL_EXPECTED = json.loads((PEDAL_GOLDEN / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(PEDAL_EXPECTED))
+def test_a_pedal_coding_golden_file_decodes_to_exactly_the_stored_notes_and_pedals(name: str) -> None:
+    from vqcodec.midi.file import PEDAL_MINOR, VQ_PEDAL_AT
+
+    data = (PEDAL_GOLDEN / f"{name}.vqc").read_bytes()
+    want = PEDAL_EXPECTED[name]
+    assert hashlib.sha256(data).hexdigest() == want["file_sha256"]
+    assert want["minor"] == PEDAL_MINOR and data[8:12] == bytes([1, 0, want["minor"], 0])
+    notes = vf.loads(data, name).notes
+    at = VQ_PEDAL_AT + 4
+    assert notes[:4].decode() == want["coding"]
+    assert (notes[at : at + 4] if want["coding"] == "VQN1" else notes[:4]).decode() == want["pedal_coding"]
+    frozen = NoteCodec.load(PEDAL_GOLDEN.parent / want["model"], threads=1)
+    assert frozen.model_id == want["model_id"]
+    for perf in (frozen.decompress(data, name), api.decompress(data, name=name)):  # and the installed bundle
+        assert _note_table(perf) == {k: want[k] for k in ("pitch", "onset", "offset", "velocity", "pedals")}
+    assert api.verify(data, frozen).bound
+
+
+def test_the_pedal_coding_golden_files_are_not_regenerated() -> None:
+    assert_never_regenerated("make_golden_v1_15.py", PEDAL_GOLDEN)
+
+
+@pytest.mark.parametrize("name", sorted(PEDAL_EXPECTED))
+def test_a_reader_before_1_15_refuses_the_pedal_coding_by_name(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader that knows the NOTE codings up to NC06 (as every release before 1.15) refuses NC07 and NC08, in the
+    NOTE section or in a VQN1 payload's pedal stream, by name: it never decodes their pedals as NC05's."""
+    from vqcodec.midi import coder as nc
+
+    data = (PEDAL_GOLDEN / f"{name}.vqc").read_bytes()
+    frozen = NoteCodec.load(PEDAL_GOLDEN.parent / PEDAL_EXPECTED[name]["model"], threads=1)
+    monkeypatch.setattr(nc, "CODINGS", (nc.NC02, nc.NC03, nc.NC04, nc.NOTE_CODING, nc.NC06))
+    with pytest.raises(FormatError, match=r"NOTE coding b'NC0[78]' is not one this version reads"):
+        frozen.decompress(data, name)

@@ -99,9 +99,11 @@ class NoteCodec:
         s = self.setting(quality)
         priors = self.bundle.priors(quality)
         sym = noterdo.choose(perf, s, priors)
-        payload = notecoder.encode(sym, s, priors)
+        coded = notecoder.pedal_coding_pays(sym, s, priors)  # NC07 (NC08) where their pedal coding pays
+        codings = notecoder.PEDAL_CODED if coded else {c: c for c in notecoder.PEDAL_CODED}
+        payload = notecoder.encode(sym, s, priors, codings[notecoder.NOTE_CODING])
         if quality == self.bundle.prior_quality:  # NC06 where it pays
-            neural = notecoder.encode(sym, s, priors, notecoder.NC06, self.bundle.prior())
+            neural = notecoder.encode(sym, s, priors, codings[notecoder.NC06], self.bundle.prior())
             payload = neural if len(neural) < len(payload) else payload
         meta = MidiMeta(model=self.name, quality=quality, record=name, duration_s=round(perf.end, 3))
         f = MidiFile(MidiFile.header_for(meta, 1000 / s.grid_ms, len(perf), self.model_id), payload,
@@ -160,7 +162,7 @@ class NoteCodec:
         if h.model_sha256 == self.model_id and (f.meta.quality, h.fs) != (quality, 1000 / setting.grid_ms):
             raise FormatError(f"{name}: the header promises quality {f.meta.quality} at {h.fs:g} Hz, and the notes "
                               f"are coded at quality {quality} ({setting.grid_ms:g} ms grid)")
-        net = self.bundle.prior() if f.notes[:4] == notecoder.NC06 else None
+        net = self.bundle.prior() if f.notes[:4] in notecoder.NEURAL_CODINGS else None
         sym, _ = notecoder.decode(f.notes, h.n_samples, self.bundle.priors(quality), name, net)
         perf = notecoder.rebuild(sym, setting)
         if f.notes_digest is not None and midi_file.notes_digest(perf) != f.notes_digest:

@@ -15,25 +15,28 @@ writes, format 1.9) is NC04 with each pedal's depth on `pedal_levels` levels (ha
 every controller value) instead of on/off; NC02 (format 1.3), NC03 (1.5) and NC04 (1.6) are still decoded, their
 pedals as on/off. NC06 (format 1.12) is NC05 with the onsets, pitches, velocities and durations coded under the
 bundle's neural prior (vqcodec.midi.prior, integer too), in lanes; the encoder writes it at the prior's level when
-it is smaller. All integer, so every machine builds the same model (the rule of vqcodec.coding.entropy). Layout:
-docs/FORMAT.md, section NOTE.
+it is smaller. NC07 and NC08 (format 1.15) are NC05 and NC06 with the pedals under PEDAL_CODING (the same symbols,
+under tables counted on real pedalling), written where that is smaller. All integer, so every machine builds the
+same model (the rule of vqcodec.coding.entropy). Layout: docs/FORMAT.md, section NOTE.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from vqcodec.coding.entropy import COUNT_WEIGHT, prior_weights
 from vqcodec.errors import ChecksumError, FormatError, LimitError, TruncatedError
 from vqcodec.midi import prior as neural
-from vqcodec.midi.performance import MIDI_MAX, Pedal, Performance
+from vqcodec.midi.performance import MIDI_MAX, SUSTAIN, Pedal, Performance
 
 NOTE_CODING = b"NC05"
 """Names the scheme the encoder writes in the NOTE section; another scheme gets another name. NC05 (format 1.9)
@@ -53,9 +56,25 @@ NC06 = b"NC06"
 prior (`vqcodec.midi.prior`: integer graphs, the same CDFs on every machine), the piece split into lanes that a
 decoder runs side by side; escapes and pedals as NC05. Written at the quality level the prior is for, when it gives
 fewer bytes than NC05."""
-CODINGS = (NC02, NC03, NC04, NOTE_CODING, NC06)
-DEPTH_CODINGS = (NOTE_CODING, NC06)
+NC07 = b"NC07"
+"""Format 1.15's scheme: NC05's notes, and the pedals under the pedal coding its head names (PEDAL_CODING)."""
+NC08 = b"NC08"
+"""Format 1.15's scheme: NC06's notes, and the pedals under the pedal coding its head names (PEDAL_CODING)."""
+CODINGS = (NC02, NC03, NC04, NOTE_CODING, NC06, NC07, NC08)
+DEPTH_CODINGS = (NOTE_CODING, NC06, NC07, NC08)
 """The codings whose pedals have depth levels (the head's `levels` byte)."""
+NEURAL_CODINGS = (NC06, NC08)
+"""The codings whose notes are coded under the bundle's neural prior (the head's `lanes` byte)."""
+PEDAL_CODED = {NOTE_CODING: NC07, NC06: NC08}
+"""A coding whose pedals are NC05's -> the coding with the same notes whose pedals are coded by PEDAL_CODING."""
+PEDAL_CODING = 1
+"""The pedal coding NC07 and NC08 name in their head: each pedal event's gap, then its level, under context counts
+of the asap train split (`PEDAL_PRIORS`, one table pair per note setting the shipped models write) where NC05 took
+the bundle's on/off gap table and a built-in level prior. A reader refuses another value by name."""
+PEDAL_PRIORS = "pedal_priors.npz"
+"""The tables of PEDAL_CODING, beside this module: `gap-<grid_ms>-<levels>` [PEDAL_GAP_CONTEXTS, DIRECT + 1] and
+`level-<grid_ms>-<levels>` [PEDAL_LEVEL_CONTEXTS, levels - 1] (none for 2 levels), counts written by
+`python -m training.pedal_priors`. Frozen with the coding: other tables would need another PEDAL_CODING."""
 MAX_LANES = 64
 """NC06: lanes a file may declare (each at least one note)."""
 LANE_NOTES = 128
@@ -110,6 +129,16 @@ GAP_CONTEXTS = 2 * 2 * N_GAP
 change goes the same way as the previous one (a pedal moving on, or turning): 3 % fewer gap bits on val, and with
 LEVEL_CONTEXTS 6 % fewer pedal bits at the default level and 8 % at the top than (previous direction, previous gap
 bucket) contexts."""
+CLOSE_BITS = 64
+"""The encoder codes the pedals both ways to choose (`pedal_coding_pays`) only when the ideal code lengths are this
+close (two rANS words: the words' rounding, and NC05's escape model shared with the onsets, can tip the bytes)."""
+PEDAL_GAP_CONTEXTS = 2 * 2 * 3 * N_GAP * 2
+"""PEDAL_CODING's gap contexts: whether the pedal's previous change rose, whether it went the way of the one before
+(a pedal moving on, or turning), where the level is (lowest, between, highest), the previous gap's bucket, and
+whether the pedal is the sustain pedal."""
+PEDAL_LEVEL_CONTEXTS = LEVEL_CONTEXTS * N_GAP * 2
+"""PEDAL_CODING's level contexts: NC05's (LEVEL_CONTEXTS), the bucket of the gap just decoded (a quick change goes on
+the way it went, a pedal held long turns) and whether the pedal is the sustain pedal."""
 CACHE_WINDOW = 32
 """Symbols each stream's recency cache holds."""
 CACHE_SHARE_DIV = 2
@@ -144,7 +173,8 @@ ESCAPE_ONSET, ESCAPE_PEDAL = 0, 1
 _CHUNK = 4096  # positions whose adaptive probabilities the encoder builds at once
 _HEAD = struct.Struct("<4sHBHB")  # coding, grid_ms, velocity_step, duration_milli, n_pedals
 _LEVELS = struct.Struct("<B")  # NC05 and NC06: pedal_levels, after _HEAD
-_LANES = struct.Struct("<B")  # NC06: lanes, after _LEVELS
+_LANES = struct.Struct("<B")  # NC06 and NC08: lanes, after _LEVELS
+_PEDAL_CODING = struct.Struct("<B")  # NC07 and NC08: the pedal coding, after _LEVELS (and _LANES)
 _PEDAL = struct.Struct("<BI")  # controller, transitions
 _U32 = struct.Struct("<I")
 
@@ -601,6 +631,40 @@ def gap_prior(pedal: np.ndarray) -> np.ndarray:
     return np.concatenate([pedal[:N_GAP], pedal[:N_GAP], pedal[N_GAP:], pedal[N_GAP:]])
 
 
+def pedal_streams(number: int, gaps: np.ndarray, depth: np.ndarray,
+                  levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """PEDAL_CODING's (gap contexts, gap symbols, level contexts, level symbols) of one pedal's events, in the order
+    they are coded: each event's gap (escaped over DIRECT), then its level (`level_symbols`; none at 2 levels)."""
+    press = (depth > _prev(depth, 0)).astype(np.int64)
+    before, sustain = _prev(depth, 0), int(number == SUSTAIN)
+    turned = _prev(press, 0) * 2 + (_prev(press, 0) == _prev(press, 0, 2))
+    gap_ctx = ((turned * 3 + _where(before, levels)) * N_GAP + _prev(_gap_bucket(gaps), 0)) * 2 + sustain
+    level, level_ctx = level_symbols(depth, levels)
+    return gap_ctx, np.minimum(gaps, DIRECT), (level_ctx * N_GAP + _gap_bucket(gaps)) * 2 + sustain, level
+
+
+def _where(before: np.ndarray, levels: int) -> np.ndarray:
+    """Where each level is: 0 lowest, 1 between, 2 highest."""
+    return np.where(before == 0, 0, np.where(before == levels - 1, 2, 1))
+
+
+@functools.cache
+def _pedal_tables() -> dict[str, np.ndarray]:
+    with np.load(Path(__file__).with_name(PEDAL_PRIORS), allow_pickle=False) as z:
+        return {k: z[k].astype(np.int64) for k in z.files}
+
+
+def pedal_priors(s: NoteSetting) -> tuple[np.ndarray, np.ndarray] | None:
+    """PEDAL_CODING's (gap, level) count tables for setting s's grid and pedal levels (the level table empty at 2
+    levels), or None when it has none (the coding is then not written, and a file that uses it is refused)."""
+    key = f"{s.grid_ms}-{s.pedal_levels}"
+    tables = _pedal_tables()
+    if f"gap-{key}" not in tables:
+        return None
+    level = tables.get(f"level-{key}", np.zeros((PEDAL_LEVEL_CONTEXTS, 0), np.int64))
+    return tables[f"gap-{key}"], level
+
+
 def stream_symbols(sym: Symbols) -> dict[str, np.ndarray]:
     """Each stream's coded symbols (gaps over DIRECT become the escape symbol)."""
     pedal = np.concatenate([g for g in sym.pedals.values()] or [np.zeros(0, np.int64)])
@@ -644,9 +708,11 @@ def count(sym: Symbols, s: NoteSetting, coding: bytes = NOTE_CODING) -> dict[str
 class _Model:
     """The adaptive model of one stream: integer prior weights, what has been coded so far in each context, and
     a cache of the last CACHE_WINDOW symbols of the stream (music repeats its recent pitches, gaps, velocities
-    and durations) that adds CACHE_SHARE of the context's weight to the symbols it holds."""
+    and durations) that adds CACHE_SHARE of the context's weight to the symbols it holds (unless `cached` is False:
+    PEDAL_CODING's models, whose priors know the pedals well, are better without it)."""
 
-    def __init__(self, prior_counts: np.ndarray) -> None:
+    def __init__(self, prior_counts: np.ndarray, cached: bool = True) -> None:
+        self.cached = cached
         self.prior = prior_weights(prior_counts[None])[0]
         self.prior_sum = self.prior.sum(axis=1)
         self.counts = np.zeros(self.prior.shape, np.int64)
@@ -674,16 +740,18 @@ class _Model:
             base += self.counts[c]
             base *= COUNT_WEIGHT
             base += self.prior[c]
-            earlier = np.empty(n, np.int64)  # positions before each in its context, in this chunk
-            earlier[order] = np.arange(n) - np.repeat(first, runs)
-            share = ((self.seen[c] + earlier) * COUNT_WEIGHT + self.prior_sum[c]) // (CACHE_WINDOW * CACHE_SHARE_DIV)
             h = len(self.history)
             window = np.concatenate([np.array(self.history, np.int64), x])  # position i's cache: window[i+h-W : i+h]
-            at = np.arange(n)
-            for back in range(1, CACHE_WINDOW + 1):  # the cache's share, one of its symbols at a time
-                src = at + h - back
-                ok = src >= 0
-                base[at[ok], window[src[ok]]] += share[ok]  # one symbol per row: no repeated index
+            if self.cached:
+                earlier = np.empty(n, np.int64)  # positions before each in its context, in this chunk
+                earlier[order] = np.arange(n) - np.repeat(first, runs)
+                weight = (self.seen[c] + earlier) * COUNT_WEIGHT + self.prior_sum[c]
+                share = weight // (CACHE_WINDOW * CACHE_SHARE_DIV)
+                at = np.arange(n)
+                for back in range(1, CACHE_WINDOW + 1):  # the cache's share, one of its symbols at a time
+                    src = at + h - back
+                    ok = src >= 0
+                    base[at[ok], window[src[ok]]] += share[ok]  # one symbol per row: no repeated index
             out.append(base.astype(np.float64))
             np.add.at(self.counts, (c, x), 1)
             np.add.at(self.seen, c, 1)
@@ -691,17 +759,39 @@ class _Model:
         self.recent = np.bincount(np.array(self.history, np.int64), minlength=k).astype(np.int64)
         return np.concatenate(out) if out else np.zeros((0, k))
 
+    def ideal_bits(self, ctx: np.ndarray, sym: np.ndarray) -> float:
+        """The ideal code length of symbols `sym` in contexts `ctx` under this model, fresh (nothing coded yet), in
+        bits: -log2 of each symbol's weight over its row's, the weights `rows` gives, without building the rows
+        (sorts, not [n, K] arrays)."""
+        assert not self.history and not self.seen.any(), "ideal_bits measures a fresh model"
+        n = len(sym)
+        if not n:
+            return 0.0
+        at = np.arange(n, dtype=np.int64)
+        pair = ctx * self.prior.shape[1] + sym
+        x_before = _earlier(pair, at, n)  # symbols x coded before in context c
+        c_before = _earlier(ctx, at, n)  # symbols coded before in context c
+        w = x_before * COUNT_WEIGHT + self.prior[ctx, sym]
+        total = c_before * COUNT_WEIGHT + self.prior_sum[ctx]
+        if self.cached:
+            share = total // (CACHE_WINDOW * CACHE_SHARE_DIV)
+            w = w + _earlier(sym, at, n, CACHE_WINDOW) * share
+            total = total + np.minimum(at, CACHE_WINDOW) * share
+        return float(-np.log2(w / total).sum())
+
     def weights(self, c: int) -> np.ndarray:
         """Decoder: the weights of the next symbol in context c [1, K] (`rows`' integers, for one row)."""
-        share = (int(self.seen[c]) * COUNT_WEIGHT + int(self.prior_sum[c])) // (CACHE_WINDOW * CACHE_SHARE_DIV)
-        w = self.counts[c] * COUNT_WEIGHT + self.prior[c] + self.recent * share
+        w = self.counts[c] * COUNT_WEIGHT + self.prior[c]
+        if self.cached:
+            share = (int(self.seen[c]) * COUNT_WEIGHT + int(self.prior_sum[c])) // (CACHE_WINDOW * CACHE_SHARE_DIV)
+            w = w + self.recent * share
         return w.astype(np.float64)[None]
 
     def weights_of(self, c: int, symbols: list[int]) -> tuple[list[int], int]:
         """The integer weights `weights(c)` gives these symbols, and that row's sum, without building the row (the
         encoder's choice reads a few of each row): counts[c] sums to seen[c], the cache to its length."""
         base = int(self.seen[c]) * COUNT_WEIGHT + int(self.prior_sum[c])
-        share = base // (CACHE_WINDOW * CACHE_SHARE_DIV)
+        share = base // (CACHE_WINDOW * CACHE_SHARE_DIV) if self.cached else 0
         counts, prior, recent = self.counts[c], self.prior[c], self.recent
         return ([int(counts[k]) * COUNT_WEIGHT + int(prior[k]) + int(recent[k]) * share for k in symbols],
                 base + len(self.history) * share)
@@ -714,6 +804,14 @@ class _Model:
         self.history.append(x)
         if len(self.history) > CACHE_WINDOW:
             self.recent[self.history.pop(0)] -= 1
+
+
+def _earlier(key: np.ndarray, at: np.ndarray, n: int, window: int | None = None) -> np.ndarray:
+    """For each position i, how many positions before it (at most `window` before, if given) hold the same key."""
+    keyed = key.astype(np.int64) * (n + 1) + at
+    ordered = np.sort(keyed)
+    start = keyed - (at if window is None else np.minimum(at, window))
+    return np.searchsorted(ordered, keyed) - np.searchsorted(ordered, start)
 
 
 def _family():  # noqa: ANN202 - constriction is imported lazily, like vqcodec.coding.entropy does
@@ -748,7 +846,7 @@ def _plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: b
             raise ValueError(f"pedal {c}: levels must change at every event and lie in 0..{levels - 1}"
                              + ("" if coding in DEPTH_CODINGS else f" (coding {coding!r} holds on/off pedals)"))
     escape = _Model(priors["escape"]) if _gamma_escapes(coding) else None  # onsets' escapes, then pedals'
-    if coding == NC06:
+    if coding in NEURAL_CODINGS:
         assert net is not None and lanes is not None and escape is not None
         return _plan_nc06(sym, s, net, lanes, escape) + _pedal_plan(sym, s, priors, coding, escape)
     streams, pitch_order = _coded(sym, s, coding)
@@ -776,6 +874,8 @@ def _pedal_plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], cod
                 escape: _Model | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Each pedal's (level and) gap symbols and its escapes (under `escape`, the model the onsets' escapes were
     coded with, None before NC04), in decoding order."""
+    if coding in PEDAL_CODED.values():
+        return _coded_pedal_plan(sym, s, priors)
     plan = []
     depth = coding in DEPTH_CODINGS
     levels = s.pedal_levels if depth else PEDAL_ON_OFF
@@ -801,6 +901,67 @@ def _pedal_plan(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], cod
             plan.append(("pedal", symbols, weights))
         plan.append(("pedal", *escapes(gaps, ESCAPE_PEDAL)))
     return plan
+
+
+def _coded_pedal_plan(sym: Symbols, s: NoteSetting,
+                      priors: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """PEDAL_CODING: per pedal each event's gap then its level (level rows padded with zeros to the gap alphabet),
+    then the pedal's escapes; one gap model, one level model and one escape model of its own (the bundle's `escape`
+    prior, pedal context) serve every pedal."""
+    tables = pedal_priors(s)
+    if tables is None:
+        raise ValueError(f"pedal coding {PEDAL_CODING} has no prior for the note setting {s}")
+    levels = s.pedal_levels
+    gap_model, escape = _Model(tables[0], cached=False), _Model(priors["escape"])
+    level_model = _Model(tables[1], cached=False) if levels > PEDAL_ON_OFF else None
+    plan = []
+    for c, gaps in sym.pedals.items():
+        gap_ctx, direct, level_ctx, level = pedal_streams(c, gaps, sym.depth[c], levels)
+        gap_w = gap_model.rows(gap_ctx, direct)
+        if level_model is None:
+            plan.append(("pedal", direct, gap_w))
+        else:
+            symbols = np.empty(2 * len(gaps), np.int64)
+            symbols[0::2], symbols[1::2] = direct, level
+            weights = np.zeros((2 * len(gaps), DIRECT + 1))
+            weights[0::2] = gap_w
+            weights[1::2, : levels - 1] = level_model.rows(level_ctx, level)
+            plan.append(("pedal", symbols, weights))
+        plan.append(("pedal", *_gamma(_excess(gaps), escape, ESCAPE_PEDAL)))
+    return plan
+
+
+def pedal_coding_pays(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray]) -> bool:
+    """Whether the encoder codes sym's pedals with PEDAL_CODING (NC07 for NC05, NC08 for NC06): when setting s has its
+    tables and the pedals alone (no notes) code to fewer bytes under it than under NC05. Measured by the ideal code
+    length of the gap and level symbols (`_Model.ideal_bits`: sorts, not the coder's [n, 129] rows; the escapes cost
+    the same in both) and its head byte, and by coding both only when that is within CLOSE_BITS of a tie."""
+    tables = pedal_priors(s)
+    if not sym.pedals or tables is None:
+        return False
+    levels = s.pedal_levels
+    old: dict[str, list[np.ndarray]] = {"gap_ctx": [], "gap": [], "level_ctx": [], "level": []}
+    new: dict[str, list[np.ndarray]] = {k: [] for k in old}
+    for c, gaps in sym.pedals.items():
+        level, level_ctx = level_symbols(sym.depth[c], levels)
+        for part, arrays in ((old, (gap_contexts(gaps, sym.depth[c]), np.minimum(gaps, DIRECT), level_ctx, level)),
+                             (new, pedal_streams(c, gaps, sym.depth[c], levels))):
+            for key, a in zip(part, arrays, strict=True):
+                part[key].append(a)
+
+    def bits(part: dict[str, list[np.ndarray]], gap: np.ndarray, level: np.ndarray, cached: bool) -> float:
+        a = {k: np.concatenate(v) for k, v in part.items()}
+        out = _Model(gap, cached).ideal_bits(a["gap_ctx"], a["gap"])
+        if levels > PEDAL_ON_OFF:
+            out += _Model(level, cached).ideal_bits(a["level_ctx"], a["level"])
+        return out
+
+    gain = bits(old, gap_prior(priors["pedal"]), level_prior(levels), True) - bits(new, *tables, False)
+    if abs(gain - 8 * _PEDAL_CODING.size) > CLOSE_BITS:
+        return gain > 8 * _PEDAL_CODING.size
+    empty = np.zeros(0, np.int64)
+    alone = Symbols(empty, empty, empty, empty, sym.pedals, sym.depth)
+    return len(encode(alone, s, priors, NC07)) < len(encode(alone, s, priors, NOTE_CODING))
 
 
 def lanes_for(n_notes: int) -> int:
@@ -889,8 +1050,8 @@ def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: 
     lanes = lanes_for(len(sym.gap)) if lanes is None else lanes
     if not 1 <= lanes <= MAX_LANES:
         raise ValueError(f"lanes must be in 1..{MAX_LANES}, got {lanes}")
-    if coding == NC06 and net is None:
-        raise ValueError("coding NC06 needs the bundle's neural prior")
+    if coding in NEURAL_CODINGS and net is None:
+        raise ValueError(f"coding {coding.decode()} needs the bundle's neural prior")
     for _, symbols, weights in reversed(_plan(sym, s, priors, coding, net, lanes)):
         if len(symbols):
             coder.encode_reverse(symbols.astype(np.int32), family, weights)
@@ -901,7 +1062,8 @@ def encode(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray], coding: 
                          f"(a decoder refuses more than {NOTES_PER_BYTE} events per byte)")
     head = _HEAD.pack(coding, s.grid_ms, s.velocity_step, s.duration_milli, len(sym.pedals))
     head += _LEVELS.pack(s.pedal_levels) if coding in DEPTH_CODINGS else b""
-    head += _LANES.pack(lanes) if coding == NC06 else b""
+    head += _LANES.pack(lanes) if coding in NEURAL_CODINGS else b""
+    head += _PEDAL_CODING.pack(PEDAL_CODING) if coding in PEDAL_CODED.values() else b""
     head += b"".join(_PEDAL.pack(n, len(g)) for n, g in sym.pedals.items())
     return head + _U32.pack(_symbols_crc(sym, coding)) + words
 
@@ -972,9 +1134,10 @@ def _gamma(excess: np.ndarray, model: _Model, ctx: int) -> tuple[np.ndarray, np.
 
 
 def _table_at(coding: bytes) -> int:
-    """Where a NOTE payload's pedal table starts: after the head, in NC05 and NC06 its pedal level count, in NC06
-    its lane count."""
-    return _HEAD.size + (_LEVELS.size if coding in DEPTH_CODINGS else 0) + (_LANES.size if coding == NC06 else 0)
+    """Where a NOTE payload's pedal table starts: after the head, in NC05 to NC08 its pedal level count, in NC06 and
+    NC08 its lane count, in NC07 and NC08 its pedal coding."""
+    return (_HEAD.size + (_LEVELS.size if coding in DEPTH_CODINGS else 0) + (_LANES.size if coding in NEURAL_CODINGS
+            else 0) + (_PEDAL_CODING.size if coding in PEDAL_CODED.values() else 0))
 
 
 def payload_head_size(n_pedals: int, coding: bytes = NOTE_CODING) -> int:
@@ -998,6 +1161,13 @@ def setting_of(payload: bytes, name: str) -> tuple[NoteSetting, dict[int, int]]:
         s = NoteSetting(grid, vstep, dmilli, levels)
     except ValueError as e:
         raise FormatError(f"{name}: {e}") from None
+    if coding in PEDAL_CODED.values():
+        (pedal_coding,) = _PEDAL_CODING.unpack_from(payload, at - _PEDAL_CODING.size)
+        if pedal_coding != PEDAL_CODING:
+            raise FormatError(f"{name}: NOTE pedal coding {pedal_coding} is not one this version reads "
+                              f"({PEDAL_CODING})")
+        if pedal_priors(s) is None:
+            raise FormatError(f"{name}: NOTE pedal coding {pedal_coding} has no prior for the note setting {s}")
     if n_pedals > MAX_PEDALS or len(payload) < payload_head_size(n_pedals, coding):
         raise FormatError(f"{name}: NOTE section declares {n_pedals} pedals it does not hold")
     pedals: dict[int, int] = {}
@@ -1042,30 +1212,32 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
     escape = _Model(priors["escape"]) if _gamma_escapes(coding) else None
     pad = np.zeros((1, 256))
 
-    def escaped(values: np.ndarray, ctx: int) -> np.ndarray:
+    def escaped(values: np.ndarray, ctx: int, model: _Model | None = None) -> np.ndarray:
+        """values with their escapes read, under `model` (default: the onsets' escape model)."""
         big = np.flatnonzero(values == DIRECT)
         out = values.copy()
-        if escape is None:
+        model = escape if model is None else model
+        if model is None:
             raw = np.array([one(uniform) for _ in range(len(big) * ESCAPE_BYTES)], np.uint8)
             out[big] += np.frombuffer(raw.tobytes(), "<u4").astype(np.int64)
             return out
         for i in big:
-            pad[0, :ESCAPE_LENGTHS] = escape.weights(ctx)[0]
+            pad[0, :ESCAPE_LENGTHS] = model.weights(ctx)[0]
             n = one(pad)
             if n >= ESCAPE_LENGTHS:  # a damaged stream can land on a zero-weight symbol (found by fuzzing)
                 raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (an escape of {n} bits)")
-            escape.update(ctx, n)
+            model.update(ctx, n)
             out[i] += read_low_bits(one, n)
         return out
 
     n = n_notes
-    if coding == NC06:
+    if coding in NEURAL_CODINGS:
         lanes = _LANES.unpack_from(payload, _HEAD.size + _LEVELS.size)[0]
         if not 1 <= lanes <= MAX_LANES or lanes > max(n, 1):
             raise FormatError(f"{name}: NOTE declares {lanes} lanes for {n} notes")
         if net is None or net.layout != _layout(s):
-            raise FormatError(f"{name}: NOTE coding NC06 needs a neural prior for the note setting {s}, which the "
-                              "model does not have")
+            raise FormatError(f"{name}: NOTE coding {coding.decode()} needs a neural prior for the note setting {s}, "
+                              "which the model does not have")
 
         def rows(weights: np.ndarray) -> np.ndarray:
             return coder.decode(family, weights).astype(np.int64)
@@ -1084,6 +1256,23 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
         chord = (gap == 0).astype(np.int64)
         streams = (_decode_nc02(one, n, chord, s, priors) if coding == NC02
                    else _decode_nc03(one, gap, chord, s, priors, name))
+    if coding in PEDAL_CODED.values():
+        pedal_escape = _Model(priors["escape"])
+        pedals, depth = _decode_coded_pedals(one, pedal_counts, s, lambda g: escaped(g, ESCAPE_PEDAL, pedal_escape),
+                                             name)
+    else:
+        pedals, depth = _decode_pedals(one, pedal_counts, s, coding, priors, lambda g: escaped(g, ESCAPE_PEDAL), name)
+    sym = Symbols(gap, streams["pitch"], streams["velocity"], streams["duration"], pedals, depth)
+    if not coder.is_empty() or _symbols_crc(sym, coding) != crc:
+        raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (damaged, or another prior)")
+    return sym, s
+
+
+def _decode_pedals(one: Callable[[np.ndarray], int], pedal_counts: dict[int, int], s: NoteSetting, coding: bytes,
+                   priors: dict[str, np.ndarray], escaped: Callable[[np.ndarray], np.ndarray],
+                   name: str) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """NC02 to NC06's pedals: per pedal each event's level (NC05 and NC06, more than 2 levels), then its gap, then the
+    pedal's escapes (`escaped`)."""
     pedals, depth = {}, {}
     nc05 = coding in DEPTH_CODINGS
     m = _Model(gap_prior(priors["pedal"]) if nc05 else priors["pedal"])
@@ -1113,11 +1302,49 @@ def decode(payload: bytes, n_notes: int, priors: dict[str, np.ndarray], name: st
             gaps[i] = one(m.weights(ctx))
             m.update(ctx, int(gaps[i]))
             prev_b = _bucket(int(gaps[i]))
-        pedals[number] = escaped(gaps, ESCAPE_PEDAL)
-    sym = Symbols(gap, streams["pitch"], streams["velocity"], streams["duration"], pedals, depth)
-    if not coder.is_empty() or _symbols_crc(sym, coding) != crc:
-        raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (damaged, or another prior)")
-    return sym, s
+        pedals[number] = escaped(gaps)
+    return pedals, depth
+
+
+def _decode_coded_pedals(one: Callable[[np.ndarray], int], pedal_counts: dict[int, int], s: NoteSetting,
+                         escaped: Callable[[np.ndarray], np.ndarray],
+                         name: str) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """PEDAL_CODING's pedals (NC07, NC08): per pedal each event's gap then its level, then the pedal's escapes
+    (`escaped`); the contexts `pedal_streams` gives the encoder, one event at a time."""
+    tables = pedal_priors(s)
+    assert tables is not None  # setting_of refuses a setting without tables
+    levels = s.pedal_levels
+    gap_model = _Model(tables[0], cached=False)
+    level_model = _Model(tables[1], cached=False) if levels > PEDAL_ON_OFF else None
+    level_pad = np.zeros((1, DIRECT + 1))
+    pedals, depth = {}, {}
+    for number, count_ in pedal_counts.items():
+        sustain = int(number == SUSTAIN)
+        gaps = np.zeros(count_, np.int64)
+        depth[number] = on_off_levels(count_)
+        prev_b = press = before = level = last_change = 0
+        for i in range(count_):
+            where = 0 if level == 0 else 2 if level == levels - 1 else 1
+            ctx = (((press * 2 + (press == before)) * 3 + where) * N_GAP + prev_b) * 2 + sustain
+            g = one(gap_model.weights(ctx))
+            gap_model.update(ctx, g)
+            gaps[i], prev_b = g, _bucket(g)
+            before = press
+            if level_model is None:
+                press = level = 1 - i % 2
+                continue
+            ctx = (_level_context(level, last_change, levels) * N_GAP + prev_b) * 2 + sustain
+            level_pad[0, : levels - 1] = level_model.weights(ctx)[0]
+            step = one(level_pad)
+            if step >= levels - 1:  # a zero-weight symbol: only a damaged stream gets here
+                raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a pedal level)")
+            level_model.update(ctx, step)
+            last_change = (level + step + 1) % levels - level
+            level += last_change
+            depth[number][i] = level
+            press = int(last_change > 0)
+        pedals[number] = escaped(gaps)
+    return pedals, depth
 
 
 def _decode_nc02(one: Callable[[np.ndarray], int], n: int, chord: np.ndarray, s: NoteSetting,

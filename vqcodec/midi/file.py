@@ -53,10 +53,16 @@ VQ_NOTE_CODING = b"VQN1"
 """The NOTE coding of midi-vq (vqcodec.midi.vq): timing, duration and velocity as a VQ-VAE's code indices."""
 VQ_NOTES_MINOR = 13
 """VQN1 (midi-vq) came with 1.13."""
+PEDAL_MINOR = 15
+"""NOTE codings NC07 and NC08 (the pedals under the pedal coding their head names) came with 1.15, and a VQN1
+payload whose pedal stream is coded NC07 needs it too."""
 NOTE_CODING_MINORS = {coder.NC04: 6, coder.NOTE_CODING: EVENTS_MINOR, coder.NC06: PRIOR_MINOR,
-                      VQ_NOTE_CODING: VQ_NOTES_MINOR}
+                      VQ_NOTE_CODING: VQ_NOTES_MINOR, coder.NC07: PEDAL_MINOR, coder.NC08: PEDAL_MINOR}
 """NOTE codings that need a later minor: NC04 (escapes coded by bit length) came with 1.6, NC05 (pedal depth) with
-1.9, NC06 (the neural prior) with 1.12, VQN1 (midi-vq) with 1.13."""
+1.9, NC06 (the neural prior) with 1.12, VQN1 (midi-vq) with 1.13, NC07 and NC08 (the pedal coding) with 1.15."""
+VQ_PEDAL_AT = 16
+"""Where a VQN1 payload (vqcodec.midi.vq) holds its pedal stream's length (u32), after its 12-byte head and CRC; the
+stream (a NOTE payload with no notes) follows."""
 NOTE_METRICS = ("f1_onset", "f1_offset", "onset_err_ms_median", "onset_err_ms_max", "velocity_mae",
                 "duration_rel_err_median")
 """A MIDI file's stored metrics, in mNOT's order, then PEDAL_METRIC: {controller: agreement}."""
@@ -262,7 +268,13 @@ def loads(data: bytes | memoryview, name: str = "<bytes>", limits: Limits = DEFA
 
 
 def _note_minor(payload: bytes) -> int:
-    return NOTE_CODING_MINORS.get(bytes(payload[:4]), COMPACT_NOTE_MINOR)
+    """The minor a NOTE payload needs: its coding's, and for VQN1 also its pedal stream's."""
+    coding = bytes(payload[:4])
+    minor = NOTE_CODING_MINORS.get(coding, COMPACT_NOTE_MINOR)
+    at = VQ_PEDAL_AT + 4
+    if coding == VQ_NOTE_CODING and len(payload) >= at + 4 and struct.unpack_from("<I", payload, VQ_PEDAL_AT)[0]:
+        minor = max(minor, NOTE_CODING_MINORS.get(bytes(payload[at : at + 4]), minor))
+    return minor
 
 
 vqc.register_section(SectionType(TAG_NOTE, _note_minor, lambda h, lim: lim.max_section_bytes))

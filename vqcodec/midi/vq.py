@@ -16,7 +16,8 @@ original. The encoder computes the corrections on its own decoded output (closed
 Streams of the payload: the pitches (the NOTE coder's match model, with no chord flag: pitches are decoded before
 the onsets), then the corrections, both under adaptive models with priors counted on the train split; the code
 indices under vqcodec.coding.entropy's bigram rANS coder with the bundle's prior; the pedals as a NOTE payload of
-the grid coder with no notes (NC05 at PEDAL_SETTING, with the priors of the midi-v1 level it names). The meta
+the grid coder with no notes (NC05 at PEDAL_SETTING, with the priors of the midi-v1 level it names; NC07, format
+1.15, where the grid coder's pedal coding codes them in fewer bytes). The meta
 events go to eVNT as with the grid coder. Layout: docs/FORMAT.md, section NOTE, coding VQN1.
 """
 
@@ -70,6 +71,8 @@ CORRECTION_CONTEXTS = 4
 """A correction's context: whether its note is a window's anchor, and whether the correction before was not 0."""
 _HEAD = struct.Struct("<4sBBHHH")  # coding, stages, pedal_levels, onset_bound_ms, anchor_ms, pedal_grid_ms
 _U32 = struct.Struct("<I")
+PEDAL_CODINGS = (notecoder.NOTE_CODING, notecoder.NC07)
+"""The codings of a VQN1 payload's pedal stream: NC05, or (format 1.15) NC07 where its pedal coding pays."""
 MAX_WINDOWS_NOTES = notecoder.MAX_NOTES
 
 
@@ -287,7 +290,10 @@ class VqNoteCodec(NoteCodec):
         gaps, depth = notecoder.quantise_pedals(perf, s)
         empty = np.zeros(0, np.int64)
         pedal_sym = notecoder.Symbols(empty, empty, empty, empty, gaps, depth)
-        pedal = notecoder.encode(pedal_sym, s, self.model.pedal_priors) if gaps else b""
+        pedal = b""
+        if gaps:  # NC07 where its pedal coding pays
+            coded = notecoder.pedal_coding_pays(pedal_sym, s, self.model.pedal_priors)
+            pedal = notecoder.encode(pedal_sym, s, self.model.pedal_priors, PEDAL_CODINGS[coded])
         flat = codes.indices.transpose(1, 0, 2).reshape(1, lv.stages, codes.indices.shape[0] * self.model.frames)
         index = entropy.encode(flat,
                                self.model.index_prior[: lv.stages]) if len(codes.pitch) else b""
@@ -388,7 +394,7 @@ class VqNoteCodec(NoteCodec):
         pedals: dict = {}
         if pedal_bytes:
             s, _ = notecoder.setting_of(pedal_bytes, name)
-            if s != level.pedal_setting or pedal_bytes[:4] != notecoder.NOTE_CODING:
+            if s != level.pedal_setting or pedal_bytes[:4] not in PEDAL_CODINGS:
                 raise FormatError(f"{name}: the pedal stream's setting {s} is not the level's")
             sym, _ = notecoder.decode(pedal_bytes, 0, self.model.pedal_priors, name)
             pedals = notecoder.rebuild(sym, s).pedals
