@@ -855,20 +855,29 @@ def _read_residual_blocks(r: Reader, data: memoryview, meta: EcgMeta, h: Header)
     return payloads
 
 
+def _aux_entries(sub: Reader, entry: struct.Struct) -> list[tuple[int, ...]]:
+    """AUXS's or AUXB's u32 count (within MAX_AUX_SIGNALS) and its entries, one per aux signal."""
+    (count,) = _AUX_COUNT.unpack(sub.take(_AUX_COUNT.size, "count"))
+    if count > MAX_AUX_SIGNALS:
+        raise sub.error(LimitError, f"{count} aux signals exceed the limit {MAX_AUX_SIGNALS}")
+    return [entry.unpack(sub.take(entry.size, f"entry {i}")) for i in range(count)]
+
+
+def _aux_runs(sub: Reader, i: int, n_runs: int, limits: Limits) -> np.ndarray:
+    """Aux signal i's n_runs invalid runs as int64 little-endian [n_runs * _AUX_RUN_WIDTH], within the limit."""
+    if n_runs > limits.max_nan_runs:
+        raise sub.error(LimitError, f"aux signal {i}: {n_runs} NaN runs exceed the limit {limits.max_nan_runs}")
+    return np.frombuffer(sub.take(n_runs * _AUX_RUN_WIDTH * 8, f"aux signal {i}"), "<i8")
+
+
 def _read_aux(r: Reader, data: memoryview | None, meta: EcgMeta, h: Header, limits: Limits) -> list[AuxStream]:
     """The AUXS section, checked against the header's aux list."""
     if data is None:
         raise r.error(FormatError, f"the header lists {len(meta.aux)} aux signals and section {TAG_AUXS} is missing")
     sub = Reader(data, f"{r.name}: section {TAG_AUXS}")
-    (count,) = _AUX_COUNT.unpack(sub.take(_AUX_COUNT.size, "count"))
-    if count > MAX_AUX_SIGNALS:
-        raise sub.error(LimitError, f"{count} aux signals exceed the limit {MAX_AUX_SIGNALS}")
-    entries = [_AUX_ENTRY.unpack(sub.take(_AUX_ENTRY.size, f"entry {i}")) for i in range(count)]
     streams = []
-    for i, (n_runs, size) in enumerate(entries):
-        if n_runs > limits.max_nan_runs:
-            raise sub.error(LimitError, f"aux signal {i}: {n_runs} NaN runs exceed the limit {limits.max_nan_runs}")
-        runs = np.frombuffer(sub.take(n_runs * _AUX_RUN_WIDTH * 8, f"aux signal {i}"), "<i8")
+    for i, (n_runs, size) in enumerate(_aux_entries(sub, _AUX_ENTRY)):
+        runs = _aux_runs(sub, i, n_runs, limits)
         streams.append((sub.take(size, f"aux signal {i}"), runs.reshape(-1, _AUX_RUN_WIDTH).astype(np.int64)))
     if sub.pos != len(sub.view):
         raise sub.error(FormatError, f"{len(sub.view) - sub.pos} bytes after the last aux signal")
@@ -886,17 +895,11 @@ def _read_aux_blocks(r: Reader, data: memoryview, meta: EcgMeta, h: Header, limi
     """The AUXB section, each block's CRC checked, and the whole checked against the header's aux list. With `lost`
     (salvage), a block that fails its CRC is recorded there ((aux signal, block) -> why) and left empty."""
     sub = Reader(data, f"{r.name}: section {TAG_AUXB}")
-    (count,) = _AUX_COUNT.unpack(sub.take(_AUX_COUNT.size, "count"))
-    if count > MAX_AUX_SIGNALS:
-        raise sub.error(LimitError, f"{count} aux signals exceed the limit {MAX_AUX_SIGNALS}")
-    entries = [_AUXB_ENTRY.unpack(sub.take(_AUXB_ENTRY.size, f"entry {i}")) for i in range(count)]
     out = []
-    for i, (n_runs, n_blocks) in enumerate(entries):
-        if n_runs > limits.max_nan_runs:
-            raise sub.error(LimitError, f"aux signal {i}: {n_runs} NaN runs exceed the limit {limits.max_nan_runs}")
+    for i, (n_runs, n_blocks) in enumerate(_aux_entries(sub, _AUXB_ENTRY)):
         if n_blocks > MAX_RESIDUAL_BLOCKS:
             raise sub.error(LimitError, f"aux signal {i}: {n_blocks} blocks exceed the limit {MAX_RESIDUAL_BLOCKS}")
-        runs = np.frombuffer(sub.take(n_runs * _AUX_RUN_WIDTH * 8, f"aux signal {i}"), "<i8")
+        runs = _aux_runs(sub, i, n_runs, limits)
         heads = [_AUXB_BLOCK.unpack(sub.take(_AUXB_BLOCK.size, f"aux signal {i} block {b}")) for b in range(n_blocks)]
         blocks = []
         for b, (size, crc) in enumerate(heads):

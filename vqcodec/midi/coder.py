@@ -1287,13 +1287,7 @@ def _decode_pedals(one: Callable[[np.ndarray], int], pedal_counts: dict[int, int
             pressed = press
             if level_model is not None:
                 ctx = _level_context(level, last_change, levels)
-                level_pad[0, : levels - 1] = level_model.weights(ctx)[0]
-                step = one(level_pad)
-                if step >= levels - 1:  # a zero-weight symbol: only a damaged stream gets here
-                    raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a pedal level)")
-                level_model.update(ctx, step)
-                last_change = (level + step + 1) % levels - level
-                level += last_change
+                level, last_change = _next_level(one, level_model, ctx, level, levels, level_pad, name)
                 depth[number][i] = level
                 press = int(last_change > 0)
             else:
@@ -1304,6 +1298,19 @@ def _decode_pedals(one: Callable[[np.ndarray], int], pedal_counts: dict[int, int
             prev_b = _bucket(int(gaps[i]))
         pedals[number] = escaped(gaps)
     return pedals, depth
+
+
+def _next_level(one: Callable[[np.ndarray], int], model: _Model, ctx: int, level: int, levels: int,
+                pad: np.ndarray, name: str) -> tuple[int, int]:
+    """Decoder: a pedal's next level after `level`, from its level symbol in context ctx (`pad` [1, DIRECT + 1]
+    holds the model's weights, zero beyond them), and the change from `level`."""
+    pad[0, : levels - 1] = model.weights(ctx)[0]
+    step = one(pad)
+    if step >= levels - 1:  # a zero-weight symbol: only a damaged stream gets here
+        raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a pedal level)")
+    model.update(ctx, step)
+    change = (level + step + 1) % levels - level
+    return level + change, change
 
 
 def _decode_coded_pedals(one: Callable[[np.ndarray], int], pedal_counts: dict[int, int], s: NoteSetting,
@@ -1334,13 +1341,7 @@ def _decode_coded_pedals(one: Callable[[np.ndarray], int], pedal_counts: dict[in
                 press = level = 1 - i % 2
                 continue
             ctx = (_level_context(level, last_change, levels) * N_GAP + prev_b) * 2 + sustain
-            level_pad[0, : levels - 1] = level_model.weights(ctx)[0]
-            step = one(level_pad)
-            if step >= levels - 1:  # a zero-weight symbol: only a damaged stream gets here
-                raise ChecksumError(f"{name}: NOTE stream does not decode to what was written (a pedal level)")
-            level_model.update(ctx, step)
-            last_change = (level + step + 1) % levels - level
-            level += last_change
+            level, last_change = _next_level(one, level_model, ctx, level, levels, level_pad, name)
             depth[number][i] = level
             press = int(last_change > 0)
         pedals[number] = escaped(gaps)
