@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnxruntime as ort
@@ -36,7 +37,7 @@ from vqcodec.ecg.file import AuxInfo, AuxStream, EcgFile, EcgMeta
 from vqcodec.ecg.framing import chunked, denormalize_blocks, n_blocks, normalize_blocks
 from vqcodec.ecg.ratecontrol import cheapest_level, largest_bound
 from vqcodec.ecg.search import ResidualSearch
-from vqcodec.ecg.signal import AuxChannel, Signal
+from vqcodec.ecg.signal import AuxChannel, ChannelInfo, Signal
 from vqcodec.errors import (
     BundleError,
     ChannelError,
@@ -447,24 +448,16 @@ class Codec:
                              f"Signals, not {type(signal).__name__}")
         aux_error = 0 if max_error is None else max_error
         aux, main = list(signal.aux), signal.without_aux()
-        use_model = max_error is None or max_error >= MODEL_MIN_ERROR
-        if use_model and main.n_channels:
-            takes = self.accepts_units
-            fits = [str(ch.units or "").strip().lower() in takes for ch in main.channels]
-            if not any(fits):
-                use_model = False
-            elif not all(fits):
-                positions = signal.positions()
-                aux += [AuxChannel(positions[c], main.fs, main.channels[c], main.samples[:, c])
-                        for c in range(main.n_channels) if not fits[c]]
-                main = main.select([c for c in range(main.n_channels) if fits[c]])
+        use_model, fits = self._model_takes(main.channels, max_error)
+        if use_model and not all(fits):
+            positions = signal.positions()
+            aux += [AuxChannel(positions[c], main.fs, main.channels[c], main.samples[:, c])
+                    for c in range(main.n_channels) if not fits[c]]
+            main = main.select([c for c in range(main.n_channels) if fits[c]])
         if not main.n_channels and aux:  # nothing for the model: the first aux signal's rate group codes alone
-            first = min(aux, key=lambda a: a.position)
-            group = sorted((a for a in aux if a.fs == first.fs and a.n_samples == first.n_samples),
-                           key=lambda a: a.position)
-            aux = [a for a in aux if a not in group]
+            group, aux = _first_rate_group(aux)
             samples = np.stack([a.samples for a in group], axis=1).astype(np.float64)
-            main = Signal(samples, first.fs, [a.channel for a in group], signal.record_name, list(signal.comments),
+            main = Signal(samples, group[0].fs, [a.channel for a in group], signal.record_name, list(signal.comments),
                           signal.base_time, signal.base_date)
             use_model = False
         main.aux = sorted(aux, key=lambda a: a.position)
@@ -533,6 +526,13 @@ class Codec:
         return self._compress_main_source(routes.main, q, original_bytes, level, window, progress, main_error,
                                           routes.use_model, coded)
 
+    def _model_takes(self, channels: Sequence[ChannelInfo], max_error: int | None) -> tuple[bool, list[bool]]:
+        """Whether the model codes a record's channels (no max error, or one from MODEL_MIN_ERROR up, and some
+        channel in units it takes, or no channel at all), and which of them it takes."""
+        fits = [str(ch.units or "").strip().lower() in self.accepts_units for ch in channels]
+        use_model = (max_error is None or max_error >= MODEL_MIN_ERROR) and (not fits or any(fits))
+        return use_model, fits
+
     def route_source(self, source: stream.Source, aux: Sequence[stream.AuxSource], max_error: int | None,
                      ) -> SourceRoutes:
         """`route` of a record read in windows: its channels (`source`) and its own aux signals (`aux`, each at its
@@ -541,23 +541,15 @@ class Codec:
         rate of the first of them, coded without the model."""
         aux_error = 0 if max_error is None else max_error
         aux, main = list(aux), source
-        use_model = max_error is None or max_error >= MODEL_MIN_ERROR
-        if use_model and source.channels:
-            takes = self.accepts_units
-            fits = [str(ch.units or "").strip().lower() in takes for ch in source.channels]
-            if not any(fits):
-                use_model = False
-            elif not all(fits):
-                positions = channel_positions(len(source.channels), [a.position for a in aux])
-                aux += [stream.AuxSource(positions[c], source.fs, source.channels[c], source.n_samples,
-                                         stream.column_reader(source, c))
-                        for c in range(len(source.channels)) if not fits[c]]
-                main = stream.Selected(source, [c for c in range(len(source.channels)) if fits[c]])
+        use_model, fits = self._model_takes(source.channels, max_error)
+        if use_model and not all(fits):
+            positions = channel_positions(len(source.channels), [a.position for a in aux])
+            aux += [stream.AuxSource(positions[c], source.fs, source.channels[c], source.n_samples,
+                                     stream.column_reader(source, c))
+                    for c in range(len(source.channels)) if not fits[c]]
+            main = stream.Selected(source, [c for c in range(len(source.channels)) if fits[c]])
         if not source.channels and aux:  # nothing for the model: the first aux signal's rate group codes alone
-            first = min(aux, key=lambda a: a.position)
-            group = sorted((a for a in aux if a.fs == first.fs and a.n_samples == first.n_samples),
-                           key=lambda a: a.position)
-            aux = [a for a in aux if a not in group]
+            group, aux = _first_rate_group(aux)
             main = stream.Stacked(group, source.record_name, list(source.comments), source.base_time,
                                   source.base_date)
             use_model = False
@@ -1166,6 +1158,17 @@ def _cut(signal: Signal, start: int, stop: int) -> Signal:
            for a in signal.aux]
     return Signal(signal.samples[start:stop], signal.fs, signal.channels, signal.record_name, signal.comments,
                   signal.base_time, signal.base_date, aux)
+
+
+_Aux = TypeVar("_Aux", AuxChannel, stream.AuxSource)
+
+
+def _first_rate_group(aux: list[_Aux]) -> tuple[list[_Aux], list[_Aux]]:
+    """The aux signals at the rate and length of the first of them (by position), in position order, and the
+    others: the main group of a record the model has no channel of."""
+    first = min(aux, key=lambda a: a.position)
+    group = sorted((a for a in aux if a.fs == first.fs and a.n_samples == first.n_samples), key=lambda a: a.position)
+    return group, [a for a in aux if a not in group]
 
 
 def channel_positions(n_channels: int, aux_positions: Sequence[int]) -> list[int]:
