@@ -99,11 +99,10 @@ class NoteCodec:
         s = self.setting(quality)
         priors = self.bundle.priors(quality)
         sym = noterdo.choose(perf, s, priors)
-        coded = notecoder.pedal_coding_pays(sym, s, priors)  # NC07 (NC08) where their pedal coding pays
-        codings = notecoder.PEDAL_CODED if coded else {c: c for c in notecoder.PEDAL_CODED}
-        payload = notecoder.encode(sym, s, priors, codings[notecoder.NOTE_CODING])
+        pays = notecoder.pedal_coding_pays(sym, s, priors)  # NC07 (NC08) where their pedal coding pays
+        payload = notecoder.encode(sym, s, priors, notecoder.pedal_coded(notecoder.NOTE_CODING, pays))
         if quality == self.bundle.prior_quality:  # NC06 where it pays
-            neural = notecoder.encode(sym, s, priors, codings[notecoder.NC06], self.bundle.prior())
+            neural = notecoder.encode(sym, s, priors, notecoder.pedal_coded(notecoder.NC06, pays), self.bundle.prior())
             payload = neural if len(neural) < len(payload) else payload
         meta = MidiMeta(model=self.name, quality=quality, record=name, duration_s=round(perf.end, 3))
         f = MidiFile(MidiFile.header_for(meta, 1000 / s.grid_ms, len(perf), self.model_id), payload,

@@ -964,6 +964,11 @@ def pedal_coding_pays(sym: Symbols, s: NoteSetting, priors: dict[str, np.ndarray
     return len(encode(alone, s, priors, NC07)) < len(encode(alone, s, priors, NOTE_CODING))
 
 
+def pedal_coded(coding: bytes, pays: bool) -> bytes:
+    """The coding to write for notes coded `coding` (NC05 or NC06): its PEDAL_CODED twin where `pedal_coding_pays`."""
+    return PEDAL_CODED[coding] if pays else coding
+
+
 def lanes_for(n_notes: int) -> int:
     """The lanes the encoder gives a piece of n_notes notes under NC06."""
     return int(min(max(n_notes // LANE_NOTES, 1), MAX_LANES))

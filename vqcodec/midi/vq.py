@@ -292,8 +292,9 @@ class VqNoteCodec(NoteCodec):
         pedal_sym = notecoder.Symbols(empty, empty, empty, empty, gaps, depth)
         pedal = b""
         if gaps:  # NC07 where its pedal coding pays
-            coded = notecoder.pedal_coding_pays(pedal_sym, s, self.model.pedal_priors)
-            pedal = notecoder.encode(pedal_sym, s, self.model.pedal_priors, PEDAL_CODINGS[coded])
+            pays = notecoder.pedal_coding_pays(pedal_sym, s, self.model.pedal_priors)
+            pedal = notecoder.encode(pedal_sym, s, self.model.pedal_priors,
+                                     notecoder.pedal_coded(notecoder.NOTE_CODING, pays))
         flat = codes.indices.transpose(1, 0, 2).reshape(1, lv.stages, codes.indices.shape[0] * self.model.frames)
         index = entropy.encode(flat,
                                self.model.index_prior[: lv.stages]) if len(codes.pitch) else b""
