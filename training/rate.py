@@ -11,12 +11,15 @@ softmax over code distances), beta = KAPPA * lambda. Quantiser dropout stays, so
     python -m training.rate --config training/configs/ecg-v5-rate.toml --bundle vqcodec/models/ecg-v4
 
 starts from a shipped bundle's ONNX weights and codebooks (no checkpoint needed) and resumes from
-runs/<name>/last.pt with `--resume`.
+runs/<name>/last.pt with `--resume`. With `rate.decoder_init` the decoder is a cheaper student's instead (its
+width in `model.channels`), trained end to end with the encoder and codebooks; `rate.teacher_weight` adds the MSE
+to the bundle's own decoder (width `rate.teacher_channels`, frozen) on the same quantised latent.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import sys
 import time
@@ -37,15 +40,16 @@ from training.train import _device_name, descend, keep, load_config, lr_at, stag
 LN2 = math.log(2.0)
 
 
-def model_from_bundle(cfg: dict, bundle: Path) -> VQVAE:
-    """A VQVAE of cfg's architecture holding a shipped bundle's weights (from its ONNX graphs) and codebooks.
+def model_from_bundle(cfg: dict, bundle: Path, parts: tuple[str, ...] = ("encoder", "decoder")) -> VQVAE:
+    """A VQVAE of cfg's architecture holding a shipped bundle's weights (from its ONNX graphs) and codebooks; the
+    parts not named keep cfg's fresh weights (a student decoder of another width, loaded afterwards).
 
     The CPU rewrite of the graphs (`training.cpu_graph`) keeps each weight's name and adds a height axis of 1,
     which is squeezed back here."""
     model = VQVAE(cfg)
     state = model.state_dict()
     loaded = set()
-    for part in ("encoder", "decoder"):
+    for part in parts:
         graph = onnx.load(str(bundle / f"{part}.onnx")).graph
         for init in graph.initializer:
             key = f"{part}.{init.name}"
@@ -59,7 +63,7 @@ def model_from_bundle(cfg: dict, bundle: Path) -> VQVAE:
                                  f"the config wants {tuple(state[key].shape)}")
             state[key] = w
             loaded.add(key)
-    missing = [k for k in state if k.startswith(("encoder.", "decoder.")) and k not in loaded]
+    missing = [k for k in state if k.startswith(tuple(f"{p}." for p in parts)) and k not in loaded]
     if missing:
         raise ValueError(f"{bundle}: no weight in the graphs for {missing[:3]}")
     model.load_state_dict(state)
@@ -207,11 +211,26 @@ def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: lis
     def say(msg: str) -> None:
         print(msg, file=log, flush=True)
 
-    model = model_from_bundle(cfg, bundle).to(device)
+    student = r.get("decoder_init")  # a distilled cheaper decoder (training.distill --part decoder) to train on
+    model = model_from_bundle(cfg, bundle, ("encoder",) if student else ("encoder", "decoder")).to(device)
+    teacher = None
+    if student:
+        earlier = torch.load(student, weights_only=False, map_location=device)["model"]
+        model.decoder.load_state_dict({k.removeprefix("decoder."): v for k, v in earlier.items()
+                                       if k.startswith("decoder.")})
+    if r.get("teacher_weight", 0.0) > 0:  # the bundle's own decoder, frozen, as a second target
+        tcfg = copy.deepcopy(cfg)
+        tcfg["model"]["channels"] = r["teacher_channels"]
+        teacher = model_from_bundle(tcfg, bundle).decoder.to(device).eval()
+        teacher.requires_grad_(False)
     counts = np.load(bundle / "stage_priors.npz")[str(model.quantizer.stages)]
     prior = BigramPrior(counts).to(device)
-    opt = torch.optim.AdamW([{"params": model.parameters(), "lr": t["lr"]},
+    enc_lr = t["lr"] * r.get("encoder_lr_scale", 1.0)  # below 1: the encoder moves slower than a student decoder
+    bases = (enc_lr, t["lr"], r["prior_lr"])
+    opt = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": enc_lr},
+                             {"params": model.decoder.parameters(), "lr": t["lr"]},
                              {"params": prior.parameters(), "lr": r["prior_lr"]}])
+    frozen = r.get("freeze_codebooks", False)  # no EMA updates: the codebooks (and the teacher's meaning) stay
     sampler = TileSampler(train_arrays, d["tile"], t["seed"])
     step, best, elapsed0 = 0, math.inf, 0.0
     if resume and (run / "last.pt").exists():
@@ -233,7 +252,7 @@ def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: lis
     bar = tqdm(total=t["steps"], initial=step, file=sys.stderr, mininterval=60, desc=cfg["name"])
     frames = d["tile"] // model.hop
     while step < t["steps"]:
-        for g, base in zip(opt.param_groups, (t["lr"], r["prior_lr"]), strict=True):
+        for g, base in zip(opt.param_groups, bases, strict=True):
             g["lr"] = lr_at(step, cfg) * base / t["lr"]
         x = torch.from_numpy(sampler.batch(t["batch"])).to(device)
         n_active = draw_stages(t["batch"]).to(device)
@@ -241,9 +260,14 @@ def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: lis
         if r.get("one_stage_only", False):  # price only the tiles decoded from stage 1 alone, where the default lives
             lam = torch.where(n_active == 1, lam, torch.zeros_like(lam))
         z_q, _, commit, soft_bits, nll = rate_quantize(model.quantizer, prior, model.encoder(x), n_active, lam,
-                                                       r["tau"], stage_weights=r.get("stage_weights"))
+                                                       r["tau"], train=not frozen,
+                                                       stage_weights=r.get("stage_weights"))
         y = model.decoder(z_q)
         rec = torch.mean((y - x) ** 2)
+        if teacher is not None:
+            with torch.no_grad():
+                target = teacher(z_q)
+            rec = rec + r["teacher_weight"] * torch.mean((y - target) ** 2)
         rate = torch.mean(r["kappa"] * lam * soft_bits) / d["tile"]  # beta * bits per sample
         nll_per = nll / (t["batch"] * frames)
         loss = rec + t["commit_weight"] * commit + rate + nll_per * r["prior_weight"]

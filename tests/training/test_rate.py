@@ -126,3 +126,38 @@ def test_stage_weights_keep_lambda_off_the_stages_they_zero(trained_bundle) -> N
     from training.quantizer import nearest
 
     assert torch.equal(only1[:, 1].reshape(-1), nearest(residual.reshape(-1, z.shape[1]), q.codebooks[1]))
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_a_student_decoder_trains_end_to_end_from_its_distilled_weights(trained_bundle, tmp_path, frozen) -> None:
+    import copy
+    import shutil
+
+    from training.distill import distill_decoder
+    from training.priors import add_stage_priors, stage_counts
+    from training.rate import train_rate
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(trained_bundle, bundle)
+    stages = _checkpoint(trained_bundle)["config"]["model"]["stages"]
+    signals = [make_signal(3000, seed=s) for s in (21, 22)]
+    add_stage_priors(bundle, stage_counts(Codec.load(bundle, threads=1), signals, [0.0] * stages), [0.0] * stages,
+                     1, "test")
+    arrays = [synthetic_ecg(4096, seed=s).astype(np.float32) for s in range(2)]
+    val = [synthetic_ecg(1024, seed=9).astype(np.float32)]
+    student = distill_decoder(trained_bundle.parent / "run" / "best.pt", [2, 4, 4], arrays, val, tmp_path / "d",
+                              steps=2, eval_every=2, recon=1.0)
+    cfg = copy.deepcopy(_checkpoint(trained_bundle)["config"])
+    teacher_channels = cfg["model"]["channels"]
+    cfg["model"].update(encoder_channels=teacher_channels, channels=[2, 4, 4])
+    cfg["train"].update(steps=3, eval_every=3, log_every=1)
+    cfg["rate"] = {"lams": [0.0], "eval_lams": [0.0], "tau": 0.5, "kappa": 0.0, "prior_lr": 1e-2, "prior_weight": 1.0,
+                   "decoder_init": str(student), "teacher_channels": teacher_channels, "teacher_weight": 1.0,
+                   "freeze_codebooks": frozen, "encoder_lr_scale": 0.1}
+    train_rate(cfg, bundle, arrays, val, tmp_path / "run", resume=False, device="cpu")
+    before, after = torch.load(student, weights_only=False)["model"], torch.load(tmp_path / "run" / "last.pt",
+                                                                                 weights_only=False)["model"]
+    assert after["decoder.net.0.weight"].shape == before["decoder.net.0.weight"].shape  # the student's width
+    assert not torch.equal(after["decoder.net.0.weight"], before["decoder.net.0.weight"])  # and it learnt
+    assert not torch.equal(after["encoder.net.0.weight"], before["encoder.net.0.weight"])  # so did the encoder
+    assert torch.equal(after["quantizer.codebooks"], before["quantizer.codebooks"]) == frozen
