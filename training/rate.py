@@ -35,7 +35,7 @@ from tqdm import tqdm
 from training.data import data_root, normalized_channels, train_val_arrays
 from training.model import VQVAE
 from training.quantizer import ResidualVQ
-from training.train import _device_name, descend, keep, load_config, lr_at, stage_sampler
+from training.train import StepClock, _device_name, descend, keep, load_config, lr_at, stage_sampler
 
 LN2 = math.log(2.0)
 
@@ -197,9 +197,10 @@ def extra_arrays(root: Path, cfg: dict) -> list[np.ndarray]:
 
 
 def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: list[np.ndarray], run: Path,
-               resume: bool, device: str) -> None:
+               resume: bool, device: str, minutes: float | None = None) -> None:
     """The fine-tune; writes run/{train.log, last.pt, best.pt}. Selection: the mean log PRDN + log bits over
-    the val settings (a rate-distortion score), lower is better."""
+    the val settings (a rate-distortion score), lower is better. With `minutes` (a fresh run), the step count is
+    sized from the warm-up's speed, the config's count a cap (as train.py does)."""
     from training.data import TileSampler
 
     t, d, r = cfg["train"], cfg["data"], cfg["rate"]
@@ -251,7 +252,11 @@ def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: lis
     start = time.time()
     bar = tqdm(total=t["steps"], initial=step, file=sys.stderr, mininterval=60, desc=cfg["name"])
     frames = d["tile"] // model.hop
+    clock = StepClock(cfg, minutes if step == 0 else None)
     while step < t["steps"]:
+        if sized := clock.tick(step):
+            say(sized)
+            bar.total = t["steps"]
         for g, base in zip(opt.param_groups, bases, strict=True):
             g["lr"] = lr_at(step, cfg) * base / t["lr"]
         x = torch.from_numpy(sampler.batch(t["batch"])).to(device)
@@ -300,6 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--minutes", type=float, default=None, help="size the step count to this many minutes")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     if args.steps is not None:
@@ -307,7 +313,8 @@ def main(argv: list[str] | None = None) -> None:
     root = data_root(args.data)
     train_arrays, val = train_val_arrays(root, cfg["data"])
     train_arrays += extra_arrays(root, cfg)
-    train_rate(cfg, args.bundle, train_arrays, val, Path(args.out) / cfg["name"], args.resume, args.device)
+    train_rate(cfg, args.bundle, train_arrays, val, Path(args.out) / cfg["name"], args.resume, args.device,
+               args.minutes)
 
 
 if __name__ == "__main__":
