@@ -154,10 +154,12 @@ def test_a_student_decoder_trains_end_to_end_from_its_distilled_weights(trained_
     cfg["rate"] = {"lams": [0.0], "eval_lams": [0.0], "tau": 0.5, "kappa": 0.0, "prior_lr": 1e-2, "prior_weight": 1.0,
                    "decoder_init": str(student), "teacher_channels": teacher_channels, "teacher_weight": 1.0,
                    "freeze_codebooks": frozen, "encoder_lr_scale": 0.1}
-    train_rate(cfg, bundle, arrays, val, tmp_path / "run", resume=False, device="cpu")
+    train_rate(cfg, bundle, arrays, val, tmp_path / "run", resume=False, device="cpu", minutes=10.0)
+    assert "steps fill 10.0 minutes" in (tmp_path / "run" / "train.log").read_text()  # sized, the config's 3 a cap
     before, after = torch.load(student, weights_only=False)["model"], torch.load(tmp_path / "run" / "last.pt",
                                                                                  weights_only=False)["model"]
     assert after["decoder.net.0.weight"].shape == before["decoder.net.0.weight"].shape  # the student's width
     assert not torch.equal(after["decoder.net.0.weight"], before["decoder.net.0.weight"])  # and it learnt
     assert not torch.equal(after["encoder.net.0.weight"], before["encoder.net.0.weight"])  # so did the encoder
     assert torch.equal(after["quantizer.codebooks"], before["quantizer.codebooks"]) == frozen
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 3
