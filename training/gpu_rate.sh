@@ -3,8 +3,9 @@
 #
 # Here, from the repository root, pack what that machine lacks into .gpu/ (ignored by git): the wheels as in
 # gpu_candidates.sh, and the records as .gpu/data.tar.xz: mitdb's train and val records (with SPLITS.json), the QT
-# Database and PTB-XL (each folder with its RECORDS; all of it must stay under the 64 MiB a call carries):
-#   tar -C <copy of data/ with ecg/mitdb (train, val), ecg/qtdb, ecg/ptbxl> -cf - data | xz -9e > .gpu/data.tar.xz
+# Database and PTB-XL's 500 Hz records, its RECORDS cut to those (`grep records500`): everything a call carries must
+# stay under 64 MiB, and with the 100 Hz copies too the pack alone came to more than 55 MB:
+#   tar -C <copy of data/ with ecg/mitdb (train, val), ecg/qtdb, ecg/ptbxl> -cf - data | xz -9 > .gpu/data.tar.xz
 # There (working tree + .gpu/ + the decoder student ecg-v5-fast-b64 starts from, carried:
 # runs/distill-dec/c16-24-48-96-lr3e4/best.pt):
 #   M=8 LIMIT=560 OUT=<results folder> bash training/gpu_rate.sh
