@@ -238,7 +238,10 @@ def train_rate(cfg: dict, bundle: Path, train_arrays: list[np.ndarray], val: lis
         ck = torch.load(run / "last.pt", weights_only=False, map_location=device)
         model.load_state_dict(ck["model"])
         prior.load_state_dict(ck["prior"])
-        opt.load_state_dict(ck["opt"])
+        if len(ck["opt"]["param_groups"]) == len(opt.param_groups):
+            opt.load_state_dict(ck["opt"])
+        else:  # a run from before the encoder had its own group (one group for the model, one for the prior)
+            say("optimiser state not resumed (its parameter groups differ): Adam's moments start afresh")
         step, best, elapsed0 = ck["step"], ck["best"], ck["elapsed"]
         sampler.rng = np.random.default_rng([t["seed"], step])
         say(f"resumed at step {step}")

@@ -163,3 +163,12 @@ def test_a_student_decoder_trains_end_to_end_from_its_distilled_weights(trained_
     assert not torch.equal(after["encoder.net.0.weight"], before["encoder.net.0.weight"])  # so did the encoder
     assert torch.equal(after["quantizer.codebooks"], before["quantizer.codebooks"]) == frozen
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 3
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    if frozen:  # a checkpoint from before the encoder had its own optimiser group still resumes
+        del last["opt"]["param_groups"][0]
+        torch.save(last, tmp_path / "run" / "last.pt")
+    cfg["train"]["steps"] = 4
+    train_rate(cfg, bundle, arrays, val, tmp_path / "run", resume=True, device="cpu")
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "resumed at step 3" in log and ("optimiser state not resumed" in log) == frozen
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 4
