@@ -2,12 +2,13 @@
 # with no network: the ecg-v5 candidates that need ecg-v4's own batch of 64 and more steps than the CPU gives.
 #
 # Here, from the repository root, pack what that machine lacks into .gpu/ (ignored by git): the wheels as in
-# gpu_candidates.sh, and the records as .gpu/data.tar.xz: mitdb's train and val records (with SPLITS.json), the QT
-# Database and PTB-XL's 500 Hz records, its RECORDS cut to those (`grep records500`): everything a call carries must
-# stay under 64 MiB, and with the 100 Hz copies too the pack alone came to more than 55 MB:
-#   tar -C <copy of data/ with ecg/mitdb (train, val), ecg/qtdb, ecg/ptbxl> -cf - data | xz -9 > .gpu/data.tar.xz
+# gpu_candidates.sh, and the records as .gpu/data.tar.xz: mitdb's train and val records (with SPLITS.json) and the
+# QT Database (its RECORDS too). Everything a call carries must stay under 64 MiB: with PTB-XL's 500 Hz records as
+# well, the pack came to 74 MB (xz -9), so the GPU configs leave PTB-XL out; without it, expect about 54 MB (an
+# estimate from the sizes before packing: check it):
+#   tar -C <copy of data/ with ecg/mitdb (train, val), ecg/qtdb> -cf - data | xz -9 > .gpu/data.tar.xz
 # There (working tree + .gpu/ + the decoder student ecg-v5-fast-b64 starts from, carried:
-# runs/distill-dec/c16-24-48-96-lr3e4/best.pt):
+# runs/distill-dec/c16-24-48-96-lr3e4/best.pt, best saved without its optimiser state to carry less):
 #   M=8 LIMIT=560 OUT=<results folder> bash training/gpu_rate.sh
 # RUNS holds one config per line; each starts from the bundle in BUNDLE (default: the shipped ecg-v4).
 set -u
