@@ -3,12 +3,15 @@
 #
 # Here, from the repository root, pack what that machine lacks into .gpu/ (ignored by git): the wheels as in
 # gpu_candidates.sh, and the records as .gpu/data.tar.xz: mitdb's train and val records (with SPLITS.json) and the
-# QT Database (its RECORDS too). Everything a call carries must stay under 64 MiB: with PTB-XL's 500 Hz records as
-# well, the pack came to 74 MB (xz -9), so the GPU configs leave PTB-XL out; without it, expect about 54 MB (an
-# estimate from the sizes before packing: check it):
+# QT Database (its RECORDS too). Everything a call carries must stay under 64 MiB. With PTB-XL's 500 Hz records as
+# well, the pack came to 74 MB (xz -9), so the GPU configs leave PTB-XL out. mitdb (train, val) and the QT Database
+# came to 59.0 MB, the wheels to 5.8 MB:
 #   tar -C <copy of data/ with ecg/mitdb (train, val), ecg/qtdb> -cf - data | xz -9 > .gpu/data.tar.xz
-# There (working tree + .gpu/ + the decoder student ecg-v5-fast-b64 starts from, carried:
-# runs/distill-dec/c16-24-48-96-lr3e4/best.pt, best saved without its optimiser state to carry less):
+# There (working tree + .gpu/ + the decoder weights ecg-v5-fast-b64 starts from, carried:
+# runs/distill-dec/c16-24-48-96-lr3e4/decoder.pt, 1 MB, the student's decoder alone, written here by
+#   python -c "import torch; p = 'runs/distill-dec/c16-24-48-96-lr3e4/'; ck = torch.load(p + 'best.pt',
+#     weights_only=False); ck.pop('opt'); ck['model'] = {k: v for k, v in ck['model'].items()
+#     if k.startswith('decoder.')}; torch.save(ck, p + 'decoder.pt')"
 #   M=8 LIMIT=560 OUT=<results folder> bash training/gpu_rate.sh
 # RUNS holds one config per line; each starts from the bundle in BUNDLE (default: the shipped ecg-v4).
 set -u
