@@ -1,4 +1,5 @@
-"""Synthetic piano performances for the MIDI tests (seeded numpy generators); neighbour of signals.py for ECG."""
+"""Synthetic piano performances for the MIDI tests (seeded numpy generators), and checks on what the coder gives
+back; neighbour of signals.py for ECG."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
+from vqcodec.midi import coder as nc
 from vqcodec.midi.performance import META_KEPT, META_TEMPO, SOFT, SOSTENUTO, SUSTAIN, Pedal, Performance
 
 
@@ -57,3 +59,14 @@ def assert_same_meta(original: Path, written: Path) -> None:
     half_tick = slowest / (2e6 * mido.MidiFile(written).ticks_per_beat) + 1e-9
     for (_, _, x), (_, _, y) in zip(a, b):
         assert abs(x - y) <= half_tick, (x, y, half_tick)
+
+
+def assert_symbols_equal(a: nc.Symbols, b: nc.Symbols, levels: bool = False) -> None:
+    """Every note symbol and each pedal's gaps equal; with `levels`, each pedal's levels too."""
+    for field in ("gap", "pitch", "velocity", "duration"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    assert list(a.pedals) == list(b.pedals)
+    for c in a.pedals:
+        np.testing.assert_array_equal(a.pedals[c], b.pedals[c], err_msg=f"pedal {c}")
+        if levels:
+            np.testing.assert_array_equal(a.depth[c], b.depth[c], err_msg=f"pedal {c} levels")

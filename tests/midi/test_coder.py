@@ -14,7 +14,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from tests.helpers.notes import random_performance
+from tests.helpers.notes import assert_symbols_equal, random_performance
 from vqcodec.errors import FormatError, LimitError, VqcError
 from vqcodec.midi import coder as nc
 from vqcodec.midi.performance import MIDI_MAX, SOFT, SOSTENUTO, SUSTAIN, Pedal, Performance
@@ -40,14 +40,6 @@ def priors(q: int) -> dict[str, np.ndarray]:
 def setting(q: int) -> nc.NoteSetting:
     level = bundle().level(q)
     return nc.NoteSetting(level["grid_ms"], level["velocity_step"], level["duration_milli"])
-
-
-def assert_symbols_equal(a: nc.Symbols, b: nc.Symbols) -> None:
-    for field in ("gap", "pitch", "velocity", "duration"):
-        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
-    assert list(a.pedals) == list(b.pedals)
-    for number in a.pedals:
-        np.testing.assert_array_equal(a.pedals[number], b.pedals[number], err_msg=f"pedal {number}")
 
 
 def round_trip(sym: nc.Symbols, q: int) -> bytes:
