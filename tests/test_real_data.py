@@ -57,3 +57,16 @@ def test_info_reads_the_stored_metrics_without_the_model(codec, data_dir, tmp_pa
     assert info.n_samples == 36000 and info.channels == ["MLII", "V5"]
     assert info.model_sha256 == codec.model_id
     assert [c["prdn"] for c in info.metrics["channels"]] == pytest.approx([c.prdn for c in report.channels])
+
+
+def test_the_optional_faster_model_round_trips_a_record_and_reports_what_it_lost(data_dir):
+    """ecg-v5 (picked with -m): its files name it, decode without naming it, and its report is what came back."""
+    codec = vqcodec.Codec.load("ecg-v5")
+    sig = vqcodec.read(data_dir / "ecg" / "mitdb" / "100.hea")
+    sig = vqcodec.Signal(sig.samples[:108000], sig.fs, sig.channels, "100")
+    data, report = codec.compress(sig)
+    back = vqcodec.decompress(data)
+    assert vqcodec.info(data).model_sha256 == codec.model_id != vqcodec.Codec.load("ecg").model_id
+    measured = compare(sig, back, len(data))
+    assert measured.prdn == pytest.approx(report.prdn, rel=1e-3)
+    assert measured.prdn < WORST_ACCEPTABLE_PRDN

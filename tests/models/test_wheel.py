@@ -20,10 +20,10 @@ from vqcodec.midi.tokens import DEFAULT_VQ_MODEL
 from vqcodec.models.bundle import ALIASES, ENCODER_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
-WHEEL_LIMIT = 12_700_000
+WHEEL_LIMIT = 16_600_000
 """Bytes: the current models whole and the earlier ones decode-only fit; every model ever shipped whole did not.
 12 MB before midi-vq (0.7 MB, 0.65 MB zipped) and midi-v2's integer prior graphs (0.5 MB, 0.43 MB zipped) were
-added."""
+added; 12.7 MB before the optional ECG model ecg-v5 (4.6 MB, 3.7 MB zipped: 16.4 MB with it)."""
 
 
 def test_every_shipped_bundle_file_is_package_data() -> None:
