@@ -302,7 +302,10 @@ def rebuild(sym: Symbols, s: NoteSetting) -> Performance:
     """The performance the symbols stand for (velocity at least 1, pedal values `level_values`)."""
     step = s.grid_ms / 1000
     onset = np.cumsum(sym.gap) * step
-    duration = DURATION_FLOOR * (s.duration_milli / 1000) ** sym.duration.astype(np.float64)
+    # Each level's seconds by Python's scalar pow (libm): numpy's array pow takes an AVX-512 path on the CPUs that have
+    # it, one unit in the last place away on some levels, so the same file decoded to other floats on other machines.
+    ratio = s.duration_milli / 1000
+    duration = np.array([DURATION_FLOOR * ratio**q for q in range(s.duration_levels)])[sym.duration]
     velocity = np.clip(sym.velocity * s.velocity_step, 1, MIDI_MAX)
     values = level_values(s.pedal_levels)
     pedals = {number: Pedal(np.cumsum(gaps) * step, values[sym.depth[number]]) for number, gaps in sym.pedals.items()}
