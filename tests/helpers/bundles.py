@@ -8,6 +8,10 @@ from pathlib import Path
 
 from vqcodec.models.bundle import shipped_root
 
+OPTIONAL_ECG = ("ecg-v5",)
+"""ECG models shipped whole beside the default, picked by name (`-m ecg-v5`: its decoder twice as fast, at more
+bits for the same PRDN at the finest levels; its model card)."""
+
 
 def edited_bundle(src: Path, dst: Path, **manifest_changes: object) -> Path:
     """A copy of a bundle with manifest fields changed: a consistent bundle whose id (sha256) differs."""

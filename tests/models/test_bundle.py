@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers.bundles import OPTIONAL_ECG
 from tests.helpers.cli import Runner, assert_fails_cleanly
 from tests.helpers.signals import make_signal
 from vqcodec import BundleError, Codec, NoteCodec, Signal, api
@@ -30,9 +31,6 @@ from vqcodec.models.bundle import (
 
 EARLIER = ("ecg-v1", "ecg-v2", "ecg-v3")
 """The ECG models before the current one: shipped so that the files they wrote still decode."""
-OPTIONAL_ECG = ("ecg-v5",)
-"""ECG models shipped whole beside the default, picked by name (`-m ecg-v5`: its decoder twice as fast, at more
-bits for the same PRDN; its model card)."""
 EARLIER_MIDI = ("midi-v1",)
 """The MIDI model before the current one (its count priors, which midi-v2 reads from beside it, and its id)."""
 DECODING_FILES = ("decoder.onnx", "codebooks.npy", "priors.npy")

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import vqcodec
+from tests.helpers.bundles import OPTIONAL_ECG
 from tests.helpers.signals import make_signal
 from vqcodec.midi.tokens import DEFAULT_VQ_MODEL
 from vqcodec.models.bundle import ALIASES, ENCODER_FILES
@@ -63,7 +64,7 @@ def test_the_wheel_is_the_runtime_alone_within_the_limit(wheel: Path) -> None:
     assert {n.split("/")[0] for n in names} == {"vqcodec", wheel.name.split("-py3")[0] + ".dist-info"}
     encoders = {n.split("/")[2] for n in names for f in ENCODER_FILES if n.startswith("vqcodec/models/")
                 and n.endswith("/" + f)}
-    assert encoders == {ALIASES["ecg"], DEFAULT_VQ_MODEL}  # the earlier models ship decode-only
+    assert encoders == {ALIASES["ecg"], *OPTIONAL_ECG, DEFAULT_VQ_MODEL}  # the earlier models ship decode-only
     data = [n for n in digests if not n.endswith((".py", ".md"))]
     assert len({digests[n] for n in data}) == len(data)  # byte-identical files stored once
     assert "vqcodec/py.typed" in names and "vqcodec/ecg/nearest.onnx" in names
