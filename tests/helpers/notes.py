@@ -73,10 +73,10 @@ def assert_symbols_equal(a: nc.Symbols, b: nc.Symbols, levels: bool = False) -> 
 
 
 TIME_ULPS = 2
-"""How far (units in the last place) a decoded time may be from a stored golden one. Until the decoder took them from
-a table (vqcodec.midi.coder.rebuild), the seconds of a duration level came from numpy's array pow, which on CPUs
-with AVX-512 differs from libm's in the last bit on some levels: the golden files' stored times were written on
-such a CPU."""
+"""How far (units in the last place) a decoded time may be from a stored golden one. Until NoteSetting.duration_seconds,
+the seconds of a duration level came from numpy's array pow, which on CPUs with AVX-512 differs from libm's in the
+last bit on some levels; the golden files' stored times are likely from such a CPU (on one without, they were one
+unit off)."""
 
 
 def assert_same_notes(table: dict, expected: dict) -> None:

@@ -130,7 +130,7 @@ def _durations(d: np.ndarray, pitch: np.ndarray, steps: np.ndarray, s: NoteSetti
     """Duration levels, in the coder's duration context (NC03 and NC04)."""
     model = _Model(prior)
     ratio = s.duration_milli / 1000
-    level_s = DURATION_FLOOR * ratio ** np.arange(s.duration_levels)
+    level_s = s.duration_seconds  # the seconds the decoder gives each level
     levels = level_s.tolist()
     nexts = _next_buckets(steps, pitch).tolist()
     prev_ctx = [int(_duration_context(0, level, s)) for level in range(s.duration_levels)]  # the previous level's part

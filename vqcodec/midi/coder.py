@@ -209,6 +209,14 @@ class NoteSetting:
         """Levels from DURATION_FLOOR up to DURATION_CEILING at this ratio."""
         return math.ceil(math.log(DURATION_CEILING / DURATION_FLOOR) / math.log(self.duration_milli / 1000)) + 1
 
+    @property
+    def duration_seconds(self) -> np.ndarray:
+        """Each duration level's seconds, DURATION_FLOOR * ratio**level [duration_levels] float64, by Python's scalar
+        pow (libm): numpy's array pow takes an AVX-512 path on the CPUs that have it, a unit in the last place away on
+        some levels, so the same file decoded to other floats on other machines."""
+        ratio = self.duration_milli / 1000
+        return np.array([DURATION_FLOOR * ratio**q for q in range(self.duration_levels)])
+
     def duration_context(self, level: np.ndarray | int) -> np.ndarray:
         """The bucket of a duration level used as context (levels scaled to DURATION_CONTEXTS)."""
         return np.asarray(level, np.int64) * DURATION_CONTEXTS // self.duration_levels
@@ -302,10 +310,7 @@ def rebuild(sym: Symbols, s: NoteSetting) -> Performance:
     """The performance the symbols stand for (velocity at least 1, pedal values `level_values`)."""
     step = s.grid_ms / 1000
     onset = np.cumsum(sym.gap) * step
-    # Each level's seconds by Python's scalar pow (libm): numpy's array pow takes an AVX-512 path on the CPUs that have
-    # it, one unit in the last place away on some levels, so the same file decoded to other floats on other machines.
-    ratio = s.duration_milli / 1000
-    duration = np.array([DURATION_FLOOR * ratio**q for q in range(s.duration_levels)])[sym.duration]
+    duration = s.duration_seconds[sym.duration]
     velocity = np.clip(sym.velocity * s.velocity_step, 1, MIDI_MAX)
     values = level_values(s.pedal_levels)
     pedals = {number: Pedal(np.cumsum(gaps) * step, values[sym.depth[number]]) for number, gaps in sym.pedals.items()}
